@@ -1,0 +1,1 @@
+//! Benchmark tools (placeholder, being written).

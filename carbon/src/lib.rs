@@ -1,0 +1,1 @@
+//! Carbon wire protocols (placeholder, being written).

@@ -1,0 +1,1 @@
+//! am-collector library (placeholder, being written).
