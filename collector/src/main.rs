@@ -1,1 +1,76 @@
-fn main() {}
+//! `am-collector`: receives carbon metrics and stores the whitelisted ones in Redis.
+//!
+//! ```text
+//! am-collector --config collector.json                   run
+//! am-collector check --config collector.json             validate; exit 0, or 2 with the problems
+//! am-collector inspect --config collector.json PATTERN [--since SECONDS]
+//! ```
+
+// A command-line tool answers on stdout.
+#![allow(clippy::print_stdout)]
+
+mod bin_cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// anna-molly's collector: carbon metrics in, routed through models, into Redis.
+#[derive(Debug, Parser)]
+#[command(name = "am-collector", version, about)]
+struct Cli {
+    /// The collector config (anna-molly's collector.json shape).
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the collector (the default).
+    Run,
+    /// Validate the config: exit 0 when it is good, 2 with one line per problem when not.
+    Check,
+    /// Print the stored points of the metrics matching PATTERN, `name timestamp value` per line.
+    Inspect {
+        /// A glob (`*`, `?`, `[a-z]`, `{a,b}`; `*` crosses dots) or `re:<regex>` matched at the
+        /// start of the name.
+        pattern: String,
+        /// Only points of the last SECONDS seconds.
+        #[arg(long)]
+        since: Option<u64>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    bin_cli::init_tracing();
+    let Some(config_path) = cli.config else {
+        eprintln!("am-collector: --config FILE is required");
+        return ExitCode::from(2);
+    };
+    let config = match am_collector::config::load(&config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::Check => {
+            println!("{}: OK", config_path.display());
+            return ExitCode::SUCCESS;
+        }
+        Command::Run => bin_cli::run::run(config),
+        Command::Inspect { pattern, since } => bin_cli::inspect::inspect(&config, &pattern, since),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("am-collector: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! `am-collector --config FILE`: the daemon.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use am_collector::config::{CollectorConfig, Listener};
+use am_collector::metrics::{Metrics, run_graphite_reporter, serve_prometheus};
+use am_collector::router::Router;
+use am_collector::sink::RedisSink;
+use am_collector::spout::{Ingest, serve_lines, serve_pickle, serve_udp};
+use anyhow::Context;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+
+/// Runs until SIGTERM or SIGINT, then flushes what it holds (bounded by the shutdown timeout).
+pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("am-collector")
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(serve(config))
+}
+
+async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::default());
+    let router = Arc::new(Router::new(&config.router).context("building the router")?);
+    let redis = config.writer.redis().clone();
+    let shutdown_timeout = Duration::from_secs(redis.shutdown_timeout_secs);
+    let (sink, handle) = RedisSink::new(redis.clone(), router.models().clone(), metrics.clone());
+    // The sink gets a thread of its own: it is the one serial stage, and sharing a worker with
+    // the connection tasks costs it wake-ups.
+    let (sink_done_tx, sink_task) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("am-redis-sink".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(sink.run()),
+                Err(e) => tracing::error!(error = %e, "cannot start the sink's runtime"),
+            }
+            let _ = sink_done_tx.send(());
+        })
+        .context("starting the sink thread")?;
+    let ingest = Arc::new(Ingest {
+        router,
+        sink: handle,
+        metrics: metrics.clone(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let mut listeners = Vec::new();
+    for l in &config.listener.0 {
+        let bind = l.bind();
+        let task = match l {
+            Listener::CarbonAsyncTcpSpout(c) => {
+                let sock = TcpListener::bind(&bind)
+                    .await
+                    .with_context(|| format!("binding {} on {bind}", l.kind()))?;
+                tokio::spawn(serve_pickle(
+                    sock,
+                    c.max_frame_bytes,
+                    ingest.clone(),
+                    stop_rx.clone(),
+                ))
+            }
+            Listener::CarbonPlaintextTcpSpout(c) => {
+                let sock = TcpListener::bind(&bind)
+                    .await
+                    .with_context(|| format!("binding {} on {bind}", l.kind()))?;
+                tokio::spawn(serve_lines(
+                    sock,
+                    c.max_line_bytes,
+                    ingest.clone(),
+                    stop_rx.clone(),
+                ))
+            }
+            Listener::CarbonPlaintextUdpSpout(c) => {
+                let sock = UdpSocket::bind(&bind)
+                    .await
+                    .with_context(|| format!("binding {} on {bind}", l.kind()))?;
+                tokio::spawn(serve_udp(
+                    sock,
+                    c.max_line_bytes,
+                    ingest.clone(),
+                    stop_rx.clone(),
+                ))
+            }
+        };
+        tracing::info!(listener = l.kind(), bind = %bind, "listening");
+        listeners.push(task);
+    }
+    let mut side_tasks = Vec::new();
+    if let Some(listen) = &config.metrics.listen {
+        let sock = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding the metrics endpoint on {listen}"))?;
+        tracing::info!(bind = %listen, "serving self-metrics at /metrics");
+        side_tasks.push(tokio::spawn(serve_prometheus(sock, metrics.clone())));
+    }
+    if let Some(g) = &config.metrics.graphite {
+        side_tasks.push(tokio::spawn(run_graphite_reporter(
+            g.clone(),
+            metrics.clone(),
+        )));
+    }
+    tracing::info!(redis = %redis.addr(), "collector running");
+
+    wait_for_signal().await?;
+    tracing::info!(
+        buffered_bytes = ingest.sink.buffer.used(),
+        "stopping: closing listeners and flushing to Redis"
+    );
+    let _ = stop_tx.send(true);
+    drop(ingest);
+    for l in listeners {
+        let _ = l.await;
+    }
+    // Connection tasks end at their next read; give them a moment, then the sink drains.
+    let flushed = tokio::time::timeout(shutdown_timeout, sink_task).await;
+    let m = &metrics;
+    let unwritten = m
+        .routed
+        .get()
+        .saturating_sub(m.stored.get() + m.dropped_redis_error.get() + m.dropped_buffer_full.get());
+    match flushed {
+        Ok(_) => tracing::info!(stored = m.stored.get(), "flushed; bye"),
+        Err(_) => {
+            m.dropped_shutdown.add(unwritten);
+            tracing::error!(
+                unwritten,
+                timeout_s = shutdown_timeout.as_secs(),
+                "Redis did not take everything before the shutdown timeout; datapoints lost"
+            );
+        }
+    }
+    for t in side_tasks {
+        t.abort();
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "received"),
+        _ = int.recv() => tracing::info!(signal = "SIGINT", "received"),
+    }
+    Ok(())
+}

@@ -1,0 +1,324 @@
+//! Reading and checking `collector.json`.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::{CollectorConfig, Listener};
+
+/// One thing wrong with a config: where (a JSON path) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// JSON path, e.g. `router.whitelist[".cpu*"][0].RedisIntervalTimeStamped.interval`.
+    pub path: String,
+    /// What was wrong or expected.
+    pub message: String,
+}
+
+/// A config that cannot be used, with every problem found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// What is wrong, one entry per problem.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            if p.path.is_empty() || p.path == "." {
+                write!(f, "{}: {}", self.file.display(), p.message)?;
+            } else {
+                write!(f, "{}: at {}: {}", self.file.display(), p.path, p.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads and checks a config file.
+pub fn load(file: &Path) -> Result<CollectorConfig, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+        file: file.to_path_buf(),
+        problems: vec![Problem {
+            path: String::new(),
+            message: format!("cannot read: {e}"),
+        }],
+    })?;
+    parse(&text, file)
+}
+
+/// Parses and checks config text; `file` only names it in errors.
+pub fn parse(text: &str, file: &Path) -> Result<CollectorConfig, ConfigError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let config: CollectorConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("not valid JSON: {inner}")
+        } else {
+            // serde_json appends its own position; the path says more to a person.
+            strip_position(&inner.to_string())
+        };
+        ConfigError {
+            file: file.to_path_buf(),
+            problems: vec![Problem { path, message }],
+        }
+    })?;
+    let problems = validate(&config);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError {
+            file: file.to_path_buf(),
+            problems,
+        })
+    }
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn problem(problems: &mut Vec<Problem>, path: impl Into<String>, message: impl Into<String>) {
+    problems.push(Problem {
+        path: path.into(),
+        message: message.into(),
+    });
+}
+
+/// Checks what serde cannot: regexes compile, models are in range, ports are distinct.
+pub fn validate(config: &CollectorConfig) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for (i, pat) in config.router.blacklist.iter().enumerate() {
+        if let Err(e) = regex::Regex::new(pat) {
+            problem(
+                &mut problems,
+                format!("router.blacklist[{i}]"),
+                format!("invalid regex {pat:?}: {}", one_line(&e.to_string())),
+            );
+        }
+    }
+    if config.router.whitelist.is_empty() {
+        problem(
+            &mut problems,
+            "router.whitelist",
+            "is empty: no metric would be stored (use {\".*\": [...]} to keep everything)",
+        );
+    }
+    for (pat, models) in &config.router.whitelist {
+        let at = format!("router.whitelist[{pat:?}]");
+        if let Err(e) = regex::Regex::new(pat) {
+            problem(
+                &mut problems,
+                at.clone(),
+                format!("invalid regex {pat:?}: {}", one_line(&e.to_string())),
+            );
+        }
+        if models.is_empty() {
+            problem(&mut problems, at.clone(), "expected at least one model");
+        }
+        for (j, m) in models.iter().enumerate() {
+            if let Err(e) = m.model().validate() {
+                let kind = match m {
+                    super::ModelSpec::RedisTimeStamped(_) => "RedisTimeStamped",
+                    super::ModelSpec::RedisIntervalTimeStamped(_) => "RedisIntervalTimeStamped",
+                };
+                problem(&mut problems, format!("{at}[{j}].{kind}"), e.to_string());
+            }
+        }
+    }
+    let mut distinct: Vec<am_store::Model> = Vec::new();
+    for m in config.router.whitelist.values().flatten() {
+        if !distinct.contains(&m.model()) {
+            distinct.push(m.model());
+        }
+    }
+    if distinct.len() > crate::router::MAX_MODELS {
+        problem(
+            &mut problems,
+            "router.whitelist",
+            format!(
+                "{} distinct models; at most {} are supported",
+                distinct.len(),
+                crate::router::MAX_MODELS
+            ),
+        );
+    }
+    let redis = config.writer.redis();
+    if redis.pipeline_size == 0 {
+        problem(
+            &mut problems,
+            "writer.RedisSink.pipeline_size",
+            "must be at least 1",
+        );
+    }
+    if redis.max_in_flight == 0 {
+        problem(
+            &mut problems,
+            "writer.RedisSink.max_in_flight",
+            "must be at least 1",
+        );
+    }
+    if redis.buffer_max_bytes < 1 << 20 {
+        problem(
+            &mut problems,
+            "writer.RedisSink.buffer_max_bytes",
+            "must be at least 1048576 (one frame must fit)",
+        );
+    }
+    if redis.buffer_max_seconds == 0 {
+        problem(
+            &mut problems,
+            "writer.RedisSink.buffer_max_seconds",
+            "must be at least 1",
+        );
+    }
+    if config.listener.0.is_empty() {
+        problem(&mut problems, "listener", "expected at least one listener");
+    }
+    let mut binds = HashSet::new();
+    for (i, l) in config.listener.0.iter().enumerate() {
+        let at = format!("listener.{}", l.kind());
+        let udp = matches!(l, Listener::CarbonPlaintextUdpSpout(_));
+        if !binds.insert((udp, l.bind())) {
+            problem(
+                &mut problems,
+                at.clone(),
+                format!("listener #{} binds {} like an earlier one", i + 1, l.bind()),
+            );
+        }
+        match l {
+            Listener::CarbonAsyncTcpSpout(c) if c.max_frame_bytes < 1024 => problem(
+                &mut problems,
+                format!("{at}.max_frame_bytes"),
+                "must be at least 1024",
+            ),
+            Listener::CarbonPlaintextTcpSpout(c) | Listener::CarbonPlaintextUdpSpout(c)
+                if c.max_line_bytes < 64 =>
+            {
+                problem(
+                    &mut problems,
+                    format!("{at}.max_line_bytes"),
+                    "must be at least 64",
+                )
+            }
+            _ => {}
+        }
+    }
+    if let Some(listen) = &config.metrics.listen
+        && listen.parse::<std::net::SocketAddr>().is_err()
+    {
+        problem(
+            &mut problems,
+            "metrics.listen",
+            format!("expected an address like \"127.0.0.1:9108\", got {listen:?}"),
+        );
+    }
+    if let Some(g) = &config.metrics.graphite
+        && g.interval == 0
+    {
+        problem(
+            &mut problems,
+            "metrics.graphite.interval",
+            "must be at least 1",
+        );
+    }
+    problems
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANNA_MOLLY: &str = r#"{ "router": { "blacklist": ["MX", "osys.*"],
+              "whitelist": { ".*": [ { "RedisTimeStamped": { "ttl": 10000 } } ],
+                             ".cpu*": [ { "RedisIntervalTimeStamped": { "ttl": 1000, "interval": 300 } } ] } },
+  "writer":   { "RedisSink": { "host": "127.0.0.1", "port": 6379, "db": 3, "pipeline_size": 50 } },
+  "listener": { "CarbonAsyncTcpSpout": { "host": "0.0.0.0", "port": 2014 } } }"#;
+
+    fn err(text: &str) -> String {
+        parse(text, Path::new("collector.json"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn anna_molly_config_loads_unchanged() {
+        let c = parse(ANNA_MOLLY, Path::new("collector.json")).unwrap();
+        assert_eq!(c.router.blacklist, vec!["MX", "osys.*"]);
+        assert_eq!(c.router.whitelist.len(), 2);
+        assert_eq!(c.writer.redis().db, 3);
+        assert_eq!(c.writer.redis().pipeline_size, 50);
+        assert_eq!(c.listener.0.len(), 1);
+        assert_eq!(c.listener.0[0].bind(), "0.0.0.0:2014");
+    }
+
+    #[test]
+    fn several_listeners_as_object_or_array() {
+        let text = ANNA_MOLLY.replace(
+            r#"{ "CarbonAsyncTcpSpout": { "host": "0.0.0.0", "port": 2014 } }"#,
+            r#"[{ "CarbonAsyncTcpSpout": { "port": 2014 } }, { "CarbonPlaintextTcpSpout": { "port": 2003 },
+                 "CarbonPlaintextUdpSpout": { "port": 2003 } }]"#,
+        );
+        let c = parse(&text, Path::new("c.json")).unwrap();
+        let kinds: Vec<_> = c.listener.0.iter().map(Listener::kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "CarbonAsyncTcpSpout",
+                "CarbonPlaintextTcpSpout",
+                "CarbonPlaintextUdpSpout"
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_file_path_and_expectation() {
+        let e = err(&ANNA_MOLLY.replace(r#""db": 3"#, r#""db": 3, "dbb": 4"#));
+        assert!(
+            e.starts_with("collector.json: at writer.RedisSink: unknown field `dbb`"),
+            "{e}"
+        );
+        let e = err(&ANNA_MOLLY.replace(r#""port": 2014"#, r#""port": "2014""#));
+        assert!(
+            e.contains("at listener.CarbonAsyncTcpSpout.port: invalid type: string"),
+            "{e}"
+        );
+        assert!(e.contains("expected u16"), "{e}");
+        let e = err(&ANNA_MOLLY.replace(r#""MX""#, r#""M(X""#));
+        assert!(
+            e.contains("at router.blacklist[0]: invalid regex \"M(X\""),
+            "{e}"
+        );
+        let e = err(&ANNA_MOLLY.replace(r#""interval": 300"#, r#""interval": 0"#));
+        assert!(
+            e.contains(
+                r#"at router.whitelist[".cpu*"][0].RedisIntervalTimeStamped: invalid model"#
+            ),
+            "{e}"
+        );
+        let e = err(&ANNA_MOLLY.replace("CarbonAsyncTcpSpout", "CarbonSpout"));
+        assert!(
+            e.contains("at listener: unknown variant `CarbonSpout`"),
+            "{e}"
+        );
+        let e = err(&ANNA_MOLLY.replace("RedisTimeStamped\"", "RedisTimestamped\""));
+        assert!(e.contains("unknown variant `RedisTimestamped`"), "{e}");
+        let e = err("{ \"router\": ");
+        assert!(e.contains("not valid JSON"), "{e}");
+    }
+}

@@ -1,0 +1,233 @@
+//! `collector.json`: what the collector listens on, which metrics it keeps and where it writes.
+//!
+//! anna-molly's file loads unchanged; everything added here has a default. Unknown keys are
+//! errors, and every error names the file, the JSON path and what was expected.
+
+mod listener;
+mod load;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+pub use listener::{LineSpoutConfig, Listener, Listeners, PickleSpoutConfig};
+pub use load::{ConfigError, load, parse};
+
+/// The whole `collector.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorConfig {
+    /// Which metrics are kept and under which models.
+    pub router: RouterConfig,
+    /// Where points are written.
+    pub writer: WriterConfig,
+    /// Where metrics arrive: one listener or several.
+    pub listener: Listeners,
+    /// The collector's own metrics.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// Blacklist, whitelist and routing cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Regexes; a metric whose name matches one *anywhere* is rejected (Python `re.search`).
+    #[serde(default)]
+    pub blacklist: Vec<String>,
+    /// Regex → models. A pattern matches at the *start* of the name (Python `re.match`); a
+    /// metric is stored once under each distinct model of every pattern it matches, and
+    /// ignored when it matches none.
+    pub whitelist: IndexMap<String, Vec<ModelSpec>>,
+    /// How many per-name routing decisions to remember (names repeat every interval).
+    #[serde(default = "default_cache_size")]
+    pub cache_size: usize,
+}
+
+fn default_cache_size() -> usize {
+    1_000_000
+}
+
+/// One storage model, as anna-molly spelled it: `{"RedisTimeStamped": {"ttl": 10000}}`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub enum ModelSpec {
+    /// Every datapoint, kept for `ttl` seconds.
+    RedisTimeStamped(TimeStampedSpec),
+    /// The latest value per `interval`-second bucket, kept for `ttl` seconds.
+    RedisIntervalTimeStamped(IntervalSpec),
+}
+
+/// Options of `RedisTimeStamped`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TimeStampedSpec {
+    /// Seconds each point is kept.
+    pub ttl: u32,
+}
+
+/// Options of `RedisIntervalTimeStamped`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct IntervalSpec {
+    /// Seconds each point is kept.
+    pub ttl: u32,
+    /// Bucket width in seconds; only the latest value in each bucket is kept.
+    pub interval: u32,
+}
+
+impl ModelSpec {
+    /// The store model this spec describes.
+    pub fn model(&self) -> am_store::Model {
+        match *self {
+            ModelSpec::RedisTimeStamped(s) => am_store::Model::Raw { ttl: s.ttl },
+            ModelSpec::RedisIntervalTimeStamped(s) => am_store::Model::Interval {
+                interval: s.interval,
+                ttl: s.ttl,
+            },
+        }
+    }
+}
+
+/// The writer: anna-molly's `{"RedisSink": {...}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum WriterConfig {
+    /// Write to Redis.
+    RedisSink(RedisSinkConfig),
+}
+
+impl WriterConfig {
+    /// The Redis sink's settings.
+    pub fn redis(&self) -> &RedisSinkConfig {
+        match self {
+            WriterConfig::RedisSink(r) => r,
+        }
+    }
+}
+
+/// Redis connection, pipelining and buffering.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSinkConfig {
+    /// Redis host.
+    #[serde(default = "default_host")]
+    pub host: String,
+    /// Redis port.
+    #[serde(default = "default_redis_port")]
+    pub port: u16,
+    /// Redis database number.
+    #[serde(default)]
+    pub db: u32,
+    /// Password for `AUTH`, when Redis requires one.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Most commands sent in one pipeline (anna-molly's batch bound).
+    #[serde(default = "default_pipeline_size")]
+    pub pipeline_size: usize,
+    /// Most pipelines sent and not yet answered, so throughput does not wait on round trips.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// A pipeline that is not full is sent after waiting this long.
+    #[serde(default = "default_flush_interval_ms")]
+    pub flush_interval_ms: u64,
+    /// Most bytes held while Redis is slow or unreachable.
+    #[serde(default = "default_buffer_max_bytes")]
+    pub buffer_max_bytes: u64,
+    /// Most seconds of traffic (at the recent rate) held while Redis is slow or unreachable;
+    /// the smaller of the two bounds applies. Past it, TCP listeners stop reading and UDP
+    /// points are dropped and counted.
+    #[serde(default = "default_buffer_max_seconds")]
+    pub buffer_max_seconds: u64,
+    /// Seconds to keep flushing on shutdown before giving up (and counting what is left).
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout_secs: u64,
+}
+
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_redis_port() -> u16 {
+    6379
+}
+fn default_pipeline_size() -> usize {
+    1000
+}
+fn default_max_in_flight() -> usize {
+    64
+}
+fn default_flush_interval_ms() -> u64 {
+    100
+}
+fn default_buffer_max_bytes() -> u64 {
+    1 << 30
+}
+fn default_buffer_max_seconds() -> u64 {
+    60
+}
+fn default_shutdown_timeout() -> u64 {
+    30
+}
+
+impl RedisSinkConfig {
+    /// The address part, as the store wants it.
+    pub fn addr(&self) -> am_store::RedisAddr {
+        am_store::RedisAddr {
+            host: self.host.clone(),
+            port: self.port,
+            db: self.db,
+            password: self.password.clone(),
+        }
+    }
+}
+
+/// The collector's own metrics: a Prometheus endpoint and, optionally, Graphite.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port` serving `GET /metrics` in Prometheus text format; `null` turns it off.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: Option<String>,
+    /// Where to send the same counters in carbon's plaintext protocol every `interval` seconds.
+    #[serde(default)]
+    pub graphite: Option<GraphiteMetricsConfig>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: default_metrics_listen(),
+            graphite: None,
+        }
+    }
+}
+
+fn default_metrics_listen() -> Option<String> {
+    Some("127.0.0.1:9108".into())
+}
+
+/// Sending self-metrics to carbon, as carbon's own daemons do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphiteMetricsConfig {
+    /// Carbon host.
+    pub host: String,
+    /// Carbon plaintext port.
+    #[serde(default = "default_carbon_port")]
+    pub port: u16,
+    /// Name prefix; the host name is appended, as in `carbon.agents.<host>`.
+    #[serde(default = "default_metrics_prefix")]
+    pub prefix: String,
+    /// Seconds between sends.
+    #[serde(default = "default_metrics_interval")]
+    pub interval: u64,
+}
+
+fn default_carbon_port() -> u16 {
+    2003
+}
+fn default_metrics_prefix() -> String {
+    "anna-molly.collector".into()
+}
+fn default_metrics_interval() -> u64 {
+    60
+}

@@ -1,0 +1,66 @@
+//! Sending the self-metrics to carbon in the plaintext protocol, as carbon's daemons report
+//! their own (`<prefix>.<host>.<metric> value timestamp`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::Metrics;
+use crate::config::GraphiteMetricsConfig;
+
+/// Sends every counter to carbon every `interval` seconds, until the task is dropped.
+pub async fn run_graphite_reporter(config: GraphiteMetricsConfig, metrics: Arc<Metrics>) {
+    let host = hostname();
+    let mut tick = tokio::time::interval(Duration::from_secs(config.interval.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let now = am_store::unix_now();
+        let mut text = String::new();
+        for (name, _, _, v) in metrics.samples() {
+            text.push_str(&format!("{}.{host}.{name} {v} {now}\n", config.prefix));
+        }
+        text.push_str(&format!(
+            "{}.{host}.redis_write_latency_mean_seconds {} {now}\n",
+            config.prefix,
+            metrics.redis_write_latency.mean_secs()
+        ));
+        let sent = tokio::time::timeout(Duration::from_secs(5), async {
+            let mut s = TcpStream::connect((config.host.as_str(), config.port)).await?;
+            s.write_all(text.as_bytes()).await?;
+            s.shutdown().await
+        })
+        .await;
+        match sent {
+            Ok(Ok(())) => {
+                tracing::debug!(host = %config.host, port = config.port, "sent self-metrics")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(host = %config.host, port = config.port, error = %e, "cannot send self-metrics to carbon")
+            }
+            Err(_) => {
+                tracing::warn!(host = %config.host, port = config.port, "timed out sending self-metrics to carbon")
+            }
+        }
+    }
+}
+
+/// This host's name with dots replaced, so it stays one path element in Graphite.
+fn hostname() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    raw.trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

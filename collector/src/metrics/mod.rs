@@ -1,0 +1,337 @@
+//! The collector's own metrics: counters every part updates, served to Prometheus and sent to
+//! Graphite.
+
+mod graphite;
+mod http;
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+pub use graphite::run_graphite_reporter;
+pub use http::serve_prometheus;
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        if n > 0 {
+            self.0.fetch_add(n, Relaxed);
+        }
+    }
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Relaxed);
+    }
+    /// The current count.
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicU64);
+
+impl Gauge {
+    /// Sets the value.
+    pub fn set(&self, v: u64) {
+        self.0.store(v, Relaxed);
+    }
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// Upper bounds of the latency histogram, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A latency histogram in Prometheus' cumulative-bucket shape.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i].fetch_add(1, Relaxed);
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros
+            .fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    /// Number of observations.
+    pub fn count(&self) -> u64 {
+        self.count.load(Relaxed)
+    }
+
+    /// Mean of the observations in seconds (0 when there are none).
+    pub fn mean_secs(&self) -> f64 {
+        let n = self.count();
+        if n == 0 {
+            0.0
+        } else {
+            self.sum_micros.load(Relaxed) as f64 / 1e6 / n as f64
+        }
+    }
+}
+
+/// Every counter of the collector. Names follow Prometheus conventions; the Graphite names are
+/// the same with `_` kept.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Datapoints decoded from the wire.
+    pub received: Counter,
+    /// Datapoints whose timestamp or value was not a number (skipped; the frame was kept).
+    pub invalid_points: Counter,
+    /// Datapoints rejected by the blacklist.
+    pub blacklisted: Counter,
+    /// Datapoints matching no whitelist pattern.
+    pub ignored: Counter,
+    /// Point copies routed to a model (a point stored under two models counts twice).
+    pub routed: Counter,
+    /// Point copies Redis confirmed.
+    pub stored: Counter,
+    /// Point copies dropped because they were already past their model's retention.
+    pub dropped_expired: Counter,
+    /// Point copies dropped because the timestamp was out of range.
+    pub dropped_bad_timestamp: Counter,
+    /// UDP datapoints dropped because the write buffer was full.
+    pub dropped_buffer_full: Counter,
+    /// Point copies Redis refused permanently (e.g. WRONGTYPE).
+    pub dropped_redis_error: Counter,
+    /// Point copies still unwritten when the shutdown timeout ran out.
+    pub dropped_shutdown: Counter,
+    /// Pickle frames refused (the connection was closed).
+    pub bad_frames: Counter,
+    /// Plaintext lines skipped.
+    pub bad_lines: Counter,
+    /// TCP connections accepted.
+    pub connections: Counter,
+    /// TCP connections closed because of bad input.
+    pub connections_refused: Counter,
+    /// Bytes waiting for Redis (queued or unanswered).
+    pub buffer_bytes: Gauge,
+    /// Current bound on `buffer_bytes`.
+    pub buffer_limit_bytes: Gauge,
+    /// Times a TCP listener waited for buffer space (backpressure).
+    pub backpressure_waits: Counter,
+    /// 1 while connected to Redis.
+    pub redis_connected: Gauge,
+    /// Connections made to Redis after the first.
+    pub redis_reconnects: Counter,
+    /// Commands sent again after a transient refusal or a lost connection.
+    pub redis_retries: Counter,
+    /// Housekeeping commands (expiry, index) Redis refused.
+    pub redis_housekeeping_errors: Counter,
+    /// Names dropped from the index after their data expired.
+    pub index_trimmed: Counter,
+    /// Time from sending a pipeline to its last reply.
+    pub redis_write_latency: Histogram,
+}
+
+impl Metrics {
+    /// Every counter and gauge with its name, help and kind, for the exporters.
+    pub fn samples(&self) -> Vec<(&'static str, &'static str, &'static str, u64)> {
+        let c = "counter";
+        let g = "gauge";
+        vec![
+            (
+                "received_points_total",
+                "Datapoints decoded from the wire",
+                c,
+                self.received.get(),
+            ),
+            (
+                "invalid_points_total",
+                "Datapoints with a non-numeric timestamp or value",
+                c,
+                self.invalid_points.get(),
+            ),
+            (
+                "blacklisted_points_total",
+                "Datapoints rejected by the blacklist",
+                c,
+                self.blacklisted.get(),
+            ),
+            (
+                "ignored_points_total",
+                "Datapoints matching no whitelist pattern",
+                c,
+                self.ignored.get(),
+            ),
+            (
+                "routed_points_total",
+                "Point copies routed to a model",
+                c,
+                self.routed.get(),
+            ),
+            (
+                "stored_points_total",
+                "Point copies confirmed by Redis",
+                c,
+                self.stored.get(),
+            ),
+            (
+                "dropped_expired_points_total",
+                "Point copies already past retention",
+                c,
+                self.dropped_expired.get(),
+            ),
+            (
+                "dropped_bad_timestamp_points_total",
+                "Point copies with an unusable timestamp",
+                c,
+                self.dropped_bad_timestamp.get(),
+            ),
+            (
+                "dropped_buffer_full_points_total",
+                "UDP datapoints dropped while the buffer was full",
+                c,
+                self.dropped_buffer_full.get(),
+            ),
+            (
+                "dropped_redis_error_points_total",
+                "Point copies Redis refused permanently",
+                c,
+                self.dropped_redis_error.get(),
+            ),
+            (
+                "dropped_shutdown_points_total",
+                "Point copies unwritten at shutdown",
+                c,
+                self.dropped_shutdown.get(),
+            ),
+            (
+                "bad_frames_total",
+                "Pickle frames refused",
+                c,
+                self.bad_frames.get(),
+            ),
+            (
+                "bad_lines_total",
+                "Plaintext lines skipped",
+                c,
+                self.bad_lines.get(),
+            ),
+            (
+                "connections_total",
+                "TCP connections accepted",
+                c,
+                self.connections.get(),
+            ),
+            (
+                "connections_refused_total",
+                "TCP connections closed for bad input",
+                c,
+                self.connections_refused.get(),
+            ),
+            (
+                "buffer_bytes",
+                "Bytes waiting for Redis",
+                g,
+                self.buffer_bytes.get(),
+            ),
+            (
+                "buffer_limit_bytes",
+                "Current bound on buffered bytes",
+                g,
+                self.buffer_limit_bytes.get(),
+            ),
+            (
+                "backpressure_waits_total",
+                "Times a TCP listener waited for buffer space",
+                c,
+                self.backpressure_waits.get(),
+            ),
+            (
+                "redis_connected",
+                "1 while connected to Redis",
+                g,
+                self.redis_connected.get(),
+            ),
+            (
+                "redis_reconnects_total",
+                "Reconnections to Redis",
+                c,
+                self.redis_reconnects.get(),
+            ),
+            (
+                "redis_retries_total",
+                "Commands sent again",
+                c,
+                self.redis_retries.get(),
+            ),
+            (
+                "redis_housekeeping_errors_total",
+                "Expiry or index commands Redis refused",
+                c,
+                self.redis_housekeeping_errors.get(),
+            ),
+            (
+                "index_trimmed_names_total",
+                "Names dropped from the index after expiry",
+                c,
+                self.index_trimmed.get(),
+            ),
+        ]
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render_prometheus(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::with_capacity(4096);
+        for (name, help, kind, v) in self.samples() {
+            let _ = writeln!(out, "# HELP am_collector_{name} {help}.");
+            let _ = writeln!(out, "# TYPE am_collector_{name} {kind}");
+            let _ = writeln!(out, "am_collector_{name} {v}");
+        }
+        let h = &self.redis_write_latency;
+        let name = "am_collector_redis_write_latency_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time from sending a pipeline to its last reply."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (b, n) in BUCKETS.iter().zip(&h.buckets) {
+            cumulative += n.load(Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count());
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            h.sum_micros.load(Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "{name}_count {}", h.count());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        m.received.add(5);
+        m.redis_write_latency.observe(Duration::from_millis(3));
+        let text = m.render_prometheus();
+        assert!(text.contains("am_collector_received_points_total 5\n"));
+        assert!(text.contains("am_collector_redis_write_latency_seconds_bucket{le=\"0.005\"} 1\n"));
+        assert!(text.contains("am_collector_redis_write_latency_seconds_count 1\n"));
+    }
+}

@@ -1,0 +1,7 @@
+//! Where routed points go: the Redis sink and the buffer bound in front of it.
+
+mod buffer;
+mod redis;
+
+pub use buffer::Buffer;
+pub use redis::{EncodedBatch, RedisSink, SinkHandle};

@@ -1,0 +1,142 @@
+//! Listeners ("spouts", as anna-molly called them): carbon's pickle protocol over TCP and its
+//! plaintext protocol over TCP and UDP.
+//!
+//! Each connection decodes, routes and encodes on its own task, so the work spreads over the
+//! cores; the sink only sends. Bad input is confined: a bad pickle frame closes its connection,
+//! a bad line is skipped; either way it is logged with the peer and counted, and no other
+//! connection or point is touched.
+
+mod line;
+mod pickle;
+mod udp;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use am_store::writer::{Batch, ModelTable};
+use bytes::BytesMut;
+use tokio::sync::watch;
+
+pub use line::serve_lines;
+pub use pickle::serve_pickle;
+pub use udp::serve_udp;
+
+use crate::metrics::Metrics;
+use crate::router::{Decision, Router};
+use crate::sink::{EncodedBatch, SinkHandle};
+
+/// Everything a listener needs to turn datapoints into writes.
+#[derive(Debug)]
+pub struct Ingest {
+    /// The router.
+    pub router: Arc<Router>,
+    /// The sink.
+    pub sink: SinkHandle,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Per-batch counts, added to the shared counters once per batch rather than per point.
+#[derive(Debug, Default)]
+pub struct Tally {
+    received: u64,
+    blacklisted: u64,
+    ignored: u64,
+    routed: u64,
+    expired: u64,
+    bad_timestamp: u64,
+}
+
+impl Ingest {
+    /// Routes one datapoint into `batch`.
+    pub fn route(
+        &self,
+        batch: &mut Batch,
+        tally: &mut Tally,
+        name: &str,
+        ts: f64,
+        value: f64,
+        now: i64,
+    ) {
+        tally.received += 1;
+        match self.router.route(name) {
+            Decision::Blacklisted => tally.blacklisted += 1,
+            Decision::Ignored => tally.ignored += 1,
+            Decision::Store(models) => {
+                let c = batch.push(self.router.models(), models.ids(), name, ts, value, now);
+                tally.routed += u64::from(c.queued);
+                tally.expired += u64::from(c.expired);
+                tally.bad_timestamp += u64::from(c.bad_timestamp);
+            }
+        }
+    }
+
+    fn count(&self, t: &Tally) {
+        let m = &self.metrics;
+        m.received.add(t.received);
+        m.blacklisted.add(t.blacklisted);
+        m.ignored.add(t.ignored);
+        m.routed.add(t.routed);
+        m.dropped_expired.add(t.expired);
+        m.dropped_bad_timestamp.add(t.bad_timestamp);
+    }
+
+    fn encode(&self, mut batch: Batch) -> EncodedBatch {
+        let table: &ModelTable = self.router.models();
+        let mut buf = BytesMut::new();
+        let mut cmds = Vec::new();
+        batch.encode(table, &mut buf, &mut cmds);
+        EncodedBatch {
+            bytes: buf.freeze(),
+            cmds,
+        }
+    }
+
+    /// Hands a TCP batch to the sink, waiting for buffer space (backpressure).
+    pub async fn submit_waiting(&self, batch: Batch, tally: Tally) {
+        self.count(&tally);
+        if batch.is_empty() {
+            return;
+        }
+        let enc = self.encode(batch);
+        self.sink.buffer.acquire(enc.bytes.len() as u64).await;
+        self.send(enc);
+    }
+
+    /// Hands a UDP batch to the sink, or drops and counts it when the buffer is full.
+    pub fn submit_or_drop(&self, batch: Batch, tally: Tally, peer: SocketAddr) {
+        self.count(&tally);
+        if batch.is_empty() {
+            return;
+        }
+        let points = batch.points() as u64;
+        let enc = self.encode(batch);
+        if self.sink.buffer.try_acquire(enc.bytes.len() as u64) {
+            self.send(enc);
+        } else {
+            self.metrics.dropped_buffer_full.add(points);
+            // Routed but not stored: keep routed = stored + dropped consistent.
+            tracing::warn!(%peer, points, "write buffer full; UDP datapoints dropped");
+        }
+    }
+
+    fn send(&self, enc: EncodedBatch) {
+        let points: u64 = enc.cmds.iter().map(|c| u64::from(c.points())).sum();
+        if !self.sink.send(enc) {
+            self.metrics.dropped_shutdown.add(points);
+            tracing::error!(points, "sink has stopped; datapoints dropped");
+        }
+    }
+}
+
+/// A shutdown signal listeners watch; `true` means stop.
+pub type Shutdown = watch::Receiver<bool>;
+
+/// Resolves when shutdown is signalled (or its sender is gone).
+pub async fn stopped(shutdown: &mut Shutdown) {
+    while !*shutdown.borrow() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}

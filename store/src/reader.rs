@@ -1,0 +1,229 @@
+//! The read side: finding series through the index and reading their points.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+
+use crate::codec::{decode_chunk, resolve};
+use crate::resp::{Conn, RedisAddr, Value, push_array_header, push_bulk, push_cmd};
+use crate::{Error, Model, Pattern, Point, keys};
+
+/// Names fetched per `ZRANGEBYLEX` page.
+const PAGE: usize = 10_000;
+
+/// One stored series: a metric name under one model.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesId {
+    /// The metric name.
+    pub name: String,
+    /// The model it is stored under.
+    pub model: Model,
+}
+
+/// Reads series from Redis.
+#[derive(Debug)]
+pub struct Reader {
+    conn: Conn,
+}
+
+impl Reader {
+    /// Connects to the store.
+    pub async fn connect(addr: &RedisAddr, timeout: Duration) -> Result<Reader, Error> {
+        Ok(Reader {
+            conn: Conn::connect(addr, timeout).await?,
+        })
+    }
+
+    /// Wraps an existing connection.
+    pub fn new(conn: Conn) -> Reader {
+        Reader { conn }
+    }
+
+    /// The models that have been written to, from the tag set.
+    pub async fn models(&mut self) -> Result<Vec<Model>, Error> {
+        let reply = self
+            .conn
+            .cmd_ok(&[b"SMEMBERS", keys::TAGS.as_bytes()])
+            .await?;
+        let mut models: Vec<Model> = bulk_strings(reply)?
+            .iter()
+            .filter_map(|t| Model::from_tag(&String::from_utf8_lossy(t)))
+            .collect();
+        models.sort();
+        Ok(models)
+    }
+
+    /// Every series whose name matches `pattern`, sorted by name then model.
+    ///
+    /// Costs O(log n + k) per model for a glob with a literal prefix (k names sharing it), never
+    /// a scan of the keyspace.
+    pub async fn find(&mut self, pattern: &Pattern) -> Result<Vec<SeriesId>, Error> {
+        let mut found = Vec::new();
+        for model in self.models().await? {
+            let index = keys::index(&model.tag());
+            let mut min = if pattern.prefix().is_empty() {
+                b"-".to_vec()
+            } else {
+                [b"[", pattern.prefix().as_bytes()].concat()
+            };
+            let max = if pattern.prefix().is_empty() {
+                b"+".to_vec()
+            } else {
+                // 0xff never occurs in UTF-8, so this bounds every name with the prefix.
+                [b"(", pattern.prefix().as_bytes(), b"\xff"].concat()
+            };
+            loop {
+                let page = PAGE.to_string();
+                let reply = self
+                    .conn
+                    .cmd_ok(&[
+                        b"ZRANGEBYLEX",
+                        index.as_bytes(),
+                        &min,
+                        &max,
+                        b"LIMIT",
+                        b"0",
+                        page.as_bytes(),
+                    ])
+                    .await?;
+                let names = bulk_strings(reply)?;
+                let full = names.len() == PAGE;
+                if let Some(last) = names.last() {
+                    min = [b"(", last.as_slice()].concat();
+                }
+                for raw in names {
+                    let Ok(name) = String::from_utf8(raw) else {
+                        continue;
+                    };
+                    if pattern.matches(&name) {
+                        found.push(SeriesId { name, model });
+                    }
+                }
+                if !full {
+                    break;
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// The points of one series with `from <= ts <= until`, oldest first, one per timestamp.
+    pub async fn read(
+        &mut self,
+        id: &SeriesId,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<Point>, Error> {
+        let mut all = self
+            .read_many(std::slice::from_ref(id), from, until)
+            .await?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// The points of several series in one round trip (one `MGET` per series, pipelined).
+    ///
+    /// Each series costs one key lookup per chunk its window overlaps plus its k points: the
+    /// window is clipped to what retention can still hold, so an open-ended `from` stays cheap.
+    pub async fn read_many(
+        &mut self,
+        ids: &[SeriesId],
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<Vec<Point>>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = unix_now();
+        let mut buf = BytesMut::new();
+        let mut starts: Vec<Vec<i64>> = Vec::with_capacity(ids.len());
+        for id in ids {
+            let m = &id.model;
+            let span = i64::from(m.span());
+            let oldest_live = now - i64::from(m.ttl()) - 2 * span;
+            let first = m.chunk_start(from.max(oldest_live));
+            // Reads look at most one retention ahead of now: far-future chunks are not
+            // enumerated for an open-ended `until`.
+            let newest_live = now + i64::from(m.ttl()) + 2 * span;
+            let last = m.chunk_start(until.min(newest_live));
+            let chunk_starts: Vec<i64> = if first > last {
+                Vec::new()
+            } else {
+                (0..=(last - first) / span)
+                    .map(|i| first + i * span)
+                    .collect()
+            };
+            let tag = m.tag();
+            push_array_header(&mut buf, 1 + chunk_starts.len().max(1));
+            push_bulk(&mut buf, b"MGET");
+            if chunk_starts.is_empty() {
+                // MGET needs a key; this one never exists in the layout.
+                push_bulk(&mut buf, format!("{}none", keys::PREFIX).as_bytes());
+            }
+            let mut key = String::new();
+            for s in &chunk_starts {
+                key.clear();
+                keys::push_chunk(&mut key, &tag, &id.name, *s);
+                push_bulk(&mut buf, key.as_bytes());
+            }
+            starts.push(chunk_starts);
+        }
+        let replies = self.conn.pipeline(&buf, ids.len()).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for (reply, chunk_starts) in replies.into_iter().zip(starts) {
+            let Value::Array(Some(items)) = reply else {
+                return Err(reply_error("MGET", &reply));
+            };
+            let mut points = Vec::new();
+            for (item, start) in items.into_iter().zip(chunk_starts) {
+                if let Value::Bulk(Some(bytes)) = item {
+                    let before = points.len();
+                    decode_chunk(start, &bytes, &mut points);
+                    let mut chunk = points.split_off(before);
+                    resolve(&mut chunk);
+                    points.extend(chunk);
+                }
+            }
+            points.retain(|p| p.ts >= from && p.ts <= until);
+            out.push(points);
+        }
+        Ok(out)
+    }
+
+    /// Sends a raw command, for tools and tests that need more than reads.
+    pub async fn raw(&mut self, args: &[&[u8]]) -> Result<Value, Error> {
+        let mut buf = BytesMut::new();
+        push_cmd(&mut buf, args);
+        let mut v = self.conn.pipeline(&buf, 1).await?;
+        v.pop().ok_or_else(|| Error::Protocol("no reply".into()))
+    }
+}
+
+fn reply_error(cmd: &str, reply: &Value) -> Error {
+    match reply.as_error() {
+        Some(e) => Error::Server(format!("{cmd}: {e}")),
+        None => Error::Protocol(format!("{cmd}: unexpected reply {reply:?}")),
+    }
+}
+
+fn bulk_strings(reply: Value) -> Result<Vec<Vec<u8>>, Error> {
+    match reply {
+        Value::Array(Some(items)) => Ok(items
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::Bulk(Some(b)) => Some(b),
+                _ => None,
+            })
+            .collect()),
+        Value::Array(None) => Ok(Vec::new()),
+        other => Err(reply_error("lookup", &other)),
+    }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,65 @@
+//! Lua scripts run inside Redis, by `EVALSHA` with an `EVAL` fallback.
+
+/// A script and its SHA-1, computed here so a writer never waits for `SCRIPT LOAD`.
+#[derive(Debug)]
+pub struct Script {
+    /// The Lua source.
+    pub body: &'static str,
+    sha: std::sync::OnceLock<String>,
+}
+
+impl Script {
+    const fn new(body: &'static str) -> Script {
+        Script {
+            body,
+            sha: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Hex SHA-1 of the body, as `EVALSHA` wants it.
+    pub fn sha(&self) -> &str {
+        self.sha
+            .get_or_init(|| sha1_smol::Sha1::from(self.body).digest().to_string())
+    }
+}
+
+/// Seals a chunk: rewrites it sorted by offset, one record per offset (the last written), as
+/// a string of exactly its length. `APPEND` grows strings geometrically and never gives the slack
+/// back; sealing returns it once a chunk stops growing. `KEYS[1]` = chunk key. Returns the
+/// number of records kept (0 when the key is gone).
+pub static SEAL: Script = Script::new(
+    r#"local s = redis.call('GET', KEYS[1])
+if not s then return 0 end
+local last, offs = {}, {}
+for p = 1, #s - 9, 10 do
+  local off = string.byte(s, p) + 256 * string.byte(s, p + 1)
+  if last[off] == nil then offs[#offs + 1] = off end
+  last[off] = string.sub(s, p, p + 9)
+end
+table.sort(offs)
+local parts = {}
+for i, off in ipairs(offs) do parts[i] = last[off] end
+redis.call('SET', KEYS[1], table.concat(parts), 'KEEPTTL')
+return #offs"#,
+);
+
+/// Drops names whose newest chunk has expired from a model's index and last-seen set.
+/// `KEYS[1]` = seen set, `KEYS[2]` = index, `ARGV[1]` = cutoff (newest chunk start below it is
+/// expired), `ARGV[2]` = most names to drop in one call. Returns how many were dropped.
+pub static TRIM: Script = Script::new(
+    r#"local names = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[2])
+if #names > 0 then
+  redis.call('ZREM', KEYS[1], unpack(names))
+  redis.call('ZREM', KEYS[2], unpack(names))
+end
+return #names"#,
+);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sha_is_hex_sha1() {
+        assert_eq!(super::SEAL.sha().len(), 40);
+        assert_ne!(super::SEAL.sha(), super::TRIM.sha());
+    }
+}

@@ -1,0 +1,571 @@
+//! The write side of the layout, free of I/O: batching points into commands, and deciding from
+//! each reply what else to send.
+//!
+//! One point costs one `APPEND` (several points of the same chunk in a batch share one). The
+//! rest is driven by replies: when `APPEND` answers with exactly the length it appended, the
+//! chunk was just created, so the writer follows up once per chunk with its expiry, the index
+//! entries and the seal of the chunk before it. The writer keeps no per-series state, so a
+//! restart, a `FLUSHDB` or a failover cannot leave a chunk without its expiry.
+
+use std::ops::Range;
+
+use bytes::BytesMut;
+
+use crate::Model;
+use crate::codec::{RECORD_LEN, record};
+use crate::keys;
+use crate::resp::{
+    Value, decimal_len_i64, push_array_header, push_bulk, push_bulk_header, push_cmd,
+};
+use crate::scripts::{SEAL, Script, TRIM};
+
+/// Names dropped from an index per trim call, to keep each script short.
+const TRIM_LIMIT: &[u8] = b"1000";
+
+/// The models a writer stores into, addressed by a small id (the router's model numbers).
+#[derive(Debug, Clone)]
+pub struct ModelTable {
+    models: Vec<Model>,
+    tags: Vec<String>,
+}
+
+impl ModelTable {
+    /// Builds the table; ids are positions in `models`.
+    pub fn new(models: Vec<Model>) -> ModelTable {
+        let tags = models.iter().map(Model::tag).collect();
+        ModelTable { models, tags }
+    }
+
+    /// The model with this id.
+    pub fn get(&self, id: u16) -> Option<&Model> {
+        self.models.get(usize::from(id))
+    }
+
+    /// All models, by id.
+    pub fn models(&self) -> &[Model] {
+        &self.models
+    }
+}
+
+/// What happened to the points handed to [`Batch::push`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PushCounts {
+    /// Copies queued for writing (one per model).
+    pub queued: u32,
+    /// Copies older than their model's retention: writing them would only delete them again.
+    pub expired: u32,
+    /// Copies refused because the timestamp is not a finite number in range.
+    pub bad_timestamp: u32,
+}
+
+/// One chunk's worth of points in a batch.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// Where the name is in the batch's name arena.
+    name: (u32, u32),
+    model: u16,
+    chunk_start: i64,
+    /// Records queued for this slot (an interval bucket rewritten in a row counts once).
+    records: u32,
+    /// Point copies behind those records.
+    points: u32,
+    /// The last record's index in `records`, to replace a rewritten interval bucket in place.
+    last: u32,
+}
+
+/// Points waiting to be written, grouped by chunk so that a chunk gets one `APPEND` per batch.
+///
+/// Built for the hot path: names go into one arena, records into one vector, and a hash table
+/// of slot numbers finds a chunk again; pushing a point allocates nothing once the vectors have
+/// grown.
+#[derive(Debug, Default)]
+pub struct Batch {
+    names: String,
+    slots: Vec<Slot>,
+    lookup: hashbrown::HashTable<u32>,
+    /// (slot, record) in arrival order.
+    records: Vec<(u32, [u8; RECORD_LEN])>,
+    points: usize,
+    key_bytes: usize,
+}
+
+fn slot_hash(name: &str, model: u16, chunk_start: i64) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
+    name.hash(&mut h);
+    model.hash(&mut h);
+    chunk_start.hash(&mut h);
+    h.finish()
+}
+
+impl Batch {
+    /// Queues one datapoint for each of `models` (ids in `table`).
+    ///
+    /// `now` is the Unix time used to recognise points already past their retention.
+    pub fn push(
+        &mut self,
+        table: &ModelTable,
+        models: impl IntoIterator<Item = u16>,
+        name: &str,
+        ts: f64,
+        value: f64,
+        now: i64,
+    ) -> PushCounts {
+        let mut counts = PushCounts::default();
+        // Carbon stores whole seconds; so do we.
+        let valid_ts = ts.is_finite() && ts.abs() <= 1e15;
+        let ts = ts.floor() as i64;
+        for id in models {
+            if !valid_ts {
+                counts.bad_timestamp += 1;
+                continue;
+            }
+            let Some(model) = table.get(id) else {
+                continue;
+            };
+            let at = model.align(ts);
+            let chunk_start = model.chunk_start(at);
+            if model.chunk_expiry(chunk_start) <= now {
+                counts.expired += 1;
+                continue;
+            }
+            let offset = (at - chunk_start) as u16;
+            let record = record(offset, value);
+            let hash = slot_hash(name, id, chunk_start);
+            let (names, slots) = (&self.names, &self.slots);
+            let found = self.lookup.find(hash, |&i| {
+                let s = &slots[i as usize];
+                s.model == id
+                    && s.chunk_start == chunk_start
+                    && names.get(s.name.0 as usize..(s.name.0 + s.name.1) as usize) == Some(name)
+            });
+            let slot_index = match found {
+                Some(&i) => i,
+                None => {
+                    let i = self.slots.len() as u32;
+                    let start = self.names.len() as u32;
+                    self.names.push_str(name);
+                    self.slots.push(Slot {
+                        name: (start, name.len() as u32),
+                        model: id,
+                        chunk_start,
+                        records: 0,
+                        points: 0,
+                        last: u32::MAX,
+                    });
+                    let slots = &self.slots;
+                    let names = &self.names;
+                    self.lookup.insert_unique(hash, i, |&j| {
+                        let s = &slots[j as usize];
+                        let n = names
+                            .get(s.name.0 as usize..(s.name.0 + s.name.1) as usize)
+                            .unwrap_or_default();
+                        slot_hash(n, s.model, s.chunk_start)
+                    });
+                    self.key_bytes += tag_len(table, id) + name.len() + 48;
+                    i
+                }
+            };
+            let slot = &mut self.slots[slot_index as usize];
+            slot.points += 1;
+            // An interval bucket written twice in a row keeps only the later value here already.
+            let replace = matches!(model, Model::Interval { .. })
+                && self
+                    .records
+                    .get(slot.last as usize)
+                    .is_some_and(|(_, r)| r[..2] == record[..2]);
+            if replace {
+                self.records[slot.last as usize].1 = record;
+            } else {
+                slot.last = self.records.len() as u32;
+                slot.records += 1;
+                self.records.push((slot_index, record));
+            }
+            self.points += 1;
+            counts.queued += 1;
+        }
+        counts
+    }
+
+    /// Point copies queued.
+    pub fn points(&self) -> usize {
+        self.points
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.points == 0
+    }
+
+    /// Roughly the bytes this batch will take once encoded, for buffer accounting.
+    pub fn approx_bytes(&self) -> usize {
+        self.key_bytes + self.records.len() * RECORD_LEN
+    }
+
+    /// Encodes the batch as `APPEND` commands at the end of `out`, one [`Cmd`] per command,
+    /// and leaves the batch empty for reuse.
+    pub fn encode(&mut self, table: &ModelTable, out: &mut BytesMut, cmds: &mut Vec<Cmd>) {
+        out.reserve(self.approx_bytes() + 64);
+        // Group records by slot, keeping arrival order within a slot (a counting sort).
+        let mut starts: Vec<u32> = Vec::with_capacity(self.slots.len() + 1);
+        let mut acc = 0u32;
+        for s in &self.slots {
+            starts.push(acc);
+            acc += s.records;
+        }
+        let mut grouped = vec![[0u8; RECORD_LEN]; acc as usize];
+        let mut fill = starts.clone();
+        for (slot, rec) in &self.records {
+            let at = &mut fill[*slot as usize];
+            grouped[*at as usize] = *rec;
+            *at += 1;
+        }
+        for (i, slot) in self.slots.iter().enumerate() {
+            let Some(tag) = table.tags.get(usize::from(slot.model)) else {
+                continue;
+            };
+            let name = self
+                .names
+                .get(slot.name.0 as usize..(slot.name.0 + slot.name.1) as usize)
+                .unwrap_or_default();
+            let start = out.len();
+            push_array_header(out, 3);
+            push_bulk(out, b"APPEND");
+            let key_len = keys::PREFIX.len()
+                + 2
+                + tag.len()
+                + 1
+                + name.len()
+                + 1
+                + decimal_len_i64(slot.chunk_start);
+            push_bulk_header(out, key_len);
+            let key_at = out.len();
+            out.extend_from_slice(keys::PREFIX.as_bytes());
+            out.extend_from_slice(b"c:");
+            out.extend_from_slice(tag.as_bytes());
+            out.extend_from_slice(b":");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b":");
+            push_signed(out, slot.chunk_start);
+            out.extend_from_slice(b"\r\n");
+            let recs = &grouped[starts[i] as usize..(starts[i] + slot.records) as usize];
+            push_bulk_header(out, recs.len() * RECORD_LEN);
+            for r in recs {
+                out.extend_from_slice(r);
+            }
+            out.extend_from_slice(b"\r\n");
+            cmds.push(Cmd {
+                range: start..out.len(),
+                kind: CmdKind::Append {
+                    model: slot.model,
+                    name_at: (key_at - start + keys::PREFIX.len() + 3 + tag.len()) as u32,
+                    name_len: name.len() as u32,
+                    chunk_start: slot.chunk_start,
+                    appended: slot.records * RECORD_LEN as u32,
+                    points: slot.points,
+                },
+            });
+        }
+        self.names.clear();
+        self.slots.clear();
+        self.lookup.clear();
+        self.records.clear();
+        self.points = 0;
+        self.key_bytes = 0;
+    }
+}
+
+fn tag_len(table: &ModelTable, id: u16) -> usize {
+    table.tags.get(usize::from(id)).map_or(0, String::len)
+}
+
+fn push_signed(out: &mut BytesMut, v: i64) {
+    if v < 0 {
+        out.extend_from_slice(b"-");
+    }
+    crate::resp::push_decimal(out, v.unsigned_abs());
+}
+
+/// One encoded command and what it was for.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    /// Where the command's bytes are in the buffer it was encoded into.
+    pub range: Range<usize>,
+    /// What the command does.
+    pub kind: CmdKind,
+}
+
+impl Cmd {
+    /// Datapoints this command stores.
+    pub fn points(&self) -> u32 {
+        match self.kind {
+            CmdKind::Append { points, .. } => points,
+            _ => 0,
+        }
+    }
+}
+
+/// What a command does.
+#[derive(Debug, Clone)]
+pub enum CmdKind {
+    /// Appends records to a chunk.
+    Append {
+        /// Model id.
+        model: u16,
+        /// Where the metric name starts in the command's bytes (it is part of the key, so it is
+        /// not stored twice).
+        name_at: u32,
+        /// Length of the metric name.
+        name_len: u32,
+        /// Chunk start.
+        chunk_start: i64,
+        /// Bytes appended: a reply equal to this means the chunk is new.
+        appended: u32,
+        /// Points in the records.
+        points: u32,
+    },
+    /// Sets a new chunk's expiry, or updates an index.
+    Housekeeping,
+    /// Seals the chunk under this key.
+    Seal(String),
+    /// Trims the index of a model.
+    Trim(u16),
+}
+
+/// What a reply means for the command it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The points are stored.
+    Stored(u32),
+    /// A housekeeping command succeeded.
+    Done,
+    /// An index trim dropped this many names.
+    Trimmed(i64),
+    /// A transient refusal (out of memory, loading, read-only replica...): send the same
+    /// command bytes again later.
+    Retry(String),
+    /// The server did not know a script; an equivalent `EVAL` was encoded in its place.
+    Replaced,
+    /// A permanent refusal: these points are lost (the caller counts and logs them).
+    Failed {
+        /// Points lost (0 for housekeeping).
+        points: u32,
+        /// The server's message.
+        error: String,
+    },
+}
+
+/// Interprets `reply` to `cmd` (whose encoded bytes are `bytes`) and encodes any follow-up
+/// commands at the end of `out`.
+///
+/// `resent` says the command was sent again after a lost connection: its reply may then not
+/// show that the chunk is new (the first copy created it), so the follow-ups are sent anyway;
+/// they are idempotent.
+#[allow(clippy::too_many_arguments)]
+pub fn on_reply(
+    table: &ModelTable,
+    cmd: &Cmd,
+    bytes: &[u8],
+    reply: &Value,
+    resent: bool,
+    now: i64,
+    out: &mut BytesMut,
+    cmds: &mut Vec<Cmd>,
+) -> Outcome {
+    if let Some(err) = reply.as_error() {
+        if err.starts_with("NOSCRIPT") {
+            match &cmd.kind {
+                CmdKind::Seal(key) => {
+                    encode_script(
+                        out,
+                        cmds,
+                        &SEAL,
+                        false,
+                        &[key.as_bytes()],
+                        &[],
+                        cmd.kind.clone(),
+                    );
+                    return Outcome::Replaced;
+                }
+                CmdKind::Trim(id) => {
+                    if let Some(model) = table.get(*id) {
+                        encode_trim_one(model, now, false, out, cmds, *id);
+                        return Outcome::Replaced;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if is_transient(err) {
+            return Outcome::Retry(err.to_string());
+        }
+        return Outcome::Failed {
+            points: cmd.points(),
+            error: err.to_string(),
+        };
+    }
+    match &cmd.kind {
+        CmdKind::Append {
+            model,
+            name_at,
+            name_len,
+            chunk_start,
+            appended,
+            points,
+        } => {
+            let new_chunk = matches!(reply, Value::Int(n) if *n == i64::from(*appended));
+            let name = bytes
+                .get(*name_at as usize..(*name_at + *name_len) as usize)
+                .and_then(|b| std::str::from_utf8(b).ok());
+            if (new_chunk || resent)
+                && let (Some(m), Some(tag), Some(name)) =
+                    (table.get(*model), table.tags.get(usize::from(*model)), name)
+            {
+                encode_follow_ups(m, tag, name, *chunk_start, out, cmds);
+            }
+            Outcome::Stored(*points)
+        }
+        CmdKind::Trim(_) => match reply {
+            Value::Int(n) => Outcome::Trimmed(*n),
+            _ => Outcome::Done,
+        },
+        CmdKind::Housekeeping | CmdKind::Seal(_) => Outcome::Done,
+    }
+}
+
+/// Server errors that go away by themselves; the command is worth sending again.
+fn is_transient(err: &str) -> bool {
+    [
+        "OOM",
+        "LOADING",
+        "BUSY",
+        "TRYAGAIN",
+        "MASTERDOWN",
+        "READONLY",
+        "CLUSTERDOWN",
+        "NOREPLICAS",
+    ]
+    .iter()
+    .any(|p| err.starts_with(p))
+}
+
+fn push_one(out: &mut BytesMut, cmds: &mut Vec<Cmd>, args: &[&[u8]], kind: CmdKind) {
+    let start = out.len();
+    push_cmd(out, args);
+    cmds.push(Cmd {
+        range: start..out.len(),
+        kind,
+    });
+}
+
+fn encode_follow_ups(
+    model: &Model,
+    tag: &str,
+    name: &str,
+    chunk_start: i64,
+    out: &mut BytesMut,
+    cmds: &mut Vec<Cmd>,
+) {
+    let key = keys::chunk(model, name, chunk_start);
+    let expiry = model.chunk_expiry(chunk_start).to_string();
+    push_one(
+        out,
+        cmds,
+        &[b"EXPIREAT", key.as_bytes(), expiry.as_bytes()],
+        CmdKind::Housekeeping,
+    );
+    let index = keys::index(tag);
+    push_one(
+        out,
+        cmds,
+        &[b"ZADD", index.as_bytes(), b"0", name.as_bytes()],
+        CmdKind::Housekeeping,
+    );
+    let seen = keys::seen(tag);
+    let start = chunk_start.to_string();
+    push_one(
+        out,
+        cmds,
+        &[
+            b"ZADD",
+            seen.as_bytes(),
+            b"GT",
+            start.as_bytes(),
+            name.as_bytes(),
+        ],
+        CmdKind::Housekeeping,
+    );
+    push_one(
+        out,
+        cmds,
+        &[b"SADD", keys::TAGS.as_bytes(), tag.as_bytes()],
+        CmdKind::Housekeeping,
+    );
+    let previous = keys::chunk(model, name, chunk_start - i64::from(model.span()));
+    encode_script(
+        out,
+        cmds,
+        &SEAL,
+        true,
+        &[previous.as_bytes()],
+        &[],
+        CmdKind::Seal(previous.clone()),
+    );
+}
+
+fn encode_script(
+    out: &mut BytesMut,
+    cmds: &mut Vec<Cmd>,
+    script: &Script,
+    by_sha: bool,
+    keys_: &[&[u8]],
+    argv: &[&[u8]],
+    kind: CmdKind,
+) {
+    let numkeys = keys_.len().to_string();
+    let mut args: Vec<&[u8]> = Vec::with_capacity(3 + keys_.len() + argv.len());
+    if by_sha {
+        args.push(b"EVALSHA");
+        args.push(script.sha().as_bytes());
+    } else {
+        args.push(b"EVAL");
+        args.push(script.body.as_bytes());
+    }
+    args.push(numkeys.as_bytes());
+    args.extend_from_slice(keys_);
+    args.extend_from_slice(argv);
+    push_one(out, cmds, &args, kind);
+}
+
+fn encode_trim_one(
+    model: &Model,
+    now: i64,
+    by_sha: bool,
+    out: &mut BytesMut,
+    cmds: &mut Vec<Cmd>,
+    id: u16,
+) {
+    let tag = model.tag();
+    let cutoff = (now - i64::from(model.ttl()) - 2 * i64::from(model.span())).to_string();
+    let seen = keys::seen(&tag);
+    let index = keys::index(&tag);
+    encode_script(
+        out,
+        cmds,
+        &TRIM,
+        by_sha,
+        &[seen.as_bytes(), index.as_bytes()],
+        &[cutoff.as_bytes(), TRIM_LIMIT],
+        CmdKind::Trim(id),
+    );
+}
+
+/// Encodes one index trim per model: names whose newest chunk has expired leave the index.
+///
+/// The writer calls this periodically (the collector: every minute), so the index never
+/// holds more than the live names plus a minute's worth of expired ones, without a sweeper.
+pub fn encode_trim(table: &ModelTable, now: i64, out: &mut BytesMut, cmds: &mut Vec<Cmd>) {
+    for (i, model) in table.models.iter().enumerate() {
+        encode_trim_one(model, now, true, out, cmds, i as u16);
+    }
+}

@@ -1,0 +1,220 @@
+//! A real carbon-cache writing whisper files in a fresh temporary directory, and reading them
+//! back.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tempfile::TempDir;
+
+use crate::carbon::{
+    CARBON_CACHE_ENV, CarbonConf, base_conf, spawn_carbon, storage_schemas, wait_listening,
+    whisper_path, write_file,
+};
+use crate::net::send_lines;
+use crate::ports::{free_ports, retry_on_port_clash};
+use crate::process::DaemonProcess;
+use crate::sys::{find_binary, temp_dir};
+use crate::whisper::read_points;
+
+/// Options of [`CarbonCache::start_with`].
+#[derive(Debug, Clone)]
+pub struct CarbonCacheOptions {
+    retentions: String,
+    settings: CarbonConf,
+}
+
+impl Default for CarbonCacheOptions {
+    fn default() -> Self {
+        Self {
+            retentions: "1s:1d".to_owned(),
+            settings: CarbonConf::default(),
+        }
+    }
+}
+
+impl CarbonCacheOptions {
+    /// The retentions of the catch-all storage schema (`pattern = .*`); default `1s:1d`.
+    #[must_use]
+    pub fn retentions(mut self, retentions: impl Into<String>) -> Self {
+        self.retentions = retentions.into();
+        self
+    }
+
+    /// Any `[cache]` setting of carbon.conf, overriding the harness' value (ports and
+    /// directories too, at your own risk).
+    #[must_use]
+    pub fn setting(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.settings.set(key, value);
+        self
+    }
+}
+
+/// A running carbon-cache (see [`CarbonCache::start`]); stopped by PID when dropped.
+#[derive(Debug)]
+pub struct CarbonCache {
+    // Dropped first: the process is stopped before its directory is removed.
+    process: DaemonProcess,
+    line_port: u16,
+    pickle_port: u16,
+    query_port: u16,
+    dir: TempDir,
+}
+
+impl CarbonCache {
+    /// Starts Debian's carbon-cache with every retention `1s:1d` (see
+    /// [`start_with`](Self::start_with)).
+    pub fn start() -> Result<Self> {
+        Self::start_with(CarbonCacheOptions::default())
+    }
+
+    /// Starts Debian's carbon-cache in the foreground in a fresh temporary directory TMP, with
+    /// its line, pickle and cache-query receivers on free ports of 127.0.0.1, whisper files
+    /// under `TMP/storage/whisper`, UDP, tags and self-metrics off, no creation or update rate
+    /// limits; waits until its line and pickle ports accept connections.
+    pub fn start_with(options: CarbonCacheOptions) -> Result<Self> {
+        let binary = find_binary("carbon-cache", CARBON_CACHE_ENV)?;
+        retry_on_port_clash(|| {
+            let ports = free_ports(3)?;
+            let (line_port, pickle_port, query_port) = (ports[0], ports[1], ports[2]);
+            let dir = temp_dir("am-e2e-carbon-cache-")?;
+            let mut conf = base_conf(dir.path(), line_port, pickle_port);
+            conf.set("CACHE_QUERY_INTERFACE", "127.0.0.1")
+                .set("CACHE_QUERY_PORT", query_port.to_string())
+                .set("DATABASE", "whisper")
+                .set("MAX_CACHE_SIZE", "inf")
+                .set("MAX_CREATES_PER_MINUTE", "inf")
+                .set("MAX_UPDATES_PER_SECOND", "1000000")
+                // Sparse files: a 1s:1d archive is 1 MiB, no need to write its zeros.
+                .set("WHISPER_SPARSE_CREATE", "True")
+                .set("WHISPER_AUTOFLUSH", "False")
+                .set("CACHE_WRITE_STRATEGY", "sorted")
+                .set("LOG_UPDATES", "False")
+                .set("LOG_CACHE_HITS", "False")
+                .set("LOG_CACHE_QUEUE_SORTS", "False")
+                .set("LOG_CREATES", "True");
+            for (key, value) in options.settings.iter() {
+                conf.set(key, value);
+            }
+            write_file(dir.path(), "carbon.conf", &conf.render("cache"))?;
+            write_file(
+                dir.path(),
+                "storage-schemas.conf",
+                &storage_schemas(&options.retentions),
+            )?;
+            let process = spawn_carbon("carbon-cache", &binary, dir.path())?;
+            let mut cache = Self {
+                process,
+                line_port,
+                pickle_port,
+                query_port,
+                dir,
+            };
+            wait_listening(&mut cache.process, &[line_port, pickle_port])?;
+            Ok(cache)
+        })
+    }
+
+    /// The plaintext (line) receiver's port on 127.0.0.1.
+    pub fn line_port(&self) -> u16 {
+        self.line_port
+    }
+
+    /// The pickle receiver's port on 127.0.0.1.
+    pub fn pickle_port(&self) -> u16 {
+        self.pickle_port
+    }
+
+    /// The cache-query port on 127.0.0.1.
+    pub fn cache_query_port(&self) -> u16 {
+        self.query_port
+    }
+
+    /// Its temporary directory (carbon.conf, storage-schemas.conf, logs, storage/).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where it writes whisper files (`TMP/storage/whisper`).
+    pub fn whisper_dir(&self) -> PathBuf {
+        self.dir.path().join("storage").join("whisper")
+    }
+
+    /// The whisper file of `metric`: `TMP/storage/whisper/<metric with . replaced by />.wsp`.
+    pub fn whisper_file(&self, metric: &str) -> Result<PathBuf> {
+        whisper_path(&self.whisper_dir(), metric)
+    }
+
+    /// Sends carbon plaintext lines (`metric value timestamp`, one per line) to its line port.
+    pub fn send_lines(&self, text: &str) -> Result<()> {
+        send_lines(self.line_port, text).context("sending lines to carbon-cache")
+    }
+
+    /// The points carbon has written for `metric` so far, from the highest-resolution archive
+    /// of its whisper file, oldest first. Fails if the file does not exist (yet).
+    pub fn read_whisper(&self, metric: &str) -> Result<Vec<(i64, f64)>> {
+        let path = self.whisper_file(metric)?;
+        if !path.exists() {
+            anyhow::bail!(
+                "no whisper file for {metric} at {} (carbon-cache has not created it yet?)",
+                path.display()
+            );
+        }
+        read_points(&path)
+    }
+
+    /// Polls [`read_whisper`](Self::read_whisper) until the file holds at least `n` points
+    /// (carbon-cache writes asynchronously, usually within a second or two) and returns them;
+    /// fails after `timeout`, or at once if carbon-cache exits, with its logs.
+    pub fn wait_for_points(
+        &mut self,
+        metric: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<(i64, f64)>> {
+        let path = self.whisper_file(metric)?;
+        let mut seen = 0;
+        self.process
+            .wait_ready(
+                &format!("{n} point(s) of {metric} in {}", path.display()),
+                timeout,
+                || {
+                    if !path.exists() {
+                        return Ok(None);
+                    }
+                    let points = read_points(&path)?;
+                    seen = points.len();
+                    Ok((points.len() >= n).then_some(points))
+                },
+            )
+            .with_context(|| format!("only {seen} point(s) of {metric} were written"))
+    }
+
+    /// The PID of the running carbon-cache, `None` while stopped.
+    pub fn pid(&mut self) -> Option<u32> {
+        self.process.pid()
+    }
+
+    /// Stops it gracefully (it flushes its cache to disk on SIGTERM), keeping its directory.
+    pub fn stop(&mut self) -> Result<()> {
+        self.process.stop().context("stopping carbon-cache")?;
+        Ok(())
+    }
+
+    /// Starts it again after [`stop`](Self::stop): same ports and directory; waits until it
+    /// listens.
+    pub fn start_again(&mut self) -> Result<()> {
+        self.process.start().context("restarting carbon-cache")?;
+        wait_listening(&mut self.process, &[self.line_port, self.pickle_port])
+    }
+
+    /// The tail of its log, for test failure messages.
+    pub fn logs(&self) -> String {
+        format!("{}\n{}", self.process.describe(), self.process.logs())
+    }
+
+    /// The process guard, for anything not wrapped here.
+    pub fn process(&mut self) -> &mut DaemonProcess {
+        &mut self.process
+    }
+}
