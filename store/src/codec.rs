@@ -2,8 +2,7 @@
 //!
 //! A record is the point's offset from the chunk start (`u16`, little-endian) followed by its
 //! value (`f64`, little-endian). Records are appended in write order, so "last write wins" is
-//! the last record with a given offset; a sealed chunk is rewritten sorted with one record per
-//! offset.
+//! the last record with a given offset.
 
 use crate::Point;
 

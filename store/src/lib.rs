@@ -24,16 +24,17 @@
 //! ## Encoding
 //!
 //! A chunk is a string of 10-byte records: the offset from the chunk start (`u16` LE) and the
-//! value (`f64` LE). The writer appends records in arrival order (`APPEND`); a duplicate or
+//! value (`f64` LE), in arrival order. The writer appends records in arrival order (`APPEND`); a duplicate or
 //! out-of-order timestamp therefore resolves deterministically on read: sort by timestamp and
 //! keep the **last written** record per timestamp. Timestamps are whole seconds (carbon
 //! truncates the same way). For `RedisIntervalTimeStamped` every point is stored at its bucket
 //! start `ts - ts % interval`, so "last write wins" keeps the latest value of each bucket.
 //!
-//! When a chunk's successor is created, the writer *seals* the old chunk with a small Lua script
-//! that rewrites it sorted and deduplicated, at exactly its size: `APPEND` grows strings
-//! geometrically and Redis never returns the slack, which would otherwise cost up to half the
-//! memory.
+//! When a chunk's successor is created, the writer *seals* the old chunk with a two-line Lua
+//! script that rewrites it at exactly its size: `APPEND` grows strings geometrically and Redis
+//! never returns the slack, which would otherwise cost up to half the memory. Sealing does not
+//! reorder: every read resolves order and duplicates itself, which costs far less than decoding
+//! records inside Redis.
 //!
 //! ## Costs
 //!

@@ -569,3 +569,61 @@ pub fn encode_trim(table: &ModelTable, now: i64, out: &mut BytesMut, cmds: &mut 
         encode_trim_one(model, now, true, out, cmds, i as u16);
     }
 }
+
+/// What [`write_batch`] or [`execute`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteReport {
+    /// Point copies Redis confirmed.
+    pub stored: u64,
+    /// Point copies Redis refused permanently.
+    pub failed: u64,
+    /// Names trimmed from indexes.
+    pub trimmed: u64,
+}
+
+/// Writes a batch over one connection and waits for every reply and follow-up: the simple
+/// writer for tools, tests and plugins' own series. (The collector's sink does the same with
+/// many pipelines in flight, reconnects and buffering.)
+pub async fn write_batch(
+    conn: &mut crate::Conn,
+    table: &ModelTable,
+    batch: &mut Batch,
+) -> Result<WriteReport, crate::Error> {
+    let mut out = BytesMut::new();
+    let mut cmds = Vec::new();
+    batch.encode(table, &mut out, &mut cmds);
+    execute(conn, table, &mut out, cmds).await
+}
+
+/// Sends commands encoded in `out` (as [`Batch::encode`] or [`encode_trim`] leave them) and
+/// everything their replies call for, round trip by round trip, until nothing is left.
+pub async fn execute(
+    conn: &mut crate::Conn,
+    table: &ModelTable,
+    out: &mut BytesMut,
+    mut cmds: Vec<Cmd>,
+) -> Result<WriteReport, crate::Error> {
+    let mut report = WriteReport::default();
+    // Follow-ups of follow-ups are bounded: seals and index updates have none.
+    for _round in 0..8 {
+        if cmds.is_empty() {
+            break;
+        }
+        let bytes = out.split().freeze();
+        let replies = conn.pipeline(&bytes, cmds.len()).await?;
+        let mut next = Vec::new();
+        let now = crate::unix_now();
+        for (cmd, reply) in cmds.iter().zip(&replies) {
+            let cmd_bytes = bytes.get(cmd.range.clone()).unwrap_or_default();
+            match on_reply(table, cmd, cmd_bytes, reply, false, now, out, &mut next) {
+                Outcome::Stored(n) => report.stored += u64::from(n),
+                Outcome::Failed { points, .. } => report.failed += u64::from(points),
+                Outcome::Retry(e) => return Err(crate::Error::Server(e)),
+                Outcome::Trimmed(n) => report.trimmed += u64::try_from(n).unwrap_or(0),
+                Outcome::Done | Outcome::Replaced => {}
+            }
+        }
+        cmds = next;
+    }
+    Ok(report)
+}

@@ -9,6 +9,9 @@
 //!   in for a destination.
 //! - [`DaemonProcess`]: the process guard under all of them, for other daemons (such as the
 //!   collector binary).
+//! - [`Collector`]: the product under test, `am-collector`, run as a daemon with a generated
+//!   config; helpers for its CLI, its self-metrics and the Redis layout it writes
+//!   ([`collector`]).
 //!
 //! When a daemon's binary is missing, the constructors fail with an error that says so (and that
 //! `make test` installs it); they never skip.
@@ -19,6 +22,7 @@
 pub mod carbon;
 pub mod carbon_cache;
 pub mod carbon_relay;
+pub mod collector;
 pub mod net;
 pub mod ports;
 pub mod process;
@@ -30,6 +34,7 @@ pub mod whisper;
 
 pub use carbon_cache::{CarbonCache, CarbonCacheOptions};
 pub use carbon_relay::{CarbonRelay, CarbonRelayOptions, RelayMethod};
+pub use collector::{Collector, CollectorOptions};
 pub use net::{FrameListener, line, now_unix, send_frame, send_lines};
 pub use ports::{free_port, free_ports};
 pub use process::{DaemonProcess, DaemonSpec};

@@ -290,7 +290,9 @@ mod tests {
     fn errors_name_file_path_and_expectation() {
         let e = err(&ANNA_MOLLY.replace(r#""db": 3"#, r#""db": 3, "dbb": 4"#));
         assert!(
-            e.starts_with("collector.json: at writer.RedisSink: unknown field `dbb`"),
+            e.starts_with(
+                "collector.json: at writer.RedisSink.dbb: unknown field `dbb`, expected one of"
+            ),
             "{e}"
         );
         let e = err(&ANNA_MOLLY.replace(r#""port": 2014"#, r#""port": "2014""#));

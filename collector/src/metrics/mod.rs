@@ -95,6 +95,8 @@ pub struct Metrics {
     pub received: Counter,
     /// Datapoints whose timestamp or value was not a number (skipped; the frame was kept).
     pub invalid_points: Counter,
+    /// Datapoints whose value was NaN (dropped, as carbon drops them).
+    pub nan_points: Counter,
     /// Datapoints rejected by the blacklist.
     pub blacklisted: Counter,
     /// Datapoints matching no whitelist pattern.

@@ -54,6 +54,7 @@ pub(super) fn take_line(
     match parse_line(line) {
         Ok((name, value, ts)) => ingest.route(batch, tally, name, ts, value, now),
         Err(LineError::Empty) => {}
+        Err(LineError::NanValue { .. }) => ingest.metrics.nan_points.inc(),
         Err(e) => bad_line(ingest, peer, bad, &e.to_string()),
     }
 }
@@ -76,8 +77,8 @@ async fn connection(
     let mut splitter = LineSplitter::new(max_line);
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut bad = 0u64;
+    let mut batch = Batch::default();
     loop {
-        let mut batch = Batch::default();
         let mut tally = Tally::default();
         let now = unix_now();
         loop {
@@ -89,7 +90,7 @@ async fn connection(
                 Ok(None) => break,
             }
         }
-        ingest.submit_waiting(batch, tally).await;
+        ingest.submit_waiting(&mut batch, tally).await;
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve(64 * 1024);
         }
@@ -99,10 +100,9 @@ async fn connection(
                     // Carbon drops a last line without its newline; we take it (`echo -n` is
                     // a common way to send one point), unless it was over-long.
                     if !buf.is_empty() && buf.len() <= max_line {
-                        let mut batch = Batch::default();
                         let mut tally = Tally::default();
                         take_line(&ingest, &mut batch, &mut tally, &buf, unix_now(), peer, &mut bad);
-                        ingest.submit_waiting(batch, tally).await;
+                        ingest.submit_waiting(&mut batch, tally).await;
                     }
                     return;
                 }

@@ -81,7 +81,7 @@ impl Ingest {
         m.dropped_bad_timestamp.add(t.bad_timestamp);
     }
 
-    fn encode(&self, mut batch: Batch) -> EncodedBatch {
+    fn encode(&self, batch: &mut Batch) -> EncodedBatch {
         let table: &ModelTable = self.router.models();
         let mut buf = BytesMut::new();
         let mut cmds = Vec::new();
@@ -92,8 +92,9 @@ impl Ingest {
         }
     }
 
-    /// Hands a TCP batch to the sink, waiting for buffer space (backpressure).
-    pub async fn submit_waiting(&self, batch: Batch, tally: Tally) {
+    /// Hands a TCP batch to the sink, waiting for buffer space (backpressure). The batch is left
+    /// empty, keeping its capacity for the next one.
+    pub async fn submit_waiting(&self, batch: &mut Batch, tally: Tally) {
         self.count(&tally);
         if batch.is_empty() {
             return;
@@ -103,8 +104,9 @@ impl Ingest {
         self.send(enc);
     }
 
-    /// Hands a UDP batch to the sink, or drops and counts it when the buffer is full.
-    pub fn submit_or_drop(&self, batch: Batch, tally: Tally, peer: SocketAddr) {
+    /// Hands a UDP batch to the sink, or drops and counts it when the buffer is full. The batch
+    /// is left empty.
+    pub fn submit_or_drop(&self, batch: &mut Batch, tally: Tally, peer: SocketAddr) {
         self.count(&tally);
         if batch.is_empty() {
             return;

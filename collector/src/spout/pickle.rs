@@ -51,9 +51,9 @@ async fn connection(
     let splitter = FrameSplitter::new(max_frame);
     let mut decoder = Decoder::new();
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut batch = Batch::default();
     loop {
         // Decode every complete frame buffered so far into one batch.
-        let mut batch = Batch::default();
         let mut tally = Tally::default();
         let now = unix_now();
         let mut refused = None;
@@ -81,7 +81,7 @@ async fn connection(
             }
         }
         // Points of the good frames before a bad one are kept.
-        ingest.submit_waiting(batch, tally).await;
+        ingest.submit_waiting(&mut batch, tally).await;
         if let Some(reason) = refused {
             ingest.metrics.bad_frames.inc();
             ingest.metrics.connections_refused.inc();

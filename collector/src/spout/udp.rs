@@ -20,11 +20,11 @@ pub async fn serve_udp(
 ) {
     let mut buf = vec![0u8; 65536];
     let mut bad = 0u64;
+    let mut batch = Batch::default();
     loop {
         tokio::select! {
             got = socket.recv_from(&mut buf) => match got {
                 Ok((n, peer)) => {
-                    let mut batch = Batch::default();
                     let mut tally = Tally::default();
                     let now = unix_now();
                     for line in buf[..n].split(|b| *b == b'\n') {
@@ -34,7 +34,7 @@ pub async fn serve_udp(
                         }
                         take_line(&ingest, &mut batch, &mut tally, line, now, peer, &mut bad);
                     }
-                    ingest.submit_or_drop(batch, tally, peer);
+                    ingest.submit_or_drop(&mut batch, tally, peer);
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "UDP receive failed");
