@@ -5,27 +5,7 @@
 mod common;
 
 use am_carbon::pickle::decode_frame;
-use common::{decode, frame, payload};
-
-const P2: &[u8] = b"\x80\x02";
-
-fn unicode(s: &str) -> Vec<u8> {
-    let mut v = vec![b'X'];
-    v.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    v.extend_from_slice(s.as_bytes());
-    v
-}
-
-fn float(f: f64) -> Vec<u8> {
-    let mut v = vec![b'G'];
-    v.extend_from_slice(&f.to_be_bytes());
-    v
-}
-
-/// `(name, (ts, value))` as carbon-relay writes it, without memo opcodes.
-fn item(name: &str, ts: f64, value: f64) -> Vec<u8> {
-    [unicode(name), float(ts), float(value), vec![0x86, 0x86]].concat()
-}
+use common::{P2, decode, float, frame, item, payload, unicode};
 
 #[test]
 fn unconvertible_points_are_skipped_not_fatal() {

@@ -51,3 +51,26 @@ pub fn decode(payload: &[u8]) -> Result<Vec<(String, f64, f64)>, am_carbon::Pick
     am_carbon::decode_frame(payload, |n, t, v| out.push((n.to_owned(), t, v)))?;
     Ok(out)
 }
+
+/// Protocol 2 header (`PROTO 2`).
+pub const P2: &[u8] = b"\x80\x02";
+
+/// `BINUNICODE` of `s`.
+pub fn unicode(s: &str) -> Vec<u8> {
+    let mut v = vec![b'X'];
+    v.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    v.extend_from_slice(s.as_bytes());
+    v
+}
+
+/// `BINFLOAT` of `f`.
+pub fn float(f: f64) -> Vec<u8> {
+    let mut v = vec![b'G'];
+    v.extend_from_slice(&f.to_be_bytes());
+    v
+}
+
+/// `(name, (ts, value))` as carbon-relay writes it, without memo opcodes.
+pub fn item(name: &str, ts: f64, value: f64) -> Vec<u8> {
+    [unicode(name), float(ts), float(value), vec![0x86, 0x86]].concat()
+}

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use am_collector::config::{CollectorConfig, Listener};
+use am_collector::config::CollectorConfig;
 use am_collector::metrics::{Metrics, run_graphite_reporter, serve_prometheus};
 use am_collector::router::Router;
 use am_collector::sink::RedisSink;
-use am_collector::spout::{Ingest, serve_lines, serve_pickle, serve_udp};
+use am_collector::spout::{self, Ingest};
 use anyhow::Context;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Runs until SIGTERM or SIGINT, then flushes what it holds (bounded by the shutdown timeout).
@@ -54,41 +54,9 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
     let mut listeners = Vec::new();
     for l in &config.listener.0 {
         let bind = l.bind();
-        let task = match l {
-            Listener::CarbonAsyncTcpSpout(c) => {
-                let sock = TcpListener::bind(&bind)
-                    .await
-                    .with_context(|| format!("binding {} on {bind}", l.kind()))?;
-                tokio::spawn(serve_pickle(
-                    sock,
-                    c.max_frame_bytes,
-                    ingest.clone(),
-                    stop_rx.clone(),
-                ))
-            }
-            Listener::CarbonPlaintextTcpSpout(c) => {
-                let sock = TcpListener::bind(&bind)
-                    .await
-                    .with_context(|| format!("binding {} on {bind}", l.kind()))?;
-                tokio::spawn(serve_lines(
-                    sock,
-                    c.max_line_bytes,
-                    ingest.clone(),
-                    stop_rx.clone(),
-                ))
-            }
-            Listener::CarbonPlaintextUdpSpout(c) => {
-                let sock = UdpSocket::bind(&bind)
-                    .await
-                    .with_context(|| format!("binding {} on {bind}", l.kind()))?;
-                tokio::spawn(serve_udp(
-                    sock,
-                    c.max_line_bytes,
-                    ingest.clone(),
-                    stop_rx.clone(),
-                ))
-            }
-        };
+        let task = spout::start(l, ingest.clone(), stop_rx.clone())
+            .await
+            .with_context(|| format!("binding {} on {bind}", l.kind()))?;
         tracing::info!(listener = l.kind(), bind = %bind, "listening");
         listeners.push(task);
     }

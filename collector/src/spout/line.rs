@@ -9,37 +9,12 @@ use am_store::unix_now;
 use am_store::writer::Batch;
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use super::{Ingest, Shutdown, Tally, stopped};
 
 /// Bad lines logged per connection before logging only every 1000th.
 const LOG_FIRST: u64 = 10;
-
-/// Accepts plaintext connections until shutdown.
-pub async fn serve_lines(
-    listener: TcpListener,
-    max_line: usize,
-    ingest: Arc<Ingest>,
-    mut shutdown: Shutdown,
-) {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    ingest.metrics.connections.inc();
-                    tracing::debug!(%peer, "plaintext connection");
-                    tokio::spawn(connection(stream, peer, max_line, ingest.clone(), shutdown.clone()));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            },
-            _ = stopped(&mut shutdown) => return,
-        }
-    }
-}
 
 /// Parses one line into `batch`; a bad line is counted and, within limits, logged.
 pub(super) fn take_line(
@@ -67,7 +42,8 @@ pub(super) fn bad_line(ingest: &Ingest, peer: SocketAddr, bad: &mut u64, reason:
     }
 }
 
-async fn connection(
+/// Serves one connection until it closes, fails or shutdown.
+pub(super) async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     max_line: usize,

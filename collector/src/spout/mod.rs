@@ -17,9 +17,12 @@ use am_store::writer::{Batch, ModelTable};
 use bytes::BytesMut;
 use tokio::sync::watch;
 
-pub use line::serve_lines;
-pub use pickle::serve_pickle;
-pub use udp::serve_udp;
+use std::future::Future;
+
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::task::JoinHandle;
+
+use crate::config::Listener;
 
 use crate::metrics::Metrics;
 use crate::router::{Decision, Router};
@@ -139,6 +142,74 @@ pub async fn stopped(shutdown: &mut Shutdown) {
     while !*shutdown.borrow() {
         if shutdown.changed().await.is_err() {
             return;
+        }
+    }
+}
+
+/// Binds a configured listener and starts serving it until shutdown.
+pub async fn start(
+    listener: &Listener,
+    ingest: Arc<Ingest>,
+    shutdown: Shutdown,
+) -> std::io::Result<JoinHandle<()>> {
+    let bind = listener.bind();
+    Ok(match listener {
+        Listener::CarbonAsyncTcpSpout(c) => {
+            let max = c.max_frame_bytes;
+            let sock = TcpListener::bind(&bind).await?;
+            tokio::spawn(accept_loop(
+                sock,
+                "pickle",
+                ingest,
+                shutdown,
+                move |s, p, i, d| pickle::connection(s, p, max, i, d),
+            ))
+        }
+        Listener::CarbonPlaintextTcpSpout(c) => {
+            let max = c.max_line_bytes;
+            let sock = TcpListener::bind(&bind).await?;
+            tokio::spawn(accept_loop(
+                sock,
+                "plaintext",
+                ingest,
+                shutdown,
+                move |s, p, i, d| line::connection(s, p, max, i, d),
+            ))
+        }
+        Listener::CarbonPlaintextUdpSpout(c) => {
+            let sock = UdpSocket::bind(&bind).await?;
+            tokio::spawn(udp::serve_udp(sock, c.max_line_bytes, ingest, shutdown))
+        }
+    })
+}
+
+/// Accepts TCP connections until shutdown, one task per connection.
+async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    protocol: &'static str,
+    ingest: Arc<Ingest>,
+    mut shutdown: Shutdown,
+    connection: F,
+) where
+    F: Fn(TcpStream, SocketAddr, Arc<Ingest>, Shutdown) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    ingest.metrics.connections.inc();
+                    stream.set_nodelay(true).ok();
+                    tracing::debug!(%peer, protocol, "connection");
+                    tokio::spawn(connection(stream, peer, ingest.clone(), shutdown.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off rather than spin.
+                    tracing::warn!(error = %e, protocol, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            _ = stopped(&mut shutdown) => return,
         }
     }
 }

@@ -8,40 +8,15 @@ use am_store::unix_now;
 use am_store::writer::Batch;
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use super::{Ingest, Shutdown, Tally, stopped};
 
 /// Read buffer growth step; frames above it get exactly their announced size reserved.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// Accepts pickle connections until shutdown.
-pub async fn serve_pickle(
-    listener: TcpListener,
-    max_frame: usize,
-    ingest: Arc<Ingest>,
-    mut shutdown: Shutdown,
-) {
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    ingest.metrics.connections.inc();
-                    stream.set_nodelay(true).ok();
-                    tracing::debug!(%peer, "pickle connection");
-                    tokio::spawn(connection(stream, peer, max_frame, ingest.clone(), shutdown.clone()));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            },
-            _ = stopped(&mut shutdown) => return,
-        }
-    }
-}
-
-async fn connection(
+/// Serves one connection until it closes, fails or shutdown.
+pub(super) async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     max_frame: usize,

@@ -12,7 +12,7 @@ use super::line::{bad_line, take_line};
 use super::{Ingest, Shutdown, Tally, stopped};
 
 /// Receives datagrams until shutdown.
-pub async fn serve_udp(
+pub(super) async fn serve_udp(
     socket: UdpSocket,
     max_line: usize,
     ingest: Arc<Ingest>,
