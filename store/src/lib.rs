@@ -84,18 +84,24 @@ pub struct Point {
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A model's parameters are out of range.
-    #[error("invalid model: {0}")]
-    InvalidModel(String),
+    /// A model's parameter is out of range.
+    #[error("invalid model: {field} {reason}")]
+    InvalidModel {
+        /// The parameter (`ttl`, `interval`).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A lookup pattern does not parse.
     #[error("invalid pattern {0}")]
     InvalidPattern(String),
     /// The server sent something that is not RESP.
     #[error("Redis protocol error: {0}")]
     Protocol(String),
-    /// A socket operation failed.
+    /// A socket operation failed (what was being done, and the I/O error; the error is part
+    /// of the message rather than a `source`, so chains do not print it twice).
     #[error("{0}: {1}")]
-    Io(String, #[source] std::io::Error),
+    Io(String, std::io::Error),
     /// An operation did not finish in time.
     #[error("timed out {0}")]
     Timeout(String),

@@ -32,13 +32,19 @@ impl Model {
     pub fn validate(&self) -> Result<(), Error> {
         match *self {
             Model::Raw { ttl } | Model::Interval { ttl, .. } if ttl == 0 => {
-                Err(Error::InvalidModel("ttl must be at least 1 second".into()))
+                Err(Error::InvalidModel {
+                    field: "ttl",
+                    reason: "must be at least 1 second".into(),
+                })
             }
             Model::Interval { interval, .. } if interval == 0 || interval >= MAX_SPAN => {
-                Err(Error::InvalidModel(format!(
-                    "interval must be between 1 and {} seconds, got {interval}",
-                    MAX_SPAN - 1
-                )))
+                Err(Error::InvalidModel {
+                    field: "interval",
+                    reason: format!(
+                        "must be between 1 and {} seconds, got {interval}",
+                        MAX_SPAN - 1
+                    ),
+                })
             }
             _ => Ok(()),
         }

@@ -27,12 +27,15 @@ impl Script {
 /// geometrically and Redis never gives the slack back; a chunk that has stopped growing is
 /// copied once into an exact-size string (a Lua string becomes a new, exact allocation), which
 /// saves up to half its memory. It does not reorder records: readers resolve order and
-/// duplicates anyway, and decoding records in Lua would cost ~100 µs a chunk. `KEYS[1]` =
-/// chunk key. Returns the chunk's length (0 when the key is gone).
+/// duplicates anyway, and decoding records in Lua would cost ~100 µs a chunk. It also gives
+/// the chunk its expiry if it has none: a writer killed between a chunk's first `APPEND` and
+/// its `EXPIREAT` would otherwise leave a key that never expires. `KEYS[1]` = chunk key,
+/// `ARGV[1]` = its expiry (Unix time). Returns the chunk's length (0 when the key is gone).
 pub static SEAL: Script = Script::new(
     r#"local s = redis.call('GET', KEYS[1])
 if not s then return 0 end
 redis.call('SET', KEYS[1], s, 'KEEPTTL')
+if redis.call('TTL', KEYS[1]) == -1 then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
 return #s"#,
 );
 

@@ -1,5 +1,6 @@
 //! The layout against a real redis-server: reads, last write wins, interval buckets, expiry,
 //! sealing, the index and its trimming.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
@@ -154,7 +155,8 @@ async fn every_chunk_expires_and_is_indexed_and_old_chunks_are_sealed() {
     let mut c = conn(&redis).await;
     let table = ModelTable::new(vec![RAW]);
     let span = i64::from(RAW.span());
-    let chunk = RAW.chunk_start(unix_now() - 2 * span);
+    // Three chunks back, so that the chunks after it are all in the past.
+    let chunk = RAW.chunk_start(unix_now() - 4 * span);
     // Many small appends to one chunk, unsorted, with duplicates: APPEND leaves slack.
     for i in (0..200i64).rev() {
         write(
@@ -233,6 +235,14 @@ async fn points_past_retention_are_not_written() {
     assert_eq!((c.queued, c.expired), (0, 1));
     let c = batch.push(&table, [0u16], "bad", f64::NAN, 1.0, now);
     assert_eq!(c.bad_timestamp, 1);
+    // Milliseconds sent as seconds, or a clock far ahead: refused, not kept for years.
+    let c = batch.push(&table, [0u16], "ms", (now * 1000) as f64, 1.0, now);
+    assert_eq!(c.bad_timestamp, 1);
+    let c = batch.push(&table, [0u16], "ahead", (now + 601) as f64, 1.0, now);
+    assert_eq!(c.bad_timestamp, 1);
+    let c = batch.push(&table, [0u16], "skew", (now + 590) as f64, 1.0, now);
+    assert_eq!(c.queued, 1);
+    batch = Batch::default();
     assert!(batch.is_empty());
 }
 

@@ -4,6 +4,10 @@
 //! Each test starts its own daemons on free ports and stops them by PID through the guards;
 //! every wait is bounded.
 
+// Helpers of a test crate are test code too (clippy.toml allows these in #[test] functions
+// only): a failing unwrap or panic is a failing test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read as _, Write as _};
 use std::net::{Shutdown, TcpStream};
@@ -11,19 +15,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use am_carbon::pickle::encode_frame;
-use am_e2e::collector::{RAW_TAG, last_write_wins, lines, zrange_all};
+use am_e2e::collector::test_helpers::{WAIT, frame_of, start, wait_counter_eq};
+use am_e2e::collector::{RAW_TAG, Sent, last_write_wins, lines, zrange_all};
 use am_e2e::{Collector, CollectorOptions, RedisServer, now_unix};
-
-/// Upper bound of every wait for data to arrive.
-const WAIT: Duration = Duration::from_secs(60);
-
-/// `(name, timestamp, value)` as sent.
-type Sent = (String, f64, f64);
-
-fn start(redis: &RedisServer, options: &CollectorOptions) -> Collector {
-    Collector::start(redis.port(), options).unwrap_or_else(|e| panic!("{e:#}"))
-}
 
 fn connect(port: u16) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -36,26 +30,11 @@ fn connect(port: u16) -> TcpStream {
     stream
 }
 
-fn frame_of(points: &[Sent]) -> Vec<u8> {
-    let borrowed: Vec<(&str, f64, f64)> = points
-        .iter()
-        .map(|(n, t, v)| (n.as_str(), *t, *v))
-        .collect();
-    encode_frame(&borrowed)
-}
-
 /// A length-prefixed frame around `payload`.
 fn framed(payload: &[u8]) -> Vec<u8> {
     let mut out = u32::try_from(payload.len()).unwrap().to_be_bytes().to_vec();
     out.extend_from_slice(payload);
     out
-}
-
-#[track_caller]
-fn wait_counter_eq(collector: &mut Collector, name: &str, expected: f64) {
-    collector
-        .wait_counter(name, WAIT, |v| v == expected)
-        .unwrap_or_else(|e| panic!("{name} never became {expected}: {e:#}"));
 }
 
 /// Proves that a bad pickle frame costs only its own connection: a 2 MiB length prefix, a

@@ -17,9 +17,8 @@ pub fn inspect(config: &CollectorConfig, pattern: &str, since: Option<u64>) -> a
         .context("starting the runtime")?;
     let addr = config.writer.redis().addr();
     rt.block_on(async {
-        let mut reader = Reader::connect(&addr, Duration::from_secs(5))
-            .await
-            .with_context(|| format!("connecting to {addr}"))?;
+        // The store's error names the address already.
+        let mut reader = Reader::connect(&addr, Duration::from_secs(5)).await?;
         let ids = reader.find(&pattern).await.context("looking up names")?;
         let now = unix_now();
         let from = since.map_or(i64::MIN, |s| now - i64::try_from(s).unwrap_or(i64::MAX));

@@ -128,12 +128,12 @@ pub fn validate(config: &CollectorConfig) -> Vec<Problem> {
             problem(&mut problems, at.clone(), "expected at least one model");
         }
         for (j, m) in models.iter().enumerate() {
-            if let Err(e) = m.model().validate() {
+            if let Err(am_store::Error::InvalidModel { field, reason }) = m.model().validate() {
                 let kind = match m {
                     super::ModelSpec::RedisTimeStamped(_) => "RedisTimeStamped",
                     super::ModelSpec::RedisIntervalTimeStamped(_) => "RedisIntervalTimeStamped",
                 };
-                problem(&mut problems, format!("{at}[{j}].{kind}"), e.to_string());
+                problem(&mut problems, format!("{at}[{j}].{kind}.{field}"), reason);
             }
         }
     }
@@ -309,7 +309,7 @@ mod tests {
         let e = err(&ANNA_MOLLY.replace(r#""interval": 300"#, r#""interval": 0"#));
         assert!(
             e.contains(
-                r#"at router.whitelist[".cpu*"][0].RedisIntervalTimeStamped: invalid model"#
+                r#"at router.whitelist[".cpu*"][0].RedisIntervalTimeStamped.interval: must be between 1"#
             ),
             "{e}"
         );

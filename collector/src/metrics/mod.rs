@@ -107,7 +107,7 @@ pub struct Metrics {
     pub stored: Counter,
     /// Point copies dropped because they were already past their model's retention.
     pub dropped_expired: Counter,
-    /// Point copies dropped because the timestamp was out of range.
+    /// Point copies dropped because the timestamp was not a number or too far in the future.
     pub dropped_bad_timestamp: Counter,
     /// UDP datapoints dropped because the write buffer was full.
     pub dropped_buffer_full: Counter,
@@ -193,7 +193,7 @@ impl Metrics {
             ),
             (
                 "dropped_bad_timestamp_points_total",
-                "Point copies with an unusable timestamp",
+                "Point copies with a timestamp not a number or too far ahead",
                 c,
                 self.dropped_bad_timestamp.get(),
             ),

@@ -99,6 +99,9 @@ pub struct RedisSink {
     pipelines: VecDeque<(u64, Instant)>,
     retry_at: Option<Instant>,
     retry_backoff: Duration,
+    /// Follow-ups (expiry, index) are waiting: send without waiting for the flush interval, so
+    /// a new chunk is without its expiry for one round trip, not a flush interval.
+    urgent: bool,
     open: bool,
     connected_once: bool,
 }
@@ -134,6 +137,7 @@ impl RedisSink {
             pipelines: VecDeque::new(),
             retry_at: None,
             retry_backoff: Duration::from_millis(100),
+            urgent: false,
             open: true,
             connected_once: false,
         };
@@ -278,6 +282,7 @@ impl RedisSink {
             loop {
                 let now = Instant::now();
                 let due = self.unsent >= self.config.pipeline_size
+                    || self.urgent
                     || !self.open
                     || self.unsent_since.is_some_and(|t| now >= t + flush_every);
                 let paused = self.retry_at.is_some_and(|t| now < t);
@@ -292,6 +297,7 @@ impl RedisSink {
                 self.sent_total += n as u64;
                 self.pipelines.push_back((self.sent_total, now));
                 self.unsent_since = (self.unsent > 0).then_some(now);
+                self.urgent &= self.unsent > 0;
                 wr.write_all(&wbuf)
                     .await
                     .map_err(|e| format!("write: {e}"))?;
@@ -320,6 +326,7 @@ impl RedisSink {
                     if !follow_cmds.is_empty() {
                         let cmds = std::mem::take(&mut follow_cmds);
                         self.push_segment(follow.split().freeze(), cmds, false);
+                        self.urgent = true;
                     }
                 }
                 msg = self.rx.recv(), if self.open => match msg {

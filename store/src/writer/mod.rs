@@ -7,16 +7,17 @@
 //! entries and the seal of the chunk before it. The writer keeps no per-series state, so a
 //! restart, a `FLUSHDB` or a failover cannot leave a chunk without its expiry.
 
+mod batch;
+
+pub use batch::{Batch, MAX_FUTURE_SECS, PushCounts};
+
 use std::ops::Range;
 
 use bytes::BytesMut;
 
 use crate::Model;
-use crate::codec::{RECORD_LEN, record};
 use crate::keys;
-use crate::resp::{
-    Value, decimal_len_i64, push_array_header, push_bulk, push_bulk_header, push_cmd,
-};
+use crate::resp::{Value, push_cmd};
 use crate::scripts::{SEAL, Script, TRIM};
 
 /// Names dropped from an index per trim call, to keep each script short.
@@ -45,245 +46,11 @@ impl ModelTable {
     pub fn models(&self) -> &[Model] {
         &self.models
     }
-}
 
-/// What happened to the points handed to [`Batch::push`].
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct PushCounts {
-    /// Copies queued for writing (one per model).
-    pub queued: u32,
-    /// Copies older than their model's retention: writing them would only delete them again.
-    pub expired: u32,
-    /// Copies refused because the timestamp is not a finite number in range.
-    pub bad_timestamp: u32,
-}
-
-/// One chunk's worth of points in a batch.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    /// Where the name is in the batch's name arena.
-    name: (u32, u32),
-    model: u16,
-    chunk_start: i64,
-    /// Records queued for this slot (an interval bucket rewritten in a row counts once).
-    records: u32,
-    /// Point copies behind those records.
-    points: u32,
-    /// The last record's index in `records`, to replace a rewritten interval bucket in place.
-    last: u32,
-}
-
-/// Points waiting to be written, grouped by chunk so that a chunk gets one `APPEND` per batch.
-///
-/// Built for the hot path: names go into one arena, records into one vector, and a hash table
-/// of slot numbers finds a chunk again; pushing a point allocates nothing once the vectors have
-/// grown.
-#[derive(Debug, Default)]
-pub struct Batch {
-    names: String,
-    slots: Vec<Slot>,
-    lookup: hashbrown::HashTable<u32>,
-    /// (slot, record) in arrival order.
-    records: Vec<(u32, [u8; RECORD_LEN])>,
-    points: usize,
-    key_bytes: usize,
-}
-
-fn slot_hash(name: &str, model: u16, chunk_start: i64) -> u64 {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
-    name.hash(&mut h);
-    model.hash(&mut h);
-    chunk_start.hash(&mut h);
-    h.finish()
-}
-
-impl Batch {
-    /// Queues one datapoint for each of `models` (ids in `table`).
-    ///
-    /// `now` is the Unix time used to recognise points already past their retention.
-    pub fn push(
-        &mut self,
-        table: &ModelTable,
-        models: impl IntoIterator<Item = u16>,
-        name: &str,
-        ts: f64,
-        value: f64,
-        now: i64,
-    ) -> PushCounts {
-        let mut counts = PushCounts::default();
-        // Carbon stores whole seconds; so do we.
-        let valid_ts = ts.is_finite() && ts.abs() <= 1e15;
-        let ts = ts.floor() as i64;
-        for id in models {
-            if !valid_ts {
-                counts.bad_timestamp += 1;
-                continue;
-            }
-            let Some(model) = table.get(id) else {
-                continue;
-            };
-            let at = model.align(ts);
-            let chunk_start = model.chunk_start(at);
-            if model.chunk_expiry(chunk_start) <= now {
-                counts.expired += 1;
-                continue;
-            }
-            let offset = (at - chunk_start) as u16;
-            let record = record(offset, value);
-            let hash = slot_hash(name, id, chunk_start);
-            let (names, slots) = (&self.names, &self.slots);
-            let found = self.lookup.find(hash, |&i| {
-                let s = &slots[i as usize];
-                s.model == id
-                    && s.chunk_start == chunk_start
-                    && names.get(s.name.0 as usize..(s.name.0 + s.name.1) as usize) == Some(name)
-            });
-            let slot_index = match found {
-                Some(&i) => i,
-                None => {
-                    let i = self.slots.len() as u32;
-                    let start = self.names.len() as u32;
-                    self.names.push_str(name);
-                    self.slots.push(Slot {
-                        name: (start, name.len() as u32),
-                        model: id,
-                        chunk_start,
-                        records: 0,
-                        points: 0,
-                        last: u32::MAX,
-                    });
-                    let slots = &self.slots;
-                    let names = &self.names;
-                    self.lookup.insert_unique(hash, i, |&j| {
-                        let s = &slots[j as usize];
-                        let n = names
-                            .get(s.name.0 as usize..(s.name.0 + s.name.1) as usize)
-                            .unwrap_or_default();
-                        slot_hash(n, s.model, s.chunk_start)
-                    });
-                    self.key_bytes += tag_len(table, id) + name.len() + 48;
-                    i
-                }
-            };
-            let slot = &mut self.slots[slot_index as usize];
-            slot.points += 1;
-            // An interval bucket written twice in a row keeps only the later value here already.
-            let replace = matches!(model, Model::Interval { .. })
-                && self
-                    .records
-                    .get(slot.last as usize)
-                    .is_some_and(|(_, r)| r[..2] == record[..2]);
-            if replace {
-                self.records[slot.last as usize].1 = record;
-            } else {
-                slot.last = self.records.len() as u32;
-                slot.records += 1;
-                self.records.push((slot_index, record));
-            }
-            self.points += 1;
-            counts.queued += 1;
-        }
-        counts
+    /// The tag of the model with this id.
+    pub(crate) fn tag(&self, id: u16) -> Option<&str> {
+        self.tags.get(usize::from(id)).map(String::as_str)
     }
-
-    /// Point copies queued.
-    pub fn points(&self) -> usize {
-        self.points
-    }
-
-    /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
-        self.points == 0
-    }
-
-    /// Roughly the bytes this batch will take once encoded, for buffer accounting.
-    pub fn approx_bytes(&self) -> usize {
-        self.key_bytes + self.records.len() * RECORD_LEN
-    }
-
-    /// Encodes the batch as `APPEND` commands at the end of `out`, one [`Cmd`] per command,
-    /// and leaves the batch empty for reuse.
-    pub fn encode(&mut self, table: &ModelTable, out: &mut BytesMut, cmds: &mut Vec<Cmd>) {
-        out.reserve(self.approx_bytes() + 64);
-        // Group records by slot, keeping arrival order within a slot (a counting sort).
-        let mut starts: Vec<u32> = Vec::with_capacity(self.slots.len() + 1);
-        let mut acc = 0u32;
-        for s in &self.slots {
-            starts.push(acc);
-            acc += s.records;
-        }
-        let mut grouped = vec![[0u8; RECORD_LEN]; acc as usize];
-        let mut fill = starts.clone();
-        for (slot, rec) in &self.records {
-            let at = &mut fill[*slot as usize];
-            grouped[*at as usize] = *rec;
-            *at += 1;
-        }
-        for (i, slot) in self.slots.iter().enumerate() {
-            let Some(tag) = table.tags.get(usize::from(slot.model)) else {
-                continue;
-            };
-            let name = self
-                .names
-                .get(slot.name.0 as usize..(slot.name.0 + slot.name.1) as usize)
-                .unwrap_or_default();
-            let start = out.len();
-            push_array_header(out, 3);
-            push_bulk(out, b"APPEND");
-            let key_len = keys::PREFIX.len()
-                + 2
-                + tag.len()
-                + 1
-                + name.len()
-                + 1
-                + decimal_len_i64(slot.chunk_start);
-            push_bulk_header(out, key_len);
-            let key_at = out.len();
-            out.extend_from_slice(keys::PREFIX.as_bytes());
-            out.extend_from_slice(b"c:");
-            out.extend_from_slice(tag.as_bytes());
-            out.extend_from_slice(b":");
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b":");
-            push_signed(out, slot.chunk_start);
-            out.extend_from_slice(b"\r\n");
-            let recs = &grouped[starts[i] as usize..(starts[i] + slot.records) as usize];
-            push_bulk_header(out, recs.len() * RECORD_LEN);
-            for r in recs {
-                out.extend_from_slice(r);
-            }
-            out.extend_from_slice(b"\r\n");
-            cmds.push(Cmd {
-                range: start..out.len(),
-                kind: CmdKind::Append {
-                    model: slot.model,
-                    name_at: (key_at - start + keys::PREFIX.len() + 3 + tag.len()) as u32,
-                    name_len: name.len() as u32,
-                    chunk_start: slot.chunk_start,
-                    appended: slot.records * RECORD_LEN as u32,
-                    points: slot.points,
-                },
-            });
-        }
-        self.names.clear();
-        self.slots.clear();
-        self.lookup.clear();
-        self.records.clear();
-        self.points = 0;
-        self.key_bytes = 0;
-    }
-}
-
-fn tag_len(table: &ModelTable, id: u16) -> usize {
-    table.tags.get(usize::from(id)).map_or(0, String::len)
-}
-
-fn push_signed(out: &mut BytesMut, v: i64) {
-    if v < 0 {
-        out.extend_from_slice(b"-");
-    }
-    crate::resp::push_decimal(out, v.unsigned_abs());
 }
 
 /// One encoded command and what it was for.
@@ -326,8 +93,8 @@ pub enum CmdKind {
     },
     /// Sets a new chunk's expiry, or updates an index.
     Housekeeping,
-    /// Seals the chunk under this key.
-    Seal(String),
+    /// Seals the chunk under this key (and gives it this expiry if it has none).
+    Seal(String, i64),
     /// Trims the index of a model.
     Trim(u16),
 }
@@ -375,14 +142,14 @@ pub fn on_reply(
     if let Some(err) = reply.as_error() {
         if err.starts_with("NOSCRIPT") {
             match &cmd.kind {
-                CmdKind::Seal(key) => {
+                CmdKind::Seal(key, expiry) => {
                     encode_script(
                         out,
                         cmds,
                         &SEAL,
                         false,
                         &[key.as_bytes()],
-                        &[],
+                        &[expiry.to_string().as_bytes()],
                         cmd.kind.clone(),
                     );
                     return Outcome::Replaced;
@@ -429,7 +196,7 @@ pub fn on_reply(
             Value::Int(n) => Outcome::Trimmed(*n),
             _ => Outcome::Done,
         },
-        CmdKind::Housekeeping | CmdKind::Seal(_) => Outcome::Done,
+        CmdKind::Housekeeping | CmdKind::Seal(..) => Outcome::Done,
     }
 }
 
@@ -501,15 +268,17 @@ fn encode_follow_ups(
         &[b"SADD", keys::TAGS.as_bytes(), tag.as_bytes()],
         CmdKind::Housekeeping,
     );
-    let previous = keys::chunk(model, name, chunk_start - i64::from(model.span()));
+    let previous_start = chunk_start - i64::from(model.span());
+    let previous = keys::chunk(model, name, previous_start);
+    let previous_expiry = model.chunk_expiry(previous_start).to_string();
     encode_script(
         out,
         cmds,
         &SEAL,
         true,
         &[previous.as_bytes()],
-        &[],
-        CmdKind::Seal(previous.clone()),
+        &[previous_expiry.as_bytes()],
+        CmdKind::Seal(previous.clone(), model.chunk_expiry(previous_start)),
     );
 }
 

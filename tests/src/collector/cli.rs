@@ -1,0 +1,193 @@
+//! The binary's one-shot commands (`check`, `inspect`, anything else through [`run_cli`]),
+//! each bounded in time, and where the binary is.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::points::StoredPoint;
+use super::{CLI_TIMEOUT, COLLECTOR_ENV};
+use crate::sys::temp_dir;
+
+/// The `am-collector` binary: `$AM_E2E_COLLECTOR`, else the release build, else the debug
+/// build; an error saying how to build it when there is none.
+pub fn collector_binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(COLLECTOR_ENV) {
+        let path = PathBuf::from(path);
+        if path.is_file() {
+            return Ok(path);
+        }
+        bail!(
+            "${COLLECTOR_ENV} is set to {}, which is not a file",
+            path.display()
+        );
+    }
+    let release = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/release/am-collector"
+    ));
+    let debug = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/debug/am-collector"
+    ));
+    for candidate in [&release, &debug] {
+        if candidate.is_file() {
+            return Ok(candidate.clone());
+        }
+    }
+    bail!(
+        "the am-collector binary is missing: neither {} nor {} exists; run `cargo build \
+         --release -p am-collector` (or `make test`, which does) before these tests",
+        release.display(),
+        debug.display()
+    )
+}
+
+/// What a finished one-shot command left: exit status, stdout, stderr.
+#[derive(Debug, Clone)]
+pub struct CliOutput {
+    /// How it exited.
+    pub status: ExitStatus,
+    /// Everything it printed on stdout.
+    pub stdout: String,
+    /// Everything it printed on stderr.
+    pub stderr: String,
+}
+
+impl CliOutput {
+    /// Its exit code (`None` if killed by a signal).
+    pub fn code(&self) -> Option<i32> {
+        self.status.code()
+    }
+}
+
+/// Runs `am-collector ARGS` with `RUST_LOG=info`, waits for it (at most `timeout`, then kills
+/// it and fails), and returns what it printed. Output goes through files, so a large output
+/// cannot block it.
+pub fn run_cli<S: AsRef<OsStr>>(args: &[S], timeout: Duration) -> Result<CliOutput> {
+    let binary = collector_binary()?;
+    let dir = temp_dir("am-e2e-collector-cli-")?;
+    let out_path = dir.path().join("stdout");
+    let err_path = dir.path().join("stderr");
+    let out = std::fs::File::create(&out_path).context("creating a stdout file")?;
+    let err = std::fs::File::create(&err_path).context("creating a stderr file")?;
+    let shown: Vec<String> = args
+        .iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect();
+    let mut child = Command::new(&binary)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .with_context(|| format!("starting {} {}", binary.display(), shown.join(" ")))?;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for am-collector")? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+            bail!(
+                "am-collector {} did not finish within {timeout:?}; killed it. stderr:\n{stderr}",
+                shown.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let read = |path: &Path| {
+        std::fs::read(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .with_context(|| format!("reading {}", path.display()))
+    };
+    Ok(CliOutput {
+        status,
+        stdout: read(&out_path)?,
+        stderr: read(&err_path)?,
+    })
+}
+
+/// `am-collector inspect --config CONFIG PATTERN [--since SECONDS]`, parsed into points in the
+/// order printed; an error (with its stderr) when it does not exit 0.
+pub fn inspect(config: &Path, pattern: &str, since: Option<u64>) -> Result<Vec<StoredPoint>> {
+    let mut args = vec![
+        "inspect".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+        pattern.as_ref(),
+    ];
+    let since_text = since.map(|s| s.to_string());
+    if let Some(s) = &since_text {
+        args.push("--since".as_ref());
+        args.push(s.as_ref());
+    }
+    let out = run_cli::<&OsStr>(&args, CLI_TIMEOUT)?;
+    if !out.status.success() {
+        bail!(
+            "am-collector inspect {pattern:?} exited {}: {}",
+            out.status,
+            out.stderr
+        );
+    }
+    parse_inspect(&out.stdout)
+}
+
+/// Parses `inspect` output: `name timestamp value` per line.
+pub fn parse_inspect(text: &str) -> Result<Vec<StoredPoint>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let mut fields = line.split_whitespace();
+            let (Some(name), Some(ts), Some(value), None) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                bail!("inspect printed {line:?}, not `name timestamp value`");
+            };
+            let ts = ts
+                .parse()
+                .with_context(|| format!("bad timestamp in {line:?}"))?;
+            let value = value
+                .parse()
+                .with_context(|| format!("bad value in {line:?}"))?;
+            Ok((name.to_owned(), ts, value))
+        })
+        .collect()
+}
+
+/// What `am-collector check` said about a config.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// The file the config was written to (errors start with this path).
+    pub file: PathBuf,
+    /// Exit code.
+    pub code: Option<i32>,
+    /// Its stdout.
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+}
+
+/// Writes `config_text` to `collector.json` in a fresh temporary directory and runs
+/// `am-collector check --config` on it.
+pub fn check(config_text: &str) -> Result<CheckResult> {
+    let dir = temp_dir("am-e2e-collector-check-")?;
+    let file = dir.path().join("collector.json");
+    std::fs::write(&file, config_text).with_context(|| format!("writing {}", file.display()))?;
+    let out = run_cli(
+        &["check".as_ref(), "--config".as_ref(), file.as_os_str()],
+        CLI_TIMEOUT,
+    )?;
+    Ok(CheckResult {
+        file,
+        code: out.code(),
+        stdout: out.stdout,
+        stderr: out.stderr,
+    })
+}
