@@ -1,25 +1,30 @@
 # The two commands of the README:
-#   make run    the product: a local Redis (started when none answers), am-collector, sample traffic
+#   make run    the product: Redis and carbon-cache (started when none answers), am-collector,
+#               am-runner with the shipped plugins, live demo traffic, the analysis read back
 #   make test   every test, against real redis-server and carbon daemons
 # Both install what they need when it is missing (Debian packages, cargo-nextest).
+
+# Everything the tests and the demo run: the daemons, the shipped plugins, the test plugins.
+PRODUCT = -p am-collector -p am-runner $(patsubst %,-p %,$(shell sed -n 's/^name = "\(.*\)"/\1/p' plugins/*/Cargo.toml))
+TEST_PLUGINS = -p am-test-plugin-faulty -p am-test-plugin-abi-mismatch
 
 .PHONY: run test lint build bench-ingest bench-memory
 
 run:
-	scripts/ensure-deps redis
-	cargo build --release --bins
+	scripts/ensure-deps redis carbon
+	cargo build --release $(PRODUCT)
 	scripts/run
 
 test:
 	scripts/ensure-deps redis carbon nextest
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo build --release -p am-collector
+	cargo build --release $(PRODUCT) $(TEST_PLUGINS)
 	cargo nextest run --workspace --no-fail-fast
 	cargo test --workspace --doc
 
 build:
-	cargo build --release --bins
+	cargo build --release $(PRODUCT)
 
 bench-ingest:
 	bench/ingest

@@ -40,6 +40,17 @@ impl Pattern {
         })
     }
 
+    /// A pattern matching exactly `name`.
+    pub fn exact(name: &str) -> Result<Pattern, Error> {
+        let regex = Regex::new(&format!("^{}$", regex::escape(name)))
+            .map_err(|e| Error::InvalidPattern(format!("{name:?}: {e}")))?;
+        Ok(Pattern {
+            source: name.to_string(),
+            regex,
+            prefix: name.to_string(),
+        })
+    }
+
     /// Whether `name` matches.
     pub fn matches(&self, name: &str) -> bool {
         self.regex.is_match(name)

@@ -12,6 +12,9 @@
 //! - [`Collector`]: the product under test, `am-collector`, run as a daemon with a generated
 //!   config; helpers for its CLI, its self-metrics and the Redis layout it writes
 //!   ([`collector`]).
+//! - [`Runner`]: the other product, `am-runner`, with its plugins copied from the build into a
+//!   fresh plugin folder; helpers for its config, CLI, self-metrics, the series it reads
+//!   (written with the store crate) and the whisper files and events it produces ([`runner`]).
 //!
 //! When a daemon's binary is missing, the constructors fail with an error that says so (and that
 //! `make test` installs it); they never skip.
@@ -28,6 +31,7 @@ pub mod ports;
 pub mod process;
 pub mod redis;
 pub mod resp;
+pub mod runner;
 pub mod sys;
 pub mod wait;
 pub mod whisper;
@@ -40,5 +44,6 @@ pub use ports::{free_port, free_ports};
 pub use process::{DaemonProcess, DaemonSpec};
 pub use redis::RedisServer;
 pub use resp::{Resp, RespClient};
+pub use runner::{Runner, RunnerSetup};
 pub use sys::{find_binary, process_exists};
 pub use wait::{wait_for_tcp, wait_until};

@@ -71,6 +71,7 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
     if let Some(g) = &config.metrics.graphite {
         side_tasks.push(tokio::spawn(run_graphite_reporter(
             g.clone(),
+            "anna-molly.collector",
             metrics.clone(),
         )));
     }

@@ -1,76 +1,21 @@
 //! Reading and checking `collector.json`.
 
 use std::collections::HashSet;
-use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use am_configfile::one_line;
+pub use am_configfile::{ConfigError, Problem};
 
 use super::{CollectorConfig, Listener};
 
-/// One thing wrong with a config: where (a JSON path) and what.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// JSON path, e.g. `router.whitelist[".cpu*"][0].RedisIntervalTimeStamped.interval`.
-    pub path: String,
-    /// What was wrong or expected.
-    pub message: String,
-}
-
-/// A config that cannot be used, with every problem found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The file it came from.
-    pub file: PathBuf,
-    /// What is wrong, one entry per problem.
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            if p.path.is_empty() || p.path == "." {
-                write!(f, "{}: {}", self.file.display(), p.message)?;
-            } else {
-                write!(f, "{}: at {}: {}", self.file.display(), p.path, p.message)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 /// Reads and checks a config file.
 pub fn load(file: &Path) -> Result<CollectorConfig, ConfigError> {
-    let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
-        file: file.to_path_buf(),
-        problems: vec![Problem {
-            path: String::new(),
-            message: format!("cannot read: {e}"),
-        }],
-    })?;
-    parse(&text, file)
+    parse(&am_configfile::read(file)?, file)
 }
 
 /// Parses and checks config text; `file` only names it in errors.
 pub fn parse(text: &str, file: &Path) -> Result<CollectorConfig, ConfigError> {
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let config: CollectorConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let message = if inner.is_syntax() || inner.is_eof() {
-            format!("not valid JSON: {inner}")
-        } else {
-            // serde_json appends its own position; the path says more to a person.
-            strip_position(&inner.to_string())
-        };
-        ConfigError {
-            file: file.to_path_buf(),
-            problems: vec![Problem { path, message }],
-        }
-    })?;
+    let config: CollectorConfig = am_configfile::parse(text, file)?;
     let problems = validate(&config);
     if problems.is_empty() {
         Ok(config)
@@ -82,18 +27,8 @@ pub fn parse(text: &str, file: &Path) -> Result<CollectorConfig, ConfigError> {
     }
 }
 
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
-}
-
 fn problem(problems: &mut Vec<Problem>, path: impl Into<String>, message: impl Into<String>) {
-    problems.push(Problem {
-        path: path.into(),
-        message: message.into(),
-    });
+    problems.push(Problem::new(path, message));
 }
 
 /// Checks what serde cannot: regexes compile, models are in range, ports are distinct.
@@ -234,10 +169,6 @@ pub fn validate(config: &CollectorConfig) -> Vec<Problem> {
         );
     }
     problems
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 
 pub use listener::{LineSpoutConfig, Listener, Listeners, PickleSpoutConfig};
-pub use load::{ConfigError, load, parse};
+pub use load::{ConfigError, Problem, load, parse};
 
 /// The whole `collector.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -187,9 +187,10 @@ pub struct MetricsConfig {
     /// `host:port` serving `GET /metrics` in Prometheus text format; `null` turns it off.
     #[serde(default = "default_metrics_listen")]
     pub listen: Option<String>,
-    /// Where to send the same counters in carbon's plaintext protocol every `interval` seconds.
+    /// Where to send the same counters in carbon's plaintext protocol every `interval` seconds
+    /// (`{"host": ..., "port": 2003, "prefix": "anna-molly.collector", "interval": 60}`).
     #[serde(default)]
-    pub graphite: Option<GraphiteMetricsConfig>,
+    pub graphite: Option<am_telemetry::GraphiteMetricsConfig>,
 }
 
 impl Default for MetricsConfig {
@@ -203,31 +204,4 @@ impl Default for MetricsConfig {
 
 fn default_metrics_listen() -> Option<String> {
     Some("127.0.0.1:9108".into())
-}
-
-/// Sending self-metrics to carbon, as carbon's own daemons do.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GraphiteMetricsConfig {
-    /// Carbon host.
-    pub host: String,
-    /// Carbon plaintext port.
-    #[serde(default = "default_carbon_port")]
-    pub port: u16,
-    /// Name prefix; the host name is appended, as in `carbon.agents.<host>`.
-    #[serde(default = "default_metrics_prefix")]
-    pub prefix: String,
-    /// Seconds between sends.
-    #[serde(default = "default_metrics_interval")]
-    pub interval: u64,
-}
-
-fn default_carbon_port() -> u16 {
-    2003
-}
-fn default_metrics_prefix() -> String {
-    "anna-molly.collector".into()
-}
-fn default_metrics_interval() -> u64 {
-    60
 }

@@ -1,91 +1,9 @@
 //! The collector's own metrics: counters every part updates, served to Prometheus and sent to
 //! Graphite.
 
-mod graphite;
-mod http;
-
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::Duration;
-
-pub use graphite::run_graphite_reporter;
-pub use http::serve_prometheus;
-
-/// A monotonically increasing count.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    /// Adds `n`.
-    pub fn add(&self, n: u64) {
-        if n > 0 {
-            self.0.fetch_add(n, Relaxed);
-        }
-    }
-    /// Adds one.
-    pub fn inc(&self) {
-        self.0.fetch_add(1, Relaxed);
-    }
-    /// The current count.
-    pub fn get(&self) -> u64 {
-        self.0.load(Relaxed)
-    }
-}
-
-/// A value that goes up and down.
-#[derive(Debug, Default)]
-pub struct Gauge(AtomicU64);
-
-impl Gauge {
-    /// Sets the value.
-    pub fn set(&self, v: u64) {
-        self.0.store(v, Relaxed);
-    }
-    /// The current value.
-    pub fn get(&self) -> u64 {
-        self.0.load(Relaxed)
-    }
-}
-
-/// Upper bounds of the latency histogram, in seconds.
-const BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
-/// A latency histogram in Prometheus' cumulative-bucket shape.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
-
-impl Histogram {
-    /// Records one observation.
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            self.buckets[i].fetch_add(1, Relaxed);
-        }
-        self.count.fetch_add(1, Relaxed);
-        self.sum_micros
-            .fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
-    }
-
-    /// Number of observations.
-    pub fn count(&self) -> u64 {
-        self.count.load(Relaxed)
-    }
-
-    /// Mean of the observations in seconds (0 when there are none).
-    pub fn mean_secs(&self) -> f64 {
-        let n = self.count();
-        if n == 0 {
-            0.0
-        } else {
-            self.sum_micros.load(Relaxed) as f64 / 1e6 / n as f64
-        }
-    }
-}
+pub use am_telemetry::{
+    Counter, Gauge, Histogram, Sample, Telemetry, run_graphite_reporter, serve_prometheus,
+};
 
 /// Every counter of the collector. Names follow Prometheus conventions; the Graphite names are
 /// the same with `_` kept.
@@ -143,9 +61,20 @@ pub struct Metrics {
     pub redis_write_latency: Histogram,
 }
 
-impl Metrics {
-    /// Every counter and gauge with its name, help and kind, for the exporters.
-    pub fn samples(&self) -> Vec<(&'static str, &'static str, &'static str, u64)> {
+impl Telemetry for Metrics {
+    fn prefix(&self) -> &'static str {
+        "am_collector_"
+    }
+
+    fn histograms(&self) -> Vec<(&'static str, &'static str, &Histogram)> {
+        vec![(
+            "redis_write_latency_seconds",
+            "Time from sending a pipeline to its last reply",
+            &self.redis_write_latency,
+        )]
+    }
+
+    fn samples(&self) -> Vec<Sample> {
         let c = "counter";
         let g = "gauge";
         vec![
@@ -289,37 +218,6 @@ impl Metrics {
             ),
         ]
     }
-
-    /// The Prometheus text exposition of every metric.
-    pub fn render_prometheus(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::with_capacity(4096);
-        for (name, help, kind, v) in self.samples() {
-            let _ = writeln!(out, "# HELP am_collector_{name} {help}.");
-            let _ = writeln!(out, "# TYPE am_collector_{name} {kind}");
-            let _ = writeln!(out, "am_collector_{name} {v}");
-        }
-        let h = &self.redis_write_latency;
-        let name = "am_collector_redis_write_latency_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time from sending a pipeline to its last reply."
-        );
-        let _ = writeln!(out, "# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (b, n) in BUCKETS.iter().zip(&h.buckets) {
-            cumulative += n.load(Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cumulative}");
-        }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count());
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            h.sum_micros.load(Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count {}", h.count());
-        out
-    }
 }
 
 #[cfg(test)]
@@ -329,9 +227,11 @@ mod tests {
     #[test]
     fn renders_prometheus_text() {
         let m = Metrics::default();
+        use am_telemetry::render_prometheus;
         m.received.add(5);
-        m.redis_write_latency.observe(Duration::from_millis(3));
-        let text = m.render_prometheus();
+        m.redis_write_latency
+            .observe(std::time::Duration::from_millis(3));
+        let text = render_prometheus(&m);
         assert!(text.contains("am_collector_received_points_total 5\n"));
         assert!(text.contains("am_collector_redis_write_latency_seconds_bucket{le=\"0.005\"} 1\n"));
         assert!(text.contains("am_collector_redis_write_latency_seconds_count 1\n"));

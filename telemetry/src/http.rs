@@ -6,10 +6,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::Metrics;
+use crate::{Telemetry, render_prometheus};
 
 /// Serves `/metrics` on `listener` until the task is dropped.
-pub async fn serve_prometheus(listener: TcpListener, metrics: Arc<Metrics>) {
+pub async fn serve_prometheus(listener: TcpListener, metrics: Arc<dyn Telemetry>) {
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -17,14 +17,14 @@ pub async fn serve_prometheus(listener: TcpListener, metrics: Arc<Metrics>) {
         };
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            if let Err(e) = answer(stream, &metrics).await {
+            if let Err(e) = answer(stream, metrics.as_ref()).await {
                 tracing::debug!(%peer, error = %e, "metrics request failed");
             }
         });
     }
 }
 
-async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
+async fn answer(mut stream: TcpStream, metrics: &dyn Telemetry) -> std::io::Result<()> {
     let mut req = Vec::with_capacity(1024);
     let mut buf = [0u8; 1024];
     // Read the request head, bounded in size and time.
@@ -43,7 +43,7 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()>
         return Ok(());
     }
     let (status, body) = if req.starts_with(b"GET /metrics ") || req.starts_with(b"GET /metrics?") {
-        ("200 OK", metrics.render_prometheus())
+        ("200 OK", render_prometheus(metrics))
     } else {
         (
             "404 Not Found",

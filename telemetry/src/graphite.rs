@@ -7,27 +7,65 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::Metrics;
-use crate::config::GraphiteMetricsConfig;
+use serde::Deserialize;
+
+use crate::Telemetry;
+
+/// Sending self-metrics to carbon, as carbon's own daemons do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphiteMetricsConfig {
+    /// Carbon host.
+    pub host: String,
+    /// Carbon plaintext port.
+    #[serde(default = "default_carbon_port")]
+    pub port: u16,
+    /// Name prefix; the host name is appended, as in `carbon.agents.<host>`. Each daemon has
+    /// its own default (`anna-molly.collector`, `anna-molly.runner`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Seconds between sends.
+    #[serde(default = "default_metrics_interval")]
+    pub interval: u64,
+}
+
+fn default_carbon_port() -> u16 {
+    2003
+}
+fn default_metrics_interval() -> u64 {
+    60
+}
 
 /// Sends every counter to carbon every `interval` seconds, until the task is dropped.
-pub async fn run_graphite_reporter(config: GraphiteMetricsConfig, metrics: Arc<Metrics>) {
+pub async fn run_graphite_reporter(
+    config: GraphiteMetricsConfig,
+    default_prefix: &'static str,
+    metrics: Arc<dyn Telemetry>,
+) {
+    let prefix = config
+        .prefix
+        .clone()
+        .unwrap_or_else(|| default_prefix.to_string());
     let host = hostname();
     let mut tick = tokio::time::interval(Duration::from_secs(config.interval.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tick.tick().await;
-        let now = am_store::unix_now();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let mut text = String::new();
         for (name, _, _, v) in metrics.samples() {
-            text.push_str(&format!("{}.{host}.{name} {v} {now}\n", config.prefix));
+            text.push_str(&format!("{}.{host}.{name} {v} {now}\n", prefix));
         }
-        text.push_str(&format!(
-            "{}.{host}.redis_write_latency_mean_seconds {} {now}\n",
-            config.prefix,
-            metrics.redis_write_latency.mean_secs()
-        ));
+        for (name, _, h) in metrics.histograms() {
+            text.push_str(&format!(
+                "{}.{host}.{name}_mean {} {now}\n",
+                prefix,
+                h.mean_secs()
+            ));
+        }
         let sent = tokio::time::timeout(Duration::from_secs(5), async {
             let mut s = TcpStream::connect((config.host.as_str(), config.port)).await?;
             s.write_all(text.as_bytes()).await?;

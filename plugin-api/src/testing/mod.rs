@@ -1,0 +1,290 @@
+//! Running a plugin without the runner: an in-memory host for unit tests (and offline tools).
+//!
+//! [`TestHost`] plays the runner's part: it holds metric series, the persistent state, and
+//! records what plugins emit, send and log. [`TestRunner`] holds one plugin instance across
+//! ticks, as a runner worker does, and [`run_task`] runs a single tick.
+//!
+//! Both go through the same `extern "C"` functions and the same [`abi::HostApi`](crate::abi::HostApi)
+//! as a plugin loaded by the runner: option parsing (unknown keys refused), panic catching,
+//! state scoping and every delivery callback are exercised for real.
+//!
+//! ```
+//! use am_plugin_api::testing::{TestHost, TestRunner};
+//! use am_plugin_api::{BaseTask, Context, Init, PluginError};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct Options { metric: String }
+//!
+//! struct Last { metric: String }
+//!
+//! impl BaseTask for Last {
+//!     type Options = Options;
+//!     const NAME: &'static str = "Last";
+//!     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
+//!         Ok(Last { metric: options.metric })
+//!     }
+//!     fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
+//!         let points = ctx.read(&self.metric, ctx.tick() - 60, ctx.tick())?;
+//!         if let Some(last) = points.last() {
+//!             ctx.emit("last", last.value)?;
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let mut host = TestHost::new();
+//! host.add_points("cpu.load", [(940, 1.5), (970, 2.5), (1000, 0.5)]);
+//! let mut runner = TestRunner::new::<Last>(r#"{"metric": "cpu.load"}"#, "service1", &mut host)?;
+//! runner.run(&mut host, 990)?;
+//! assert_eq!(host.last_value("last"), Some(2.5));
+//! assert_eq!(host.emitted()[0].ts, 990);
+//!
+//! // A misspelt option is refused, naming it.
+//! let refused = TestRunner::new::<Last>(r#"{"metirc": "cpu.load"}"#, "service1", &mut host);
+//! assert!(refused.unwrap_err().message().contains("metirc"));
+//! # Ok::<(), am_plugin_api::testing::Failure>(())
+//! ```
+
+#[allow(unsafe_code)]
+mod callbacks;
+mod pattern;
+#[allow(unsafe_code)]
+mod runner;
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+
+use crate::abi::{Level, Point};
+use crate::error::{ErrorKind, PluginError};
+
+pub use pattern::Pattern;
+pub use runner::{Failure, TestRunner, run_task};
+
+/// An output point a plugin emitted.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Emitted {
+    /// The plugin's name.
+    pub plugin: String,
+    /// The service.
+    pub service: String,
+    /// The field.
+    pub field: String,
+    /// The value.
+    pub value: f64,
+    /// Seconds since the epoch.
+    pub ts: i64,
+}
+
+impl Emitted {
+    /// The series name the runner would write, without its prefix:
+    /// `<plugin>.<service>.<field>`.
+    pub fn name(&self) -> String {
+        format!("{}.{}.{}", self.plugin, self.service, self.field)
+    }
+}
+
+/// An event a plugin sent, as it crossed the boundary.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RecordedEvent {
+    /// The plugin's name.
+    pub plugin: String,
+    /// The service.
+    pub service: String,
+    /// `ok`, `anomalous`, `unknown`, …
+    pub state: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// The metric the event is about.
+    pub metric: String,
+    /// The sentence for a person.
+    pub reason: String,
+    /// The values behind the verdict.
+    pub values: Vec<(String, f64)>,
+    /// Seconds since the epoch.
+    pub ts: i64,
+}
+
+impl RecordedEvent {
+    /// The value named `name`, if the event carries one.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        self.values.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+}
+
+/// A line a plugin logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogLine {
+    /// The plugin's name.
+    pub plugin: String,
+    /// The service.
+    pub service: String,
+    /// The level.
+    pub level: Level,
+    /// The message.
+    pub message: String,
+}
+
+/// An in-memory stand-in for the runner and its store.
+///
+/// - **metrics**: named series of points, read by plugins with the ABI's semantics
+///   (`from <= ts <= until`, oldest first, patterns as in [`Pattern`], names in order);
+/// - **state**: persistent bytes per plugin, service and key, kept across instances and ticks
+///   like the runner's Redis state;
+/// - **recorders**: the points plugins [emitted](TestHost::emitted), the
+///   [events](TestHost::events) they sent and the [lines](TestHost::logs) they logged.
+///
+/// Pass it to [`TestRunner`] or [`run_task`] to run a plugin.
+#[derive(Debug, Default)]
+pub struct TestHost {
+    series: BTreeMap<String, Vec<Point>>,
+    state: BTreeMap<(String, String, String), Vec<u8>>,
+    emitted: Vec<Emitted>,
+    events: Vec<RecordedEvent>,
+    logs: Vec<LogLine>,
+    store_failing: bool,
+}
+
+impl TestHost {
+    /// An empty host.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a point to the metric `name` (created if new). Points are kept in time order; a
+    /// point at the timestamp of an existing one replaces it.
+    pub fn add_point(&mut self, name: &str, ts: i64, value: f64) -> &mut Self {
+        let points = self.series.entry(name.to_owned()).or_default();
+        match points.binary_search_by_key(&ts, |p| p.ts) {
+            Ok(at) => points[at].value = value,
+            Err(at) => points.insert(at, Point { ts, value }),
+        }
+        self
+    }
+
+    /// Adds `(ts, value)` points to the metric `name`, as [`TestHost::add_point`] does.
+    pub fn add_points(
+        &mut self,
+        name: &str,
+        points: impl IntoIterator<Item = (i64, f64)>,
+    ) -> &mut Self {
+        for (ts, value) in points {
+            self.add_point(name, ts, value);
+        }
+        self
+    }
+
+    /// Removes the metric `name` and its points.
+    pub fn remove_series(&mut self, name: &str) -> &mut Self {
+        self.series.remove(name);
+        self
+    }
+
+    /// The points of the metric `name`, oldest first.
+    pub fn series(&self, name: &str) -> Option<&[Point]> {
+        self.series.get(name).map(Vec::as_slice)
+    }
+
+    /// The names of all metrics, in order.
+    pub fn metric_names(&self) -> impl Iterator<Item = &str> {
+        self.series.keys().map(String::as_str)
+    }
+
+    /// The state a plugin stored under `key` for `service`.
+    pub fn state(&self, plugin: &str, service: &str, key: &str) -> Option<&[u8]> {
+        self.state
+            .get(&(plugin.to_owned(), service.to_owned(), key.to_owned()))
+            .map(Vec::as_slice)
+    }
+
+    /// The state a plugin stored under `key` for `service`, parsed as JSON.
+    pub fn state_json<T: DeserializeOwned>(
+        &self,
+        plugin: &str,
+        service: &str,
+        key: &str,
+    ) -> Result<Option<T>, PluginError> {
+        self.state(plugin, service, key)
+            .map(|bytes| {
+                serde_json::from_slice(bytes).map_err(|e| {
+                    PluginError::with_kind(ErrorKind::Data, format!("state `{key}`: {e}"))
+                })
+            })
+            .transpose()
+    }
+
+    /// Stores state for a plugin and service, as if a previous run had.
+    pub fn set_state(
+        &mut self,
+        plugin: &str,
+        service: &str,
+        key: &str,
+        value: impl Into<Vec<u8>>,
+    ) -> &mut Self {
+        self.state.insert(
+            (plugin.to_owned(), service.to_owned(), key.to_owned()),
+            value.into(),
+        );
+        self
+    }
+
+    /// Removes all state of a plugin and service.
+    pub fn clear_state(&mut self, plugin: &str, service: &str) -> &mut Self {
+        self.state
+            .retain(|(p, s, _), _| !(p == plugin && s == service));
+        self
+    }
+
+    /// The points emitted so far, in order.
+    pub fn emitted(&self) -> &[Emitted] {
+        &self.emitted
+    }
+
+    /// The value last emitted with the field `field` (by any plugin and service).
+    pub fn last_value(&self, field: &str) -> Option<f64> {
+        self.emitted
+            .iter()
+            .rev()
+            .find(|e| e.field == field)
+            .map(|e| e.value)
+    }
+
+    /// The events sent so far, in order.
+    pub fn events(&self) -> &[RecordedEvent] {
+        &self.events
+    }
+
+    /// The lines logged so far, in order.
+    pub fn logs(&self) -> &[LogLine] {
+        &self.logs
+    }
+
+    /// Takes the emitted points out of the recorder.
+    pub fn take_emitted(&mut self) -> Vec<Emitted> {
+        std::mem::take(&mut self.emitted)
+    }
+
+    /// Takes the events out of the recorder.
+    pub fn take_events(&mut self) -> Vec<RecordedEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Empties the recorders: emitted points, events and log lines.
+    pub fn clear_outputs(&mut self) -> &mut Self {
+        self.emitted.clear();
+        self.events.clear();
+        self.logs.clear();
+        self
+    }
+
+    /// Makes every store call (reads, `find`, state) fail as an unreachable store would, so
+    /// tests can check how a plugin handles it.
+    pub fn set_store_failing(&mut self, failing: bool) -> &mut Self {
+        self.store_failing = failing;
+        self
+    }
+}

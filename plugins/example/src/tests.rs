@@ -1,0 +1,181 @@
+use am_plugin_api::Level;
+use am_plugin_api::testing::{Failure, TestHost, TestRunner, run_task};
+
+use super::*;
+
+const OPTIONS: &str = r#"{"metrics": "system.*.cpu", "window": 60, "threshold": 90}"#;
+
+fn host() -> TestHost {
+    let mut host = TestHost::new();
+    host.add_points("system.web-1.cpu", [(900, 99.0), (970, 40.0), (1000, 50.0)])
+        .add_points("system.web-2.cpu", [(990, 30.0)])
+        .add_points("system.web-3.cpu", [(100, 95.0)]) // outside the window
+        .add_points("system.web-1.mem", [(1000, 1.0)])
+        .add_points("system.total.cpu", [(1000, 120.0)]);
+    host
+}
+
+fn fields(host: &TestHost) -> Vec<(&str, f64, i64)> {
+    host.emitted()
+        .iter()
+        .map(|e| (e.field.as_str(), e.value, e.ts))
+        .collect()
+}
+
+#[test]
+fn emits_count_max_mean_runs_at_the_tick() {
+    let mut host = host();
+    run_task::<Example>(OPTIONS, "service1", &mut host, 1000).unwrap();
+    // web-1, web-2, total and web-3 match; web-3 has no point in [940, 1000].
+    assert_eq!(
+        fields(&host),
+        [
+            ("count", 4.0, 1000),
+            ("runs", 1.0, 1000),
+            ("max", 120.0, 1000),
+            ("mean", 200.0 / 3.0, 1000),
+        ]
+    );
+    assert_eq!(host.emitted()[0].name(), "Example.service1.count");
+    let info: Vec<&str> = host
+        .logs()
+        .iter()
+        .filter(|l| l.level == Level::Info)
+        .map(|l| l.message.as_str())
+        .collect();
+    assert_eq!(info, ["run 1: 4 series, max 120, 1 anomalous"]);
+}
+
+#[test]
+fn reads_the_reference_metric_by_name() {
+    let mut host = host();
+    let options = r#"{"metrics": "system.web-*.cpu", "threshold": 90,
+                      "reference": "system.total.cpu"}"#;
+    run_task::<Example>(options, "service1", &mut host, 1000).unwrap();
+    assert_eq!(host.last_value("reference"), Some(120.0));
+    assert_eq!(host.last_value("count"), Some(3.0));
+
+    let options = r#"{"metrics": "x", "threshold": 1, "reference": "no.such"}"#;
+    run_task::<Example>(options, "service1", &mut host, 1000).unwrap();
+    assert!(
+        host.logs()
+            .iter()
+            .any(|l| l.level == Level::Warn && l.message == "reference `no.such` has no data")
+    );
+}
+
+#[test]
+fn state_persists_across_ticks_and_instances() {
+    let mut host = host();
+    let mut runner = TestRunner::new::<Example>(OPTIONS, "service1", &mut host).unwrap();
+    runner.run(&mut host, 1000).unwrap();
+    runner.run(&mut host, 1030).unwrap();
+    assert_eq!(host.last_value("runs"), Some(2.0));
+    drop(runner);
+    run_task::<Example>(OPTIONS, "service1", &mut host, 1060).unwrap();
+    assert_eq!(host.last_value("runs"), Some(3.0));
+
+    let memory: Memory = host
+        .state_json("Example", "service1", MEMORY)
+        .unwrap()
+        .unwrap();
+    assert_eq!(memory.runs, 3);
+    assert_eq!(memory.last_max, Some(120.0));
+    assert_eq!(
+        memory.anomalous.into_iter().collect::<Vec<_>>(),
+        ["system.total.cpu"]
+    );
+    // Another service has its own state.
+    run_task::<Example>(OPTIONS, "service2", &mut host, 1060).unwrap();
+    assert_eq!(host.last_value("runs"), Some(1.0));
+}
+
+#[test]
+fn events_on_crossing_the_threshold_and_coming_back() {
+    let mut host = TestHost::new();
+    let mut runner = TestRunner::new::<Example>(OPTIONS, "service1", &mut host).unwrap();
+    host.add_point("system.db.cpu", 1000, 50.0);
+    runner.run(&mut host, 1000).unwrap();
+    assert!(host.events().is_empty());
+
+    host.add_point("system.db.cpu", 1030, 95.5);
+    runner.run(&mut host, 1030).unwrap();
+    let events = host.take_events();
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(
+        (e.state.as_str(), e.severity.as_str(), e.metric.as_str()),
+        ("anomalous", "warning", "system.db.cpu")
+    );
+    assert_eq!(e.reason, "last value 95.5 is above the threshold 90");
+    assert_eq!(
+        e.values,
+        [("last".into(), 95.5), ("threshold".into(), 90.0)]
+    );
+    assert_eq!(e.ts, 1030);
+
+    // Still high: no new event.
+    host.add_point("system.db.cpu", 1060, 97.0);
+    runner.run(&mut host, 1060).unwrap();
+    assert!(host.events().is_empty());
+
+    host.add_point("system.db.cpu", 1090, 20.0);
+    runner.run(&mut host, 1090).unwrap();
+    let events = host.take_events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].state.as_str(), events[0].severity.as_str()),
+        ("ok", "info")
+    );
+    assert_eq!(events[0].value("last"), Some(20.0));
+}
+
+#[test]
+fn unknown_options_are_refused_naming_the_key() {
+    let mut host = host();
+    let options = r#"{"metrics": "a.*", "threshold": 1, "windw": 60}"#;
+    let failure = TestRunner::new::<Example>(options, "service1", &mut host).unwrap_err();
+    assert!(!failure.is_panic());
+    assert!(
+        failure.message().contains("unknown field `windw`"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn bad_options_are_refused_with_what_was_expected() {
+    let mut host = host();
+    let failure = TestRunner::new::<Example>(
+        r#"{"metrics": "a.*", "threshold": "high"}"#,
+        "service1",
+        &mut host,
+    )
+    .unwrap_err();
+    assert!(
+        failure
+            .message()
+            .starts_with("invalid option `threshold`: invalid type: string \"high\", expected f64"),
+        "{failure}"
+    );
+    let failure = TestRunner::new::<Example>(
+        r#"{"metrics": "a.*", "threshold": 1, "window": 0}"#,
+        "service1",
+        &mut host,
+    )
+    .unwrap_err();
+    assert_eq!(
+        failure,
+        Failure::Error("`window` must be positive, got 0".into())
+    );
+}
+
+#[test]
+fn a_failing_store_is_an_error() {
+    let mut host = host();
+    host.set_store_failing(true);
+    let failure = run_task::<Example>(OPTIONS, "service1", &mut host, 1000).unwrap_err();
+    assert!(
+        failure.message().contains("reading state `memory`"),
+        "{failure}"
+    );
+}

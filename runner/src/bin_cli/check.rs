@@ -1,0 +1,97 @@
+//! `am-runner check`: the config, the plugins it names and every service's options.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use am_configfile::{ConfigError, Problem};
+use am_runner::config::{AlgorithmSpec, AnalyzerConfig};
+use am_runner::host::{Instance, Plugins, RunCtx};
+use am_runner::metrics::RunnerMetrics;
+
+/// Exit 0 with "OK", or 2 with one line per problem.
+pub fn check(file: &Path, config: &AnalyzerConfig, algorithms: &[AlgorithmSpec]) -> ExitCode {
+    let problems = problems(config, algorithms);
+    if problems.is_empty() {
+        println!(
+            "{}: OK ({} algorithms, {} services)",
+            file.display(),
+            algorithms.len(),
+            algorithms.iter().map(|a| a.services.len()).sum::<usize>()
+        );
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "{}",
+        ConfigError {
+            file: file.to_path_buf(),
+            problems
+        }
+    );
+    ExitCode::from(2)
+}
+
+/// Every problem with the plugins and options (the config itself already parsed).
+pub fn problems(config: &AnalyzerConfig, algorithms: &[AlgorithmSpec]) -> Vec<Problem> {
+    let plugins = match Plugins::load_dir(&config.plugin_dir) {
+        Ok(p) => p,
+        Err(e) => {
+            return vec![Problem::new(
+                "plugin_dir",
+                format!("cannot read {}: {e}", config.plugin_dir.display()),
+            )];
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return vec![Problem::new("", format!("cannot start a runtime: {e}"))],
+    };
+    let metrics = Arc::new(RunnerMetrics::default());
+    let mut out = Vec::new();
+    for alg in algorithms {
+        for svc in &alg.services {
+            let Some(plugin) = plugins.get(&svc.plugin) else {
+                let skipped: Vec<String> = plugins
+                    .skipped
+                    .iter()
+                    .map(|s| format!("{} ({})", s.path.display(), s.reason))
+                    .collect();
+                out.push(Problem::new(
+                    format!("{}.scheduler_options.plugin_args.name", alg.path),
+                    format!(
+                        "no plugin named {:?} in {}; loaded: [{}]{}",
+                        svc.plugin,
+                        config.plugin_dir.display(),
+                        plugins.names().join(", "),
+                        if skipped.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; skipped: {}", skipped.join("; "))
+                        }
+                    ),
+                ));
+                break;
+            };
+            let mut ctx = RunCtx::new(
+                rt.handle().clone(),
+                None,
+                &plugin.name,
+                &svc.service,
+                0,
+                &metrics,
+            );
+            if let Err(o) = Instance::create(plugin.clone(), &svc.options, &mut ctx) {
+                let msg = match o {
+                    am_runner::host::Outcome::Failed(m) => m,
+                    am_runner::host::Outcome::Panicked(m) => format!("the plugin panicked: {m}"),
+                    am_runner::host::Outcome::Ok => "the plugin failed to start".into(),
+                };
+                out.push(Problem::new(svc.path.clone(), msg));
+            }
+        }
+    }
+    out
+}

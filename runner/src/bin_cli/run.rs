@@ -1,0 +1,157 @@
+//! `am-runner --config FILE`: scheduler and workers in one process.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use am_runner::config::{AlgorithmSpec, AnalyzerConfig};
+use am_runner::exec::{Executor, Slot};
+use am_runner::host::Plugins;
+use am_runner::metrics::RunnerMetrics;
+use am_runner::output::GraphiteSink;
+use am_runner::output::events::EventDispatcher;
+use am_runner::scheduler::run_schedule;
+use am_telemetry::{run_graphite_reporter, serve_prometheus};
+use anyhow::Context;
+use tokio::sync::watch;
+
+/// How long shutdown waits for running tasks and for outputs to drain.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Runs until SIGTERM or SIGINT.
+pub fn run(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("am-runner")
+        .build()
+        .context("starting the runtime")?;
+    rt.block_on(serve(config, algorithms))
+}
+
+async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow::Result<()> {
+    let metrics = Arc::new(RunnerMetrics::default());
+    let plugins = Plugins::load_dir(&config.plugin_dir)
+        .with_context(|| format!("reading the plugin folder {}", config.plugin_dir.display()))?;
+    metrics.plugins_loaded.set(plugins.all().count() as u64);
+    metrics.plugins_skipped.set(plugins.skipped.len() as u64);
+    let (graphite, graphite_task) =
+        GraphiteSink::start(config.output_sink.graphite().clone(), metrics.clone());
+    let events = EventDispatcher::start(config.event_outputs.clone(), metrics.clone()).map_err(
+        |issues| {
+            let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("event outputs: {}", lines.join("; "))
+        },
+    )?;
+    let exec = Arc::new(Executor::new(
+        tokio::runtime::Handle::current(),
+        config.metric_sink.redis(),
+        graphite.clone(),
+        events.clone(),
+        metrics.clone(),
+    ));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut loops = Vec::new();
+    let mut enabled = 0usize;
+    for alg in algorithms {
+        let mut slots = Vec::new();
+        for svc in alg.services {
+            let Some(plugin) = plugins.get(&svc.plugin) else {
+                tracing::error!(algorithm = %alg.name, service = %svc.service, plugin = %svc.plugin, loaded = ?plugins.names(), "no such plugin; service disabled (see `am-runner plugins`)");
+                continue;
+            };
+            let slot = Slot::new(svc, plugin);
+            let exec2 = exec.clone();
+            let prepared = tokio::task::spawn_blocking(move || {
+                let r = exec2.prepare(&slot);
+                (slot, r)
+            })
+            .await
+            .context("preparing a service")?;
+            let (slot, result) = prepared;
+            if let Err(e) = result {
+                tracing::error!(algorithm = %alg.name, service = %slot.spec.service, plugin = %slot.plugin.name, error = %e, "service disabled");
+                continue;
+            }
+            slots.push(Arc::new(slot));
+        }
+        if slots.is_empty() {
+            continue;
+        }
+        enabled += slots.len();
+        tracing::info!(algorithm = %alg.name, schedule = %alg.schedule, services = slots.len(), "scheduled");
+        loops.push(tokio::spawn(run_schedule(
+            alg.name,
+            alg.schedule,
+            slots,
+            exec.clone(),
+            metrics.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    if enabled == 0 {
+        tracing::warn!(
+            "no service can run; the runner idles (check the config with `am-runner check`)"
+        );
+    }
+    let mut side = Vec::new();
+    if let Some(listen) = &config.metrics.listen {
+        let sock = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding the metrics endpoint on {listen}"))?;
+        tracing::info!(bind = %listen, "serving self-metrics at /metrics");
+        side.push(tokio::spawn(serve_prometheus(sock, metrics.clone())));
+    }
+    if let Some(g) = &config.metrics.graphite {
+        side.push(tokio::spawn(run_graphite_reporter(
+            g.clone(),
+            "anna-molly.runner",
+            metrics.clone(),
+        )));
+    }
+    tracing::info!(
+        services = enabled,
+        plugins = metrics.plugins_loaded.get(),
+        "runner running"
+    );
+
+    wait_for_signal().await?;
+    tracing::info!("stopping: no new ticks; waiting for running tasks and outputs");
+    let _ = stop_tx.send(true);
+    for l in loops {
+        let _ = l.await;
+    }
+    let deadline = Instant::now() + SHUTDOWN_GRACE;
+    while exec.running() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if exec.running() > 0 {
+        tracing::error!(
+            running = exec.running(),
+            "tasks still running at shutdown; their outputs are lost"
+        );
+    }
+    if !graphite.flush(SHUTDOWN_GRACE).await {
+        tracing::error!(
+            buffered = metrics.points_buffered.get(),
+            "carbon did not take every output point before shutdown"
+        );
+    }
+    if !events.shutdown(Duration::from_secs(5)).await {
+        tracing::error!("some events were not delivered before shutdown");
+    }
+    graphite_task.abort();
+    for t in side {
+        t.abort();
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "received"),
+        _ = int.recv() => tracing::info!(signal = "SIGINT", "received"),
+    }
+    Ok(())
+}

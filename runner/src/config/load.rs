@@ -1,0 +1,182 @@
+//! Reading and checking `analyzer.json` (and anna-molly's `services.json`).
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+pub use am_configfile::{ConfigError, Problem};
+
+use super::{
+    AlgorithmConfig, AlgorithmSpec, AnalyzerConfig, Schedule, ServiceSpec, ServicesSource,
+};
+
+/// Reads `analyzer.json`, and the services from `services_file` when given (anna-molly's
+/// separate file; it replaces any services in analyzer.json). Returns the config and the
+/// resolved algorithms, or every problem found.
+pub fn load(
+    file: &Path,
+    services_file: Option<&Path>,
+) -> Result<(AnalyzerConfig, Vec<AlgorithmSpec>), ConfigError> {
+    let text = am_configfile::read(file)?;
+    let config = parse(&text, file)?;
+    let (services, from) = match (services_file, &config.services) {
+        (Some(f), _) => (
+            parse_services(&am_configfile::read(f)?, f)?,
+            f.to_path_buf(),
+        ),
+        (None, ServicesSource::File(rel)) => {
+            let f = resolve(file, rel);
+            (parse_services(&am_configfile::read(&f)?, &f)?, f)
+        }
+        (None, ServicesSource::Inline(map)) => (map.clone(), file.to_path_buf()),
+    };
+    let prefix = if from == file { "services." } else { "" };
+    let algorithms = resolve_algorithms(&services, &from, prefix)?;
+    let mut problems = Vec::new();
+    let issues = crate::output::events::validate_outputs(&config.event_outputs)
+        .into_iter()
+        .chain(
+            config
+                .output_sink
+                .graphite()
+                .validate("output_sink.GraphiteSink"),
+        );
+    for issue in issues {
+        problems.push(Problem::new(issue.path, issue.message));
+    }
+    if let Some(listen) = &config.metrics.listen
+        && listen.parse::<std::net::SocketAddr>().is_err()
+    {
+        problems.push(Problem::new(
+            "metrics.listen",
+            format!("expected an address like \"127.0.0.1:9109\", got {listen:?}"),
+        ));
+    }
+    if let Some(t) = &config.celery.as_ref().and_then(|c| c.time_limit.clone())
+        && time_limit_secs(t).is_none()
+    {
+        problems.push(Problem::new(
+            "celery.time_limit",
+            format!("expected a number of seconds, got {t}"),
+        ));
+    }
+    if problems.is_empty() {
+        Ok((config, algorithms))
+    } else {
+        Err(ConfigError {
+            file: file.to_path_buf(),
+            problems,
+        })
+    }
+}
+
+/// Seconds from anna-molly's `time_limit` (a number or a numeric string).
+pub fn time_limit_secs(v: &serde_json::Value) -> Option<u64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_u64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn resolve(base_file: &Path, rel: &Path) -> PathBuf {
+    if rel.is_absolute() {
+        rel.to_path_buf()
+    } else {
+        base_file.parent().unwrap_or(Path::new(".")).join(rel)
+    }
+}
+
+/// Parses `analyzer.json` text.
+pub fn parse(text: &str, file: &Path) -> Result<AnalyzerConfig, ConfigError> {
+    am_configfile::parse(text, file)
+}
+
+/// Parses anna-molly's `services.json`: algorithm name → schedule and services.
+pub fn parse_services(
+    text: &str,
+    file: &Path,
+) -> Result<IndexMap<String, AlgorithmConfig>, ConfigError> {
+    am_configfile::parse(text, file)
+}
+
+fn resolve_algorithms(
+    services: &IndexMap<String, AlgorithmConfig>,
+    file: &Path,
+    prefix: &str,
+) -> Result<Vec<AlgorithmSpec>, ConfigError> {
+    let mut problems = Vec::new();
+    let mut out = Vec::new();
+    for (name, alg) in services {
+        let at = format!("{prefix}{name}.scheduler_options");
+        let so = &alg.scheduler_options;
+        let schedule = match (&so.cron, so.interval_secs) {
+            (Some(expr), None) => match Schedule::cron(expr) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    problems.push(Problem::new(format!("{at}.cron"), e));
+                    None
+                }
+            },
+            (None, Some(0)) => {
+                problems.push(Problem::new(
+                    format!("{at}.interval_secs"),
+                    "must be at least 1",
+                ));
+                None
+            }
+            (None, Some(n)) => Some(Schedule::Interval(n)),
+            (Some(_), Some(_)) => {
+                problems.push(Problem::new(
+                    at.clone(),
+                    "give either cron or interval_secs, not both",
+                ));
+                None
+            }
+            (None, None) => {
+                problems.push(Problem::new(
+                    at.clone(),
+                    "expected a schedule: \"cron\" (e.g. \"*/30 * * * * *\") or \"interval_secs\"",
+                ));
+                None
+            }
+        };
+        if alg.worker_options.is_empty() {
+            problems.push(Problem::new(
+                format!("{prefix}{name}.worker_options"),
+                "expected at least one service",
+            ));
+        }
+        let plugin = so
+            .plugin_args
+            .as_ref()
+            .map_or_else(|| name.clone(), |a| a.name.clone());
+        let services = alg
+            .worker_options
+            .iter()
+            .map(|(svc, opts)| ServiceSpec {
+                algorithm: name.clone(),
+                plugin: plugin.clone(),
+                service: svc.clone(),
+                options: opts.to_string(),
+                path: format!("{prefix}{name}.worker_options.{svc}"),
+            })
+            .collect();
+        if let Some(schedule) = schedule {
+            out.push(AlgorithmSpec {
+                name: name.clone(),
+                path: format!("{prefix}{name}"),
+                schedule,
+                services,
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigError {
+            file: file.to_path_buf(),
+            problems,
+        })
+    }
+}

@@ -1,0 +1,239 @@
+//! `analyzer.json`: where the runner reads metrics, where it writes, which plugins run when.
+//!
+//! anna-molly's analyzer.json loads unchanged (its `celery` section is accepted); the schedule
+//! lives under `services` here, and anna-molly's separate `services.json` is accepted too, as a
+//! path in `services` or with `--services FILE`. Unknown keys are errors; every error names
+//! the file, the JSON path and what was expected.
+
+mod load;
+mod schedule;
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::output::GraphiteConfig;
+use crate::output::events::EventOutputConfig;
+
+pub use load::{ConfigError, Problem, load, parse, parse_services};
+pub use schedule::Schedule;
+
+/// The whole `analyzer.json`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyzerConfig {
+    /// Where plugins read metric series: the Redis the collector writes.
+    pub metric_sink: MetricSinkConfig,
+    /// Where plugins' output points go.
+    pub output_sink: OutputSinkConfig,
+    /// Folder holding the plugin files (`*.so`); relative paths are taken from the current
+    /// directory. `--plugin-dir` overrides it.
+    #[serde(default = "default_plugin_dir")]
+    pub plugin_dir: PathBuf,
+    /// The algorithms and their schedules: an object, or the path of anna-molly's
+    /// `services.json` (relative to this file).
+    #[serde(default)]
+    pub services: ServicesSource,
+    /// Where plugins' events go (webhooks, Graphite's events API). None by default: events are
+    /// then only logged.
+    #[serde(default)]
+    pub event_outputs: Vec<EventOutputConfig>,
+    /// The runner's own metrics.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// anna-molly's Celery section, accepted so old files load; `time_limit` is read, the
+    /// broker and backend are not used (Redis in `metric_sink` is the broker).
+    #[serde(default)]
+    pub celery: Option<CeleryConfig>,
+}
+
+fn default_plugin_dir() -> PathBuf {
+    PathBuf::from("target/release")
+}
+
+/// `{"RedisSink": {...}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum MetricSinkConfig {
+    /// The collector's Redis.
+    RedisSink(RedisConfig),
+}
+
+impl MetricSinkConfig {
+    /// The Redis address.
+    pub fn redis(&self) -> am_store::RedisAddr {
+        match self {
+            MetricSinkConfig::RedisSink(r) => am_store::RedisAddr {
+                host: r.host.clone(),
+                port: r.port,
+                db: r.db,
+                password: r.password.clone(),
+            },
+        }
+    }
+}
+
+/// A Redis server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// Host.
+    #[serde(default = "default_host")]
+    pub host: String,
+    /// Port.
+    #[serde(default = "default_redis_port")]
+    pub port: u16,
+    /// Database number.
+    #[serde(default)]
+    pub db: u32,
+    /// Password for `AUTH`.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Accepted for anna-molly compatibility (the collector's batch size); unused here.
+    #[serde(default)]
+    pub pipeline_size: Option<u64>,
+}
+
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_redis_port() -> u16 {
+    6379
+}
+
+/// `{"GraphiteSink": {...}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum OutputSinkConfig {
+    /// Carbon's plaintext protocol.
+    GraphiteSink(GraphiteConfig),
+}
+
+impl OutputSinkConfig {
+    /// The Graphite settings.
+    pub fn graphite(&self) -> &GraphiteConfig {
+        match self {
+            OutputSinkConfig::GraphiteSink(g) => g,
+        }
+    }
+}
+
+/// The services, inline or in a separate file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ServicesSource {
+    /// Path of a services.json (anna-molly's separate file), relative to analyzer.json.
+    File(PathBuf),
+    /// Algorithm name → its schedule and services.
+    Inline(IndexMap<String, AlgorithmConfig>),
+}
+
+impl Default for ServicesSource {
+    fn default() -> Self {
+        ServicesSource::Inline(IndexMap::new())
+    }
+}
+
+/// One algorithm: when its poll task fires and the services it runs for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlgorithmConfig {
+    /// When to fire, and which plugin.
+    pub scheduler_options: SchedulerOptions,
+    /// Service name → the plugin's options for it. Each tick runs the plugin once per service.
+    pub worker_options: IndexMap<String, serde_json::Value>,
+}
+
+/// anna-molly's `scheduler_options`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerOptions {
+    /// A cron expression: 6 fields with seconds (`*/30 * * * * *`), or classic 5 fields
+    /// (`*/5 * * * *`), evaluated in UTC.
+    #[serde(default)]
+    pub cron: Option<String>,
+    /// anna-molly's fixed interval in seconds; ticks fall on multiples of it since the epoch.
+    #[serde(default)]
+    pub interval_secs: Option<u64>,
+    /// Which plugin runs: `{"name": "TukeysFilter"}` (anna-molly's `PollTukeysFilter` is
+    /// accepted too). Defaults to the algorithm's own name.
+    #[serde(default)]
+    pub plugin_args: Option<PluginArgs>,
+}
+
+/// anna-molly's `plugin_args`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginArgs {
+    /// The plugin's name.
+    pub name: String,
+}
+
+/// anna-molly's `celery` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CeleryConfig {
+    /// Celery's broker (unused).
+    #[serde(default)]
+    pub broker: Option<serde_json::Value>,
+    /// Celery's result backend (unused).
+    #[serde(default)]
+    pub backend: Option<serde_json::Value>,
+    /// Seconds a task may run (anna-molly wrote it as a string).
+    #[serde(default)]
+    pub time_limit: Option<serde_json::Value>,
+}
+
+/// The runner's own metrics.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port` serving `GET /metrics`; `null` turns it off.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: Option<String>,
+    /// Where to send the same numbers in carbon's plaintext protocol.
+    #[serde(default)]
+    pub graphite: Option<am_telemetry::GraphiteMetricsConfig>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: default_metrics_listen(),
+            graphite: None,
+        }
+    }
+}
+
+fn default_metrics_listen() -> Option<String> {
+    Some("127.0.0.1:9109".into())
+}
+
+/// One runnable unit: an algorithm's plugin for one service, on the algorithm's schedule.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    /// The algorithm's key in `services`.
+    pub algorithm: String,
+    /// The plugin name asked for (before aliases).
+    pub plugin: String,
+    /// The service's key in `worker_options`.
+    pub service: String,
+    /// Its options, as JSON text for the plugin.
+    pub options: String,
+    /// JSON path of its options, for messages.
+    pub path: String,
+}
+
+/// One algorithm's schedule and services, resolved.
+#[derive(Debug, Clone)]
+pub struct AlgorithmSpec {
+    /// The algorithm's key.
+    pub name: String,
+    /// Its JSON path (`services.<name>`, or `<name>` in a separate services.json).
+    pub path: String,
+    /// When it fires.
+    pub schedule: Schedule,
+    /// Its services.
+    pub services: Vec<ServiceSpec>,
+}

@@ -1,0 +1,436 @@
+//! The host side of a plugin call: the callbacks behind [`HostApi`], working on a [`RunCtx`].
+//!
+//! Every callback catches panics (a panic must not unwind into the plugin's frames) and copies
+//! what the plugin lends it before returning.
+
+#![allow(unsafe_code)]
+
+use std::ffi::c_void;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use am_plugin_api::abi::{self, Event, HostApi, Level, OnSeries, OnStr, Point, Sink, Status, Str};
+use am_store::{Model, Pattern, Reader, SeriesId};
+use tokio::runtime::Handle;
+
+use crate::metrics::RunnerMetrics;
+use crate::output::events::EventRecord;
+
+/// Series fetched per `MGET` pipeline when reading a pattern.
+const READ_BATCH: usize = 500;
+
+/// Everything one plugin call may touch.
+pub struct RunCtx<'a> {
+    /// Runtime for the store's async calls (callbacks run on a blocking thread).
+    pub rt: Handle,
+    /// The metric store and state; `None` while an instance is being created.
+    pub store: Option<&'a mut Reader>,
+    /// Plugin name, for logs, state keys and outputs.
+    pub plugin: &'a str,
+    /// Service name.
+    pub service: &'a str,
+    /// The tick's scheduled time.
+    pub tick: i64,
+    /// Counters.
+    pub metrics: &'a RunnerMetrics,
+    /// Points emitted: (field, value, ts).
+    pub outputs: Vec<(String, f64, i64)>,
+    /// Events emitted.
+    pub events: Vec<EventRecord>,
+    /// The error the plugin reported with a failing status.
+    pub error: Option<String>,
+    /// Whether a store call failed (the task is then failed even if the plugin carries on).
+    pub store_failed: Option<String>,
+}
+
+impl std::fmt::Debug for RunCtx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunCtx")
+            .field("plugin", &self.plugin)
+            .field("service", &self.service)
+            .field("tick", &self.tick)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RunCtx<'a> {
+    /// A context for a run (or, with `store` None, for creating an instance).
+    pub fn new(
+        rt: Handle,
+        store: Option<&'a mut Reader>,
+        plugin: &'a str,
+        service: &'a str,
+        tick: i64,
+        metrics: &'a RunnerMetrics,
+    ) -> RunCtx<'a> {
+        RunCtx {
+            rt,
+            store,
+            plugin,
+            service,
+            tick,
+            metrics,
+            outputs: Vec::new(),
+            events: Vec::new(),
+            error: None,
+            store_failed: None,
+        }
+    }
+
+    /// The callback table pointing at this context; valid while `self` is borrowed.
+    pub fn api(&mut self) -> HostApi {
+        HostApi {
+            ctx: (self as *mut RunCtx<'a>).cast::<c_void>(),
+            tick: self.tick,
+            log: host_log,
+            set_error: host_set_error,
+            read_series: host_read_series,
+            read_pattern: host_read_pattern,
+            find: host_find,
+            state_get: host_state_get,
+            state_set: host_state_set,
+            state_delete: host_state_delete,
+            emit: host_emit,
+            event: host_event,
+        }
+    }
+
+    /// The Redis hash holding this plugin's state for this service.
+    pub fn state_key(&self) -> String {
+        state_key(self.plugin, self.service)
+    }
+
+    fn store_error(&mut self, what: &str, e: impl std::fmt::Display) -> Status {
+        self.metrics.store_errors.inc();
+        tracing::warn!(plugin = self.plugin, service = self.service, error = %e, "{what} failed");
+        self.store_failed = Some(format!("{what}: {e}"));
+        Status::Error
+    }
+}
+
+/// The Redis hash holding a plugin's persistent state for a service.
+pub fn state_key(plugin: &str, service: &str) -> String {
+    format!("am1:state:{plugin}:{service}")
+}
+
+/// Borrows a view as bytes.
+///
+/// # Safety
+/// `s` must point at `s.len` readable bytes for the duration of the borrow.
+unsafe fn bytes<'s>(s: Str<'s>) -> &'s [u8] {
+    if s.ptr.is_null() || s.len == 0 {
+        return &[];
+    }
+    // SAFETY: guaranteed by the caller (the plugin lends a live slice for the call).
+    unsafe { std::slice::from_raw_parts(s.ptr, s.len) }
+}
+
+/// Borrows a view as text, replacing invalid UTF-8.
+///
+/// # Safety
+/// As for [`bytes`].
+unsafe fn text(s: Str<'_>) -> String {
+    // SAFETY: forwarded from the caller.
+    String::from_utf8_lossy(unsafe { bytes(s) }).into_owned()
+}
+
+fn lend(b: &[u8]) -> Str<'_> {
+    Str {
+        ptr: b.as_ptr(),
+        len: b.len(),
+        _life: std::marker::PhantomData,
+    }
+}
+
+/// Runs a callback body on the context, turning a panic into `Status::Error`.
+///
+/// # Safety
+/// `ctx` must be the pointer [`RunCtx::api`] put in the table, still borrowed.
+unsafe fn with_ctx(ctx: *mut c_void, f: impl FnOnce(&mut RunCtx<'_>) -> Status) -> Status {
+    // SAFETY: the plugin passes back the ctx of the HostApi it was given, during the call.
+    let Some(rc) = (unsafe { ctx.cast::<RunCtx<'_>>().as_mut() }) else {
+        return Status::Error;
+    };
+    match catch_unwind(AssertUnwindSafe(|| f(rc))) {
+        Ok(s) => s,
+        Err(_) => {
+            tracing::error!("a host callback panicked; the call fails");
+            Status::Error
+        }
+    }
+}
+
+unsafe extern "C" fn host_log(ctx: *mut c_void, level: Level, message: Str<'_>) {
+    // SAFETY: ctx and message come from the plugin per the ABI contract.
+    unsafe {
+        with_ctx(ctx, |rc| {
+            let msg = text(message);
+            rc.metrics.plugin_log_lines.inc();
+            let (p, s) = (rc.plugin, rc.service);
+            match level {
+                Level::Trace => tracing::trace!(plugin = p, service = s, "{msg}"),
+                Level::Debug => tracing::debug!(plugin = p, service = s, "{msg}"),
+                Level::Info => tracing::info!(plugin = p, service = s, "{msg}"),
+                Level::Warn => tracing::warn!(plugin = p, service = s, "{msg}"),
+                Level::Error => tracing::error!(plugin = p, service = s, "{msg}"),
+            }
+            Status::Ok
+        });
+    }
+}
+
+unsafe extern "C" fn host_set_error(ctx: *mut c_void, message: Str<'_>) {
+    // SAFETY: as for host_log.
+    unsafe {
+        with_ctx(ctx, |rc| {
+            rc.error = Some(text(message));
+            Status::Ok
+        });
+    }
+}
+
+/// Picks the series a plugin means by a bare name: the raw series with the longest
+/// retention, or else the interval series with the finest interval.
+fn preferred(mut ids: Vec<SeriesId>) -> Option<SeriesId> {
+    ids.sort_by_key(|id| match id.model {
+        Model::Raw { ttl } => (0, u64::MAX - u64::from(ttl)),
+        Model::Interval { interval, .. } => (1, u64::from(interval)),
+    });
+    ids.into_iter().next()
+}
+
+fn deliver(sink: *mut Sink, on_series: OnSeries, name: &str, points: &[am_store::Point]) {
+    let pts: Vec<Point> = points
+        .iter()
+        .map(|p| Point {
+            ts: p.ts,
+            value: p.value,
+        })
+        .collect();
+    // SAFETY: the plugin gave us this sink and callback for this call; the views are valid
+    // until it returns.
+    unsafe { on_series(sink, lend(name.as_bytes()), pts.as_ptr(), pts.len()) };
+}
+
+unsafe extern "C" fn host_read_series(
+    ctx: *mut c_void,
+    name: Str<'_>,
+    from: i64,
+    until: i64,
+    sink: *mut Sink,
+    on_series: OnSeries,
+) -> Status {
+    // SAFETY: per the ABI contract.
+    unsafe {
+        with_ctx(ctx, |rc| {
+            let name = text(name);
+            let rt = rc.rt.clone();
+            let Some(store) = rc.store.as_deref_mut() else {
+                return Status::Error;
+            };
+            let result = rt.block_on(async {
+                let pattern = Pattern::exact(&name)?;
+                let ids = store.find(&pattern).await?;
+                match preferred(ids) {
+                    Some(id) => store.read(&id, from, until).await,
+                    None => Ok(Vec::new()),
+                }
+            });
+            match result {
+                Ok(points) => {
+                    rc.metrics.series_read.inc();
+                    deliver(sink, on_series, &name, &points);
+                    Status::Ok
+                }
+                Err(e) => rc.store_error("reading a series", e),
+            }
+        })
+    }
+}
+
+unsafe extern "C" fn host_read_pattern(
+    ctx: *mut c_void,
+    pattern: Str<'_>,
+    from: i64,
+    until: i64,
+    sink: *mut Sink,
+    on_series: OnSeries,
+) -> Status {
+    // SAFETY: per the ABI contract.
+    unsafe {
+        with_ctx(ctx, |rc| {
+            let pattern = text(pattern);
+            let rt = rc.rt.clone();
+            let Some(store) = rc.store.as_deref_mut() else {
+                return Status::Error;
+            };
+            let result = rt.block_on(async {
+                let pattern = Pattern::parse(&pattern)?;
+                let ids = store.find(&pattern).await?;
+                let mut by_name: Vec<(String, Vec<SeriesId>)> = Vec::new();
+                for id in ids {
+                    match by_name.last_mut() {
+                        Some((n, v)) if *n == id.name => v.push(id),
+                        _ => by_name.push((id.name.clone(), vec![id])),
+                    }
+                }
+                let chosen: Vec<SeriesId> = by_name
+                    .into_iter()
+                    .filter_map(|(_, v)| preferred(v))
+                    .collect();
+                let mut out = Vec::with_capacity(chosen.len());
+                for chunk in chosen.chunks(READ_BATCH) {
+                    let series = store.read_many(chunk, from, until).await?;
+                    out.extend(chunk.iter().map(|id| id.name.clone()).zip(series));
+                }
+                Ok::<_, am_store::Error>(out)
+            });
+            match result {
+                Ok(all) => {
+                    rc.metrics.series_read.add(all.len() as u64);
+                    for (name, points) in &all {
+                        deliver(sink, on_series, name, points);
+                    }
+                    Status::Ok
+                }
+                Err(e) => rc.store_error("reading a pattern", e),
+            }
+        })
+    }
+}
+
+unsafe extern "C" fn host_find(
+    ctx: *mut c_void,
+    pattern: Str<'_>,
+    sink: *mut Sink,
+    on_name: OnStr,
+) -> Status {
+    // SAFETY: per the ABI contract.
+    unsafe {
+        with_ctx(ctx, |rc| {
+            let pattern = text(pattern);
+            let rt = rc.rt.clone();
+            let Some(store) = rc.store.as_deref_mut() else {
+                return Status::Error;
+            };
+            let result = rt.block_on(async {
+                let pattern = Pattern::parse(&pattern)?;
+                store.find(&pattern).await
+            });
+            match result {
+                Ok(ids) => {
+                    let mut last: Option<&str> = None;
+                    for id in &ids {
+                        if last == Some(id.name.as_str()) {
+                            continue;
+                        }
+                        last = Some(&id.name);
+                        on_name(sink, lend(id.name.as_bytes()));
+                    }
+                    Status::Ok
+                }
+                Err(e) => rc.store_error("finding names", e),
+            }
+        })
+    }
+}
+
+unsafe extern "C" fn host_state_get(
+    ctx: *mut c_void,
+    key: Str<'_>,
+    sink: *mut Sink,
+    on_value: OnStr,
+) -> Status {
+    // SAFETY: per the ABI contract.
+    unsafe {
+        with_ctx(ctx, |rc| {
+            let field = bytes(key).to_vec();
+            let hash = rc.state_key();
+            let rt = rc.rt.clone();
+            let Some(store) = rc.store.as_deref_mut() else {
+                return Status::Error;
+            };
+            match rt.block_on(store.raw(&[b"HGET", hash.as_bytes(), &field])) {
+                Ok(am_store::resp::Value::Bulk(Some(v))) => {
+                    on_value(sink, lend(&v));
+                    Status::Ok
+                }
+                Ok(am_store::resp::Value::Bulk(None)) => Status::NotFound,
+                Ok(other) => rc.store_error("reading state", format!("unexpected reply {other:?}")),
+                Err(e) => rc.store_error("reading state", e),
+            }
+        })
+    }
+}
+
+unsafe extern "C" fn host_state_set(ctx: *mut c_void, key: Str<'_>, value: Str<'_>) -> Status {
+    // SAFETY: per the ABI contract.
+    unsafe {
+        with_ctx(ctx, |rc| {
+            let hash = rc.state_key();
+            let rt = rc.rt.clone();
+            let Some(store) = rc.store.as_deref_mut() else {
+                return Status::Error;
+            };
+            match rt.block_on(store.raw(&[b"HSET", hash.as_bytes(), bytes(key), bytes(value)])) {
+                Ok(v) if v.as_error().is_none() => Status::Ok,
+                Ok(v) => rc.store_error("writing state", format!("{v:?}")),
+                Err(e) => rc.store_error("writing state", e),
+            }
+        })
+    }
+}
+
+unsafe extern "C" fn host_state_delete(ctx: *mut c_void, key: Str<'_>) -> Status {
+    // SAFETY: per the ABI contract.
+    unsafe {
+        with_ctx(ctx, |rc| {
+            let hash = rc.state_key();
+            let rt = rc.rt.clone();
+            let Some(store) = rc.store.as_deref_mut() else {
+                return Status::Error;
+            };
+            match rt.block_on(store.raw(&[b"HDEL", hash.as_bytes(), bytes(key)])) {
+                Ok(v) if v.as_error().is_none() => Status::Ok,
+                Ok(v) => rc.store_error("deleting state", format!("{v:?}")),
+                Err(e) => rc.store_error("deleting state", e),
+            }
+        })
+    }
+}
+
+unsafe extern "C" fn host_emit(ctx: *mut c_void, field: Str<'_>, value: f64, ts: i64) -> Status {
+    // SAFETY: per the ABI contract.
+    unsafe {
+        with_ctx(ctx, |rc| {
+            rc.outputs.push((text(field), value, ts));
+            Status::Ok
+        })
+    }
+}
+
+unsafe extern "C" fn host_event(ctx: *mut c_void, event: *const Event<'_>) -> Status {
+    // SAFETY: per the ABI contract: `event` points at an Event whose views live for the call.
+    unsafe {
+        with_ctx(ctx, |rc| {
+            let Some(ev) = event.as_ref() else {
+                return Status::Error;
+            };
+            let values: &[abi::EventValue<'_>] = if ev.values.is_null() || ev.values_len == 0 {
+                &[]
+            } else {
+                std::slice::from_raw_parts(ev.values, ev.values_len)
+            };
+            rc.events.push(EventRecord {
+                plugin: rc.plugin.to_string(),
+                service: rc.service.to_string(),
+                state: text(ev.state),
+                severity: text(ev.severity),
+                metric: text(ev.metric),
+                reason: text(ev.reason),
+                values: values.iter().map(|v| (text(v.name), v.value)).collect(),
+                ts: ev.ts,
+            });
+            Status::Ok
+        })
+    }
+}

@@ -1,0 +1,9 @@
+//! am-runner as a library: the config, the plugin host, the executor and scheduler, and the
+//! outputs, so tests can drive the same pieces the binary runs.
+
+pub mod config;
+pub mod exec;
+pub mod host;
+pub mod metrics;
+pub mod output;
+pub mod scheduler;

@@ -1,0 +1,79 @@
+//! `am-runner`: fires each service's poll task on its schedule and runs the plugins, writing
+//! their analysis to Graphite.
+//!
+//! ```text
+//! am-runner --config analyzer.json [--plugin-dir DIR] [--services services.json]   run
+//! am-runner check --config analyzer.json      validate, load every plugin, parse every option
+//! am-runner plugins --config analyzer.json    list the plugins found (and files skipped)
+//! ```
+
+// A command-line tool answers on stdout.
+#![allow(clippy::print_stdout)]
+
+mod bin_cli;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// anna-molly's runner: scheduled poll tasks dispatching plugins, output to Graphite.
+#[derive(Debug, Parser)]
+#[command(name = "am-runner", version, about)]
+struct Cli {
+    /// The runner config (analyzer.json).
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    /// The plugins folder (overrides `plugin_dir` in the config).
+    #[arg(long, global = true)]
+    plugin_dir: Option<PathBuf>,
+    /// anna-molly's separate services.json (replaces `services` in the config).
+    #[arg(long, global = true)]
+    services: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scheduler and workers (the default).
+    Run,
+    /// Validate the config, load every referenced plugin and parse every service's options:
+    /// exit 0, or 2 with one line per problem.
+    Check,
+    /// List the plugins in the plugin folder: name, version, ABI version, file.
+    Plugins,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let running = matches!(cli.command, None | Some(Command::Run));
+    bin_cli::init_tracing(if running { "info" } else { "warn" });
+    let Some(config_path) = cli.config else {
+        eprintln!("am-runner: --config FILE is required");
+        return ExitCode::from(2);
+    };
+    let loaded = match am_runner::config::load(&config_path, cli.services.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (mut config, algorithms) = loaded;
+    if let Some(dir) = cli.plugin_dir {
+        config.plugin_dir = dir;
+    }
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::Check => return bin_cli::check::check(&config_path, &config, &algorithms),
+        Command::Plugins => bin_cli::plugins::list(&config),
+        Command::Run => bin_cli::run::run(config, algorithms),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("am-runner: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

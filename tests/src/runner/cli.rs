@@ -1,0 +1,198 @@
+//! Where the runner and the plugin libraries are, and the runner's one-shot commands (`check`,
+//! `plugins`), each bounded in time.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::RUNNER_ENV;
+use crate::collector::CliOutput;
+use crate::sys::temp_dir;
+
+/// `CARGO_MANIFEST_DIR/../target/release`: where the test command builds the products.
+fn release_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release"))
+}
+
+/// The command that builds everything these tests run.
+pub const BUILD_COMMAND: &str = "cargo build --release -p am-runner -p am-plugin-example \
+                                 -p am-test-plugin-faulty -p am-test-plugin-abi-mismatch";
+
+/// The `am-runner` binary: `$AM_E2E_RUNNER`, else `target/release/am-runner`; an error saying
+/// how to build it when there is none.
+pub fn runner_binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(RUNNER_ENV) {
+        let path = PathBuf::from(path);
+        if path.is_file() {
+            return Ok(path);
+        }
+        bail!(
+            "${RUNNER_ENV} is set to {}, which is not a file",
+            path.display()
+        );
+    }
+    let release = release_dir().join("am-runner");
+    if release.is_file() {
+        return Ok(release);
+    }
+    bail!(
+        "the am-runner binary is missing: {} does not exist; run `{BUILD_COMMAND}` (or `make \
+         test`) before these tests",
+        release.display()
+    )
+}
+
+/// A plugin library built by the workspace, copied into a test's plugin folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginLib {
+    /// `libam_plugin_example.so`: the `Example` detector (plugins/example).
+    Example,
+    /// `libam_test_plugin_faulty.so`: the `Faulty` test plugin (tests/plugins/faulty).
+    Faulty,
+    /// `libam_test_plugin_abi_mismatch.so`: claims ABI version 999 (tests/plugins/abi-mismatch).
+    AbiMismatch,
+}
+
+impl PluginLib {
+    /// The library's file name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            PluginLib::Example => "libam_plugin_example.so",
+            PluginLib::Faulty => "libam_test_plugin_faulty.so",
+            PluginLib::AbiMismatch => "libam_test_plugin_abi_mismatch.so",
+        }
+    }
+
+    /// Where the build left it (`target/release/FILE`); an error saying how to build it when
+    /// it is missing.
+    pub fn built_path(self) -> Result<PathBuf> {
+        let path = release_dir().join(self.file_name());
+        if path.is_file() {
+            return Ok(path);
+        }
+        bail!(
+            "the plugin library {} is missing; run `{BUILD_COMMAND}` (or `make test`) before \
+             these tests",
+            path.display()
+        )
+    }
+}
+
+/// Runs `am-runner ARGS` in `cwd` with `RUST_LOG` removed (the command's own default level
+/// applies), waits for it (at most `timeout`, then kills it and fails), and returns what it
+/// printed. Output goes through files, so a large output cannot block it.
+pub fn run_cli<S: AsRef<OsStr>>(args: &[S], cwd: &Path, timeout: Duration) -> Result<CliOutput> {
+    let binary = runner_binary()?;
+    let dir = temp_dir("am-e2e-runner-cli-")?;
+    let out_path = dir.path().join("stdout");
+    let err_path = dir.path().join("stderr");
+    let out = std::fs::File::create(&out_path).context("creating a stdout file")?;
+    let err = std::fs::File::create(&err_path).context("creating a stderr file")?;
+    let shown: Vec<String> = args
+        .iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect();
+    let mut child = Command::new(&binary)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .with_context(|| format!("starting {} {}", binary.display(), shown.join(" ")))?;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for am-runner")? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+            bail!(
+                "am-runner {} did not finish within {timeout:?}; killed it. stderr:\n{stderr}",
+                shown.join(" ")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let read = |path: &Path| {
+        std::fs::read(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .with_context(|| format!("reading {}", path.display()))
+    };
+    Ok(CliOutput {
+        status,
+        stdout: read(&out_path)?,
+        stderr: read(&err_path)?,
+    })
+}
+
+/// What `am-runner check` (or `plugins`) said about a config.
+#[derive(Debug, Clone)]
+pub struct RunnerCheck {
+    /// The config file given with `--config` (absolute).
+    pub file: PathBuf,
+    /// The directory holding the config, its plugin folder and any extra files.
+    pub dir: PathBuf,
+    /// Exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Its stdout.
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+}
+
+/// One line `FILE: at PATH: message` (or `FILE: message`) of a failed `check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file's name relative to the config's directory (`analyzer.json`, `services.json`).
+    pub file: String,
+    /// The JSON path (empty when the line names none).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl RunnerCheck {
+    /// The problem lines on stderr: every line that starts with the name of a `.json` file
+    /// (as given, or under the config's directory); log lines start with a timestamp and are
+    /// left out.
+    pub fn problems(&self) -> Vec<Problem> {
+        let dir = format!("{}/", self.dir.display());
+        self.stderr
+            .lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix(&dir).unwrap_or(line);
+                let (file, rest) = rest.split_once(": ")?;
+                if !file.ends_with(".json") || file.contains(' ') {
+                    return None;
+                }
+                let (path, message) = match rest.strip_prefix("at ") {
+                    Some(r) => r.split_once(": ")?,
+                    None => ("", rest),
+                };
+                Some(Problem {
+                    file: file.to_owned(),
+                    path: path.to_owned(),
+                    message: message.to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Everything it printed, for failure messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "am-runner on {} exited {:?}\n----- stdout -----\n{}----- stderr -----\n{}",
+            self.file.display(),
+            self.code,
+            self.stdout,
+            self.stderr
+        )
+    }
+}

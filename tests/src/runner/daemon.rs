@@ -1,0 +1,214 @@
+//! [`Runner`]: a running `am-runner` with a generated setup, stopped by PID when dropped, and
+//! what it can be asked: its self-metrics, its log, `check` and `plugins` on its own config.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sys::signal::Signal;
+use tempfile::TempDir;
+
+use super::RUNNER_STARTUP_TIMEOUT;
+use super::cli::{RunnerCheck, runner_binary};
+use super::setup::{PLUGIN_DIR, RunnerSetup, command_in};
+use crate::collector::{http_get, parse_prometheus};
+use crate::ports::{free_port, retry_on_port_clash};
+use crate::process::{DaemonProcess, DaemonSpec};
+use crate::sys::temp_dir;
+
+/// A running `am-runner` (see [`Runner::start`]); stopped by PID when dropped.
+#[derive(Debug)]
+pub struct Runner {
+    // Dropped first: the process is stopped before its directory is removed.
+    process: DaemonProcess,
+    metrics_port: u16,
+    config_path: PathBuf,
+    config_text: String,
+    args: Vec<String>,
+    dir: TempDir,
+}
+
+impl Runner {
+    /// Writes `setup` (see [`RunnerSetup`]) into a fresh temporary directory TMP, with
+    /// `metrics.listen` on a free port, runs `am-runner --config TMP/analyzer.json ARGS` there
+    /// with `RUST_LOG=info` (its log goes to `TMP/am-runner.stderr.log`), and waits until its
+    /// metrics endpoint — bound after the plugins are loaded and the services prepared —
+    /// accepts connections. Retries with a fresh port when the port was taken meanwhile.
+    pub fn start(setup: &RunnerSetup) -> Result<Self> {
+        let binary = runner_binary()?;
+        retry_on_port_clash(|| {
+            let metrics_port = free_port()?;
+            let dir = temp_dir("am-e2e-runner-")?;
+            let (config_path, config_text) = setup.write(dir.path(), Some(metrics_port))?;
+            let spec = DaemonSpec::new("am-runner", &binary, dir.path())
+                .arg("--config")
+                .arg(&config_path)
+                .args(setup.args())
+                .env("RUST_LOG", "info")
+                .env_remove("RUST_BACKTRACE");
+            let process = DaemonProcess::spawn(spec)?;
+            let mut runner = Self {
+                process,
+                metrics_port,
+                config_path,
+                config_text,
+                args: setup.args().to_vec(),
+                dir,
+            };
+            runner
+                .process
+                .wait_for_port(metrics_port, RUNNER_STARTUP_TIMEOUT)
+                .with_context(|| format!("config:\n{}", runner.config_text))?;
+            Ok(runner)
+        })
+    }
+
+    /// Its temporary directory (config, plugin folder, logs).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Its plugin folder (`TMP/plugins`).
+    pub fn plugin_dir(&self) -> PathBuf {
+        self.dir.path().join(PLUGIN_DIR)
+    }
+
+    /// Where its config is.
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    /// The port of its metrics endpoint.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
+    }
+
+    /// The process guard (signals, PID, exit status).
+    pub fn process(&mut self) -> &mut DaemonProcess {
+        &mut self.process
+    }
+
+    /// Its whole log (stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read(self.process.stderr_log())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_else(|e| format!("(cannot read the log: {e})"))
+    }
+
+    /// The tail of its logs, its config and (while it runs) its metrics, for failure
+    /// messages.
+    pub fn logs(&self) -> String {
+        let counters = match self.metrics() {
+            Ok(samples) => samples
+                .iter()
+                .filter(|(name, _)| !name.contains("duration"))
+                .map(|(name, value)| format!("{name} {value}\n"))
+                .collect::<String>(),
+            Err(err) => format!("(unavailable: {err:#})\n"),
+        };
+        format!(
+            "{}\n{}----- {} -----\n{}\n----- GET /metrics -----\n{counters}",
+            self.process.describe(),
+            self.process.logs(),
+            self.config_path.display(),
+            self.config_text
+        )
+    }
+
+    /// Every sample of `GET /metrics` as `(name, value)`, in order.
+    pub fn metrics(&self) -> Result<Vec<(String, f64)>> {
+        let (status, body) = http_get(self.metrics_port, "/metrics")?;
+        if status != 200 {
+            bail!("GET /metrics answered {status}: {body}");
+        }
+        parse_prometheus(&body)
+    }
+
+    /// One sample of `GET /metrics`; `name` with or without the `am_runner_` prefix.
+    pub fn counter(&self, name: &str) -> Result<f64> {
+        let full = full_metric_name(name);
+        let metrics = self.metrics()?;
+        find(&metrics, &full)
+    }
+
+    /// Polls [`counter`](Self::counter) until `ok(value)` and returns that value; fails after
+    /// `timeout` (or at once if the runner exits) with the last value and the logs.
+    pub fn wait_counter(
+        &mut self,
+        name: &str,
+        timeout: Duration,
+        ok: impl Fn(f64) -> bool,
+    ) -> Result<f64> {
+        let port = self.metrics_port;
+        let full = full_metric_name(name);
+        let mut last = None;
+        let result = self.process.wait_ready(
+            &format!("{full} to reach the expected value"),
+            timeout,
+            || {
+                let (_, body) = http_get(port, "/metrics")?;
+                let value = find(&parse_prometheus(&body)?, &full)?;
+                last = Some(value);
+                Ok(ok(value).then_some(value))
+            },
+        );
+        result.with_context(|| format!("last value of {full}: {last:?}"))
+    }
+
+    /// Polls its log until it contains `needle`; fails after `timeout` (or at once if the
+    /// runner exits) with the logs.
+    pub fn wait_log(&mut self, needle: &str, timeout: Duration) -> Result<()> {
+        let log = self.process.stderr_log();
+        self.process
+            .wait_ready(&format!("{needle:?} in the log"), timeout, || {
+                let text = std::fs::read(&log).unwrap_or_default();
+                Ok(String::from_utf8_lossy(&text).contains(needle).then_some(()))
+            })
+    }
+
+    /// `am-runner check --config <its config> <its args>`, run in its directory.
+    pub fn check(&self) -> Result<RunnerCheck> {
+        command_in("check", &self.config_path, &self.args, self.dir.path())
+    }
+
+    /// `am-runner plugins --config <its config> <its args>`, run in its directory.
+    pub fn plugins(&self) -> Result<RunnerCheck> {
+        command_in("plugins", &self.config_path, &self.args, self.dir.path())
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the process to exit; returns its exit
+    /// status. On timeout it is killed and the error carries its logs.
+    pub fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        self.process.signal(Signal::SIGTERM)?;
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if !self.process.is_running() {
+                return self
+                    .process
+                    .exit_status()
+                    .ok_or_else(|| anyhow!("am-runner exited with an unknown status"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let logs = self.logs();
+        let _ = self.process.kill_hard();
+        bail!("am-runner did not exit within {timeout:?} of SIGTERM; killed it\n{logs}")
+    }
+}
+
+fn find(metrics: &[(String, f64)], full: &str) -> Result<f64> {
+    metrics
+        .iter()
+        .find(|(n, _)| n == full)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| anyhow!("{full} is not among the runner's metrics: {metrics:?}"))
+}
+
+fn full_metric_name(name: &str) -> String {
+    if name.starts_with("am_runner_") {
+        name.to_owned()
+    } else {
+        format!("am_runner_{name}")
+    }
+}

@@ -1,0 +1,94 @@
+//! Shortcuts for the runner's test files (`tests/tests/runner_*.rs`): each panics with the
+//! error (and the runner's logs where there is a runner) instead of returning it, so that a
+//! `#[test]` reads as the steps it takes.
+
+// These run inside #[test] functions only (clippy.toml allows panics there): a panic is a
+// failing test with its message.
+#![allow(clippy::panic)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::daemon::Runner;
+use super::series::{Points, wait_whisper};
+use super::setup::RunnerSetup;
+use super::store::{Series, write_series};
+use crate::carbon_cache::CarbonCache;
+use crate::redis::RedisServer;
+
+/// Upper bound of every wait for data to arrive.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// [`RedisServer::start`] and [`CarbonCache::start`] (1-second retention).
+pub fn daemons() -> (RedisServer, CarbonCache) {
+    let redis = RedisServer::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let carbon = CarbonCache::start().unwrap_or_else(|e| panic!("{e:#}"));
+    (redis, carbon)
+}
+
+/// [`RunnerSetup::new`] for `redis` and `carbon`.
+pub fn setup(redis: &RedisServer, carbon: &CarbonCache) -> RunnerSetup {
+    RunnerSetup::new(redis.port(), carbon.line_port())
+}
+
+/// [`Runner::start`].
+pub fn start(setup: &RunnerSetup) -> Runner {
+    Runner::start(setup).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// [`write_series`] into `redis`.
+pub fn write(redis: &RedisServer, series: &[Series<'_>]) {
+    write_series(redis.port(), series).unwrap_or_else(|e| panic!("{e:#}\n{}", redis.logs()));
+}
+
+/// The `Example` algorithm firing every second (cron `* * * * * *`) for one service `service`
+/// watching `metrics` over 600 s with `threshold`.
+pub fn example_every_second(service: &str, metrics: &str, threshold: f64) -> Value {
+    json!({
+        "scheduler_options": { "cron": "* * * * * *", "plugin_args": { "name": "Example" } },
+        "worker_options": { service: { "metrics": metrics, "window": 600, "threshold": threshold } }
+    })
+}
+
+/// The `Faulty` algorithm every second (`interval_secs` 1) for one service with `options`.
+pub fn faulty_every_second(service: &str, options: Value) -> Value {
+    json!({
+        "scheduler_options": { "interval_secs": 1 },
+        "worker_options": { service: options }
+    })
+}
+
+/// [`wait_whisper`] until `metric` holds at least `n` points, with the runner's logs on
+/// failure.
+#[track_caller]
+pub fn wait_points(carbon: &CarbonCache, runner: &Runner, metric: &str, n: usize) -> Points {
+    wait_whisper(carbon, metric, &format!("{n} point(s)"), WAIT, |p| {
+        p.len() >= n
+    })
+    .unwrap_or_else(|e| panic!("{e:#}\n{}", runner.logs()))
+}
+
+/// One counter of the runner, with its logs on failure.
+#[track_caller]
+pub fn counter(runner: &Runner, name: &str) -> f64 {
+    runner
+        .counter(name)
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", runner.logs()))
+}
+
+/// Asserts a counter's value, with the runner's logs on failure.
+#[track_caller]
+pub fn assert_counter(runner: &Runner, name: &str, expected: f64) {
+    let got = counter(runner, name);
+    assert_eq!(got, expected, "{name}\n{}", runner.logs());
+}
+
+/// Waits (at most [`WAIT`]) until a counter satisfies `ok`, and returns its value.
+#[track_caller]
+pub fn wait_counter(runner: &mut Runner, name: &str, ok: impl Fn(f64) -> bool) -> f64 {
+    match runner.wait_counter(name, WAIT, ok) {
+        Ok(v) => v,
+        Err(e) => panic!("{name}: {e:#}\n{}", runner.logs()),
+    }
+}
