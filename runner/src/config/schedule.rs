@@ -29,6 +29,31 @@ impl Schedule {
                 "expected 5 fields (minute hour day month weekday) or 6 (with seconds first), got {fields} in {expr:?}"
             ));
         }
+        // Field sizes, seconds first; a step beyond its field's range is a typo (croner accepts
+        // `*/61` as "at 0").
+        const SIZES: [(&str, u32); 6] = [
+            ("second", 60),
+            ("minute", 60),
+            ("hour", 24),
+            ("day of month", 31),
+            ("month", 12),
+            ("day of week", 7),
+        ];
+        let skip = 6 - fields;
+        for (field, (what, size)) in expr.split_whitespace().zip(SIZES.iter().skip(skip)) {
+            for part in field.split(',') {
+                if let Some((_, step)) = part.split_once('/') {
+                    match step.parse::<u32>() {
+                        Ok(n) if (1..=*size).contains(&n) => {}
+                        _ => {
+                            return Err(format!(
+                                "invalid cron expression {expr:?}: the {what} step {step:?} must be between 1 and {size}"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
         let cron =
             Cron::from_str(expr).map_err(|e| format!("invalid cron expression {expr:?}: {e}"))?;
         Ok(Schedule::Cron {
