@@ -14,12 +14,22 @@ fn a_plugin_built_with_panic_abort_is_refused() {
     let target = root.join("target/panic-abort");
     let status = Command::new(env!("CARGO"))
         .current_dir(&root)
-        .args(["build", "--release", "-q", "-p", "am-plugin-example", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "-q",
+            "-p",
+            "am-plugin-example",
+            "--target-dir",
+        ])
         .arg(&target)
         .env("RUSTFLAGS", "-C panic=abort")
         .status()
         .expect("running cargo");
-    assert!(status.success(), "building the plugin with panic=abort failed");
+    assert!(
+        status.success(),
+        "building the plugin with panic=abort failed"
+    );
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
         target.join("release/libam_plugin_example.so"),
@@ -27,7 +37,10 @@ fn a_plugin_built_with_panic_abort_is_refused() {
     )
     .unwrap();
     let plugins = Plugins::load_dir(dir.path()).unwrap();
-    assert!(plugins.get("Example").is_none(), "the abort-built plugin was loaded");
+    assert!(
+        plugins.get("Example").is_none(),
+        "the abort-built plugin was loaded"
+    );
     assert_eq!(plugins.skipped.len(), 1);
     let reason = &plugins.skipped[0].reason;
     assert!(reason.contains("panic = \"abort\""), "{reason}");

@@ -1,0 +1,308 @@
+//! Building blocks shared by anna-molly's detector plugins (TukeysFilter,
+//! SeasonalDecomposition, SeasonalDecompositionEnsemble, FlowDifference): picking the datapoint
+//! closest to a time, filling gaps on a regular grid, and judging an error against the
+//! distribution of past errors kept in a t-digest in the plugin's persistent state.
+
+pub mod seasonal;
+
+use am_plugin_api::{Context, PluginError, Point};
+use am_tdigest::TDigest;
+use serde::Deserialize;
+
+/// The point closest to `t` (the earlier one on a tie), as anna-molly's
+/// `get_closest_datapoint`. `points` must be sorted by time.
+pub fn closest(points: &[Point], t: i64) -> Option<Point> {
+    let pos = points.partition_point(|p| p.ts < t);
+    match (
+        pos.checked_sub(1).and_then(|i| points.get(i)),
+        points.get(pos),
+    ) {
+        (None, None) => None,
+        (Some(a), None) => Some(*a),
+        (None, Some(b)) => Some(*b),
+        (Some(a), Some(b)) => Some(if b.ts - t < t - a.ts { *b } else { *a }),
+    }
+}
+
+/// The most common step between consecutive timestamps (anna-molly's `find_step_size`).
+pub fn common_step(points: &[Point]) -> Option<i64> {
+    let mut steps: Vec<i64> = points
+        .windows(2)
+        .map(|w| w[1].ts - w[0].ts)
+        .filter(|s| *s > 0)
+        .collect();
+    steps.sort_unstable();
+    let mut best: Option<(i64, usize)> = None;
+    let mut i = 0;
+    while i < steps.len() {
+        let j = steps[i..].iter().take_while(|s| **s == steps[i]).count();
+        if best.is_none_or(|(_, n)| j > n) {
+            best = Some((steps[i], j));
+        }
+        i += j;
+    }
+    best.map(|(s, _)| s)
+}
+
+/// How gaps are filled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fill {
+    /// With a constant (anna-molly's `default` option).
+    Value(f64),
+    /// Linearly between the points around the gap.
+    Linear,
+}
+
+/// Puts `points` (sorted) on a grid of `step` seconds starting at the first point, filling
+/// missing steps. Points off the grid are moved to the grid step they fall in (the later
+/// point of a step wins).
+pub fn fill_gaps(points: &[Point], step: i64, fill: Fill) -> Vec<Point> {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return Vec::new();
+    };
+    let step = step.max(1);
+    let n = ((last.ts - first.ts) / step + 1) as usize;
+    let mut grid: Vec<Option<f64>> = vec![None; n];
+    for p in points {
+        let i = ((p.ts - first.ts) / step) as usize;
+        if let Some(slot) = grid.get_mut(i) {
+            *slot = Some(p.value);
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut prev: Option<(usize, f64)> = None;
+    for (i, v) in grid.iter().enumerate() {
+        let ts = first.ts + i as i64 * step;
+        match v {
+            Some(v) => {
+                out.push(Point { ts, value: *v });
+                prev = Some((i, *v));
+            }
+            None => {
+                let value = match fill {
+                    Fill::Value(d) => d,
+                    Fill::Linear => {
+                        let next = grid[i..]
+                            .iter()
+                            .enumerate()
+                            .find_map(|(k, v)| v.map(|v| (i + k, v)));
+                        match (prev, next) {
+                            (Some((a, va)), Some((b, vb))) => {
+                                va + (vb - va) * (i - a) as f64 / (b - a) as f64
+                            }
+                            (Some((_, va)), None) => va,
+                            (None, Some((_, vb))) => vb,
+                            (None, None) => 0.0,
+                        }
+                    }
+                };
+                out.push(Point { ts, value });
+            }
+        }
+    }
+    out
+}
+
+/// How errors are judged against their past distribution (anna-molly's `error_params`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorParams {
+    /// Tukey fences: `q25 − k·IQR`, `q75 + k·IQR` (default 1.5). anna-molly also called it
+    /// `scaling`.
+    #[serde(default = "default_iqr", alias = "scaling")]
+    pub iqr_scaling: f64,
+    /// Quantile fences at `alpha/2` and `1 − alpha/2` (default 0.01).
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// Flag 1 also needs the error above this.
+    #[serde(default)]
+    pub minimal_upper_threshold: Option<f64>,
+    /// Flag −1 also needs the error below this.
+    #[serde(default)]
+    pub minimal_lower_threshold: Option<f64>,
+    /// Ensemble: |consensus| at which `overall.flag` is set (default 2; anna-molly's files
+    /// spell it `treshold`).
+    #[serde(default = "default_threshold", alias = "treshold")]
+    pub threshold: f64,
+    /// Single decomposition: `abs` (error as is) or `norm` (relative; anna-molly's default).
+    /// anna-molly's `stl` means `abs`.
+    #[serde(default)]
+    pub error_type: Option<String>,
+    /// Single decomposition: `tukey` or `quantile` (default `tukey`).
+    #[serde(default)]
+    pub error_handling: Option<String>,
+}
+
+fn default_iqr() -> f64 {
+    1.5
+}
+fn default_alpha() -> f64 {
+    0.01
+}
+fn default_threshold() -> f64 {
+    2.0
+}
+
+impl Default for ErrorParams {
+    fn default() -> Self {
+        ErrorParams {
+            iqr_scaling: default_iqr(),
+            alpha: default_alpha(),
+            minimal_upper_threshold: None,
+            minimal_lower_threshold: None,
+            threshold: default_threshold(),
+            error_type: None,
+            error_handling: None,
+        }
+    }
+}
+
+impl ErrorParams {
+    /// Checks ranges; the message names the option.
+    pub fn validate(&self) -> Result<(), PluginError> {
+        if !(self.iqr_scaling.is_finite() && self.iqr_scaling >= 0.0) {
+            return Err(PluginError::options(format!(
+                "`error_params.iqr_scaling` must be a number ≥ 0, got {}",
+                self.iqr_scaling
+            )));
+        }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return Err(PluginError::options(format!(
+                "`error_params.alpha` must be between 0 and 1 (exclusive), got {}",
+                self.alpha
+            )));
+        }
+        if !(self.threshold.is_finite() && self.threshold > 0.0) {
+            return Err(PluginError::options(format!(
+                "`error_params.threshold` must be positive, got {}",
+                self.threshold
+            )));
+        }
+        if let (Some(lo), Some(hi)) = (self.minimal_lower_threshold, self.minimal_upper_threshold)
+            && lo > hi
+        {
+            return Err(PluginError::options(format!(
+                "`error_params.minimal_lower_threshold` ({lo}) is above `minimal_upper_threshold` ({hi})"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A judgement: flag (1 above, −1 below, 0 within) and the fences used.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    /// 1, −1 or 0.
+    pub flag: f64,
+    /// Lower fence.
+    pub lower: f64,
+    /// Upper fence.
+    pub upper: f64,
+}
+
+fn judge(error: f64, lower: f64, upper: f64, p: &ErrorParams) -> Verdict {
+    let above = error > upper && p.minimal_upper_threshold.is_none_or(|m| error > m);
+    let below = error < lower && p.minimal_lower_threshold.is_none_or(|m| error < m);
+    let flag = if above {
+        1.0
+    } else if below {
+        -1.0
+    } else {
+        0.0
+    };
+    Verdict { flag, lower, upper }
+}
+
+/// Tukey fences from the digest's quartiles.
+pub fn eval_tukey(error: f64, p: &ErrorParams, digest: &TDigest) -> Option<Verdict> {
+    let q25 = digest.quantile(0.25)?;
+    let q75 = digest.quantile(0.75)?;
+    let iqr = q75 - q25;
+    Some(judge(
+        error,
+        q25 - p.iqr_scaling * iqr,
+        q75 + p.iqr_scaling * iqr,
+        p,
+    ))
+}
+
+/// Fences at the digest's `alpha/2` and `1 − alpha/2` quantiles.
+pub fn eval_quantile(error: f64, p: &ErrorParams, digest: &TDigest) -> Option<Verdict> {
+    let lower = digest.quantile(p.alpha / 2.0)?;
+    let upper = digest.quantile(1.0 - p.alpha / 2.0)?;
+    Some(judge(error, lower, upper, p))
+}
+
+/// Loads a t-digest from the plugin's state (a new one when absent). A digest that does not
+/// decode is reported (logged) and replaced, rather than failing every run forever.
+pub fn load_digest(ctx: &Context<'_>, key: &str) -> Result<TDigest, PluginError> {
+    match ctx.state_get(key)? {
+        None => Ok(TDigest::new(100.0)),
+        Some(bytes) => match TDigest::from_bytes(&bytes) {
+            Ok(d) => Ok(d),
+            Err(e) => {
+                ctx.warn(format!(
+                    "state `{key}` is not a t-digest ({e}); starting a new one"
+                ));
+                Ok(TDigest::new(100.0))
+            }
+        },
+    }
+}
+
+/// Saves a t-digest to the plugin's state.
+pub fn save_digest(ctx: &Context<'_>, key: &str, digest: &TDigest) -> Result<(), PluginError> {
+    ctx.state_set(key, &digest.to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(ts: i64, value: f64) -> Point {
+        Point { ts, value }
+    }
+
+    #[test]
+    fn closest_like_anna_molly() {
+        let pts = [p(10, 1.0), p(20, 2.0), p(30, 3.0)];
+        assert_eq!(closest(&pts, 14), Some(p(10, 1.0)));
+        assert_eq!(closest(&pts, 15), Some(p(10, 1.0)));
+        assert_eq!(closest(&pts, 16), Some(p(20, 2.0)));
+        assert_eq!(closest(&pts, 0), Some(p(10, 1.0)));
+        assert_eq!(closest(&pts, 99), Some(p(30, 3.0)));
+        assert_eq!(closest(&[], 5), None);
+    }
+
+    #[test]
+    fn gaps_filled_on_the_grid() {
+        let pts = [p(0, 1.0), p(60, 2.0), p(240, 5.0)];
+        assert_eq!(common_step(&pts), Some(60));
+        let lin = fill_gaps(&pts, 60, Fill::Linear);
+        let v: Vec<f64> = lin.iter().map(|p| p.value).collect();
+        assert_eq!(v, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        let c = fill_gaps(&pts, 60, Fill::Value(0.0));
+        assert_eq!(c[2], p(120, 0.0));
+    }
+
+    #[test]
+    fn minimal_thresholds_gate_the_flags() {
+        let mut d = TDigest::new(100.0);
+        for i in 0..1000 {
+            d.add(f64::from(i % 10));
+        }
+        let mut params = ErrorParams::default();
+        assert_eq!(eval_tukey(100.0, &params, &d).unwrap().flag, 1.0);
+        assert_eq!(eval_tukey(-100.0, &params, &d).unwrap().flag, -1.0);
+        assert_eq!(eval_tukey(5.0, &params, &d).unwrap().flag, 0.0);
+        params.minimal_upper_threshold = Some(200.0);
+        assert_eq!(eval_tukey(100.0, &params, &d).unwrap().flag, 0.0);
+        assert_eq!(
+            eval_quantile(100.0, &ErrorParams::default(), &d)
+                .unwrap()
+                .flag,
+            1.0
+        );
+        assert!(eval_tukey(1.0, &params, &TDigest::new(100.0)).is_none());
+    }
+}

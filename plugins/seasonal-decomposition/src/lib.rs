@@ -1,0 +1,162 @@
+//! `SeasonalDecomposition`: is the latest point what the season and the trend predict?
+//!
+//! Puts `metric` on a grid of `interval` seconds (gaps filled with `default`, or interpolated),
+//! takes the `period_length · seasons` points ending at the second-newest one (the newest
+//! interval may still be filling), decomposes them with robust periodic STL (as anna-molly did
+//! with R's `stl`), and models the window's last point ("input") as seasonal + trend, floored
+//! at 0.01. The error (`abs`: input − model; `norm`: relative, see below) goes into a t-digest
+//! of past errors kept in the plugin's state — so a runner restart continues the distribution —
+//! and is flagged by `error_handling`: `tukey` (IQR fences of the digest's quartiles,
+//! `iqr_scaling`) or `quantile` (fences at the `alpha/2` and `1 − alpha/2` quantiles). Flag 1
+//! needs the error above the upper fence and above `minimal_upper_threshold`; −1 below the
+//! lower fence and below `minimal_lower_threshold`.
+//!
+//! `norm` divides the error by the model when the error is ≤ 0, and by the input otherwise
+//! (1.0 when the input is 0).
+//!
+//! Writes anna-molly's fields: `flag`, `lower`, `upper`, `model`, `input`, `seasonal`, `trend`,
+//! `error` (and `alpha` with `quantile`). When the data is stale (newest point older than 3
+//! intervals), missing or too short, it writes only `flag` = −1, as anna-molly did, and logs
+//! why.
+//!
+//! STL needs more than two full periods: `seasons` must be at least 3 (anna-molly's example of
+//! `period_length` 6 × `seasons` 2 is refused at `am-runner check` and at start).
+//!
+//! ```json
+//! "SeasonalDecomposition": {
+//!   "scheduler_options": { "cron": "*/30 * * * * *", "plugin_args": { "name": "SeasonalDecomposition" } },
+//!   "worker_options": { "stl_service1": { "metric": "system.loadavg", "period_length": 144, "seasons": 3,
+//!     "interval": 600, "error_params": { "error_type": "norm", "error_handling": "quantile", "alpha": 0.01,
+//!     "minimal_upper_threshold": 0.1, "minimal_lower_threshold": -0.1 } } }
+//! }
+//! ```
+
+use am_detect::seasonal::{SeasonalOptions, model};
+use am_detect::{ErrorParams, eval_quantile, eval_tukey, load_digest, save_digest};
+use am_plugin_api::{BaseTask, Context, Init, PluginError};
+use serde::Deserialize;
+
+/// The options of one service.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// The series and window.
+    #[serde(flatten)]
+    pub seasonal: SeasonalOptions,
+    /// `abs` or `norm` (default; anna-molly's `stl` means `abs`); overrides
+    /// `error_params.error_type`.
+    #[serde(default)]
+    pub error_type: Option<String>,
+    /// `tukey` (default) or `quantile`; overrides `error_params.error_handling`.
+    #[serde(default)]
+    pub error_handling: Option<String>,
+    /// How errors are judged.
+    #[serde(default)]
+    pub error_params: ErrorParams,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ErrorType {
+    Abs,
+    Norm,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Handling {
+    Tukey,
+    Quantile,
+}
+
+/// The detector.
+#[derive(Debug)]
+pub struct SeasonalDecomposition {
+    options: Options,
+    error_type: ErrorType,
+    handling: Handling,
+}
+
+/// State key of the error distribution.
+const DIGEST: &str = "errors";
+
+impl BaseTask for SeasonalDecomposition {
+    type Options = Options;
+    const NAME: &'static str = "SeasonalDecomposition";
+
+    fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
+        options.seasonal.validate()?;
+        options.error_params.validate()?;
+        let et = options
+            .error_type
+            .clone()
+            .or(options.error_params.error_type.clone());
+        let error_type = match et.as_deref() {
+            None | Some("norm") => ErrorType::Norm,
+            Some("abs") | Some("stl") => ErrorType::Abs,
+            Some(other) => {
+                return Err(PluginError::options(format!(
+                    "`error_type` must be `abs` or `norm`, got `{other}`"
+                )));
+            }
+        };
+        let eh = options
+            .error_handling
+            .clone()
+            .or(options.error_params.error_handling.clone());
+        let handling = match eh.as_deref() {
+            None | Some("tukey") => Handling::Tukey,
+            Some("quantile") => Handling::Quantile,
+            Some(other) => {
+                return Err(PluginError::options(format!(
+                    "`error_handling` must be `tukey` or `quantile`, got `{other}`"
+                )));
+            }
+        };
+        Ok(SeasonalDecomposition {
+            options,
+            error_type,
+            handling,
+        })
+    }
+
+    fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
+        let m = match model(ctx, &self.options.seasonal)? {
+            Ok(m) => m,
+            Err(why) => {
+                ctx.warn(format!("{}; writing flag -1", why.0));
+                ctx.emit("flag", -1.0)?;
+                return Ok(());
+            }
+        };
+        let error = match self.error_type {
+            ErrorType::Abs => m.error,
+            ErrorType::Norm => m.norm_error(),
+        };
+        let mut digest = load_digest(ctx, DIGEST)?;
+        digest.add(error);
+        digest.compress();
+        save_digest(ctx, DIGEST, &digest)?;
+        let p = &self.options.error_params;
+        let verdict = match self.handling {
+            Handling::Tukey => eval_tukey(error, p, &digest),
+            Handling::Quantile => eval_quantile(error, p, &digest),
+        }
+        .ok_or_else(|| PluginError::data("the error distribution is empty"))?;
+        ctx.emit("flag", verdict.flag)?;
+        ctx.emit("lower", verdict.lower)?;
+        ctx.emit("upper", verdict.upper)?;
+        if self.handling == Handling::Quantile {
+            ctx.emit("alpha", p.alpha)?;
+        }
+        ctx.emit("model", m.model)?;
+        ctx.emit("input", m.input)?;
+        ctx.emit("seasonal", m.seasonal)?;
+        ctx.emit("trend", m.trend)?;
+        ctx.emit("error", error)?;
+        Ok(())
+    }
+}
+
+am_plugin_api::export_plugin!(SeasonalDecomposition);
+
+#[cfg(test)]
+mod tests;
