@@ -6,4 +6,5 @@ pub mod exec;
 pub mod host;
 pub mod metrics;
 pub mod output;
+pub mod replay;
 pub mod scheduler;

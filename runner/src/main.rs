@@ -5,6 +5,7 @@
 //! am-runner --config analyzer.json [--plugin-dir DIR] [--services services.json]   run
 //! am-runner check --config analyzer.json      validate, load every plugin, parse every option
 //! am-runner plugins --config analyzer.json    list the plugins found (and files skipped)
+//! am-runner replay --plugin NAME_OR_FILE --options JSON (--csv FILE | --series NAME=FILE ...)
 //! ```
 
 // A command-line tool answers on stdout.
@@ -43,12 +44,25 @@ enum Command {
     Check,
     /// List the plugins in the plugin folder: name, version, ABI version, file.
     Plugins,
+    /// Run a plugin offline over CSVs of `timestamp,value`, tick by tick at the data's
+    /// timestamps, printing one CSV row per tick: `timestamp` then the output fields.
+    Replay(bin_cli::replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let running = matches!(cli.command, None | Some(Command::Run));
     bin_cli::init_tracing(if running { "info" } else { "warn" });
+    if let Some(Command::Replay(args)) = &cli.command {
+        return match bin_cli::replay::replay(args, cli.plugin_dir.as_deref(), cli.config.as_deref())
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("am-runner replay: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let Some(config_path) = cli.config else {
         eprintln!("am-runner: --config FILE is required");
         return ExitCode::from(2);
@@ -68,6 +82,7 @@ fn main() -> ExitCode {
         Command::Check => return bin_cli::check::check(&config_path, &config, &algorithms),
         Command::Plugins => bin_cli::plugins::list(&config),
         Command::Run => bin_cli::run::run(config, algorithms),
+        Command::Replay(_) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

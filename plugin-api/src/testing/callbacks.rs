@@ -153,7 +153,13 @@ unsafe fn deliver(
     sink: *mut Sink,
     on_series: OnSeries,
 ) {
-    let points = s.host.series.get(name).map(Vec::as_slice).unwrap_or(&[]);
+    let points = s
+        .host
+        .series
+        .get(name)
+        .or(s.host.any.as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     let start = points.partition_point(|p| p.ts < from);
     let end = points.partition_point(|p| p.ts <= until).max(start);
     let window = &points[start..end];
@@ -211,9 +217,15 @@ unsafe extern "C" fn read_pattern(
             Ok(p) => p,
             Err(status) => return status,
         };
+        let mut any_match = false;
         for name in s.host.series.keys().filter(|name| pattern.matches(name)) {
+            any_match = true;
             // SAFETY: the plugin's sink and callback for this call.
             unsafe { deliver(s, name, from, until, sink, on_series) };
+        }
+        if !any_match && s.host.any.is_some() {
+            // SAFETY: as above; "csv" names no real series, so the wildcard answers.
+            unsafe { deliver(s, "csv", from, until, sink, on_series) };
         }
         Status::Ok
     })
@@ -237,9 +249,15 @@ unsafe extern "C" fn find(
             Ok(p) => p,
             Err(status) => return status,
         };
+        let mut any_match = false;
         for name in s.host.series.keys().filter(|name| pattern.matches(name)) {
+            any_match = true;
             // SAFETY: the plugin's sink and callback, with a view valid during the delivery.
             unsafe { on_name(sink, Str::new(name)) };
+        }
+        if !any_match && s.host.any.is_some() {
+            // SAFETY: as above.
+            unsafe { on_name(sink, Str::new("csv")) };
         }
         Status::Ok
     })

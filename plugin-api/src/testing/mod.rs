@@ -142,6 +142,8 @@ pub struct LogLine {
 #[derive(Debug, Default)]
 pub struct TestHost {
     series: BTreeMap<String, Vec<Point>>,
+    /// Answers reads of metrics that do not exist (see [`TestHost::add_any_point`]).
+    pub(crate) any: Option<Vec<Point>>,
     state: BTreeMap<(String, String, String), Vec<u8>>,
     emitted: Vec<Emitted>,
     events: Vec<RecordedEvent>,
@@ -153,6 +155,28 @@ impl TestHost {
     /// An empty host.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Adds a point to the *wildcard* series: once it exists, a read of a metric that does not
+    /// exist returns the wildcard's points under the name asked for, and a pattern or a find
+    /// that matches nothing returns it once under the name `csv`. The replay tool uses it to
+    /// let one CSV stand for whatever series a plugin's options name. Points must be added in
+    /// time order (a point at the last timestamp replaces it).
+    pub fn add_any_point(&mut self, ts: i64, value: f64) -> &mut Self {
+        let any = self.any.get_or_insert_with(Vec::new);
+        match any.last_mut() {
+            Some(last) if last.ts == ts => last.value = value,
+            Some(last) if last.ts > ts => {
+                let at = any.partition_point(|p| p.ts < ts);
+                if any.get(at).is_some_and(|p| p.ts == ts) {
+                    any[at].value = value;
+                } else {
+                    any.insert(at, Point { ts, value });
+                }
+            }
+            _ => any.push(Point { ts, value }),
+        }
+        self
     }
 
     /// Adds a point to the metric `name` (created if new). Points are kept in time order; a

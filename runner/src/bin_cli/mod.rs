@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod plugins;
+pub mod replay;
 pub mod run;
 
 /// Logs to stderr; `RUST_LOG` picks the level (default `default`: `info` when running, `warn`

@@ -141,7 +141,8 @@ pub fn from_descriptor(
 }
 
 #[allow(unsafe_code)]
-fn load_file(path: &Path) -> Result<LoadedPlugin, String> {
+/// Loads one plugin file, checking its ABI version first; the error says why it is not usable.
+pub fn load_file(path: &Path) -> Result<LoadedPlugin, String> {
     // SAFETY: loading a library runs its initialisers. The plugin folder is trusted
     // configuration (like the runner binary itself); nothing else is loaded from it.
     let lib = unsafe { libloading::Library::new(path) }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use am_plugin_api::abi::{Status, Str};
 
 pub use context::{RunCtx, state_key};
-pub use loader::{LoadedPlugin, Plugins, Skipped, from_descriptor};
+pub use loader::{LoadedPlugin, Plugins, Skipped, from_descriptor, load_file};
 
 /// How a plugin call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
