@@ -8,8 +8,9 @@
 //! `1` (above), `-1` (below) or `0`, plus `quantile_25`, `quantile_75`, `count` (instances
 //! judged) and `invalid` (instances flagged) — anna-molly's output fields.
 //!
-//! The instance's field is its metric name without the pattern's literal prefix
-//! (`metrics: "system.*"`, metric `system.web01` → field `web01`).
+//! The instance's field is its metric name without the pattern's literal path, up to the last
+//! dot before the first wildcard (`metrics: "system.*"` or `"system.web*"`, metric
+//! `system.web01` → field `web01`).
 //!
 //! When a quantile is missing or older than `maximum_delay`, the quantiles are inconsistent
 //! (`q25 > q75`) or no instance has a recent datapoint, nothing is written (as anna-molly did):
@@ -72,15 +73,20 @@ pub struct TukeysFilter {
     prefix: String,
 }
 
-/// The literal start of a glob (what every match begins with).
+/// The path every match of a glob starts with, up to its last dot: what is cut from metric
+/// names to name the instances (`system.*` → `system.`; `demo.latency.web*` → `demo.latency.`).
 fn literal_prefix(pattern: &str) -> String {
     if pattern.starts_with("re:") {
         return String::new();
     }
-    pattern
+    let literal: String = pattern
         .chars()
         .take_while(|c| !matches!(c, '*' | '?' | '[' | '{' | '\\'))
-        .collect()
+        .collect();
+    match literal.rfind('.') {
+        Some(i) => literal[..=i].to_string(),
+        None => String::new(),
+    }
 }
 
 impl BaseTask for TukeysFilter {
