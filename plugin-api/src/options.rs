@@ -66,7 +66,10 @@ pub(crate) fn parse_options<T: DeserializeOwned>(json: &str) -> Result<T, Plugin
     let parsed = parsed
         .map_err(|e| {
             let path = e.path().to_string();
-            let inner = e.into_inner();
+            // serde_json's position points into the runner's one-line copy of the options,
+            // not into any file the user wrote: drop it.
+            let full = e.into_inner().to_string();
+            let inner = full.find(" at line ").map_or(full.as_str(), |i| &full[..i]);
             if path == "." {
                 format!("invalid options: {inner}")
             } else {

@@ -1,6 +1,6 @@
 //! `am-runner check`: the config, the plugins it names and every service's options.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use am_runner::config::{AlgorithmSpec, AnalyzerConfig};
 use am_runner::host::{Instance, Plugins, RunCtx};
 use am_runner::metrics::RunnerMetrics;
 
-/// Exit 0 with "OK", or 2 with one line per problem.
+/// Exit 0 with "OK", or 2 with one line per problem, each against the file it is in.
 pub fn check(file: &Path, config: &AnalyzerConfig, algorithms: &[AlgorithmSpec]) -> ExitCode {
     let problems = problems(config, algorithms);
     if problems.is_empty() {
@@ -21,24 +21,38 @@ pub fn check(file: &Path, config: &AnalyzerConfig, algorithms: &[AlgorithmSpec])
         );
         return ExitCode::SUCCESS;
     }
-    eprintln!(
-        "{}",
-        ConfigError {
-            file: file.to_path_buf(),
-            problems
+    let mut by_file: Vec<ConfigError> = Vec::new();
+    for (f, p) in problems {
+        let f = f.unwrap_or_else(|| file.to_path_buf());
+        match by_file.iter_mut().find(|e| e.file == f) {
+            Some(e) => e.problems.push(p),
+            None => by_file.push(ConfigError {
+                file: f,
+                problems: vec![p],
+            }),
         }
-    );
+    }
+    for e in by_file {
+        eprintln!("{e}");
+    }
     ExitCode::from(2)
 }
 
-/// Every problem with the plugins and options (the config itself already parsed).
-pub fn problems(config: &AnalyzerConfig, algorithms: &[AlgorithmSpec]) -> Vec<Problem> {
+/// Every problem with the plugins and options (the config itself already parsed), with the
+/// file it is in when that is not analyzer.json.
+pub fn problems(
+    config: &AnalyzerConfig,
+    algorithms: &[AlgorithmSpec],
+) -> Vec<(Option<PathBuf>, Problem)> {
     let plugins = match Plugins::load_dir(&config.plugin_dir) {
         Ok(p) => p,
         Err(e) => {
-            return vec![Problem::new(
-                "plugin_dir",
-                format!("cannot read {}: {e}", config.plugin_dir.display()),
+            return vec![(
+                None,
+                Problem::new(
+                    "plugin_dir",
+                    format!("cannot read {}: {e}", config.plugin_dir.display()),
+                ),
             )];
         }
     };
@@ -47,7 +61,12 @@ pub fn problems(config: &AnalyzerConfig, algorithms: &[AlgorithmSpec]) -> Vec<Pr
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return vec![Problem::new("", format!("cannot start a runtime: {e}"))],
+        Err(e) => {
+            return vec![(
+                None,
+                Problem::new("", format!("cannot start a runtime: {e}")),
+            )];
+        }
     };
     let metrics = Arc::new(RunnerMetrics::default());
     let mut out = Vec::new();
@@ -59,18 +78,21 @@ pub fn problems(config: &AnalyzerConfig, algorithms: &[AlgorithmSpec]) -> Vec<Pr
                     .iter()
                     .map(|s| format!("{} ({})", s.path.display(), s.reason))
                     .collect();
-                out.push(Problem::new(
-                    format!("{}.scheduler_options.plugin_args.name", alg.path),
-                    format!(
-                        "no plugin named {:?} in {}; loaded: [{}]{}",
-                        svc.plugin,
-                        config.plugin_dir.display(),
-                        plugins.names().join(", "),
-                        if skipped.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; skipped: {}", skipped.join("; "))
-                        }
+                out.push((
+                    Some(alg.file.clone()),
+                    Problem::new(
+                        format!("{}.scheduler_options.plugin_args.name", alg.path),
+                        format!(
+                            "no plugin named {:?} in {}; loaded: [{}]{}",
+                            svc.plugin,
+                            config.plugin_dir.display(),
+                            plugins.names().join(", "),
+                            if skipped.is_empty() {
+                                String::new()
+                            } else {
+                                format!("; skipped: {}", skipped.join("; "))
+                            }
+                        ),
                     ),
                 ));
                 break;
@@ -89,7 +111,7 @@ pub fn problems(config: &AnalyzerConfig, algorithms: &[AlgorithmSpec]) -> Vec<Pr
                     am_runner::host::Outcome::Panicked(m) => format!("the plugin panicked: {m}"),
                     am_runner::host::Outcome::Ok => "the plugin failed to start".into(),
                 };
-                out.push(Problem::new(svc.path.clone(), msg));
+                out.push((Some(alg.file.clone()), Problem::new(svc.path.clone(), msg)));
             }
         }
     }

@@ -30,9 +30,19 @@ pub fn load(
         }
         (None, ServicesSource::Inline(map)) => (map.clone(), file.to_path_buf()),
     };
-    let prefix = if from == file { "services." } else { "" };
-    let algorithms = resolve_algorithms(&services, &from, prefix)?;
+    let inline = from == file;
+    let prefix = if inline { "services." } else { "" };
     let mut problems = Vec::new();
+    // Problems of a separate services.json belong to that file and are reported on their own;
+    // those of inline services are reported with the rest of analyzer.json's.
+    let algorithms = match resolve_algorithms(&services, &from, prefix) {
+        Ok(a) => a,
+        Err(e) if inline => {
+            problems.extend(e.problems);
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
     let issues = crate::output::events::validate_outputs(&config.event_outputs)
         .into_iter()
         .chain(
@@ -164,6 +174,7 @@ fn resolve_algorithms(
             .collect();
         if let Some(schedule) = schedule {
             out.push(AlgorithmSpec {
+                file: file.to_path_buf(),
                 name: name.clone(),
                 path: format!("{prefix}{name}"),
                 schedule,

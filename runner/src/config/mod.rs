@@ -228,6 +228,8 @@ pub struct ServiceSpec {
 /// One algorithm's schedule and services, resolved.
 #[derive(Debug, Clone)]
 pub struct AlgorithmSpec {
+    /// The file it was configured in (analyzer.json, or a separate services.json).
+    pub file: PathBuf,
     /// The algorithm's key.
     pub name: String,
     /// Its JSON path (`services.<name>`, or `<name>` in a separate services.json).

@@ -163,7 +163,9 @@ impl Runner {
         self.process
             .wait_ready(&format!("{needle:?} in the log"), timeout, || {
                 let text = std::fs::read(&log).unwrap_or_default();
-                Ok(String::from_utf8_lossy(&text).contains(needle).then_some(()))
+                Ok(String::from_utf8_lossy(&text)
+                    .contains(needle)
+                    .then_some(()))
             })
     }
 

@@ -61,8 +61,7 @@ pub fn steps(points: &[(i64, f64)]) -> Vec<i64> {
 /// with `/`.
 pub fn tree(dir: &Path) -> Result<Vec<String>> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-        for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?
-        {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
             let path: PathBuf = entry?.path();
             let rel = path
                 .strip_prefix(root)

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
 
-use super::cli::{PluginLib, RunnerCheck, run_cli};
 use super::CLI_TIMEOUT;
+use super::cli::{PluginLib, RunnerCheck, run_cli};
 use crate::sys::temp_dir;
 
 /// The name of the config file the harness writes.
@@ -222,11 +222,8 @@ pub(super) fn command_in(
     args: &[String],
     dir: &Path,
 ) -> Result<RunnerCheck> {
-    let mut all: Vec<&std::ffi::OsStr> = vec![
-        command.as_ref(),
-        "--config".as_ref(),
-        file.as_os_str(),
-    ];
+    let mut all: Vec<&std::ffi::OsStr> =
+        vec![command.as_ref(), "--config".as_ref(), file.as_os_str()];
     all.extend(args.iter().map(std::ffi::OsStr::new));
     let out = run_cli(&all, dir, CLI_TIMEOUT)?;
     Ok(RunnerCheck {

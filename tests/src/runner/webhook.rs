@@ -140,7 +140,10 @@ fn read_request(stream: TcpStream) -> Result<(HttpRequest, TcpStream)> {
     reader.read_line(&mut line)?;
     let mut parts = line.split_whitespace();
     let (method, path) = (
-        parts.next().ok_or_else(|| anyhow!("empty request"))?.to_owned(),
+        parts
+            .next()
+            .ok_or_else(|| anyhow!("empty request"))?
+            .to_owned(),
         parts.next().unwrap_or_default().to_owned(),
     );
     let mut headers = Vec::new();
