@@ -5,6 +5,7 @@ pub mod config;
 pub mod exec;
 pub mod host;
 pub mod metrics;
+pub mod nab;
 pub mod output;
 pub mod replay;
 pub mod scheduler;

@@ -120,10 +120,21 @@ pub fn replay(
     Ok(())
 }
 
-/// Reads a `timestamp,value` CSV: a header line is skipped; timestamps are Unix seconds
-/// (integer or decimal) or `YYYY-MM-DD HH:MM:SS` in UTC (as NAB's files have them); rows are
-/// sorted by time.
-pub fn read_csv(path: &Path) -> Result<Vec<(i64, f64)>, ReplayError> {
+/// One data row as written in its file, and parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The timestamp as written.
+    pub raw_ts: String,
+    /// The value as written.
+    pub raw_value: String,
+    /// Unix seconds.
+    pub ts: i64,
+    /// The value.
+    pub value: f64,
+}
+
+/// Reads a `timestamp,value` CSV keeping every data row in file order (a header is skipped).
+pub fn read_rows(path: &Path) -> Result<Vec<Row>, ReplayError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ReplayError::Input {
         file: file.clone(),
@@ -132,33 +143,48 @@ pub fn read_csv(path: &Path) -> Result<Vec<(i64, f64)>, ReplayError> {
     })?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
             continue;
         }
-        let mut cols = line.split(',');
-        let (Some(ts), Some(value)) = (cols.next(), cols.next()) else {
+        let mut cols = trimmed.split(',');
+        let (Some(raw_ts), Some(raw_value)) = (cols.next(), cols.next()) else {
             return Err(ReplayError::Input {
                 file,
                 line: i + 1,
                 message: "expected `timestamp,value`".into(),
             });
         };
-        let ts = ts.trim().trim_matches('"');
-        let parsed = parse_ts(ts);
-        let value = value.trim().trim_matches('"').parse::<f64>();
-        match (parsed, value) {
-            (Some(t), Ok(v)) => out.push((t, v)),
-            _ if i == 0 => continue, // a header
+        let ts = parse_ts(raw_ts.trim().trim_matches('"'));
+        let value = raw_value.trim().trim_matches('"').parse::<f64>();
+        match (ts, value) {
+            (Some(ts), Ok(value)) => out.push(Row {
+                raw_ts: raw_ts.to_string(),
+                raw_value: raw_value.to_string(),
+                ts,
+                value,
+            }),
+            _ if i == 0 => continue,
             _ => {
                 return Err(ReplayError::Input {
                     file,
                     line: i + 1,
-                    message: format!("expected `timestamp,value`, got {line:?}"),
+                    message: format!("expected `timestamp,value`, got {trimmed:?}"),
                 });
             }
         }
     }
+    Ok(out)
+}
+
+/// Reads a `timestamp,value` CSV: a header line is skipped; timestamps are Unix seconds
+/// (integer or decimal) or `YYYY-MM-DD HH:MM:SS` in UTC (as NAB's files have them); rows are
+/// sorted by time.
+pub fn read_csv(path: &Path) -> Result<Vec<(i64, f64)>, ReplayError> {
+    let mut out: Vec<(i64, f64)> = read_rows(path)?
+        .into_iter()
+        .map(|r| (r.ts, r.value))
+        .collect();
     out.sort_by_key(|(t, _)| *t);
     Ok(out)
 }
