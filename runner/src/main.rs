@@ -46,7 +46,7 @@ enum Command {
     Plugins,
     /// Run a plugin offline over CSVs of `timestamp,value`, tick by tick at the data's
     /// timestamps, printing one CSV row per tick: `timestamp` then the output fields.
-    Replay(bin_cli::replay::ReplayArgs),
+    Replay(Box<bin_cli::replay::ReplayArgs>),
 }
 
 fn main() -> ExitCode {
