@@ -189,6 +189,29 @@ impl ErrorParams {
     }
 }
 
+impl ErrorParams {
+    /// Refuses settings the plugin ignores (rather than accepting and silently not using
+    /// them): each of `names` (`alpha`, `threshold`, `error_type`, `error_handling`) that was
+    /// set is an error naming it.
+    pub fn refuse_unused(&self, plugin: &str, names: &[&str]) -> Result<(), PluginError> {
+        for name in names {
+            let set = match *name {
+                "alpha" => self.alpha != default_alpha(),
+                "threshold" => self.threshold != default_threshold(),
+                "error_type" => self.error_type.is_some(),
+                "error_handling" => self.error_handling.is_some(),
+                _ => false,
+            };
+            if set {
+                return Err(PluginError::options(format!(
+                    "`error_params.{name}` is not used by {plugin}; remove it"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A judgement: flag (1 above, −1 below, 0 within) and the fences used.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verdict {

@@ -107,8 +107,24 @@ pub fn replay(
         }
         let failure = runner.run(&mut host, tick).err().map(failure_text);
         let mut fields = BTreeMap::new();
+        // As in the runner, the outputs of a failed task are discarded.
         for e in host.take_emitted() {
-            fields.insert(e.field, e.value);
+            if failure.is_none() {
+                fields.insert(e.field, e.value);
+            }
+        }
+        for l in host.logs() {
+            use am_plugin_api::Level;
+            let m = &l.message;
+            match l.level {
+                Level::Error => tracing::error!(tick, plugin = %l.plugin, "{m}"),
+                Level::Warn => tracing::warn!(tick, plugin = %l.plugin, "{m}"),
+                Level::Info => tracing::info!(tick, plugin = %l.plugin, "{m}"),
+                _ => tracing::debug!(tick, plugin = %l.plugin, "{m}"),
+            }
+        }
+        for e in host.events() {
+            tracing::info!(tick, state = %e.state, severity = %e.severity, metric = %e.metric, reason = %e.reason, "event");
         }
         host.clear_outputs();
         on_tick(TickResult {

@@ -59,6 +59,10 @@ impl BaseTask for FlowDifference {
             )));
         }
         options.error_params.validate()?;
+        options.error_params.refuse_unused(
+            "FlowDifference (Tukey fences only)",
+            &["alpha", "threshold", "error_type", "error_handling"],
+        )?;
         Ok(FlowDifference { options })
     }
 
@@ -142,6 +146,17 @@ mod tests {
             h.last_value("deviation").map(f64::abs).map(|d| d < 10.0),
             Some(true)
         );
+    }
+
+    #[test]
+    fn settings_it_would_ignore_are_refused() {
+        let mut h = TestHost::new();
+        let opts = r#"{"in_metric": "a", "out_metric": "b", "stale": 60, "error_params": {"error_handling": "quantile"}}"#;
+        let e = format!(
+            "{:?}",
+            run_task::<FlowDifference>(opts, "s", &mut h, 0).unwrap_err()
+        );
+        assert!(e.contains("error_params.error_handling"), "{e}");
     }
 
     #[test]

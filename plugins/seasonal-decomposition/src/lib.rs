@@ -40,9 +40,19 @@ use serde::Deserialize;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
-    /// The series and window.
-    #[serde(flatten)]
-    pub seasonal: SeasonalOptions,
+    /// The metric to model.
+    pub metric: String,
+    /// Points per season (e.g. 144 for a day at 10-minute intervals).
+    pub period_length: usize,
+    /// Seasons in the window; STL needs more than two, so at least 3.
+    pub seasons: usize,
+    /// Seconds between points; gaps are filled on this grid (default: the data's most common
+    /// step).
+    #[serde(default)]
+    pub interval: Option<i64>,
+    /// Value for missing points (anna-molly's `default`); when absent, gaps are interpolated.
+    #[serde(default)]
+    pub default: Option<f64>,
     /// `abs` or `norm` (default; anna-molly's `stl` means `abs`); overrides
     /// `error_params.error_type`.
     #[serde(default)]
@@ -53,6 +63,18 @@ pub struct Options {
     /// How errors are judged.
     #[serde(default)]
     pub error_params: ErrorParams,
+}
+
+impl Options {
+    fn seasonal(&self) -> SeasonalOptions {
+        SeasonalOptions {
+            metric: self.metric.clone(),
+            period_length: self.period_length,
+            seasons: self.seasons,
+            interval: self.interval,
+            default: self.default,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,8 +105,11 @@ impl BaseTask for SeasonalDecomposition {
     const NAME: &'static str = "SeasonalDecomposition";
 
     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
-        options.seasonal.validate()?;
+        options.seasonal().validate()?;
         options.error_params.validate()?;
+        options
+            .error_params
+            .refuse_unused("SeasonalDecomposition", &["threshold"])?;
         let et = options
             .error_type
             .clone()
@@ -119,7 +144,7 @@ impl BaseTask for SeasonalDecomposition {
     }
 
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let m = match model(ctx, &self.options.seasonal)? {
+        let m = match model(ctx, &self.options.seasonal())? {
             Ok(m) => m,
             Err(why) => {
                 ctx.warn(format!("{}; writing flag -1", why.0));

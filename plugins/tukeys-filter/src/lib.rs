@@ -54,9 +54,9 @@ pub struct Options {
     /// The upper fence is at most this.
     #[serde(default)]
     pub static_upper_threshold: Option<f64>,
-    /// Accepted for anna-molly's files; unused.
+    /// Accepted for anna-molly's files (a fill value there); unused.
     #[serde(default)]
-    pub default: Option<serde::de::IgnoredAny>,
+    pub default: Option<f64>,
 }
 
 fn default_iqr() -> f64 {
@@ -206,7 +206,7 @@ mod tests {
     use super::*;
     use am_plugin_api::testing::{TestHost, run_task};
 
-    const OPTS: &str = r#"{"quantile_25": "svc.q25", "quantile_75": "svc.q75", "metrics": "system.*", "iqr_scaling": 1.5, "offset": 0, "maximum_delay": 120}"#;
+    const OPTS: &str = r#"{"quantile_25": "svc.q25", "quantile_75": "svc.q75", "metrics": "system.*", "iqr_scaling": 1.5, "offset": 0, "maximum_delay": 120, "default": 0}"#;
 
     fn host(now: i64) -> TestHost {
         let mut h = TestHost::new();
