@@ -115,7 +115,16 @@ pub fn model(
         points = ctx.read(&o.metric, tick - step * (need as i64 + 3), tick)?;
     }
     let Some(newest) = points.last() else {
-        return Ok(Err(Unusable(format!("`{}` has no datapoints", o.metric))));
+        // Nothing in the window: say whether the metric stopped (stale) or never came.
+        let week = ctx.read(&o.metric, tick - 7 * 86_400, tick)?;
+        return Ok(Err(Unusable(match week.last() {
+            Some(p) => format!(
+                "`{}` is stale: its newest point is {} s old (more than 3 intervals of {step} s)",
+                o.metric,
+                tick - p.ts
+            ),
+            None => format!("`{}` has no datapoints in the last 7 days", o.metric),
+        })));
     };
     if tick - newest.ts > 3 * step {
         return Ok(Err(Unusable(format!(

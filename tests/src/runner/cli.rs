@@ -19,7 +19,10 @@ fn release_dir() -> PathBuf {
 
 /// The command that builds everything these tests run.
 pub const BUILD_COMMAND: &str = "cargo build --release -p am-runner -p am-plugin-example \
-                                 -p am-test-plugin-faulty -p am-test-plugin-abi-mismatch";
+                                 -p am-plugin-tukeys-filter -p am-plugin-seasonal-decomposition \
+                                 -p am-plugin-seasonal-decomposition-ensemble \
+                                 -p am-plugin-flow-difference -p am-test-plugin-faulty \
+                                 -p am-test-plugin-abi-mismatch";
 
 /// The `am-runner` binary: `$AM_E2E_RUNNER`, else `target/release/am-runner`; an error saying
 /// how to build it when there is none.
@@ -54,15 +57,40 @@ pub enum PluginLib {
     Faulty,
     /// `libam_test_plugin_abi_mismatch.so`: claims ABI version 999 (tests/plugins/abi-mismatch).
     AbiMismatch,
+    /// `libam_plugin_tukeys_filter.so`: anna-molly's `TukeysFilter` (plugins/tukeys-filter).
+    TukeysFilter,
+    /// `libam_plugin_seasonal_decomposition.so`: anna-molly's `SeasonalDecomposition`
+    /// (plugins/seasonal-decomposition).
+    SeasonalDecomposition,
+    /// `libam_plugin_seasonal_decomposition_ensemble.so`: anna-molly's
+    /// `SeasonalDecompositionEnsemble` (plugins/seasonal-decomposition-ensemble).
+    SeasonalDecompositionEnsemble,
+    /// `libam_plugin_flow_difference.so`: anna-molly's `FlowDifference`
+    /// (plugins/flow-difference).
+    FlowDifference,
 }
 
 impl PluginLib {
+    /// anna-molly's four detectors, shipped in `plugins/`.
+    pub const ANNA_MOLLY: [PluginLib; 4] = [
+        PluginLib::TukeysFilter,
+        PluginLib::SeasonalDecomposition,
+        PluginLib::SeasonalDecompositionEnsemble,
+        PluginLib::FlowDifference,
+    ];
+
     /// The library's file name.
     pub fn file_name(self) -> &'static str {
         match self {
             PluginLib::Example => "libam_plugin_example.so",
             PluginLib::Faulty => "libam_test_plugin_faulty.so",
             PluginLib::AbiMismatch => "libam_test_plugin_abi_mismatch.so",
+            PluginLib::TukeysFilter => "libam_plugin_tukeys_filter.so",
+            PluginLib::SeasonalDecomposition => "libam_plugin_seasonal_decomposition.so",
+            PluginLib::SeasonalDecompositionEnsemble => {
+                "libam_plugin_seasonal_decomposition_ensemble.so"
+            }
+            PluginLib::FlowDifference => "libam_plugin_flow_difference.so",
         }
     }
 

@@ -179,6 +179,17 @@ impl Runner {
         command_in("plugins", &self.config_path, &self.args, self.dir.path())
     }
 
+    /// Starts the runner again after it exited (say after [`terminate`](Self::terminate)):
+    /// the same binary, config file, arguments, directory and metrics port; its log is
+    /// appended to. Waits until the metrics endpoint accepts connections. Does nothing but
+    /// that wait while it still runs.
+    pub fn start_again(&mut self) -> Result<()> {
+        self.process.start().context("starting am-runner again")?;
+        self.process
+            .wait_for_port(self.metrics_port, RUNNER_STARTUP_TIMEOUT)
+            .with_context(|| format!("config:\n{}", self.config_text))
+    }
+
     /// Sends SIGTERM and waits up to `timeout` for the process to exit; returns its exit
     /// status. On timeout it is killed and the error carries its logs.
     pub fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus> {

@@ -10,9 +10,10 @@
 //!   `am-runner.stderr.log` there), waits for its metrics port and stops it by PID when
 //!   dropped.
 //! - [`write_series`]: metric series written into Redis with the store crate, for the plugins
-//!   to read.
+//!   to read; [`plugin_state`] and [`state_digest`]: the state they keep there.
 //! - [`WebhookServer`]: an HTTP endpoint for event outputs.
 //! - [`wait_whisper`], [`missing_seconds`], [`steps`], [`tree`]: what reached carbon.
+//! - [`algorithms`]: constructed series and options for anna-molly's four detectors.
 //! - [`test_helpers`]: panicking shortcuts shared by the runner's test files.
 //!
 //! The binary is `target/release/am-runner` (`AM_E2E_RUNNER` overrides it) and the plugins
@@ -21,10 +22,12 @@
 
 use std::time::Duration;
 
+pub mod algorithms;
 pub mod cli;
 pub mod daemon;
 pub mod series;
 pub mod setup;
+pub mod state;
 pub mod store;
 pub mod test_helpers;
 pub mod webhook;
@@ -33,6 +36,7 @@ pub use cli::{BUILD_COMMAND, PluginLib, Problem, RunnerCheck, run_cli, runner_bi
 pub use daemon::Runner;
 pub use series::{Points, missing_seconds, steps, tree, wait_whisper};
 pub use setup::{ANALYZER_FILE, PLUGIN_DIR, RunnerSetup};
+pub use state::{plugin_state, state_digest, state_key};
 pub use store::{SERIES_MODEL, Series, write_series};
 pub use webhook::{HttpRequest, WebhookServer};
 

@@ -51,6 +51,15 @@ pub fn example_every_second(service: &str, metrics: &str, threshold: f64) -> Val
     })
 }
 
+/// An algorithm firing every second (cron `* * * * * *`) for the services of
+/// `worker_options` (`{ service: options, ... }`); its plugin is the algorithm's name.
+pub fn every_second(worker_options: Value) -> Value {
+    json!({
+        "scheduler_options": { "cron": "* * * * * *" },
+        "worker_options": worker_options
+    })
+}
+
 /// The `Faulty` algorithm every second (`interval_secs` 1) for one service with `options`.
 pub fn faulty_every_second(service: &str, options: Value) -> Value {
     json!({
