@@ -1,0 +1,238 @@
+//! The detector's maths, free of any host: [`Model::update`] takes one value and returns its
+//! score. Everything here is bounded: the model holds at most `history + window` values and
+//! `score_history` past distances, whatever the length of the series.
+
+/// The tuning of the model (the plugin's options without the metric).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    /// Elements in the feature window.
+    pub window: usize,
+    /// Points averaged into each element of the feature window.
+    pub stride: usize,
+    /// Past windows the newest is compared with (points of history kept).
+    pub history: usize,
+    /// Nearest neighbours averaged into the distance.
+    pub neighbours: usize,
+    /// Past distances the newest distance is judged against.
+    pub score_history: usize,
+    /// Points learned before any score other than 0 is given.
+    pub warmup: usize,
+    /// Points after a detection during which the score is held at 0.
+    pub quiet: usize,
+    /// Score at or above which a point is a detection (`flag` 1).
+    pub threshold: f64,
+}
+
+/// Distances below this share of the value range count as this (a floor for the logarithm:
+/// differences under 0.1 % of the range are not news).
+pub const EPS: f64 = 1e-3;
+/// Floor of the standard deviation of log-distances: a distance must be at least
+/// `exp(MIN_SD · z)` times the typical one to reach a z-score of `z`, even on a
+/// perfectly regular series.
+pub const MIN_SD: f64 = 0.1;
+/// The z-score that maps to an anomaly score of 0.5 (`score = z / (z + Z_HALF)`).
+pub const Z_HALF: f64 = 4.0;
+/// Past distances needed before scoring.
+pub const MIN_PAST: usize = 10;
+
+/// A fixed-capacity ring of `f32` whose content is always readable as one slice, oldest
+/// first: every value is written twice, at `i` and `i + cap`.
+#[derive(Debug, Clone)]
+pub struct Ring {
+    buf: Vec<f32>,
+    cap: usize,
+    len: usize,
+    /// Where the next value goes, in `0..cap`.
+    next: usize,
+}
+
+impl PartialEq for Ring {
+    /// Same capacity and same values in the same order (wherever they sit in the buffer).
+    fn eq(&self, other: &Self) -> bool {
+        self.cap == other.cap && self.as_slice() == other.as_slice()
+    }
+}
+
+impl Ring {
+    /// An empty ring holding at most `cap` (≥ 1) values.
+    pub fn new(cap: usize) -> Self {
+        let cap = cap.max(1);
+        Ring {
+            buf: vec![0.0; 2 * cap],
+            cap,
+            len: 0,
+            next: 0,
+        }
+    }
+
+    /// Appends `v`, dropping the oldest value when full.
+    pub fn push(&mut self, v: f32) {
+        self.buf[self.next] = v;
+        self.buf[self.next + self.cap] = v;
+        self.next = (self.next + 1) % self.cap;
+        self.len = (self.len + 1).min(self.cap);
+    }
+
+    /// The values, oldest first.
+    pub fn as_slice(&self) -> &[f32] {
+        let end = self.next + self.cap;
+        &self.buf[end - self.len..end]
+    }
+
+    /// How many values it holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Its capacity.
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+}
+
+/// What the model says about one point.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Output {
+    /// The anomaly score in [0, 1] (0 during warm-up and quiet periods).
+    pub score: f64,
+    /// The score before warm-up and quiet periods are applied.
+    pub raw_score: f64,
+    /// 1 when the point is a detection, else 0.
+    pub flag: f64,
+    /// Distance of the newest window to its nearest past windows, in units of the value range.
+    pub distance: f64,
+}
+
+/// The learned state of one series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    /// Points seen.
+    pub n: u64,
+    /// Smallest value seen.
+    pub min: f64,
+    /// Largest value seen.
+    pub max: f64,
+    /// Points since the last detection (`u64::MAX`: none yet).
+    pub since_flag: u64,
+    /// The first value seen: values are kept relative to it (as `f32`).
+    pub origin: f64,
+    /// The newest values.
+    pub values: Ring,
+    /// The logarithms of the newest distances.
+    pub dists: Ring,
+    /// The newest raw values (the last `stride`), whose mean is pushed into `values`.
+    pub recent: Ring,
+}
+
+impl Model {
+    /// A model that has seen nothing.
+    pub fn new(p: &Params) -> Self {
+        Model {
+            n: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            since_flag: u64::MAX,
+            origin: 0.0,
+            values: Ring::new(p.history + 2 * p.window * p.stride),
+            dists: Ring::new(p.score_history),
+            recent: Ring::new(p.stride),
+        }
+    }
+
+    /// Learns `x` and scores it. Non-finite values are ignored (`None`).
+    pub fn update(&mut self, p: &Params, x: f64) -> Option<Output> {
+        if !x.is_finite() {
+            return None;
+        }
+        if self.n == 0 {
+            self.origin = x;
+        }
+        self.n += 1;
+        self.since_flag = self.since_flag.saturating_add(1);
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+        self.recent.push((x - self.origin) as f32);
+        let r = self.recent.as_slice();
+        self.values.push(r.iter().sum::<f32>() / r.len() as f32);
+        let range = self.max - self.min;
+        let nearest = nearest_distance(self.values.as_slice(), p.window, p.stride, p.neighbours);
+        let Some(d) = nearest else {
+            return Some(Output::default());
+        };
+        // A flat history: every window is at distance 0 (and any change will be news).
+        let distance = if range > 0.0 { d / range } else { 0.0 };
+        let raw_score = surprise(self.dists.as_slice(), distance);
+        self.dists.push((distance + EPS).ln() as f32);
+        let mut out = Output {
+            score: raw_score,
+            raw_score,
+            flag: 0.0,
+            distance,
+        };
+        if self.n <= p.warmup as u64 || self.since_flag <= p.quiet as u64 {
+            out.score = 0.0;
+        } else if raw_score >= p.threshold {
+            out.flag = 1.0;
+            self.since_flag = 0;
+        }
+        Some(out)
+    }
+}
+
+/// How surprising distance `d` is, in [0, 1): the z-score of `ln(d + EPS)` against the
+/// past log-distances (standard deviation floored at [`MIN_SD`]), mapped by
+/// `z / (z + Z_HALF)`; 0 for z ≤ 0 or with fewer than [`MIN_PAST`] past distances.
+pub fn surprise(past: &[f32], d: f64) -> f64 {
+    if past.len() < MIN_PAST {
+        return 0.0;
+    }
+    let n = past.len() as f64;
+    let mean = past.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = past.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+    // Rounded as the past values were, so that a distance equal to all of them scores 0.
+    let x = (d + EPS).ln() as f32 as f64;
+    let z = (x - mean) / var.sqrt().max(MIN_SD);
+    if z > 0.0 { z / (z + Z_HALF) } else { 0.0 }
+}
+
+/// Root mean square distance (per point) of the newest `w` values to their `k` nearest
+/// earlier windows of `w` values that do not overlap them; `None` with too little history.
+pub fn nearest_distance(h: &[f32], w: usize, b: usize, k: usize) -> Option<f64> {
+    let n = h.len();
+    let span = w * b;
+    if w == 0 || n < 2 * span + k {
+        return None;
+    }
+    let mut cur = [0f32; 256];
+    for (i, c) in cur[..w].iter_mut().enumerate() {
+        *c = h[n - span + i * b];
+    }
+    let cur = &cur[..w];
+    let k = k.max(1);
+    // The k smallest squared distances, ascending.
+    let mut best = [f32::INFINITY; 16];
+    let k = k.min(best.len());
+    for s in 0..=(n - 2 * span) {
+        let bound = best[k - 1];
+        let mut acc = 0.0f32;
+        for (a, c) in h[s..s + span].iter().step_by(b).zip(cur) {
+            let d = a - c;
+            acc += d * d;
+        }
+        if acc < bound {
+            let mut i = k - 1;
+            while i > 0 && best[i - 1] > acc {
+                best[i] = best[i - 1];
+                i -= 1;
+            }
+            best[i] = acc;
+        }
+    }
+    let mean = best[..k].iter().map(|&v| v as f64).sum::<f64>() / k as f64;
+    Some((mean / w as f64).sqrt())
+}

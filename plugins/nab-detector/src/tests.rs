@@ -1,0 +1,237 @@
+//! Unit tests: the plugin in `TestHost` (through the same `extern "C"` calls as the runner),
+//! and the model and codec directly.
+
+use am_plugin_api::testing::{TestHost, TestRunner};
+
+use super::*;
+
+const METRIC: &str = "web.latency";
+const STEP: i64 = 300;
+const T0: i64 = 1_700_000_000;
+/// Smaller history than the defaults so that the debug-build tests stay fast.
+const OPTIONS: &str = r#"{"metric": "web.latency", "history": 400, "score_history": 300}"#;
+
+/// A daily-periodic series (period 48 points) with deterministic noise of ±`noise`.
+fn periodic(i: usize, noise: f64) -> f64 {
+    let phase = (i % 48) as f64 / 48.0 * std::f64::consts::TAU;
+    let jitter = ((i * 7919) % 101) as f64 / 50.0 - 1.0;
+    100.0 + 20.0 * phase.sin() + noise * jitter
+}
+
+/// Replays `values` one tick per point and returns every tick's emitted fields.
+fn replay(options: &str, values: &[f64]) -> Vec<(f64, f64)> {
+    let mut host = TestHost::new();
+    host.add_points(
+        METRIC,
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (T0 + i as i64 * STEP, *v)),
+    );
+    let mut runner = TestRunner::new::<Novelty>(options, "web", &mut host).unwrap();
+    let mut out = Vec::new();
+    for i in 0..values.len() {
+        host.clear_outputs();
+        runner.run(&mut host, T0 + i as i64 * STEP).unwrap();
+        out.push((
+            host.last_value("anomaly_score").unwrap_or(0.0),
+            host.last_value("flag").unwrap_or(0.0),
+        ));
+    }
+    out
+}
+
+#[test]
+fn a_clear_spike_gets_a_high_score_and_an_event() {
+    let mut values: Vec<f64> = (0..900).map(|i| periodic(i, 2.0)).collect();
+    values[700] += 60.0;
+    let out = replay(OPTIONS, &values);
+    let (score, flag) = out[700];
+    assert!(score >= 0.4 && flag == 1.0, "{:?}", &out[695..705]);
+    let flagged: Vec<usize> = (300..900).filter(|&i| out[i].1 == 1.0).collect();
+    assert_eq!(flagged, [700]);
+    // The quiet period holds the score at 0 after the detection.
+    assert!(out[701..900].iter().all(|(s, _)| *s == 0.0));
+}
+
+#[test]
+fn flat_and_clean_periodic_series_stay_low() {
+    let flat = vec![42.0; 800];
+    let out = replay(OPTIONS, &flat);
+    assert!(out.iter().all(|(s, f)| *s == 0.0 && *f == 0.0), "{out:?}");
+
+    let clean: Vec<f64> = (0..1200).map(|i| periodic(i, 0.0)).collect();
+    let out = replay(OPTIONS, &clean);
+    let worst = out.iter().map(|(s, _)| *s).fold(0.0, f64::max);
+    assert!(worst < 0.2, "worst score {worst}");
+    assert!(out.iter().all(|(_, f)| *f == 0.0));
+
+    let noisy: Vec<f64> = (0..1200).map(|i| periodic(i, 3.0)).collect();
+    let out = replay(OPTIONS, &noisy);
+    assert!(out.iter().all(|(_, f)| *f == 0.0));
+}
+
+#[test]
+fn a_change_after_a_flat_line_is_flagged() {
+    let mut values = vec![5.0; 600];
+    values.extend([9.0; 50]);
+    let out = replay(OPTIONS, &values);
+    assert_eq!(out[600], (out[600].0, 1.0), "{:?}", &out[598..603]);
+}
+
+#[test]
+fn no_look_ahead_scores_of_a_prefix_do_not_change() {
+    let mut values: Vec<f64> = (0..900).map(|i| periodic(i, 4.0)).collect();
+    values[500] -= 50.0;
+    values[800] += 70.0;
+    let full = replay(OPTIONS, &values);
+    let prefix = replay(OPTIONS, &values[..600]);
+    assert_eq!(full[..600], prefix[..]);
+}
+
+#[test]
+fn a_rebuilt_instance_continues_from_the_state() {
+    let values: Vec<f64> = (0..700).map(|i| periodic(i, 4.0)).collect();
+    let continuous = replay(OPTIONS, &values);
+    let mut host = TestHost::new();
+    host.add_points(
+        METRIC,
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (T0 + i as i64 * STEP, *v)),
+    );
+    let mut got = Vec::new();
+    let mut runner = TestRunner::new::<Novelty>(OPTIONS, "web", &mut host).unwrap();
+    for i in 0..values.len() {
+        if i == 450 {
+            // A new instance (as after a panic or on another runner host): it must reload.
+            runner = TestRunner::new::<Novelty>(OPTIONS, "web", &mut host).unwrap();
+        }
+        host.clear_outputs();
+        runner.run(&mut host, T0 + i as i64 * STEP).unwrap();
+        got.push((
+            host.last_value("anomaly_score").unwrap(),
+            host.last_value("flag").unwrap(),
+        ));
+    }
+    assert_eq!(got, continuous);
+}
+
+#[test]
+fn state_is_bounded_whatever_the_series_length() {
+    let p = Options {
+        metric: METRIC.into(),
+        window: 8,
+        stride: 1,
+        history: 300,
+        neighbours: 3,
+        score_history: 200,
+        warmup: 150,
+        quiet: 200,
+        threshold: 0.4,
+        backfill: 0,
+    }
+    .params();
+    let mut m = Model::new(&p);
+    let mut sizes = Vec::new();
+    for i in 0..100_000 {
+        m.update(&p, periodic(i, 5.0) + (i / 5000) as f64);
+        if i % 10_000 == 9_999 {
+            sizes.push(codec::encode(&m, &p, i as i64).len());
+        }
+    }
+    // Constant once the rings are full, and as small as the capacities say.
+    assert!(sizes.windows(2).all(|w| w[0] == w[1]), "{sizes:?}");
+    let bound = 100 + 4 * (p.history + 2 * p.window * p.stride + p.score_history + p.stride);
+    assert!(sizes[0] <= bound, "{} > {bound}", sizes[0]);
+    assert_eq!(m.values.len(), m.values.capacity());
+    assert_eq!(m.dists.len(), p.score_history);
+
+    // The default configuration's state, through the plugin: 16 kB at most, constant.
+    let values: Vec<f64> = (0..3200).map(|i| periodic(i, 5.0)).collect();
+    let mut host = TestHost::new();
+    host.add_points(
+        METRIC,
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (T0 + i as i64 * STEP, *v)),
+    );
+    let mut runner =
+        TestRunner::new::<Novelty>(r#"{"metric": "web.latency"}"#, "web", &mut host).unwrap();
+    let mut lens = Vec::new();
+    for i in 0..values.len() {
+        runner.run(&mut host, T0 + i as i64 * STEP).unwrap();
+        if i >= 3100 {
+            lens.push(host.state("Novelty", "web", MODEL).unwrap().len());
+        }
+    }
+    assert!(lens.windows(2).all(|w| w[0] == w[1]));
+    assert!(lens[0] <= 16_200, "{}", lens[0]);
+}
+
+#[test]
+fn the_codec_round_trips_and_refuses_other_sizes() {
+    let p = Options {
+        metric: METRIC.into(),
+        window: 4,
+        stride: 2,
+        history: 50,
+        neighbours: 2,
+        score_history: 30,
+        warmup: 10,
+        quiet: 5,
+        threshold: 0.4,
+        backfill: 0,
+    }
+    .params();
+    let mut m = Model::new(&p);
+    for i in 0..123 {
+        m.update(&p, periodic(i, 1.0));
+    }
+    let bytes = codec::encode(&m, &p, 77);
+    assert_eq!(codec::decode(&bytes, &p), Some((m.clone(), 77)));
+    let other = Params {
+        history: 60,
+        ..p.clone()
+    };
+    assert_eq!(codec::decode(&bytes, &other), None);
+    assert_eq!(codec::decode(&bytes[..bytes.len() - 1], &p), None);
+    assert_eq!(codec::decode(b"junk", &p), None);
+}
+
+#[test]
+fn missing_data_writes_nothing() {
+    let mut host = TestHost::new();
+    let mut runner = TestRunner::new::<Novelty>(OPTIONS, "web", &mut host).unwrap();
+    runner.run(&mut host, T0).unwrap();
+    assert!(host.emitted().is_empty());
+}
+
+#[test]
+fn options_are_checked_naming_the_option() {
+    let mut host = TestHost::new();
+    for (options, name) in [
+        (r#"{"metric": "x", "treshold": 0.5}"#, "`treshold`"),
+        (r#"{"metric": " "}"#, "`metric`"),
+        (r#"{"metric": "x", "window": 1}"#, "`window`"),
+        (r#"{"metric": "x", "history": 5}"#, "`history`"),
+        (r#"{"metric": "x", "neighbours": 0}"#, "`neighbours`"),
+        (r#"{"metric": "x", "stride": 0}"#, "`stride`"),
+        (r#"{"metric": "x", "score_history": 3}"#, "`score_history`"),
+        (r#"{"metric": "x", "threshold": 1.5}"#, "`threshold`"),
+        (r#"{"metric": "x", "backfill": -1}"#, "`backfill`"),
+    ] {
+        let failure = TestRunner::new::<Novelty>(options, "web", &mut host).unwrap_err();
+        assert!(failure.message().contains(name), "{options}: {failure}");
+    }
+}
+
+#[test]
+fn nearest_distance_of_a_repeating_pattern_is_zero() {
+    let h: Vec<f32> = (0..40).map(|i| (i % 5) as f32).collect();
+    assert_eq!(nearest_distance(&h, 5, 1, 2), Some(0.0));
+    assert_eq!(nearest_distance(&h[..8], 5, 1, 2), None);
+    assert_eq!(surprise(&[0.0; 5], 1.0), 0.0);
+}
