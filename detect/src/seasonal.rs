@@ -9,8 +9,9 @@ use serde::Deserialize;
 
 use crate::{Fill, common_step, fill_gaps};
 
-/// Options both seasonal plugins take.
+/// The options of both seasonal plugins (one service's `worker_options` entry).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SeasonalOptions {
     /// The metric to model.
     pub metric: String,
@@ -25,6 +26,17 @@ pub struct SeasonalOptions {
     /// Value for missing points (anna-molly's `default`); when absent, gaps are interpolated.
     #[serde(default)]
     pub default: Option<f64>,
+    /// SeasonalDecomposition: `abs` or `norm` (default; anna-molly's `stl` means `abs`);
+    /// overrides `error_params.error_type`. The ensemble uses both and refuses it.
+    #[serde(default)]
+    pub error_type: Option<String>,
+    /// SeasonalDecomposition: `tukey` (default) or `quantile`; overrides
+    /// `error_params.error_handling`. The ensemble uses both and refuses it.
+    #[serde(default)]
+    pub error_handling: Option<String>,
+    /// How errors are judged (and, for the ensemble, the vote threshold).
+    #[serde(default)]
+    pub error_params: crate::ErrorParams,
 }
 
 impl SeasonalOptions {

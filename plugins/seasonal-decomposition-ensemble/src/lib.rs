@@ -24,43 +24,11 @@
 //! ```
 
 use am_detect::seasonal::{SeasonalOptions, model};
-use am_detect::{ErrorParams, Verdict, eval_quantile, eval_tukey, load_digest, save_digest};
+use am_detect::{Verdict, eval_quantile, eval_tukey, load_digest, save_digest};
 use am_plugin_api::{BaseTask, Context, Init, PluginError};
-use serde::Deserialize;
 
-/// The options of one service.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Options {
-    /// The metric to model.
-    pub metric: String,
-    /// Points per season.
-    pub period_length: usize,
-    /// Seasons in the window; STL needs more than two, so at least 3.
-    pub seasons: usize,
-    /// Seconds between points; gaps are filled on this grid (default: the data's most common
-    /// step).
-    #[serde(default)]
-    pub interval: Option<i64>,
-    /// Value for missing points (anna-molly's `default`); when absent, gaps are interpolated.
-    #[serde(default)]
-    pub default: Option<f64>,
-    /// How errors are judged, and the vote threshold.
-    #[serde(default)]
-    pub error_params: ErrorParams,
-}
-
-impl Options {
-    fn seasonal(&self) -> SeasonalOptions {
-        SeasonalOptions {
-            metric: self.metric.clone(),
-            period_length: self.period_length,
-            seasons: self.seasons,
-            interval: self.interval,
-            default: self.default,
-        }
-    }
-}
+/// The options of one service (shared with `SeasonalDecomposition`).
+pub type Options = SeasonalOptions;
 
 /// The detector.
 #[derive(Debug)]
@@ -73,17 +41,22 @@ impl BaseTask for SeasonalDecompositionEnsemble {
     const NAME: &'static str = "SeasonalDecompositionEnsemble";
 
     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
-        options.seasonal().validate()?;
+        options.validate()?;
         options.error_params.validate()?;
         options.error_params.refuse_unused(
             "SeasonalDecompositionEnsemble (both error types, both judgements)",
             &["error_type", "error_handling"],
         )?;
+        if options.error_type.is_some() || options.error_handling.is_some() {
+            return Err(PluginError::options(
+                "`error_type` and `error_handling` are not used by SeasonalDecompositionEnsemble (it uses both of each); remove them",
+            ));
+        }
         Ok(SeasonalDecompositionEnsemble { options })
     }
 
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let m = match model(ctx, &self.options.seasonal())? {
+        let m = match model(ctx, &self.options)? {
             Ok(m) => m,
             Err(why) => {
                 ctx.warn(format!("{}; writing overall.flag -1", why.0));

@@ -32,50 +32,11 @@
 //! ```
 
 use am_detect::seasonal::{SeasonalOptions, model};
-use am_detect::{ErrorParams, eval_quantile, eval_tukey, load_digest, save_digest};
+use am_detect::{eval_quantile, eval_tukey, load_digest, save_digest};
 use am_plugin_api::{BaseTask, Context, Init, PluginError};
-use serde::Deserialize;
 
-/// The options of one service.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Options {
-    /// The metric to model.
-    pub metric: String,
-    /// Points per season (e.g. 144 for a day at 10-minute intervals).
-    pub period_length: usize,
-    /// Seasons in the window; STL needs more than two, so at least 3.
-    pub seasons: usize,
-    /// Seconds between points; gaps are filled on this grid (default: the data's most common
-    /// step).
-    #[serde(default)]
-    pub interval: Option<i64>,
-    /// Value for missing points (anna-molly's `default`); when absent, gaps are interpolated.
-    #[serde(default)]
-    pub default: Option<f64>,
-    /// `abs` or `norm` (default; anna-molly's `stl` means `abs`); overrides
-    /// `error_params.error_type`.
-    #[serde(default)]
-    pub error_type: Option<String>,
-    /// `tukey` (default) or `quantile`; overrides `error_params.error_handling`.
-    #[serde(default)]
-    pub error_handling: Option<String>,
-    /// How errors are judged.
-    #[serde(default)]
-    pub error_params: ErrorParams,
-}
-
-impl Options {
-    fn seasonal(&self) -> SeasonalOptions {
-        SeasonalOptions {
-            metric: self.metric.clone(),
-            period_length: self.period_length,
-            seasons: self.seasons,
-            interval: self.interval,
-            default: self.default,
-        }
-    }
-}
+/// The options of one service (shared with the ensemble).
+pub type Options = SeasonalOptions;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum ErrorType {
@@ -105,7 +66,7 @@ impl BaseTask for SeasonalDecomposition {
     const NAME: &'static str = "SeasonalDecomposition";
 
     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
-        options.seasonal().validate()?;
+        options.validate()?;
         options.error_params.validate()?;
         options
             .error_params
@@ -144,7 +105,7 @@ impl BaseTask for SeasonalDecomposition {
     }
 
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let m = match model(ctx, &self.options.seasonal())? {
+        let m = match model(ctx, &self.options)? {
             Ok(m) => m,
             Err(why) => {
                 ctx.warn(format!("{}; writing flag -1", why.0));
