@@ -131,3 +131,16 @@ pub fn render_prometheus(t: &dyn Telemetry) -> String {
     }
     out
 }
+
+/// Resolves at the first SIGTERM or SIGINT, logging which: the daemons' cue to stop taking
+/// work and flush what they hold.
+pub async fn shutdown_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "received"),
+        _ = int.recv() => tracing::info!(signal = "SIGINT", "received"),
+    }
+    Ok(())
+}

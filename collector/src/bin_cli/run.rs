@@ -77,7 +77,9 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
     }
     tracing::info!(redis = %redis.addr(), "collector running");
 
-    wait_for_signal().await?;
+    am_telemetry::shutdown_signal()
+        .await
+        .context("installing the signal handlers")?;
     tracing::info!(
         buffered_bytes = ingest.sink.buffer.used(),
         "stopping: closing listeners and flushing to Redis"
@@ -107,17 +109,6 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
     }
     for t in side_tasks {
         t.abort();
-    }
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!(signal = "SIGTERM", "received"),
-        _ = int.recv() => tracing::info!(signal = "SIGINT", "received"),
     }
     Ok(())
 }

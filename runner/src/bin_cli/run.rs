@@ -113,7 +113,9 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
         "runner running"
     );
 
-    wait_for_signal().await?;
+    am_telemetry::shutdown_signal()
+        .await
+        .context("installing the signal handlers")?;
     tracing::info!("stopping: no new ticks; waiting for running tasks and outputs");
     let _ = stop_tx.send(true);
     for l in loops {
@@ -141,17 +143,6 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
     graphite_task.abort();
     for t in side {
         t.abort();
-    }
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!(signal = "SIGTERM", "received"),
-        _ = int.recv() => tracing::info!(signal = "SIGINT", "received"),
     }
     Ok(())
 }
