@@ -41,6 +41,10 @@ enum Command {
         /// Only points of the last SECONDS seconds.
         #[arg(long)]
         since: Option<u64>,
+        /// Only the series stored under this model tag (`r<ttl>` for RedisTimeStamped,
+        /// `i<interval>r<ttl>` for RedisIntervalTimeStamped); by default every model's.
+        #[arg(long)]
+        model: Option<String>,
     },
 }
 
@@ -64,7 +68,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Run => bin_cli::run::run(config),
-        Command::Inspect { pattern, since } => bin_cli::inspect::inspect(&config, &pattern, since),
+        Command::Inspect {
+            pattern,
+            since,
+            model,
+        } => bin_cli::inspect::inspect(&config, &pattern, since, model.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

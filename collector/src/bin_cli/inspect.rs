@@ -8,9 +8,20 @@ use am_store::{Pattern, Reader, unix_now};
 use anyhow::Context;
 
 /// Prints `name timestamp value` for every stored point of the matching series, oldest first
-/// per series, series in name order.
-pub fn inspect(config: &CollectorConfig, pattern: &str, since: Option<u64>) -> anyhow::Result<()> {
+/// per series, series in name order (then model), optionally only those of one model.
+pub fn inspect(
+    config: &CollectorConfig,
+    pattern: &str,
+    since: Option<u64>,
+    model: Option<&str>,
+) -> anyhow::Result<()> {
     let pattern = Pattern::parse(pattern).context("bad PATTERN")?;
+    let model = match model {
+        Some(tag) => Some(am_store::Model::from_tag(tag).with_context(|| {
+            format!("bad --model {tag:?}: expected a tag like r86400 or i300r86400")
+        })?),
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -19,7 +30,10 @@ pub fn inspect(config: &CollectorConfig, pattern: &str, since: Option<u64>) -> a
     rt.block_on(async {
         // The store's error names the address already.
         let mut reader = Reader::connect(&addr, Duration::from_secs(5)).await?;
-        let ids = reader.find(&pattern).await.context("looking up names")?;
+        let mut ids = reader.find(&pattern).await.context("looking up names")?;
+        if let Some(m) = model {
+            ids.retain(|id| id.model == m);
+        }
         let now = unix_now();
         let from = since.map_or(i64::MIN, |s| now - i64::try_from(s).unwrap_or(i64::MAX));
         let until = i64::MAX;
