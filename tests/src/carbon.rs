@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use tempfile::TempDir;
 
+use crate::net::send_lines;
 use crate::process::{DaemonProcess, DaemonSpec};
+use crate::sys::temp_dir;
 
 /// How long carbon may take from start to accepting connections (python and twisted start
 /// slowly on a busy 2-core machine).
@@ -251,5 +254,110 @@ mod tests {
         );
         assert!(destination_strings(&[]).is_err());
         assert!(destination_strings(&[("10.1.1.1", 2003)]).is_err());
+    }
+}
+
+/// What a running carbon-cache and carbon-relay have in common: the process guard, the line
+/// and pickle ports and the temporary directory. [`CarbonCache`](crate::CarbonCache) and
+/// [`CarbonRelay`](crate::CarbonRelay) dereference to it.
+#[derive(Debug)]
+pub struct CarbonDaemon {
+    // Dropped first: the process is stopped before its directory is removed.
+    process: DaemonProcess,
+    line_port: u16,
+    pickle_port: u16,
+    dir: TempDir,
+}
+
+impl CarbonDaemon {
+    /// Writes `carbon.conf` — [`base_conf`], then `configure`, then the caller's `settings` —
+    /// under `[section]` and the other `files` (`(name, contents)`) into a fresh temporary
+    /// directory, starts `name` (`binary`) there in the foreground and waits until its line
+    /// and pickle ports accept connections.
+    pub(crate) fn launch(
+        name: &str,
+        binary: &Path,
+        (line_port, pickle_port): (u16, u16),
+        section: &str,
+        configure: impl FnOnce(&mut CarbonConf),
+        settings: &CarbonConf,
+        files: &[(&str, String)],
+    ) -> Result<Self> {
+        let dir = temp_dir(&format!("am-e2e-{name}-"))?;
+        let mut conf = base_conf(dir.path(), line_port, pickle_port);
+        configure(&mut conf);
+        for (key, value) in settings.iter() {
+            conf.set(key, value);
+        }
+        write_file(dir.path(), "carbon.conf", &conf.render(section))?;
+        for (file, contents) in files {
+            write_file(dir.path(), file, contents)?;
+        }
+        let process = spawn_carbon(name, binary, dir.path())?;
+        let mut daemon = Self {
+            process,
+            line_port,
+            pickle_port,
+            dir,
+        };
+        wait_listening(&mut daemon.process, &[line_port, pickle_port])?;
+        Ok(daemon)
+    }
+
+    /// The plaintext (line) receiver's port on 127.0.0.1.
+    pub fn line_port(&self) -> u16 {
+        self.line_port
+    }
+
+    /// The pickle receiver's port on 127.0.0.1.
+    pub fn pickle_port(&self) -> u16 {
+        self.pickle_port
+    }
+
+    /// Its temporary directory (carbon.conf, storage-schemas.conf, relay-rules.conf for the
+    /// relay, logs, storage/).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Sends carbon plaintext lines (`metric value timestamp`, one per line) to its line port.
+    pub fn send_lines(&self, text: &str) -> Result<()> {
+        send_lines(self.line_port, text)
+            .with_context(|| format!("sending lines to {}", self.process.name()))
+    }
+
+    /// The PID of the running daemon, `None` while stopped.
+    pub fn pid(&mut self) -> Option<u32> {
+        self.process.pid()
+    }
+
+    /// Stops it gracefully (carbon-cache flushes its cache to disk on SIGTERM), keeping its
+    /// directory.
+    pub fn stop(&mut self) -> Result<()> {
+        let name = self.process.name().to_owned();
+        self.process
+            .stop()
+            .with_context(|| format!("stopping {name}"))?;
+        Ok(())
+    }
+
+    /// Starts it again after [`stop`](Self::stop): same ports, settings and directory; waits
+    /// until it listens.
+    pub fn start_again(&mut self) -> Result<()> {
+        let name = self.process.name().to_owned();
+        self.process
+            .start()
+            .with_context(|| format!("restarting {name}"))?;
+        wait_listening(&mut self.process, &[self.line_port, self.pickle_port])
+    }
+
+    /// The tail of its log, for test failure messages.
+    pub fn logs(&self) -> String {
+        format!("{}\n{}", self.process.describe(), self.process.logs())
+    }
+
+    /// The process guard, for anything not wrapped here.
+    pub fn process(&mut self) -> &mut DaemonProcess {
+        &mut self.process
     }
 }

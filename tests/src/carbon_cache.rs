@@ -1,20 +1,15 @@
 //! A real carbon-cache writing whisper files in a fresh temporary directory, and reading them
 //! back.
 
-use std::path::{Path, PathBuf};
+use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tempfile::TempDir;
 
-use crate::carbon::{
-    CARBON_CACHE_ENV, CarbonConf, base_conf, spawn_carbon, storage_schemas, wait_listening,
-    whisper_path, write_file,
-};
-use crate::net::send_lines;
+use crate::carbon::{CARBON_CACHE_ENV, CarbonConf, CarbonDaemon, storage_schemas, whisper_path};
 use crate::ports::{free_ports, retry_on_port_clash};
-use crate::process::DaemonProcess;
-use crate::sys::{find_binary, temp_dir};
+use crate::sys::find_binary;
 use crate::whisper::read_points;
 
 /// Options of [`CarbonCache::start_with`].
@@ -50,15 +45,27 @@ impl CarbonCacheOptions {
     }
 }
 
-/// A running carbon-cache (see [`CarbonCache::start`]); stopped by PID when dropped.
+/// A running carbon-cache (see [`CarbonCache::start`]); stopped by PID when dropped. What it
+/// shares with carbon-relay (ports, `send_lines`, `stop`, `logs`, ...) is on the
+/// [`CarbonDaemon`] it dereferences to.
 #[derive(Debug)]
 pub struct CarbonCache {
-    // Dropped first: the process is stopped before its directory is removed.
-    process: DaemonProcess,
-    line_port: u16,
-    pickle_port: u16,
+    daemon: CarbonDaemon,
     query_port: u16,
-    dir: TempDir,
+}
+
+impl Deref for CarbonCache {
+    type Target = CarbonDaemon;
+
+    fn deref(&self) -> &CarbonDaemon {
+        &self.daemon
+    }
+}
+
+impl DerefMut for CarbonCache {
+    fn deref_mut(&mut self) -> &mut CarbonDaemon {
+        &mut self.daemon
+    }
 }
 
 impl CarbonCache {
@@ -77,52 +84,33 @@ impl CarbonCache {
         retry_on_port_clash(|| {
             let ports = free_ports(3)?;
             let (line_port, pickle_port, query_port) = (ports[0], ports[1], ports[2]);
-            let dir = temp_dir("am-e2e-carbon-cache-")?;
-            let mut conf = base_conf(dir.path(), line_port, pickle_port);
-            conf.set("CACHE_QUERY_INTERFACE", "127.0.0.1")
-                .set("CACHE_QUERY_PORT", query_port.to_string())
-                .set("DATABASE", "whisper")
-                .set("MAX_CACHE_SIZE", "inf")
-                .set("MAX_CREATES_PER_MINUTE", "inf")
-                .set("MAX_UPDATES_PER_SECOND", "1000000")
-                // Sparse files: a 1s:1d archive is 1 MiB, no need to write its zeros.
-                .set("WHISPER_SPARSE_CREATE", "True")
-                .set("WHISPER_AUTOFLUSH", "False")
-                .set("CACHE_WRITE_STRATEGY", "sorted")
-                .set("LOG_UPDATES", "False")
-                .set("LOG_CACHE_HITS", "False")
-                .set("LOG_CACHE_QUEUE_SORTS", "False")
-                .set("LOG_CREATES", "True");
-            for (key, value) in options.settings.iter() {
-                conf.set(key, value);
-            }
-            write_file(dir.path(), "carbon.conf", &conf.render("cache"))?;
-            write_file(
-                dir.path(),
-                "storage-schemas.conf",
-                &storage_schemas(&options.retentions),
-            )?;
-            let process = spawn_carbon("carbon-cache", &binary, dir.path())?;
-            let mut cache = Self {
-                process,
-                line_port,
-                pickle_port,
-                query_port,
-                dir,
+            let configure = |conf: &mut CarbonConf| {
+                conf.set("CACHE_QUERY_INTERFACE", "127.0.0.1")
+                    .set("CACHE_QUERY_PORT", query_port.to_string())
+                    .set("DATABASE", "whisper")
+                    .set("MAX_CACHE_SIZE", "inf")
+                    .set("MAX_CREATES_PER_MINUTE", "inf")
+                    .set("MAX_UPDATES_PER_SECOND", "1000000")
+                    // Sparse files: a 1s:1d archive is 1 MiB, no need to write its zeros.
+                    .set("WHISPER_SPARSE_CREATE", "True")
+                    .set("WHISPER_AUTOFLUSH", "False")
+                    .set("CACHE_WRITE_STRATEGY", "sorted")
+                    .set("LOG_UPDATES", "False")
+                    .set("LOG_CACHE_HITS", "False")
+                    .set("LOG_CACHE_QUEUE_SORTS", "False")
+                    .set("LOG_CREATES", "True");
             };
-            wait_listening(&mut cache.process, &[line_port, pickle_port])?;
-            Ok(cache)
+            let daemon = CarbonDaemon::launch(
+                "carbon-cache",
+                &binary,
+                (line_port, pickle_port),
+                "cache",
+                configure,
+                &options.settings,
+                &[("storage-schemas.conf", storage_schemas(&options.retentions))],
+            )?;
+            Ok(Self { daemon, query_port })
         })
-    }
-
-    /// The plaintext (line) receiver's port on 127.0.0.1.
-    pub fn line_port(&self) -> u16 {
-        self.line_port
-    }
-
-    /// The pickle receiver's port on 127.0.0.1.
-    pub fn pickle_port(&self) -> u16 {
-        self.pickle_port
     }
 
     /// The cache-query port on 127.0.0.1.
@@ -130,24 +118,14 @@ impl CarbonCache {
         self.query_port
     }
 
-    /// Its temporary directory (carbon.conf, storage-schemas.conf, logs, storage/).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// Where it writes whisper files (`TMP/storage/whisper`).
     pub fn whisper_dir(&self) -> PathBuf {
-        self.dir.path().join("storage").join("whisper")
+        self.dir().join("storage").join("whisper")
     }
 
     /// The whisper file of `metric`: `TMP/storage/whisper/<metric with . replaced by />.wsp`.
     pub fn whisper_file(&self, metric: &str) -> Result<PathBuf> {
         whisper_path(&self.whisper_dir(), metric)
-    }
-
-    /// Sends carbon plaintext lines (`metric value timestamp`, one per line) to its line port.
-    pub fn send_lines(&self, text: &str) -> Result<()> {
-        send_lines(self.line_port, text).context("sending lines to carbon-cache")
     }
 
     /// The points carbon has written for `metric` so far, from the highest-resolution archive
@@ -174,7 +152,7 @@ impl CarbonCache {
     ) -> Result<Vec<(i64, f64)>> {
         let path = self.whisper_file(metric)?;
         let mut seen = 0;
-        self.process
+        self.process()
             .wait_ready(
                 &format!("{n} point(s) of {metric} in {}", path.display()),
                 timeout,
@@ -188,33 +166,5 @@ impl CarbonCache {
                 },
             )
             .with_context(|| format!("only {seen} point(s) of {metric} were written"))
-    }
-
-    /// The PID of the running carbon-cache, `None` while stopped.
-    pub fn pid(&mut self) -> Option<u32> {
-        self.process.pid()
-    }
-
-    /// Stops it gracefully (it flushes its cache to disk on SIGTERM), keeping its directory.
-    pub fn stop(&mut self) -> Result<()> {
-        self.process.stop().context("stopping carbon-cache")?;
-        Ok(())
-    }
-
-    /// Starts it again after [`stop`](Self::stop): same ports and directory; waits until it
-    /// listens.
-    pub fn start_again(&mut self) -> Result<()> {
-        self.process.start().context("restarting carbon-cache")?;
-        wait_listening(&mut self.process, &[self.line_port, self.pickle_port])
-    }
-
-    /// The tail of its log, for test failure messages.
-    pub fn logs(&self) -> String {
-        format!("{}\n{}", self.process.describe(), self.process.logs())
-    }
-
-    /// The process guard, for anything not wrapped here.
-    pub fn process(&mut self) -> &mut DaemonProcess {
-        &mut self.process
     }
 }

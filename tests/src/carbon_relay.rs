@@ -1,19 +1,15 @@
 //! A real carbon-relay that forwards what it receives, over the pickle protocol, to
 //! destinations on 127.0.0.1.
 
-use std::path::Path;
+use std::ops::{Deref, DerefMut};
 
-use anyhow::{Context, Result};
-use tempfile::TempDir;
+use anyhow::Result;
 
 use crate::carbon::{
-    CARBON_RELAY_ENV, CarbonConf, base_conf, destination_strings, spawn_carbon, storage_schemas,
-    wait_listening, write_file,
+    CARBON_RELAY_ENV, CarbonConf, CarbonDaemon, destination_strings, storage_schemas,
 };
-use crate::net::send_lines;
 use crate::ports::{free_ports, retry_on_port_clash};
-use crate::process::DaemonProcess;
-use crate::sys::{find_binary, temp_dir};
+use crate::sys::find_binary;
 
 /// How carbon-relay picks destinations for a metric (`RELAY_METHOD`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,15 +55,27 @@ impl CarbonRelayOptions {
     }
 }
 
-/// A running carbon-relay (see [`CarbonRelay::start`]); stopped by PID when dropped.
+/// A running carbon-relay (see [`CarbonRelay::start`]); stopped by PID when dropped. What it
+/// shares with carbon-cache (ports, `send_lines`, `stop`, `logs`, ...) is on the
+/// [`CarbonDaemon`] it dereferences to.
 #[derive(Debug)]
 pub struct CarbonRelay {
-    // Dropped first: the process is stopped before its directory is removed.
-    process: DaemonProcess,
-    line_port: u16,
-    pickle_port: u16,
+    daemon: CarbonDaemon,
     destinations: Vec<String>,
-    dir: TempDir,
+}
+
+impl Deref for CarbonRelay {
+    type Target = CarbonDaemon;
+
+    fn deref(&self) -> &CarbonDaemon {
+        &self.daemon
+    }
+}
+
+impl DerefMut for CarbonRelay {
+    fn deref_mut(&mut self) -> &mut CarbonDaemon {
+        &mut self.daemon
+    }
 }
 
 impl CarbonRelay {
@@ -91,95 +99,40 @@ impl CarbonRelay {
         retry_on_port_clash(|| {
             let ports = free_ports(2)?;
             let (line_port, pickle_port) = (ports[0], ports[1]);
-            let dir = temp_dir("am-e2e-carbon-relay-")?;
-            let mut conf = base_conf(dir.path(), line_port, pickle_port);
-            conf.set("RELAY_METHOD", options.method.as_setting())
-                .set("REPLICATION_FACTOR", "1")
-                .set("DESTINATIONS", dests.join(", "))
-                .set("DESTINATION_PROTOCOL", "pickle")
-                .set("RELAY_RULES", "relay-rules.conf");
-            for (key, value) in options.settings.iter() {
-                conf.set(key, value);
-            }
-            write_file(dir.path(), "carbon.conf", &conf.render("relay"))?;
-            write_file(
-                dir.path(),
-                "relay-rules.conf",
-                &format!(
-                    "# Written by the am-e2e test harness.\n[default]\ndefault = true\n\
-                     destinations = {}\n",
-                    dests.join(", ")
-                ),
-            )?;
-            // carbon-relay refuses to start without one, although it stores nothing.
-            write_file(
-                dir.path(),
-                "storage-schemas.conf",
-                &storage_schemas("1s:1d"),
-            )?;
-            let process = spawn_carbon("carbon-relay", &binary, dir.path())?;
-            let mut relay = Self {
-                process,
-                line_port,
-                pickle_port,
-                destinations: dests.clone(),
-                dir,
+            let configure = |conf: &mut CarbonConf| {
+                conf.set("RELAY_METHOD", options.method.as_setting())
+                    .set("REPLICATION_FACTOR", "1")
+                    .set("DESTINATIONS", dests.join(", "))
+                    .set("DESTINATION_PROTOCOL", "pickle")
+                    .set("RELAY_RULES", "relay-rules.conf");
             };
-            wait_listening(&mut relay.process, &[line_port, pickle_port])?;
-            Ok(relay)
+            let rules = format!(
+                "# Written by the am-e2e test harness.\n[default]\ndefault = true\n\
+                 destinations = {}\n",
+                dests.join(", ")
+            );
+            let daemon = CarbonDaemon::launch(
+                "carbon-relay",
+                &binary,
+                (line_port, pickle_port),
+                "relay",
+                configure,
+                &options.settings,
+                &[
+                    ("relay-rules.conf", rules),
+                    // carbon-relay refuses to start without one, although it stores nothing.
+                    ("storage-schemas.conf", storage_schemas("1s:1d")),
+                ],
+            )?;
+            Ok(Self {
+                daemon,
+                destinations: dests.clone(),
+            })
         })
-    }
-
-    /// The plaintext (line) receiver's port on 127.0.0.1.
-    pub fn line_port(&self) -> u16 {
-        self.line_port
-    }
-
-    /// The pickle receiver's port on 127.0.0.1.
-    pub fn pickle_port(&self) -> u16 {
-        self.pickle_port
     }
 
     /// The destinations as written in its config (`HOST:PORT:INSTANCE`).
     pub fn destinations(&self) -> &[String] {
         &self.destinations
-    }
-
-    /// Its temporary directory (carbon.conf, relay-rules.conf, logs).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Sends carbon plaintext lines (`metric value timestamp`, one per line) to its line port.
-    pub fn send_lines(&self, text: &str) -> Result<()> {
-        send_lines(self.line_port, text).context("sending lines to carbon-relay")
-    }
-
-    /// The PID of the running carbon-relay, `None` while stopped.
-    pub fn pid(&mut self) -> Option<u32> {
-        self.process.pid()
-    }
-
-    /// Stops it gracefully, keeping its directory.
-    pub fn stop(&mut self) -> Result<()> {
-        self.process.stop().context("stopping carbon-relay")?;
-        Ok(())
-    }
-
-    /// Starts it again after [`stop`](Self::stop): same ports, destinations and directory;
-    /// waits until it listens.
-    pub fn start_again(&mut self) -> Result<()> {
-        self.process.start().context("restarting carbon-relay")?;
-        wait_listening(&mut self.process, &[self.line_port, self.pickle_port])
-    }
-
-    /// The tail of its log, for test failure messages.
-    pub fn logs(&self) -> String {
-        format!("{}\n{}", self.process.describe(), self.process.logs())
-    }
-
-    /// The process guard, for anything not wrapped here.
-    pub fn process(&mut self) -> &mut DaemonProcess {
-        &mut self.process
     }
 }

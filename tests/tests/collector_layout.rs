@@ -102,6 +102,42 @@ fn interval_model_and_multiple_models() {
         }
     }
     assert_eq!(shown, want);
+    // `--model` narrows inspect to one model's series.
+    let out = am_e2e::collector::run_cli(
+        &[
+            "inspect".as_ref(),
+            "--config".as_ref(),
+            collector.config_path().as_os_str(),
+            r"re:^test\.cpu".as_ref(),
+            "--model".as_ref(),
+            INTERVAL_TAG.as_ref(),
+        ],
+        WAIT,
+    )
+    .unwrap();
+    assert!(out.status.success(), "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        interval("test.cpu.x").len() + interval("test.cpuidle.y").len()
+    );
+    let out = am_e2e::collector::run_cli(
+        &[
+            "inspect".as_ref(),
+            "--config".as_ref(),
+            collector.config_path().as_os_str(),
+            "test.*".as_ref(),
+            "--model".as_ref(),
+            "i0r5".as_ref(),
+        ],
+        WAIT,
+    )
+    .unwrap();
+    assert!(
+        !out.status.success() && out.stderr.contains("bad --model"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(
         zrange_all(&redis, &format!("am1:idx:{INTERVAL_TAG}")).unwrap(),
         vec!["test.cpu.x", "test.cpuidle.y"]

@@ -38,6 +38,44 @@ const WARM_UP: f64 = 7.0;
 /// The spike's value, ten times the series' level.
 const SPIKE: f64 = 1000.0;
 
+/// A series written by [`daemons_with`]: metric, first and last second relative to now, and
+/// the value at each second.
+type SeriesSpec = (&'static str, i64, i64, fn(i64) -> f64);
+
+/// [`daemons`], with every series of `specs` written into Redis one point a second; and the
+/// `now` they are relative to.
+fn daemons_with(specs: &[SeriesSpec]) -> (RedisServer, CarbonCache, i64) {
+    let (redis, carbon) = daemons();
+    let now = now_unix();
+    let points: Vec<Vec<(i64, f64)>> = specs
+        .iter()
+        .map(|&(_, from, until, value)| per_second(now + from, now + until, value))
+        .collect();
+    let series: Vec<_> = specs
+        .iter()
+        .zip(&points)
+        .map(|(spec, points)| (spec.0, points.as_slice()))
+        .collect();
+    write(&redis, &series);
+    (redis, carbon, now)
+}
+
+/// Starts a runner with `plugin` loaded and its algorithm `algorithm` firing every second for
+/// the services of `worker_options`.
+fn start_algorithm(
+    redis: &RedisServer,
+    carbon: &CarbonCache,
+    plugin: PluginLib,
+    algorithm: &str,
+    worker_options: serde_json::Value,
+) -> Runner {
+    start(
+        &setup(redis, carbon)
+            .plugin(plugin)
+            .service(algorithm, every_second(worker_options)),
+    )
+}
+
 /// Waits until the runner has completed [`WARM_UP`] tasks, then writes the points
 /// `anomaly(at)` (metric, value) at `at`, two seconds from now (overwriting the clean points
 /// there: the newest write wins), and returns `at`. The tick one second later models them.
@@ -104,21 +142,15 @@ fn close(a: f64, b: f64, what: &str) {
 /// relative error `(input − model) / input` above `upper`, and `lower` < `upper`.
 #[test]
 fn seasonal_decomposition_flags_a_spike_in_the_second_newest_point() {
-    let (redis, carbon) = daemons();
-    let now = now_unix();
-    write(
-        &redis,
-        &[("web.hits", &per_second(now - 100, now + 60, seasonal_value))],
-    );
+    let (redis, carbon, _) = daemons_with(&[("web.hits", -100, 60, seasonal_value)]);
     let params = json!({ "error_type": "norm", "error_handling": "tukey", "iqr_scaling": 1.5,
                          "minimal_upper_threshold": 0.1, "minimal_lower_threshold": -0.1 });
-    let mut runner = start(
-        &setup(&redis, &carbon)
-            .plugin(PluginLib::SeasonalDecomposition)
-            .service(
-                "SeasonalDecomposition",
-                every_second(json!({ "stl": seasonal_options("web.hits", params) })),
-            ),
+    let mut runner = start_algorithm(
+        &redis,
+        &carbon,
+        PluginLib::SeasonalDecomposition,
+        "SeasonalDecomposition",
+        json!({ "stl": seasonal_options("web.hits", params) }),
     );
     let spike = anomaly_after_warm_up(&mut runner, &redis, |_| vec![("web.hits", SPIKE)]);
     let tick = spike + 1;
@@ -153,25 +185,16 @@ fn seasonal_decomposition_flags_a_spike_in_the_second_newest_point() {
 /// input − model and `error_norm` the relative error.
 #[test]
 fn seasonal_decomposition_ensemble_votes_a_spike_anomalous() {
-    let (redis, carbon) = daemons();
-    let now = now_unix();
-    write(
-        &redis,
-        &[(
-            "shop.orders",
-            &per_second(now - 100, now + 60, seasonal_value),
-        )],
-    );
+    let (redis, carbon, _) = daemons_with(&[("shop.orders", -100, 60, seasonal_value)]);
     // anna-molly's spellings: `scaling`, `treshold`.
     let params = json!({ "scaling": 2, "minimal_upper_threshold": 0.5,
                          "minimal_lower_threshold": -0.5, "treshold": 2 });
-    let mut runner = start(
-        &setup(&redis, &carbon)
-            .plugin(PluginLib::SeasonalDecompositionEnsemble)
-            .service(
-                "SeasonalDecompositionEnsemble",
-                every_second(json!({ "stle": seasonal_options("shop.orders", params) })),
-            ),
+    let mut runner = start_algorithm(
+        &redis,
+        &carbon,
+        PluginLib::SeasonalDecompositionEnsemble,
+        "SeasonalDecompositionEnsemble",
+        json!({ "stle": seasonal_options("shop.orders", params) }),
     );
     let spike = anomaly_after_warm_up(&mut runner, &redis, |_| vec![("shop.orders", SPIKE)]);
     let tick = spike + 1;
@@ -214,22 +237,19 @@ fn seasonal_decomposition_ensemble_votes_a_spike_anomalous() {
 /// points.
 #[test]
 fn flow_difference_flags_a_leak_in_the_second_newest_points() {
-    let (redis, carbon) = daemons();
-    let now = now_unix();
-    write(
-        &redis,
-        &[
-            ("stage1.out", &per_second(now - 100, now + 60, flow_in)),
-            ("stage2.in", &per_second(now - 100, now + 60, flow_out)),
-        ],
-    );
+    let (redis, carbon, _) = daemons_with(&[
+        ("stage1.out", -100, 60, flow_in),
+        ("stage2.in", -100, 60, flow_out),
+    ]);
     let options = json!({ "in_metric": "stage1.out", "out_metric": "stage2.in", "stale": 10,
                           "error_params": { "scaling": 2, "minimal_upper_threshold": 50,
                                             "minimal_lower_threshold": -50 } });
-    let mut runner = start(
-        &setup(&redis, &carbon)
-            .plugin(PluginLib::FlowDifference)
-            .service("FlowDifference", every_second(json!({ "fd": options }))),
+    let mut runner = start_algorithm(
+        &redis,
+        &carbon,
+        PluginLib::FlowDifference,
+        "FlowDifference",
+        json!({ "fd": options }),
     );
     let leak = anomaly_after_warm_up(&mut runner, &redis, |at| {
         vec![("stage2.in", flow_in(at) - 400.0)]
@@ -274,13 +294,12 @@ fn tukeys_filter_judges_each_instance_against_the_fences() {
             ("demo.latency.web05", &[(now - 1000, 1e6)]),
         ],
     );
-    let runner = start(
-        &setup(&redis, &carbon)
-            .plugin(PluginLib::TukeysFilter)
-            .service(
-                "TukeysFilter",
-                every_second(json!({ "svc": tukeys_options() })),
-            ),
+    let runner = start_algorithm(
+        &redis,
+        &carbon,
+        PluginLib::TukeysFilter,
+        "TukeysFilter",
+        json!({ "svc": tukeys_options() }),
     );
     let m = |f: &str| format!("AnnaMolly.TukeysFilter.svc.{f}");
     let tick = wait_points(&carbon, &runner, &m("count"), 1)[0].0;
@@ -313,16 +332,11 @@ fn tukeys_filter_judges_each_instance_against_the_fences() {
 /// −1; every task succeeds and emits just that one point.
 #[test]
 fn stale_short_or_missing_data_writes_only_flag_minus_one() {
-    let (redis, carbon) = daemons();
-    let now = now_unix();
-    write(
-        &redis,
-        &[
-            ("old.load", &per_second(now - 130, now - 30, seasonal_value)),
-            ("new.load", &per_second(now - 15, now + 45, seasonal_value)),
-            ("flow.in", &per_second(now - 100, now + 60, flow_in)),
-        ],
-    );
+    let (redis, carbon, _) = daemons_with(&[
+        ("old.load", -130, -30, seasonal_value),
+        ("new.load", -15, 45, seasonal_value),
+        ("flow.in", -100, 60, flow_in),
+    ]);
     let abs = json!({ "error_type": "abs" });
     let flow = |out: &str| json!({ "in_metric": "flow.in", "out_metric": out, "stale": 10 });
     let runner = start(
@@ -461,22 +475,13 @@ fn assert_logged(runner: &Runner, plugin: &str, service: &str, words: &[&str]) {
 /// missing metric that is in fact there.
 #[test]
 fn a_metric_that_stopped_long_ago_is_logged_as_stale_not_as_missing() {
-    let (redis, carbon) = daemons();
-    let now = now_unix();
-    write(
+    let (redis, carbon, _) = daemons_with(&[("gone.load", -400, -200, seasonal_value)]);
+    let runner = start_algorithm(
         &redis,
-        &[(
-            "gone.load",
-            &per_second(now - 400, now - 200, seasonal_value),
-        )],
-    );
-    let runner = start(
-        &setup(&redis, &carbon)
-            .plugin(PluginLib::SeasonalDecomposition)
-            .service(
-                "SeasonalDecomposition",
-                every_second(json!({ "gone": seasonal_options("gone.load", json!({})) })),
-            ),
+        &carbon,
+        PluginLib::SeasonalDecomposition,
+        "SeasonalDecomposition",
+        json!({ "gone": seasonal_options("gone.load", json!({})) }),
     );
     let flags = wait_points(
         &carbon,
@@ -524,16 +529,11 @@ fn run_then_stop(runner: &mut Runner, tasks: f64) {
 /// second run (every `flag` point in carbon), not the second run's ticks alone.
 #[test]
 fn t_digests_survive_a_runner_restart() {
-    let (redis, carbon) = daemons();
-    let now = now_unix();
-    write(
-        &redis,
-        &[
-            ("app.load", &per_second(now - 100, now + 90, seasonal_value)),
-            ("app.in", &per_second(now - 100, now + 90, flow_in)),
-            ("app.out", &per_second(now - 100, now + 90, flow_out)),
-        ],
-    );
+    let (redis, carbon, _) = daemons_with(&[
+        ("app.load", -100, 90, seasonal_value),
+        ("app.in", -100, 90, flow_in),
+        ("app.out", -100, 90, flow_out),
+    ]);
     let fd = json!({ "in_metric": "app.in", "out_metric": "app.out", "stale": 10 });
     let mut runner = start(
         &setup(&redis, &carbon)

@@ -3,13 +3,14 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
 use super::points::StoredPoint;
 use super::{CLI_TIMEOUT, COLLECTOR_ENV};
+pub use crate::cli::CliOutput;
+use crate::cli::run_bounded;
 use crate::sys::temp_dir;
 
 /// The `am-collector` binary: `$AM_E2E_COLLECTOR`, else the release build, else the debug
@@ -46,72 +47,19 @@ pub fn collector_binary() -> Result<PathBuf> {
     )
 }
 
-/// What a finished one-shot command left: exit status, stdout, stderr.
-#[derive(Debug, Clone)]
-pub struct CliOutput {
-    /// How it exited.
-    pub status: ExitStatus,
-    /// Everything it printed on stdout.
-    pub stdout: String,
-    /// Everything it printed on stderr.
-    pub stderr: String,
-}
-
-impl CliOutput {
-    /// Its exit code (`None` if killed by a signal).
-    pub fn code(&self) -> Option<i32> {
-        self.status.code()
-    }
-}
-
 /// Runs `am-collector ARGS` with `RUST_LOG=info`, waits for it (at most `timeout`, then kills
 /// it and fails), and returns what it printed. Output goes through files, so a large output
 /// cannot block it.
 pub fn run_cli<S: AsRef<OsStr>>(args: &[S], timeout: Duration) -> Result<CliOutput> {
-    let binary = collector_binary()?;
-    let dir = temp_dir("am-e2e-collector-cli-")?;
-    let out_path = dir.path().join("stdout");
-    let err_path = dir.path().join("stderr");
-    let out = std::fs::File::create(&out_path).context("creating a stdout file")?;
-    let err = std::fs::File::create(&err_path).context("creating a stderr file")?;
-    let shown: Vec<String> = args
-        .iter()
-        .map(|a| a.as_ref().to_string_lossy().into_owned())
-        .collect();
-    let mut child = Command::new(&binary)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .with_context(|| format!("starting {} {}", binary.display(), shown.join(" ")))?;
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().context("waiting for am-collector")? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-            bail!(
-                "am-collector {} did not finish within {timeout:?}; killed it. stderr:\n{stderr}",
-                shown.join(" ")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let read = |path: &Path| {
-        std::fs::read(path)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .with_context(|| format!("reading {}", path.display()))
-    };
-    Ok(CliOutput {
-        status,
-        stdout: read(&out_path)?,
-        stderr: read(&err_path)?,
-    })
+    run_bounded(
+        "am-collector",
+        &collector_binary()?,
+        args,
+        timeout,
+        |command| {
+            command.env("RUST_LOG", "info");
+        },
+    )
 }
 
 /// `am-collector inspect --config CONFIG PATTERN [--since SECONDS]`, parsed into points in the

@@ -6,9 +6,9 @@ use std::io::Write as _;
 use std::net::{Shutdown, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
@@ -17,6 +17,7 @@ use super::cli::{collector_binary, inspect};
 use super::metrics::{connect, http_get, parse_prometheus};
 use super::options::{CollectorOptions, CollectorPorts};
 use super::points::{StoredPoint, describe_diff, to_map};
+use crate::guard;
 use crate::ports::{LOOPBACK, retry_on_port_clash};
 use crate::process::{DaemonProcess, DaemonSpec};
 use crate::sys::temp_dir;
@@ -101,20 +102,12 @@ impl Collector {
 
     /// The tail of its logs, its config and (while it runs) its counters, for failure messages.
     pub fn logs(&self) -> String {
-        let counters = match self.metrics() {
-            Ok(samples) => samples
-                .iter()
-                .filter(|(name, _)| !name.contains("latency"))
-                .map(|(name, value)| format!("{name} {value}\n"))
-                .collect::<String>(),
-            Err(err) => format!("(unavailable: {err:#})\n"),
-        };
-        format!(
-            "{}\n{}----- {} -----\n{}----- GET /metrics -----\n{counters}",
-            self.process.describe(),
-            self.process.logs(),
-            self.config_path.display(),
-            self.config_text
+        guard::describe(
+            &self.process,
+            &self.config_path,
+            &self.config_text,
+            self.metrics(),
+            "latency",
         )
     }
 
@@ -125,11 +118,7 @@ impl Collector {
 
     /// The Prometheus text of `GET /metrics`; an error unless the status is 200.
     pub fn metrics_text(&self) -> Result<String> {
-        let (status, body) = self.http_get("/metrics")?;
-        if status != 200 {
-            bail!("GET /metrics answered {status}: {body}");
-        }
-        Ok(body)
+        guard::metrics_text(self.ports.metrics)
     }
 
     /// Every sample of `GET /metrics` as `(name, value)`, in order (labels stay part of the
@@ -140,13 +129,8 @@ impl Collector {
 
     /// One sample of `GET /metrics`; `name` with or without the `am_collector_` prefix.
     pub fn counter(&self, name: &str) -> Result<f64> {
-        let full = full_metric_name(name);
-        let metrics = self.metrics()?;
-        metrics
-            .iter()
-            .find(|(n, _)| *n == full)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| anyhow!("{full} is not among the collector's metrics: {metrics:?}"))
+        let full = guard::full_metric_name(PREFIX, name);
+        guard::find_metric(&self.metrics()?, &full, "collector")
     }
 
     /// Polls [`counter`](Self::counter) until `ok(value)`, and returns that value; fails after
@@ -157,24 +141,8 @@ impl Collector {
         timeout: Duration,
         ok: impl Fn(f64) -> bool,
     ) -> Result<f64> {
-        let mut last = None;
-        let ports = self.ports;
-        let full = full_metric_name(name);
-        let result = self.process.wait_ready(
-            &format!("{full} to reach the expected value"),
-            timeout,
-            || {
-                let metrics = parse_prometheus(&http_get(ports.metrics, "/metrics")?.1)?;
-                let value = metrics
-                    .iter()
-                    .find(|(n, _)| *n == full)
-                    .map(|(_, v)| *v)
-                    .ok_or_else(|| anyhow!("no {full} in /metrics"))?;
-                last = Some(value);
-                Ok(ok(value).then_some(value))
-            },
-        );
-        result.with_context(|| format!("last value of {full}: {last:?}"))
+        let full = guard::full_metric_name(PREFIX, name);
+        guard::wait_metric(&mut self.process, self.ports.metrics, &full, timeout, ok)
     }
 
     /// `am-collector inspect --config <its config> PATTERN`, parsed.
@@ -254,26 +222,19 @@ impl Collector {
     /// Waits up to `timeout` for the process to exit by itself; returns its exit status. On
     /// timeout it is killed and the error carries its logs.
     pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if !self.process.is_running() {
-                return self
-                    .process
-                    .exit_status()
-                    .ok_or_else(|| anyhow!("am-collector exited with an unknown status"));
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        let logs = self.logs();
-        let _ = self.process.kill_hard();
-        bail!("am-collector did not exit within {timeout:?}; killed it\n{logs}")
+        let (config_path, config_text) = (&self.config_path, &self.config_text);
+        let port = self.ports.metrics;
+        guard::wait_exit(&mut self.process, timeout, |process| {
+            guard::describe(
+                process,
+                config_path,
+                config_text,
+                guard::metrics(port),
+                "latency",
+            )
+        })
     }
 }
 
-fn full_metric_name(name: &str) -> String {
-    if name.starts_with("am_collector_") {
-        name.to_owned()
-    } else {
-        format!("am_collector_{name}")
-    }
-}
+/// The prefix of the collector's metric names.
+const PREFIX: &str = "am_collector_";

@@ -3,14 +3,12 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use super::RUNNER_ENV;
-use crate::collector::CliOutput;
-use crate::sys::temp_dir;
+use crate::cli::{CliOutput, run_bounded};
 
 /// `CARGO_MANIFEST_DIR/../target/release`: where the test command builds the products.
 fn release_dir() -> PathBuf {
@@ -113,50 +111,8 @@ impl PluginLib {
 /// applies), waits for it (at most `timeout`, then kills it and fails), and returns what it
 /// printed. Output goes through files, so a large output cannot block it.
 pub fn run_cli<S: AsRef<OsStr>>(args: &[S], cwd: &Path, timeout: Duration) -> Result<CliOutput> {
-    let binary = runner_binary()?;
-    let dir = temp_dir("am-e2e-runner-cli-")?;
-    let out_path = dir.path().join("stdout");
-    let err_path = dir.path().join("stderr");
-    let out = std::fs::File::create(&out_path).context("creating a stdout file")?;
-    let err = std::fs::File::create(&err_path).context("creating a stderr file")?;
-    let shown: Vec<String> = args
-        .iter()
-        .map(|a| a.as_ref().to_string_lossy().into_owned())
-        .collect();
-    let mut child = Command::new(&binary)
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .with_context(|| format!("starting {} {}", binary.display(), shown.join(" ")))?;
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().context("waiting for am-runner")? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-            bail!(
-                "am-runner {} did not finish within {timeout:?}; killed it. stderr:\n{stderr}",
-                shown.join(" ")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let read = |path: &Path| {
-        std::fs::read(path)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .with_context(|| format!("reading {}", path.display()))
-    };
-    Ok(CliOutput {
-        status,
-        stdout: read(&out_path)?,
-        stderr: read(&err_path)?,
+    run_bounded("am-runner", &runner_binary()?, args, timeout, |command| {
+        command.current_dir(cwd).env_remove("RUST_LOG");
     })
 }
 

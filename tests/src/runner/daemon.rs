@@ -3,16 +3,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result};
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
 use super::RUNNER_STARTUP_TIMEOUT;
 use super::cli::{RunnerCheck, runner_binary};
 use super::setup::{PLUGIN_DIR, RunnerSetup, command_in};
-use crate::collector::{http_get, parse_prometheus};
+use crate::guard;
 use crate::ports::{free_port, retry_on_port_clash};
 use crate::process::{DaemonProcess, DaemonSpec};
 use crate::sys::temp_dir;
@@ -99,37 +99,24 @@ impl Runner {
     /// The tail of its logs, its config and (while it runs) its metrics, for failure
     /// messages.
     pub fn logs(&self) -> String {
-        let counters = match self.metrics() {
-            Ok(samples) => samples
-                .iter()
-                .filter(|(name, _)| !name.contains("duration"))
-                .map(|(name, value)| format!("{name} {value}\n"))
-                .collect::<String>(),
-            Err(err) => format!("(unavailable: {err:#})\n"),
-        };
-        format!(
-            "{}\n{}----- {} -----\n{}\n----- GET /metrics -----\n{counters}",
-            self.process.describe(),
-            self.process.logs(),
-            self.config_path.display(),
-            self.config_text
+        guard::describe(
+            &self.process,
+            &self.config_path,
+            &self.config_text,
+            self.metrics(),
+            "duration",
         )
     }
 
     /// Every sample of `GET /metrics` as `(name, value)`, in order.
     pub fn metrics(&self) -> Result<Vec<(String, f64)>> {
-        let (status, body) = http_get(self.metrics_port, "/metrics")?;
-        if status != 200 {
-            bail!("GET /metrics answered {status}: {body}");
-        }
-        parse_prometheus(&body)
+        guard::metrics(self.metrics_port)
     }
 
     /// One sample of `GET /metrics`; `name` with or without the `am_runner_` prefix.
     pub fn counter(&self, name: &str) -> Result<f64> {
-        let full = full_metric_name(name);
-        let metrics = self.metrics()?;
-        find(&metrics, &full)
+        let full = guard::full_metric_name(PREFIX, name);
+        guard::find_metric(&self.metrics()?, &full, "runner")
     }
 
     /// Polls [`counter`](Self::counter) until `ok(value)` and returns that value; fails after
@@ -140,20 +127,8 @@ impl Runner {
         timeout: Duration,
         ok: impl Fn(f64) -> bool,
     ) -> Result<f64> {
-        let port = self.metrics_port;
-        let full = full_metric_name(name);
-        let mut last = None;
-        let result = self.process.wait_ready(
-            &format!("{full} to reach the expected value"),
-            timeout,
-            || {
-                let (_, body) = http_get(port, "/metrics")?;
-                let value = find(&parse_prometheus(&body)?, &full)?;
-                last = Some(value);
-                Ok(ok(value).then_some(value))
-            },
-        );
-        result.with_context(|| format!("last value of {full}: {last:?}"))
+        let full = guard::full_metric_name(PREFIX, name);
+        guard::wait_metric(&mut self.process, self.metrics_port, &full, timeout, ok)
     }
 
     /// Polls its log until it contains `needle`; fails after `timeout` (or at once if the
@@ -194,34 +169,19 @@ impl Runner {
     /// status. On timeout it is killed and the error carries its logs.
     pub fn terminate(&mut self, timeout: Duration) -> Result<ExitStatus> {
         self.process.signal(Signal::SIGTERM)?;
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if !self.process.is_running() {
-                return self
-                    .process
-                    .exit_status()
-                    .ok_or_else(|| anyhow!("am-runner exited with an unknown status"));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let logs = self.logs();
-        let _ = self.process.kill_hard();
-        bail!("am-runner did not exit within {timeout:?} of SIGTERM; killed it\n{logs}")
+        let (config_path, config_text) = (&self.config_path, &self.config_text);
+        let port = self.metrics_port;
+        guard::wait_exit(&mut self.process, timeout, |process| {
+            guard::describe(
+                process,
+                config_path,
+                config_text,
+                guard::metrics(port),
+                "duration",
+            )
+        })
     }
 }
 
-fn find(metrics: &[(String, f64)], full: &str) -> Result<f64> {
-    metrics
-        .iter()
-        .find(|(n, _)| n == full)
-        .map(|(_, v)| *v)
-        .ok_or_else(|| anyhow!("{full} is not among the runner's metrics: {metrics:?}"))
-}
-
-fn full_metric_name(name: &str) -> String {
-    if name.starts_with("am_runner_") {
-        name.to_owned()
-    } else {
-        format!("am_runner_{name}")
-    }
-}
+/// The prefix of the runner's metric names.
+const PREFIX: &str = "am_runner_";
