@@ -99,6 +99,40 @@ impl<'a> RunCtx<'a> {
         state_key(self.plugin, self.service)
     }
 
+    /// Runs a store call on the runtime (callbacks run on a blocking thread); a failure is
+    /// recorded, counted and logged, and becomes the status to return. Fails while an instance
+    /// is being created, when there is no store.
+    fn with_store<T>(
+        &mut self,
+        what: &str,
+        call: impl AsyncFnOnce(&mut Reader) -> Result<T, am_store::Error>,
+    ) -> Result<T, Status> {
+        let rt = self.rt.clone();
+        let Some(store) = self.store.as_deref_mut() else {
+            return Err(Status::Error);
+        };
+        rt.block_on(call(store))
+            .map_err(|e| self.store_error(what, e))
+    }
+
+    /// One command on this plugin's state hash: `CMD <hash> args...`; an error reply is a
+    /// failure like any other.
+    fn state_command(
+        &mut self,
+        what: &str,
+        cmd: &[u8],
+        args: &[&[u8]],
+    ) -> Result<am_store::resp::Value, Status> {
+        let hash = self.state_key();
+        let mut full: Vec<&[u8]> = vec![cmd, hash.as_bytes()];
+        full.extend_from_slice(args);
+        let reply = self.with_store(what, async |store| store.raw(&full).await)?;
+        match reply.as_error() {
+            Some(e) => Err(self.store_error(what, e.to_string())),
+            None => Ok(reply),
+        }
+    }
+
     fn store_error(&mut self, what: &str, e: impl std::fmt::Display) -> Status {
         self.metrics.store_errors.inc();
         tracing::warn!(plugin = self.plugin, service = self.service, error = %e, "{what} failed");
@@ -223,26 +257,21 @@ unsafe extern "C" fn host_read_series(
     unsafe {
         with_ctx(ctx, |rc| {
             let name = text(name);
-            let rt = rc.rt.clone();
-            let Some(store) = rc.store.as_deref_mut() else {
-                return Status::Error;
-            };
-            let result = rt.block_on(async {
-                let pattern = Pattern::exact(&name)?;
-                let ids = store.find(&pattern).await?;
+            let read = rc.with_store("reading a series", async |store| {
+                let ids = store.find(&Pattern::exact(&name)?).await?;
                 match preferred(ids) {
                     Some(id) => store.read(&id, from, until).await,
                     None => Ok(Vec::new()),
                 }
             });
-            match result {
-                Ok(points) => {
+            read.map_or_else(
+                |status| status,
+                |points| {
                     rc.metrics.series_read.inc();
                     deliver(sink, on_series, &name, &points);
                     Status::Ok
-                }
-                Err(e) => rc.store_error("reading a series", e),
-            }
+                },
+            )
         })
     }
 }
@@ -259,13 +288,8 @@ unsafe extern "C" fn host_read_pattern(
     unsafe {
         with_ctx(ctx, |rc| {
             let pattern = text(pattern);
-            let rt = rc.rt.clone();
-            let Some(store) = rc.store.as_deref_mut() else {
-                return Status::Error;
-            };
-            let result = rt.block_on(async {
-                let pattern = Pattern::parse(&pattern)?;
-                let ids = store.find(&pattern).await?;
+            let read = rc.with_store("reading a pattern", async |store| {
+                let ids = store.find(&Pattern::parse(&pattern)?).await?;
                 let mut by_name: Vec<(String, Vec<SeriesId>)> = Vec::new();
                 for id in ids {
                     match by_name.last_mut() {
@@ -282,18 +306,18 @@ unsafe extern "C" fn host_read_pattern(
                     let series = store.read_many(chunk, from, until).await?;
                     out.extend(chunk.iter().map(|id| id.name.clone()).zip(series));
                 }
-                Ok::<_, am_store::Error>(out)
+                Ok(out)
             });
-            match result {
-                Ok(all) => {
+            read.map_or_else(
+                |status| status,
+                |all| {
                     rc.metrics.series_read.add(all.len() as u64);
                     for (name, points) in &all {
                         deliver(sink, on_series, name, points);
                     }
                     Status::Ok
-                }
-                Err(e) => rc.store_error("reading a pattern", e),
-            }
+                },
+            )
         })
     }
 }
@@ -308,16 +332,12 @@ unsafe extern "C" fn host_find(
     unsafe {
         with_ctx(ctx, |rc| {
             let pattern = text(pattern);
-            let rt = rc.rt.clone();
-            let Some(store) = rc.store.as_deref_mut() else {
-                return Status::Error;
-            };
-            let result = rt.block_on(async {
-                let pattern = Pattern::parse(&pattern)?;
-                store.find(&pattern).await
+            let found = rc.with_store("finding names", async |store| {
+                store.find(&Pattern::parse(&pattern)?).await
             });
-            match result {
-                Ok(ids) => {
+            found.map_or_else(
+                |status| status,
+                |ids| {
                     let mut last: Option<&str> = None;
                     for id in &ids {
                         if last == Some(id.name.as_str()) {
@@ -327,9 +347,8 @@ unsafe extern "C" fn host_find(
                         on_name(sink, lend(id.name.as_bytes()));
                     }
                     Status::Ok
-                }
-                Err(e) => rc.store_error("finding names", e),
-            }
+                },
+            )
         })
     }
 }
@@ -343,20 +362,14 @@ unsafe extern "C" fn host_state_get(
     // SAFETY: per the ABI contract.
     unsafe {
         with_ctx(ctx, |rc| {
-            let field = bytes(key).to_vec();
-            let hash = rc.state_key();
-            let rt = rc.rt.clone();
-            let Some(store) = rc.store.as_deref_mut() else {
-                return Status::Error;
-            };
-            match rt.block_on(store.raw(&[b"HGET", hash.as_bytes(), &field])) {
+            match rc.state_command("reading state", b"HGET", &[bytes(key)]) {
                 Ok(am_store::resp::Value::Bulk(Some(v))) => {
                     on_value(sink, lend(&v));
                     Status::Ok
                 }
                 Ok(am_store::resp::Value::Bulk(None)) => Status::NotFound,
                 Ok(other) => rc.store_error("reading state", format!("unexpected reply {other:?}")),
-                Err(e) => rc.store_error("reading state", e),
+                Err(status) => status,
             }
         })
     }
@@ -366,16 +379,8 @@ unsafe extern "C" fn host_state_set(ctx: *mut c_void, key: Str<'_>, value: Str<'
     // SAFETY: per the ABI contract.
     unsafe {
         with_ctx(ctx, |rc| {
-            let hash = rc.state_key();
-            let rt = rc.rt.clone();
-            let Some(store) = rc.store.as_deref_mut() else {
-                return Status::Error;
-            };
-            match rt.block_on(store.raw(&[b"HSET", hash.as_bytes(), bytes(key), bytes(value)])) {
-                Ok(v) if v.as_error().is_none() => Status::Ok,
-                Ok(v) => rc.store_error("writing state", format!("{v:?}")),
-                Err(e) => rc.store_error("writing state", e),
-            }
+            rc.state_command("writing state", b"HSET", &[bytes(key), bytes(value)])
+                .map_or_else(|status| status, |_| Status::Ok)
         })
     }
 }
@@ -384,16 +389,8 @@ unsafe extern "C" fn host_state_delete(ctx: *mut c_void, key: Str<'_>) -> Status
     // SAFETY: per the ABI contract.
     unsafe {
         with_ctx(ctx, |rc| {
-            let hash = rc.state_key();
-            let rt = rc.rt.clone();
-            let Some(store) = rc.store.as_deref_mut() else {
-                return Status::Error;
-            };
-            match rt.block_on(store.raw(&[b"HDEL", hash.as_bytes(), bytes(key)])) {
-                Ok(v) if v.as_error().is_none() => Status::Ok,
-                Ok(v) => rc.store_error("deleting state", format!("{v:?}")),
-                Err(e) => rc.store_error("deleting state", e),
-            }
+            rc.state_command("deleting state", b"HDEL", &[bytes(key)])
+                .map_or_else(|status| status, |_| Status::Ok)
         })
     }
 }
