@@ -10,6 +10,32 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 pub use graphite::{GraphiteMetricsConfig, run_graphite_reporter};
+
+/// A daemon's self-metrics settings (the `metrics` section of its config); `PORT` is the
+/// daemon's default `/metrics` port on 127.0.0.1.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig<const PORT: u16> {
+    /// `host:port` serving `GET /metrics` in Prometheus text format; `null` turns it off.
+    #[serde(default = "default_listen::<PORT>")]
+    pub listen: Option<String>,
+    /// Where to send the same numbers in carbon's plaintext protocol every `interval` seconds.
+    #[serde(default)]
+    pub graphite: Option<GraphiteMetricsConfig>,
+}
+
+impl<const PORT: u16> Default for MetricsConfig<PORT> {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: default_listen::<PORT>(),
+            graphite: None,
+        }
+    }
+}
+
+fn default_listen<const PORT: u16>() -> Option<String> {
+    Some(format!("127.0.0.1:{PORT}"))
+}
 pub use http::serve_prometheus;
 
 /// A monotonically increasing count.

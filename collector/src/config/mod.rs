@@ -180,28 +180,5 @@ impl RedisSinkConfig {
     }
 }
 
-/// The collector's own metrics: a Prometheus endpoint and, optionally, Graphite.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// `host:port` serving `GET /metrics` in Prometheus text format; `null` turns it off.
-    #[serde(default = "default_metrics_listen")]
-    pub listen: Option<String>,
-    /// Where to send the same counters in carbon's plaintext protocol every `interval` seconds
-    /// (`{"host": ..., "port": 2003, "prefix": "anna-molly.collector", "interval": 60}`).
-    #[serde(default)]
-    pub graphite: Option<am_telemetry::GraphiteMetricsConfig>,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig {
-            listen: default_metrics_listen(),
-            graphite: None,
-        }
-    }
-}
-
-fn default_metrics_listen() -> Option<String> {
-    Some("127.0.0.1:9108".into())
-}
+/// The collector's own metrics: `/metrics` on 127.0.0.1:9108 by default.
+pub type MetricsConfig = am_telemetry::MetricsConfig<9108>;

@@ -185,30 +185,8 @@ pub struct CeleryConfig {
     pub time_limit: Option<serde_json::Value>,
 }
 
-/// The runner's own metrics.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// `host:port` serving `GET /metrics`; `null` turns it off.
-    #[serde(default = "default_metrics_listen")]
-    pub listen: Option<String>,
-    /// Where to send the same numbers in carbon's plaintext protocol.
-    #[serde(default)]
-    pub graphite: Option<am_telemetry::GraphiteMetricsConfig>,
-}
-
-impl Default for MetricsConfig {
-    fn default() -> Self {
-        MetricsConfig {
-            listen: default_metrics_listen(),
-            graphite: None,
-        }
-    }
-}
-
-fn default_metrics_listen() -> Option<String> {
-    Some("127.0.0.1:9109".into())
-}
+/// The runner's own metrics: `/metrics` on 127.0.0.1:9109 by default.
+pub type MetricsConfig = am_telemetry::MetricsConfig<9109>;
 
 /// One runnable unit: an algorithm's plugin for one service, on the algorithm's schedule.
 #[derive(Debug, Clone)]
