@@ -23,8 +23,10 @@
 use std::ffi::c_void;
 use std::marker::PhantomData;
 
+pub use crate::ffi::strs;
+
 /// The ABI version this crate speaks. The runner loads only plugins reporting exactly this.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Symbol of `extern "C" fn() -> u32` returning the plugin's ABI version.
 pub const ABI_VERSION_SYMBOL: &[u8] = b"am_plugin_abi_version";
@@ -138,6 +140,10 @@ pub struct HostApi {
     /// The scheduled time of this tick (seconds since the epoch): the default timestamp of
     /// outputs, and the "now" of the analysis.
     pub tick: i64,
+    /// Which part of a sharded service this task is (`0..shards`); 0 when unsharded.
+    pub shard: u32,
+    /// How many tasks share this service's tick (1 when unsharded).
+    pub shards: u32,
     /// Writes a log line to the runner's log, attributed to the plugin and service.
     pub log: unsafe extern "C" fn(ctx: *mut HostCtx, level: Level, message: Str<'_>),
     /// Records the error behind a non-`Ok` status the plugin is about to return.
@@ -157,6 +163,17 @@ pub struct HostApi {
     pub read_pattern: unsafe extern "C" fn(
         ctx: *mut HostCtx,
         pattern: Str<'_>,
+        from: i64,
+        until: i64,
+        sink: *mut Sink,
+        on_series: OnSeries,
+    ) -> Status,
+    /// Reads the metrics named in `names[..count]` in one batched round trip; calls
+    /// `on_series` once per name, in the given order (an unknown name gets no points).
+    pub read_many: unsafe extern "C" fn(
+        ctx: *mut HostCtx,
+        names: *const Str<'_>,
+        count: usize,
         from: i64,
         until: i64,
         sink: *mut Sink,

@@ -101,6 +101,27 @@ impl<'a> Context<'a> {
         self.host.read_pattern(pattern, from, until)
     }
 
+    /// Reads the metrics in `names` over `from <= ts <= until` in one batched round trip:
+    /// one [`Series`] per name, in the given order (an unknown name has no points). Use it to
+    /// read a chosen subset, such as this task's shard of [`Context::find`]'s names.
+    pub fn read_many(
+        &self,
+        names: &[String],
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<Series>, PluginError> {
+        self.host.read_many(names, from, until)
+    }
+
+    /// Which part of a sharded service this task is: `(shard, shards)` with
+    /// `shard < shards`; `(0, 1)` when the service is not sharded. A service with
+    /// `"shards": n` in its `scheduler_options` runs n tasks per tick, one per shard, possibly
+    /// on different workers; each should take its own share of the work (for instance the
+    /// metrics whose name hashes to `shard` modulo `shards`).
+    pub fn shard(&self) -> (u32, u32) {
+        self.host.shard()
+    }
+
     /// Lists the names of the metrics matching `pattern` (as in [`Context::read_pattern`]),
     /// in order.
     pub fn find(&self, pattern: &str) -> Result<Vec<String>, PluginError> {

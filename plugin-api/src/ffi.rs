@@ -59,6 +59,21 @@ impl<'a> Str<'a> {
     }
 }
 
+/// Views from a `(ptr, len)` array received across the boundary (a list of names); null is
+/// accepted when `len` is 0.
+///
+/// # Safety
+///
+/// Unless `len` is 0, `ptr` must point to `len` valid views that, with the bytes they view,
+/// stay valid for `'a`.
+pub unsafe fn strs<'a>(ptr: *const Str<'a>, len: usize) -> &'a [Str<'a>] {
+    if len == 0 || ptr.is_null() {
+        return &[];
+    }
+    // SAFETY: non-null, and the caller guarantees `len` valid views for `'a`.
+    unsafe { std::slice::from_raw_parts(ptr, len) }
+}
+
 impl<'a> From<&'a str> for Str<'a> {
     fn from(s: &'a str) -> Self {
         Str::new(s)

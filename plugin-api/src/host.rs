@@ -47,6 +47,10 @@ impl<'a> Host<'a> {
         self.api.tick
     }
 
+    pub(crate) fn shard(self) -> (u32, u32) {
+        (self.api.shard, self.api.shards.max(1))
+    }
+
     pub(crate) fn log(self, level: Level, message: &str) {
         // SAFETY: `Host::new`'s contract; the view lives across the call.
         unsafe { (self.api.log)(self.api.ctx, level, Str::new(message)) }
@@ -98,6 +102,31 @@ impl<'a> Host<'a> {
             )
         };
         check(status, || format!("reading `{pattern}`"))?;
+        Ok(out)
+    }
+
+    pub(crate) fn read_many(
+        self,
+        names: &[String],
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<Series>, PluginError> {
+        let views: Vec<Str<'_>> = names.iter().map(|n| Str::new(n)).collect();
+        let mut out: Vec<Series> = Vec::with_capacity(names.len());
+        // SAFETY: `Host::new`'s contract; `views` (and the names they borrow) and `out`
+        // outlive the call, and `out` matches `on_series`.
+        let status = unsafe {
+            (self.api.read_many)(
+                self.api.ctx,
+                views.as_ptr(),
+                views.len(),
+                from,
+                until,
+                sink(&mut out),
+                on_series,
+            )
+        };
+        check(status, || format!("reading {} metrics", names.len()))?;
         Ok(out)
     }
 

@@ -21,16 +21,25 @@ pub struct Slot {
     pub spec: ServiceSpec,
     /// The plugin.
     pub plugin: Arc<LoadedPlugin>,
+    /// `(shard, shards)` of this slot's tasks.
+    pub shard: (u32, u32),
     instance: Mutex<Option<Instance>>,
     running: AtomicBool,
 }
 
 impl Slot {
+    /// The slot for shard `shard` of `shards` of a sharded service.
+    pub fn with_shard(mut self, shard: u32, shards: u32) -> Slot {
+        self.shard = (shard, shards.max(1));
+        self
+    }
+
     /// A slot whose instance is built on first use.
     pub fn new(spec: ServiceSpec, plugin: Arc<LoadedPlugin>) -> Slot {
         Slot {
             spec,
             plugin,
+            shard: (0, 1),
             instance: Mutex::new(None),
             running: AtomicBool::new(false),
         }
@@ -178,7 +187,8 @@ impl Executor {
             &slot.spec.service,
             tick,
             &self.metrics,
-        );
+        )
+        .with_shard(slot.shard.0, slot.shard.1);
         let outcome = instance.run(&mut ctx);
         let store_ok = ctx.store_failed.is_none();
         let (outputs, events) = (

@@ -7,5 +7,7 @@ pub mod host;
 pub mod metrics;
 pub mod nab;
 pub mod output;
+pub mod queue;
 pub mod replay;
 pub mod scheduler;
+pub mod worker;

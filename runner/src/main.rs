@@ -6,6 +6,8 @@
 //! am-runner check --config analyzer.json      validate, load every plugin, parse every option
 //! am-runner plugins --config analyzer.json    list the plugins found (and files skipped)
 //! am-runner replay --plugin NAME_OR_FILE --options JSON (--csv FILE | --series NAME=FILE ...)
+//! am-runner --config analyzer.json --role scheduler|worker|all   the distributed runner
+//! am-runner status --config analyzer.json     workers, tasks per service, dead letters
 //! ```
 
 // A command-line tool answers on stdout.
@@ -31,6 +33,10 @@ struct Cli {
     /// anna-molly's separate services.json (replaces `services` in the config).
     #[arg(long, global = true)]
     services: Option<PathBuf>,
+    /// Run as part of a distributed runner sharing tasks through Redis: `scheduler`,
+    /// `worker` or `all`. Without it, one process schedules and runs everything.
+    #[arg(long, value_enum)]
+    role: Option<bin_cli::roles::Role>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -44,6 +50,12 @@ enum Command {
     Check,
     /// List the plugins in the plugin folder: name, version, ABI version, file.
     Plugins,
+    /// The distributed runner's state, read from Redis: workers, tasks per service, dead
+    /// letters.
+    Status(bin_cli::status::StatusArgs),
+    /// A worker's plugin process (started by `--role worker`, not by hand).
+    #[command(hide = true)]
+    PluginProcess,
     /// Run a plugin offline over CSVs of `timestamp,value`, tick by tick at the data's
     /// timestamps, printing one CSV row per tick: `timestamp` then the output fields.
     Replay(Box<bin_cli::replay::ReplayArgs>),
@@ -51,6 +63,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::PluginProcess) = &cli.command {
+        // Each process loads the plugins: the worker already said which it found.
+        bin_cli::init_tracing("info,am_runner::host::loader=warn");
+        return match am_runner::worker::child::main() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("am-runner plugin-process: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let running = matches!(cli.command, None | Some(Command::Run));
     bin_cli::init_tracing(if running { "info" } else { "warn" });
     if let Some(Command::Replay(args)) = &cli.command {
@@ -81,8 +104,12 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Check => return bin_cli::check::check(&config_path, &config, &algorithms),
         Command::Plugins => bin_cli::plugins::list(&config),
-        Command::Run => bin_cli::run::run(config, algorithms),
-        Command::Replay(_) => Ok(()),
+        Command::Run => match cli.role {
+            Some(role) => bin_cli::roles::run(config, algorithms, role),
+            None => bin_cli::run::run(config, algorithms),
+        },
+        Command::Status(args) => return bin_cli::status::status(&config, &algorithms, &args),
+        Command::Replay(_) | Command::PluginProcess => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

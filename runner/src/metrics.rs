@@ -53,6 +53,34 @@ pub struct RunnerMetrics {
     pub events_dropped: Counter,
     /// Plugin log lines forwarded.
     pub plugin_log_lines: Counter,
+    /// Tasks this scheduler put on the queue.
+    pub tasks_enqueued: Counter,
+    /// Ticks another scheduler enqueued first (its lease).
+    pub ticks_lease_lost: Counter,
+    /// Ticks that could not be enqueued (Redis unreachable).
+    pub ticks_enqueue_failed: Counter,
+    /// Tasks not enqueued because the service's previous task was still queued or running.
+    pub tasks_skipped_backlog: Counter,
+    /// Tasks taken over from a worker that stopped answering.
+    pub tasks_claimed: Counter,
+    /// Failed tasks put back on the queue for another attempt.
+    pub tasks_retried: Counter,
+    /// Tasks moved to the dead-letter stream after their last attempt.
+    pub tasks_dead: Counter,
+    /// Tasks whose process was killed at the time limit.
+    pub tasks_timed_out: Counter,
+    /// Queued tasks whose entry was trimmed before a worker finished them.
+    pub tasks_lost: Counter,
+    /// Finished tasks another worker had taken over before the acknowledgement.
+    pub tasks_ack_lost: Counter,
+    /// Plugin processes restarted after a crash, a kill or the memory limit.
+    pub worker_restarts: Counter,
+    /// Queue operations that failed (Redis unreachable or refused).
+    pub queue_errors: Counter,
+    /// Tasks on the queue not yet finished (queued and running), seen by this process.
+    pub queue_backlog: Gauge,
+    /// Plugin processes alive.
+    pub worker_processes: Gauge,
     /// Run time of plugin tasks.
     pub task_duration: Histogram,
 }
@@ -205,6 +233,90 @@ impl Telemetry for RunnerMetrics {
                 "Plugin log lines forwarded",
                 c,
                 self.plugin_log_lines.get(),
+            ),
+            (
+                "tasks_enqueued_total",
+                "Tasks this scheduler put on the queue",
+                c,
+                self.tasks_enqueued.get(),
+            ),
+            (
+                "ticks_lease_lost_total",
+                "Ticks another scheduler enqueued first (its lease)",
+                c,
+                self.ticks_lease_lost.get(),
+            ),
+            (
+                "ticks_enqueue_failed_total",
+                "Ticks that could not be enqueued (Redis unreachable)",
+                c,
+                self.ticks_enqueue_failed.get(),
+            ),
+            (
+                "tasks_skipped_backlog_total",
+                "Tasks not enqueued because the service's previous task was still queued or running",
+                c,
+                self.tasks_skipped_backlog.get(),
+            ),
+            (
+                "tasks_claimed_total",
+                "Tasks taken over from a worker that stopped answering",
+                c,
+                self.tasks_claimed.get(),
+            ),
+            (
+                "tasks_retried_total",
+                "Failed tasks put back on the queue for another attempt",
+                c,
+                self.tasks_retried.get(),
+            ),
+            (
+                "tasks_dead_total",
+                "Tasks moved to the dead-letter stream after their last attempt",
+                c,
+                self.tasks_dead.get(),
+            ),
+            (
+                "tasks_timed_out_total",
+                "Tasks whose process was killed at the time limit",
+                c,
+                self.tasks_timed_out.get(),
+            ),
+            (
+                "tasks_lost_total",
+                "Queued tasks whose entry was trimmed before a worker finished them",
+                c,
+                self.tasks_lost.get(),
+            ),
+            (
+                "tasks_ack_lost_total",
+                "Finished tasks another worker had taken over before the acknowledgement",
+                c,
+                self.tasks_ack_lost.get(),
+            ),
+            (
+                "worker_restarts_total",
+                "Plugin processes restarted after a crash, a kill or the memory limit",
+                c,
+                self.worker_restarts.get(),
+            ),
+            (
+                "queue_errors_total",
+                "Queue operations that failed (Redis unreachable or refused)",
+                c,
+                self.queue_errors.get(),
+            ),
+            (
+                "queue_backlog",
+                "Tasks on the queue not yet finished (queued and running), seen by this process",
+                g,
+                self.queue_backlog.get(),
+            ),
+            (
+                "worker_processes",
+                "Plugin processes alive",
+                g,
+                self.worker_processes.get(),
             ),
         ]
     }

@@ -23,7 +23,28 @@ pub async fn run_schedule(
     slots: Vec<Arc<Slot>>,
     exec: Arc<Executor>,
     metrics: Arc<RunnerMetrics>,
+    stop: watch::Receiver<bool>,
+) {
+    let services = slots.len();
+    let alg = algorithm.clone();
+    run_ticks(&algorithm, &schedule, &metrics, stop, move |tick| {
+        tracing::debug!(algorithm = %alg, tick, services, "tick");
+        for slot in &slots {
+            exec.dispatch(slot, tick);
+        }
+        std::future::ready(())
+    })
+    .await;
+}
+
+/// Calls `fire` at every tick of `schedule` (with the tick's scheduled time) until `stop`
+/// turns true. After a stall it fires the latest due tick, not a burst.
+pub async fn run_ticks<F: Future<Output = ()>>(
+    algorithm: &str,
+    schedule: &Schedule,
+    metrics: &RunnerMetrics,
     mut stop: watch::Receiver<bool>,
+    mut fire: impl FnMut(i64) -> F,
 ) {
     let mut last = now_ms() / 1000;
     loop {
@@ -47,10 +68,7 @@ pub async fn run_schedule(
             return;
         }
         metrics.ticks.inc();
-        tracing::debug!(algorithm = %algorithm, tick = next, services = slots.len(), "tick");
-        for slot in &slots {
-            exec.dispatch(slot, next);
-        }
+        fire(next).await;
         last = next;
     }
 }

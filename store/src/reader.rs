@@ -108,6 +108,44 @@ impl Reader {
         Ok(found)
     }
 
+    /// The series stored under each of `names`, in one round trip (a `ZSCORE` per name and
+    /// model, pipelined): one list per name, sorted by model, empty for an unknown name.
+    pub async fn locate(&mut self, names: &[String]) -> Result<Vec<Vec<SeriesId>>, Error> {
+        let models = self.models().await?;
+        if names.is_empty() || models.is_empty() {
+            return Ok(vec![Vec::new(); names.len()]);
+        }
+        let indexes: Vec<String> = models.iter().map(|m| keys::index(&m.tag())).collect();
+        let mut buf = BytesMut::new();
+        for name in names {
+            for index in &indexes {
+                push_cmd(&mut buf, &[b"ZSCORE", index.as_bytes(), name.as_bytes()]);
+            }
+        }
+        let replies = self
+            .conn
+            .pipeline(&buf, names.len() * indexes.len())
+            .await?;
+        let mut replies = replies.into_iter();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let mut ids = Vec::new();
+            for model in &models {
+                match replies.next() {
+                    Some(Value::Bulk(Some(_))) => ids.push(SeriesId {
+                        name: name.clone(),
+                        model: *model,
+                    }),
+                    Some(Value::Bulk(None)) => {}
+                    Some(other) => return Err(reply_error("ZSCORE", &other)),
+                    None => return Err(Error::Protocol("ZSCORE: missing reply".into())),
+                }
+            }
+            out.push(ids);
+        }
+        Ok(out)
+    }
+
     /// The points of one series with `from <= ts <= until`, oldest first, one per timestamp.
     pub async fn read(
         &mut self,

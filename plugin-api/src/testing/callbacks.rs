@@ -74,13 +74,17 @@ pub(super) fn with_api(
         error: None,
         creating,
     };
+    let (shard, shards) = session.host.shard();
     let api = HostApi {
         ctx: (&raw mut session).cast::<c_void>(),
         tick,
+        shard,
+        shards,
         log,
         set_error,
         read_series,
         read_pattern,
+        read_many,
         find,
         state_get,
         state_set,
@@ -226,6 +230,35 @@ unsafe extern "C" fn read_pattern(
         if !any_match && s.host.any.is_some() {
             // SAFETY: as above; "csv" names no real series, so the wildcard answers.
             unsafe { deliver(s, "csv", from, until, sink, on_series) };
+        }
+        Status::Ok
+    })
+}
+
+unsafe extern "C" fn read_many(
+    ctx: *mut c_void,
+    names: *const Str<'_>,
+    count: usize,
+    from: i64,
+    until: i64,
+    sink: *mut Sink,
+    on_series: OnSeries,
+) -> Status {
+    // SAFETY: called by the plugin with the `ctx` of our `HostApi`, during the call.
+    let s = unsafe { session(ctx) };
+    // SAFETY: the plugin lends `count` views at `names`, valid for this call.
+    let names: Vec<String> = unsafe { crate::ffi::strs(names, count) }
+        .iter()
+        // SAFETY: as above.
+        .map(|n| unsafe { owned(*n) })
+        .collect();
+    guard(|| {
+        if let Err(status) = s.store_call("read_many") {
+            return status;
+        }
+        for name in &names {
+            // SAFETY: the plugin's sink and callback for this call.
+            unsafe { deliver(s, name, from, until, sink, on_series) };
         }
         Status::Ok
     })

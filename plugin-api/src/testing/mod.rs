@@ -149,6 +149,8 @@ pub struct TestHost {
     events: Vec<RecordedEvent>,
     logs: Vec<LogLine>,
     store_failing: bool,
+    /// `(shard, shards)` passed to the next calls (see [`TestHost::set_shard`]).
+    shard: Option<(u32, u32)>,
 }
 
 impl TestHost {
@@ -177,6 +179,19 @@ impl TestHost {
             _ => any.push(Point { ts, value }),
         }
         self
+    }
+
+    /// Makes the next tasks run as shard `shard` of `shards` of their service, as the runner
+    /// does for a service with `"shards"` in its `scheduler_options`; `(0, 1)` (the default)
+    /// is unsharded.
+    pub fn set_shard(&mut self, shard: u32, shards: u32) -> &mut Self {
+        self.shard = Some((shard, shards.max(1)));
+        self
+    }
+
+    /// The `(shard, shards)` the next tasks see.
+    pub fn shard(&self) -> (u32, u32) {
+        self.shard.unwrap_or((0, 1))
     }
 
     /// Adds a point to the metric `name` (created if new). Points are kept in time order; a

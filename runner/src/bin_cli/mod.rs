@@ -3,7 +3,9 @@
 pub mod check;
 pub mod plugins;
 pub mod replay;
+pub mod roles;
 pub mod run;
+pub mod status;
 
 /// Logs to stderr; `RUST_LOG` picks the level (default `default`: `info` when running, `warn`
 /// for the one-shot commands, whose answer is on stdout).

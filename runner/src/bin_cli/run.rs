@@ -15,7 +15,30 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 /// How long shutdown waits for running tasks and for outputs to drain.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Starts the self-metrics endpoint and the Graphite reporter, as configured.
+pub async fn side_tasks(
+    config: &AnalyzerConfig,
+    metrics: &Arc<RunnerMetrics>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut side = Vec::new();
+    if let Some(listen) = &config.metrics.listen {
+        let sock = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("binding the metrics endpoint on {listen} (set `metrics.listen` to another address, or null, when several runners share a host)"))?;
+        tracing::info!(bind = %listen, "serving self-metrics at /metrics");
+        side.push(tokio::spawn(serve_prometheus(sock, metrics.clone())));
+    }
+    if let Some(g) = &config.metrics.graphite {
+        side.push(tokio::spawn(run_graphite_reporter(
+            g.clone(),
+            "anna-molly.runner",
+            metrics.clone(),
+        )));
+    }
+    Ok(side)
+}
 
 /// Runs until SIGTERM or SIGINT.
 pub fn run(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow::Result<()> {
@@ -58,20 +81,22 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
                 tracing::error!(algorithm = %alg.name, service = %svc.service, plugin = %svc.plugin, loaded = ?plugins.names(), "no such plugin; service disabled (see `am-runner plugins`)");
                 continue;
             };
-            let slot = Slot::new(svc, plugin);
-            let exec2 = exec.clone();
-            let prepared = tokio::task::spawn_blocking(move || {
-                let r = exec2.prepare(&slot);
-                (slot, r)
-            })
-            .await
-            .context("preparing a service")?;
-            let (slot, result) = prepared;
-            if let Err(e) = result {
-                tracing::error!(algorithm = %alg.name, service = %slot.spec.service, plugin = %slot.plugin.name, error = %e, "service disabled");
-                continue;
+            for shard in 0..alg.shards {
+                let slot = Slot::new(svc.clone(), plugin.clone()).with_shard(shard, alg.shards);
+                let exec2 = exec.clone();
+                let prepared = tokio::task::spawn_blocking(move || {
+                    let r = exec2.prepare(&slot);
+                    (slot, r)
+                })
+                .await
+                .context("preparing a service")?;
+                let (slot, result) = prepared;
+                if let Err(e) = result {
+                    tracing::error!(algorithm = %alg.name, service = %slot.spec.service, plugin = %slot.plugin.name, error = %e, "service disabled");
+                    break;
+                }
+                slots.push(Arc::new(slot));
             }
-            slots.push(Arc::new(slot));
         }
         if slots.is_empty() {
             continue;
@@ -92,21 +117,7 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
             "no service can run; the runner idles (check the config with `am-runner check`)"
         );
     }
-    let mut side = Vec::new();
-    if let Some(listen) = &config.metrics.listen {
-        let sock = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding the metrics endpoint on {listen}"))?;
-        tracing::info!(bind = %listen, "serving self-metrics at /metrics");
-        side.push(tokio::spawn(serve_prometheus(sock, metrics.clone())));
-    }
-    if let Some(g) = &config.metrics.graphite {
-        side.push(tokio::spawn(run_graphite_reporter(
-            g.clone(),
-            "anna-molly.runner",
-            metrics.clone(),
-        )));
-    }
+    let side = side_tasks(&config, &metrics).await?;
     tracing::info!(
         services = enabled,
         plugins = metrics.plugins_loaded.get(),

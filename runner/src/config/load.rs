@@ -62,6 +62,27 @@ pub fn load(
             format!("expected an address like \"127.0.0.1:9109\", got {listen:?}"),
         ));
     }
+    if config.queue.time_limit == Some(0) {
+        problems.push(Problem::new(
+            "queue.time_limit",
+            "must be at least 1 second",
+        ));
+    }
+    if config.queue.processes == Some(0) {
+        problems.push(Problem::new("queue.processes", "must be at least 1"));
+    }
+    if config.queue.max_attempts == 0 {
+        problems.push(Problem::new("queue.max_attempts", "must be at least 1"));
+    }
+    if config.queue.prefix.is_empty() || config.queue.prefix.contains(char::is_whitespace) {
+        problems.push(Problem::new(
+            "queue.prefix",
+            format!(
+                "expected a key prefix without spaces, got {:?}",
+                config.queue.prefix
+            ),
+        ));
+    }
     if let Some(t) = &config.celery.as_ref().and_then(|c| c.time_limit.clone())
         && time_limit_secs(t).is_none()
     {
@@ -151,6 +172,13 @@ fn resolve_algorithms(
                 None
             }
         };
+        let shards = so.shards.unwrap_or(1);
+        if !(1..=1024).contains(&shards) {
+            problems.push(Problem::new(
+                format!("{at}.shards"),
+                format!("expected 1 to 1024 tasks per tick, got {shards}"),
+            ));
+        }
         if alg.worker_options.is_empty() {
             problems.push(Problem::new(
                 format!("{prefix}{name}.worker_options"),
@@ -178,6 +206,7 @@ fn resolve_algorithms(
                 name: name.clone(),
                 path: format!("{prefix}{name}"),
                 schedule,
+                shards,
                 services,
             });
         }

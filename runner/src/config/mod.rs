@@ -6,6 +6,7 @@
 //! the file, the JSON path and what was expected.
 
 mod load;
+mod queue;
 mod schedule;
 
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use crate::output::GraphiteConfig;
 use crate::output::events::EventOutputConfig;
 
 pub use load::{ConfigError, Problem, load, parse, parse_services};
+pub use queue::{DEFAULT_TIME_LIMIT, QueueConfig};
 pub use schedule::Schedule;
 
 /// The whole `analyzer.json`.
@@ -46,6 +48,25 @@ pub struct AnalyzerConfig {
     /// broker and backend are not used (Redis in `metric_sink` is the broker).
     #[serde(default)]
     pub celery: Option<CeleryConfig>,
+    /// How runners on several hosts share the work (`--role`), and task limits.
+    #[serde(default)]
+    pub queue: QueueConfig,
+}
+
+impl AnalyzerConfig {
+    /// Seconds a task may run: `queue.time_limit`, else `celery.time_limit`, else 60.
+    pub fn time_limit_secs(&self) -> u64 {
+        self.queue
+            .time_limit
+            .or_else(|| {
+                self.celery
+                    .as_ref()
+                    .and_then(|c| c.time_limit.as_ref())
+                    .and_then(load::time_limit_secs)
+            })
+            .unwrap_or(DEFAULT_TIME_LIMIT)
+            .max(1)
+    }
 }
 
 fn default_plugin_dir() -> PathBuf {
@@ -160,6 +181,11 @@ pub struct SchedulerOptions {
     /// accepted too). Defaults to the algorithm's own name.
     #[serde(default)]
     pub plugin_args: Option<PluginArgs>,
+    /// Tasks per service and tick (1 to 1024, default 1): a plugin that can split its work
+    /// (such as `Skyline` over many metrics) runs as this many tasks, each told its share, so
+    /// several workers share one service's tick.
+    #[serde(default)]
+    pub shards: Option<u32>,
 }
 
 /// anna-molly's `plugin_args`.
@@ -214,6 +240,8 @@ pub struct AlgorithmSpec {
     pub path: String,
     /// When it fires.
     pub schedule: Schedule,
+    /// Tasks per service and tick.
+    pub shards: u32,
     /// Its services.
     pub services: Vec<ServiceSpec>,
 }

@@ -5,6 +5,7 @@
 
 #![allow(unsafe_code)]
 
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -40,6 +41,11 @@ pub struct RunCtx<'a> {
     pub error: Option<String>,
     /// Whether a store call failed (the task is then failed even if the plugin carries on).
     pub store_failed: Option<String>,
+    /// `(shard, shards)` of a sharded service's task; `(0, 1)` otherwise.
+    pub shard: (u32, u32),
+    /// The series behind each name `find` returned in this call, so `read_many` of those
+    /// names needs no lookup.
+    known: HashMap<String, SeriesId>,
 }
 
 impl std::fmt::Debug for RunCtx<'_> {
@@ -73,7 +79,15 @@ impl<'a> RunCtx<'a> {
             events: Vec::new(),
             error: None,
             store_failed: None,
+            shard: (0, 1),
+            known: HashMap::new(),
         }
+    }
+
+    /// The same context for shard `shard` of `shards` of a sharded service.
+    pub fn with_shard(mut self, shard: u32, shards: u32) -> Self {
+        self.shard = (shard, shards.max(1));
+        self
     }
 
     /// The callback table pointing at this context; valid while `self` is borrowed.
@@ -81,10 +95,13 @@ impl<'a> RunCtx<'a> {
         HostApi {
             ctx: (self as *mut RunCtx<'a>).cast::<c_void>(),
             tick: self.tick,
+            shard: self.shard.0,
+            shards: self.shard.1,
             log: host_log,
             set_error: host_set_error,
             read_series: host_read_series,
             read_pattern: host_read_pattern,
+            read_many: host_read_many,
             find: host_find,
             state_get: host_state_get,
             state_set: host_state_set,
@@ -222,6 +239,22 @@ unsafe extern "C" fn host_set_error(ctx: *mut c_void, message: Str<'_>) {
     }
 }
 
+/// Groups `ids` (sorted by name, as `find` returns them) by name, keeping the preferred
+/// series of each.
+fn by_name(ids: Vec<SeriesId>) -> Vec<(String, SeriesId)> {
+    let mut groups: Vec<(String, Vec<SeriesId>)> = Vec::new();
+    for id in ids {
+        match groups.last_mut() {
+            Some((n, v)) if *n == id.name => v.push(id),
+            _ => groups.push((id.name.clone(), vec![id])),
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|(n, v)| preferred(v).map(|id| (n, id)))
+        .collect()
+}
+
 /// Picks the series a plugin means by a bare name: the raw series with the longest
 /// retention, or else the interval series with the finest interval.
 fn preferred(mut ids: Vec<SeriesId>) -> Option<SeriesId> {
@@ -290,17 +323,7 @@ unsafe extern "C" fn host_read_pattern(
             let pattern = text(pattern);
             let read = rc.with_store("reading a pattern", async |store| {
                 let ids = store.find(&Pattern::parse(&pattern)?).await?;
-                let mut by_name: Vec<(String, Vec<SeriesId>)> = Vec::new();
-                for id in ids {
-                    match by_name.last_mut() {
-                        Some((n, v)) if *n == id.name => v.push(id),
-                        _ => by_name.push((id.name.clone(), vec![id])),
-                    }
-                }
-                let chosen: Vec<SeriesId> = by_name
-                    .into_iter()
-                    .filter_map(|(_, v)| preferred(v))
-                    .collect();
+                let chosen: Vec<SeriesId> = by_name(ids).into_iter().map(|(_, id)| id).collect();
                 let mut out = Vec::with_capacity(chosen.len());
                 for chunk in chosen.chunks(READ_BATCH) {
                     let series = store.read_many(chunk, from, until).await?;
@@ -322,6 +345,68 @@ unsafe extern "C" fn host_read_pattern(
     }
 }
 
+unsafe extern "C" fn host_read_many(
+    ctx: *mut c_void,
+    names: *const Str<'_>,
+    count: usize,
+    from: i64,
+    until: i64,
+    sink: *mut Sink,
+    on_series: OnSeries,
+) -> Status {
+    // SAFETY: per the ABI contract: `count` views at `names`, valid for the call.
+    unsafe {
+        with_ctx(ctx, |rc| {
+            let names: Vec<String> = abi::strs(names, count).iter().map(|n| text(*n)).collect();
+            let unknown: Vec<String> = names
+                .iter()
+                .filter(|n| !rc.known.contains_key(*n))
+                .cloned()
+                .collect();
+            let located = if unknown.is_empty() {
+                Ok(Vec::new())
+            } else {
+                rc.with_store("locating series", async |store| {
+                    store.locate(&unknown).await
+                })
+            };
+            let located = match located {
+                Ok(l) => l,
+                Err(status) => return status,
+            };
+            for (name, ids) in unknown.into_iter().zip(located) {
+                if let Some(id) = preferred(ids) {
+                    rc.known.insert(name, id);
+                }
+            }
+            let ids: Vec<Option<SeriesId>> =
+                names.iter().map(|n| rc.known.get(n).cloned()).collect();
+            let present: Vec<SeriesId> = ids.iter().flatten().cloned().collect();
+            let read = rc.with_store("reading series", async |store| {
+                let mut out = Vec::with_capacity(present.len());
+                for chunk in present.chunks(READ_BATCH) {
+                    out.extend(store.read_many(chunk, from, until).await?);
+                }
+                Ok(out)
+            });
+            let mut series = match read {
+                Ok(s) => s.into_iter(),
+                Err(status) => return status,
+            };
+            rc.metrics.series_read.add(present.len() as u64);
+            for (name, id) in names.iter().zip(&ids) {
+                let points = if id.is_some() {
+                    series.next().unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                deliver(sink, on_series, name, &points);
+            }
+            Status::Ok
+        })
+    }
+}
+
 unsafe extern "C" fn host_find(
     ctx: *mut c_void,
     pattern: Str<'_>,
@@ -338,13 +423,9 @@ unsafe extern "C" fn host_find(
             found.map_or_else(
                 |status| status,
                 |ids| {
-                    let mut last: Option<&str> = None;
-                    for id in &ids {
-                        if last == Some(id.name.as_str()) {
-                            continue;
-                        }
-                        last = Some(&id.name);
-                        on_name(sink, lend(id.name.as_bytes()));
+                    for (name, id) in by_name(ids) {
+                        on_name(sink, lend(name.as_bytes()));
+                        rc.known.insert(name, id);
                     }
                     Status::Ok
                 },

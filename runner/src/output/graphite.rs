@@ -186,8 +186,8 @@ impl GraphiteHandle {
 
     /// Queues points for carbon without blocking (callable from any thread, inside a runtime
     /// or not). Non-finite values are dropped and counted; past the buffer bound the oldest
-    /// waiting points are dropped and counted.
-    pub fn send(&self, points: Vec<OutputPoint>) {
+    /// waiting points are dropped and counted. Returns a mark for [`GraphiteHandle::written`].
+    pub fn send(&self, points: Vec<OutputPoint>) -> WriteMark {
         let s = &*self.shared;
         let total = points.len();
         let lines: Vec<Box<str>> = points
@@ -210,9 +210,10 @@ impl GraphiteHandle {
             }
         }
         if lines.is_empty() {
-            return;
+            return WriteMark(0);
         }
         let mut dropped = 0u64;
+        let mark;
         {
             let mut q = s.lock();
             for line in lines {
@@ -222,13 +223,18 @@ impl GraphiteHandle {
                         // Drop the oldest point that is not being written right now.
                         let at = q.in_flight;
                         q.lines.remove(at);
+                        q.seqs.remove(at);
                     } else {
                         // Everything buffered is being written: the new point goes.
                         continue;
                     }
                 }
+                q.next_seq += 1;
+                let seq = q.next_seq;
                 q.lines.push_back(line);
+                q.seqs.push_back(seq);
             }
+            mark = WriteMark(q.next_seq);
             s.metrics.points_buffered.set(q.lines.len() as u64);
         }
         if dropped > 0 {
@@ -245,6 +251,32 @@ impl GraphiteHandle {
             s.progress.notify_waiters();
         }
         s.data.notify_one();
+        mark
+    }
+
+    /// Waits until every point queued up to `mark` has left the buffer (written to carbon's
+    /// socket, or dropped and counted), at most `timeout`. True if they have.
+    pub fn written(
+        &self,
+        mark: WriteMark,
+        timeout: Duration,
+    ) -> impl Future<Output = bool> + Send + 'static {
+        let shared = self.shared.clone();
+        async move {
+            let done = |q: &Queue| q.seqs.front().is_none_or(|&first| first > mark.0);
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let progress = shared.progress.notified();
+                tokio::pin!(progress);
+                progress.as_mut().enable();
+                if done(&shared.lock()) {
+                    return true;
+                }
+                if tokio::time::timeout_at(deadline, progress).await.is_err() {
+                    return done(&shared.lock());
+                }
+            }
+        }
     }
 
     /// Waits until every buffered point has been written to carbon's socket, at most
@@ -288,10 +320,18 @@ struct Shared {
     invalid_log: LogLimit,
 }
 
+/// Where a [`GraphiteHandle::send`] left the buffer: the sequence number of its last point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WriteMark(u64);
+
 /// The buffer: formatted lines, oldest first; the first `in_flight` are being written.
 #[derive(Debug, Default)]
 struct Queue {
     lines: VecDeque<Box<str>>,
+    /// The sequence number of each line in `lines`.
+    seqs: VecDeque<u64>,
+    /// The last sequence number given out.
+    next_seq: u64,
     in_flight: usize,
     closed: bool,
 }
@@ -326,6 +366,7 @@ impl Shared {
             let mut q = self.lock();
             let n = n.min(q.lines.len());
             q.lines.drain(..n);
+            q.seqs.drain(..n);
             q.in_flight = 0;
             self.metrics.points_sent.add(n as u64);
             self.metrics.points_buffered.set(q.lines.len() as u64);
@@ -348,6 +389,7 @@ impl Shared {
             let mut q = self.lock();
             let n = q.lines.len();
             q.lines.clear();
+            q.seqs.clear();
             q.in_flight = 0;
             self.metrics.points_buffered.set(0);
             n

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub use events::{EventDispatcher, EventOutputConfig, EventRecord, EventsHandle};
-pub use graphite::{GraphiteConfig, GraphiteHandle, GraphiteSink, OutputPoint};
+pub use graphite::{GraphiteConfig, GraphiteHandle, GraphiteSink, OutputPoint, WriteMark};
 pub use sanitize::{format_line, format_value, metric_name, sanitize_part};
 
 /// A problem in an output's config: where (a JSON path such as

@@ -5,7 +5,8 @@
 //!
 //! | key | meaning |
 //! | --- | --- |
-//! | `mode` | `"ok"` (default), `"error"`, `"panic"`, `"error_on_create"`, `"panic_on_create"` |
+//! | `mode` | `"ok"` (default), `"error"`, `"panic"`, `"error_on_create"`, `"panic_on_create"`, and, to test process isolation: `"abort"` (aborts the process), `"segfault"` (writes through a null pointer), `"loop"` (spins forever), `"alloc"` (allocates and touches `alloc_mb` MiB, then succeeds) |
+//! | `alloc_mb` | with `"alloc"`: how much to allocate (default 1024) |
 //! | `panic_every` | with `"ok"`: panic on every N-th run of an instance (N ≥ 1) |
 //! | `sleep_ms` | sleep this long at the start of every run (to test slow tasks) |
 //!
@@ -42,6 +43,14 @@ pub enum Mode {
     ErrorOnCreate,
     /// Panic while being created.
     PanicOnCreate,
+    /// Abort the whole process.
+    Abort,
+    /// Crash the process with a segmentation fault.
+    Segfault,
+    /// Spin forever.
+    Loop,
+    /// Allocate and touch `alloc_mb` MiB, then succeed.
+    Alloc,
 }
 
 /// The options of one service.
@@ -56,6 +65,9 @@ pub struct Options {
     /// Sleep this long at the start of every run, in milliseconds.
     #[serde(default)]
     pub sleep_ms: Option<u64>,
+    /// MiB to allocate with `"alloc"`.
+    #[serde(default)]
+    pub alloc_mb: Option<usize>,
 }
 
 /// The `Faulty` test plugin.
@@ -95,6 +107,20 @@ impl BaseTask for Faulty {
                 return Err(PluginError::new(format!("error as configured (run {run})")));
             }
             Mode::Panic => panic!("panic as configured (run {run})"),
+            Mode::Abort => std::process::abort(),
+            Mode::Segfault => segfault(),
+            Mode::Loop => loop {
+                std::hint::spin_loop();
+            },
+            Mode::Alloc => {
+                let mb = self.options.alloc_mb.unwrap_or(1024);
+                let mut v: Vec<u8> = Vec::with_capacity(mb << 20);
+                v.resize(mb << 20, 1);
+                ctx.emit(
+                    "allocated_mb",
+                    std::hint::black_box(&v).len() as f64 / 1048576.0,
+                )?;
+            }
             _ => {}
         }
         if self
@@ -109,6 +135,14 @@ impl BaseTask for Faulty {
         ctx.info(format!("run {run}"));
         Ok(())
     }
+}
+
+/// Writes through a null pointer: the process dies with SIGSEGV.
+#[allow(unsafe_code)]
+fn segfault() {
+    let p: *mut u64 = std::hint::black_box(std::ptr::null_mut());
+    // SAFETY: not safe at all; crashing the process is the point of this mode.
+    unsafe { std::ptr::write_volatile(p, 1) };
 }
 
 am_plugin_api::export_plugin!(Faulty);

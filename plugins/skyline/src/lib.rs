@@ -1,0 +1,277 @@
+//! `Skyline`: every metric matching the service's patterns, every tick, judged by Skyline's
+//! nine algorithms and a consensus — no thresholds to set.
+//!
+//! At each tick the task lists the metrics matching `patterns`, keeps those of its shard,
+//! reads them in batches over `[tick − full_duration, tick]`, skips the series that are too
+//! short, stale or boring, and runs the ensemble of [`am_skyline`] on the rest. A metric is
+//! anomalous when at least `consensus` of the nine algorithms fire. For each anomalous metric
+//! it sends an `anomalous` event whose reason names the algorithms that fired (values: `value`,
+//! the newest point; `algorithms`, how many fired) and writes its flag; then it writes the
+//! tick's totals:
+//!
+//! | field | value |
+//! |---|---|
+//! | `<metric>.flag` | `1` for an anomalous metric (with `flags: "all"`, also `0` for every analysed one that is not) |
+//! | `analysed` | metrics judged |
+//! | `anomalous` | metrics judged anomalous |
+//! | `skipped_short`, `skipped_stale`, `skipped_boring` | metrics skipped, by reason |
+//! | `run_time_ms` | the task's run time (sharded: the slowest shard's) |
+//!
+//! as `<prefix>.Skyline.<service>.<field>`; a metric's dots stay path separators, so the flag
+//! of `web01.cpu` is `<prefix>.Skyline.<service>.web01.cpu.flag`.
+//!
+//! ```json
+//! "Skyline": {
+//!   "scheduler_options": { "cron": "0 * * * * *", "shards": 4, "plugin_args": { "name": "Skyline" } },
+//!   "worker_options": { "all": { "patterns": ["*"], "full_duration": 86400, "consensus": 6 } }
+//! }
+//! ```
+//!
+//! # Options
+//!
+//! | option | default | meaning |
+//! |---|---|---|
+//! | `patterns` | `["*"]` | metric globs (or `re:` regexes), as `Context::find` takes them |
+//! | `full_duration` | 86400 | seconds of history analysed (Skyline's `FULL_DURATION`) |
+//! | `consensus` | 6 | how many of the 9 algorithms must fire (1..=9) |
+//! | `stale_period` | 500 | a metric whose newest point is older than this many seconds is skipped |
+//! | `min_points` | 100 | a metric with fewer points in the window is skipped |
+//! | `flags` | `"anomalous"` | `"anomalous"`: write flag 1 for anomalous metrics only; `"all"`: also 0 for the others analysed |
+//! | `batch_size` | 1000 | metrics read per batched read |
+//!
+//! `min_points` defaults to 100, not Skyline's 1: `histogram_bins` fires on every series of 20
+//! points or fewer (every bin then holds at most 20), and below about a hundred points the
+//! other algorithms' small-sample quirks, not the data, decide a 6-of-9 vote; 100 is also the
+//! window of the boredom rule (the last 100 values identical), which then always sees a full
+//! window.
+//!
+//! # Sharding
+//!
+//! With `"shards": n` in `scheduler_options`, the runner runs n tasks per tick, each told its
+//! shard by `Context::shard`. A metric belongs to shard [`am_skyline::shard_of`]`(name, n)`
+//! (FNV-1a 64 of the name modulo n): every task lists the same names and keeps its own, so
+//! every metric is analysed exactly once per tick without coordination. Each shard stores its
+//! totals in the plugin state (key `totals:<shard>/<shards>`, its last 8 ticks); the shard
+//! whose write completes a tick's set writes the summed totals (two finishing together may
+//! both write the same sums: Graphite keeps one value per timestamp, so that is harmless).
+
+mod totals;
+
+use std::time::Instant;
+
+use am_plugin_api::{BaseTask, Context, Event, Init, PluginError};
+use am_skyline::{Analyser, Rules, Skip, Window, shard_of};
+use serde::Deserialize;
+
+pub use totals::Totals;
+
+/// What to write as flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flags {
+    /// Flag 1 for anomalous metrics only.
+    #[default]
+    Anomalous,
+    /// Flag 1 for anomalous metrics and 0 for every other metric analysed.
+    All,
+}
+
+/// The options of one service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// Metric globs (or `re:` regexes). Default `["*"]`: every metric.
+    #[serde(default = "default_patterns")]
+    pub patterns: Vec<String>,
+    /// Seconds of history analysed. Default 86400.
+    #[serde(default = "default_full_duration")]
+    pub full_duration: i64,
+    /// How many algorithms must fire, 1..=9. Default 6.
+    #[serde(default = "default_consensus")]
+    pub consensus: usize,
+    /// Seconds after which a metric without a new point is stale. Default 500.
+    #[serde(default = "default_stale_period")]
+    pub stale_period: i64,
+    /// Fewer points than this in the window: too short. Default 100.
+    #[serde(default = "default_min_points")]
+    pub min_points: usize,
+    /// Which flags to write. Default `anomalous`.
+    #[serde(default)]
+    pub flags: Flags,
+    /// Metrics per batched read. Default 1000.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+}
+
+fn default_patterns() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+fn default_full_duration() -> i64 {
+    86_400
+}
+fn default_consensus() -> usize {
+    6
+}
+fn default_stale_period() -> i64 {
+    500
+}
+fn default_min_points() -> usize {
+    100
+}
+fn default_batch_size() -> usize {
+    1000
+}
+
+/// The detector.
+#[derive(Debug)]
+pub struct Skyline {
+    options: Options,
+    analyser: Analyser,
+    ts: Vec<i64>,
+    values: Vec<f64>,
+}
+
+/// Refuses an option value.
+fn refuse(what: &str, value: impl std::fmt::Display) -> PluginError {
+    PluginError::options(format!("`{what}` {value}"))
+}
+
+impl BaseTask for Skyline {
+    type Options = Options;
+    const NAME: &'static str = "Skyline";
+
+    fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
+        if options.patterns.is_empty() || options.patterns.iter().any(String::is_empty) {
+            return Err(refuse(
+                "patterns",
+                "must list at least one non-empty pattern",
+            ));
+        }
+        if options.full_duration <= 0 {
+            let d = options.full_duration;
+            return Err(refuse(
+                "full_duration",
+                format!("must be positive, got {d}"),
+            ));
+        }
+        if !(1..=9).contains(&options.consensus) {
+            let c = options.consensus;
+            return Err(refuse("consensus", format!("must be 1..=9, got {c}")));
+        }
+        if options.stale_period <= 0 {
+            let s = options.stale_period;
+            return Err(refuse("stale_period", format!("must be positive, got {s}")));
+        }
+        if options.min_points == 0 {
+            return Err(refuse("min_points", "must be at least 1"));
+        }
+        if options.batch_size == 0 {
+            return Err(refuse("batch_size", "must be at least 1"));
+        }
+        Ok(Skyline {
+            options,
+            analyser: Analyser::new(),
+            ts: Vec::new(),
+            values: Vec::new(),
+        })
+    }
+
+    fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
+        let started = Instant::now();
+        let (shard, shards) = ctx.shard();
+        let names = self.my_metrics(ctx, shard, shards)?;
+        let mut totals = self.analyse(ctx, &names)?;
+        totals.run_time_ms = started.elapsed().as_secs_f64() * 1e3;
+        ctx.debug(format!(
+            "shard {shard}/{shards}: {} metrics, {} analysed, {} anomalous",
+            names.len(),
+            totals.analysed,
+            totals.anomalous
+        ));
+        totals::report(ctx, shard, shards, totals)
+    }
+}
+
+impl Skyline {
+    /// The metrics matching the patterns that belong to this shard, in name order, once each.
+    fn my_metrics(
+        &self,
+        ctx: &Context<'_>,
+        shard: u32,
+        shards: u32,
+    ) -> Result<Vec<String>, PluginError> {
+        let mut names = Vec::new();
+        for pattern in &self.options.patterns {
+            names.extend(
+                ctx.find(pattern)?
+                    .into_iter()
+                    .filter(|n| shard_of(n, shards) == shard),
+            );
+        }
+        if self.options.patterns.len() > 1 {
+            names.sort_unstable();
+            names.dedup();
+        }
+        Ok(names)
+    }
+
+    /// Reads and judges `names` in batches; emits flags and events; counts.
+    fn analyse(&mut self, ctx: &Context<'_>, names: &[String]) -> Result<Totals, PluginError> {
+        let o = &self.options;
+        let tick = ctx.tick();
+        let window = Window {
+            now: tick,
+            full_duration: o.full_duration,
+        };
+        let rules = Rules {
+            consensus: o.consensus,
+            stale_period: o.stale_period,
+            min_points: o.min_points,
+        };
+        let mut totals = Totals::default();
+        for batch in names.chunks(o.batch_size) {
+            let series = ctx.read_many(batch, tick.saturating_sub(o.full_duration), tick)?;
+            for s in &series {
+                self.ts.clear();
+                self.values.clear();
+                for p in &s.points {
+                    self.ts.push(p.ts);
+                    self.values.push(p.value);
+                }
+                match self.analyser.judge(&self.ts, &self.values, &window, &rules) {
+                    Err(Skip::Short) => totals.skipped_short += 1,
+                    Err(Skip::Stale) => totals.skipped_stale += 1,
+                    Err(Skip::Boring) => totals.skipped_boring += 1,
+                    Ok(verdict) => {
+                        totals.analysed += 1;
+                        if verdict.anomalous {
+                            totals.anomalous += 1;
+                            let last = self
+                                .values
+                                .iter()
+                                .rev()
+                                .find(|v| v.is_finite())
+                                .copied()
+                                .unwrap_or(f64::NAN);
+                            ctx.event(
+                                Event::anomalous(s.name.as_str())
+                                    .reason(verdict.fired.to_string())
+                                    .value("value", last)
+                                    .value("algorithms", verdict.fired.len() as f64),
+                            )?;
+                            ctx.emit(&format!("{}.flag", s.name), 1.0)?;
+                        } else if o.flags == Flags::All {
+                            ctx.emit(&format!("{}.flag", s.name), 0.0)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(totals)
+    }
+}
+
+am_plugin_api::export_plugin!(Skyline);
+
+#[cfg(test)]
+mod tests;

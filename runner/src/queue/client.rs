@@ -1,0 +1,571 @@
+//! The queue's Redis calls, on a connection that is re-made after any failure.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use am_store::RedisAddr;
+use am_store::resp::{Conn, Value};
+
+/// What went wrong talking to the queue.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Redis could not be reached or the connection broke.
+    #[error("{what} on {addr}: {source}")]
+    Redis {
+        /// The command or step.
+        what: String,
+        /// The server.
+        addr: String,
+        /// Why.
+        #[source]
+        source: am_store::Error,
+    },
+    /// Redis did not answer in time.
+    #[error("{what} on {addr}: no answer in time")]
+    Timeout {
+        /// The command.
+        what: String,
+        /// The server.
+        addr: String,
+    },
+    /// Redis refused the command.
+    #[error("{what}: {message}")]
+    Refused {
+        /// The command.
+        what: String,
+        /// Redis' error.
+        message: String,
+    },
+    /// A reply of an unexpected shape.
+    #[error("{0}")]
+    Reply(String),
+}
+
+type Result<T> = std::result::Result<T, QueueError>;
+
+use super::{GROUP, Keys, scripts};
+
+/// How long one call may take (a blocking read adds its own block time).
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One stream entry: its id and fields.
+#[derive(Debug, Clone)]
+pub struct TaskEntry {
+    /// The stream id.
+    pub id: String,
+    /// Its fields.
+    pub fields: HashMap<String, String>,
+}
+
+/// What `XAUTOCLAIM` took over.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// Entries now held by this consumer.
+    pub entries: Vec<TaskEntry>,
+    /// Ids that were pending but whose entries no longer exist (trimmed).
+    pub deleted: Vec<String>,
+}
+
+/// What enqueueing one tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Another scheduler took this tick.
+    LeaseTaken,
+    /// This scheduler took it: tasks queued, and tasks skipped because the service's previous
+    /// task was still queued or running.
+    Done {
+        /// Tasks queued.
+        queued: u64,
+        /// Tasks skipped.
+        skipped: u64,
+    },
+}
+
+/// How a failed task was disposed of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    /// Re-queued for this attempt number.
+    Retried(u32),
+    /// Moved to the dead-letter stream after this many attempts.
+    Dead(u32),
+    /// Another worker holds it now; nothing was done.
+    NotOurs,
+    /// Its entry had been trimmed from the stream.
+    Gone,
+}
+
+/// A queue connection.
+#[derive(Debug)]
+pub struct QueueClient {
+    addr: RedisAddr,
+    conn: Option<Conn>,
+    /// The key names.
+    pub keys: Keys,
+}
+
+impl QueueClient {
+    /// A client for the queue under `prefix` on `addr`; connects on first use.
+    pub fn new(addr: RedisAddr, prefix: &str) -> QueueClient {
+        QueueClient {
+            addr,
+            conn: None,
+            keys: Keys::new(prefix),
+        }
+    }
+
+    /// Runs `args`, reconnecting first if needed; an error reply is an error. Any failure
+    /// drops the connection so the next call starts afresh.
+    pub async fn call(&mut self, args: &[&[u8]], extra: Duration) -> Result<Value> {
+        if self.conn.is_none() {
+            let conn = Conn::connect(&self.addr, CALL_TIMEOUT)
+                .await
+                .map_err(|source| QueueError::Redis {
+                    what: "connecting to the queue".into(),
+                    addr: self.addr.to_string(),
+                    source,
+                })?;
+            self.conn = Some(conn);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(QueueError::Reply("no connection".into()));
+        };
+        let name = String::from_utf8_lossy(args.first().copied().unwrap_or_default()).to_string();
+        let result = tokio::time::timeout(CALL_TIMEOUT + extra, conn.cmd(args)).await;
+        match result {
+            Ok(Ok(v)) => match v.as_error() {
+                Some(e) => Err(QueueError::Refused {
+                    what: name,
+                    message: e.to_string(),
+                }),
+                None => Ok(v),
+            },
+            Ok(Err(source)) => {
+                self.conn = None;
+                Err(QueueError::Redis {
+                    what: name,
+                    addr: self.addr.to_string(),
+                    source,
+                })
+            }
+            Err(_) => {
+                self.conn = None;
+                Err(QueueError::Timeout {
+                    what: name,
+                    addr: self.addr.to_string(),
+                })
+            }
+        }
+    }
+
+    async fn eval(&mut self, script: &str, keys: &[&str], args: &[&[u8]]) -> Result<Value> {
+        let n = keys.len().to_string();
+        let mut all: Vec<&[u8]> = vec![b"EVAL", script.as_bytes(), n.as_bytes()];
+        all.extend(keys.iter().map(|k| k.as_bytes()));
+        all.extend_from_slice(args);
+        self.call(&all, Duration::ZERO).await
+    }
+
+    /// Creates the consumer group (and the stream) if missing.
+    pub async fn ensure_group(&mut self) -> Result<()> {
+        let tasks = self.keys.tasks();
+        match self
+            .call(
+                &[
+                    b"XGROUP",
+                    b"CREATE",
+                    tasks.as_bytes(),
+                    GROUP.as_bytes(),
+                    b"0",
+                    b"MKSTREAM",
+                ],
+                Duration::ZERO,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("BUSYGROUP") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Enqueues one tick of an algorithm (see [`scripts::ENQUEUE`]). `items` are
+    /// (service, options, shard, shards).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn enqueue(
+        &mut self,
+        algorithm: &str,
+        plugin: &str,
+        tick: i64,
+        holder: &str,
+        items: &[(String, String, u32, u32)],
+        lease_ms: u64,
+        busy_ms: u64,
+        max_len: u64,
+    ) -> Result<Enqueued> {
+        let (lease, tasks) = (self.keys.lease(algorithm, tick), self.keys.tasks());
+        let (busy, stats) = (self.keys.busy_prefix(), self.keys.stats());
+        let nums: Vec<String> = [lease_ms, busy_ms, max_len]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let now = super::now_ms().to_string();
+        let tick_s = tick.to_string();
+        let shard_texts: Vec<(String, String)> = items
+            .iter()
+            .map(|(_, _, i, n)| (i.to_string(), n.to_string()))
+            .collect();
+        let mut args: Vec<&[u8]> = vec![
+            nums[0].as_bytes(),
+            nums[1].as_bytes(),
+            nums[2].as_bytes(),
+            busy.as_bytes(),
+            stats.as_bytes(),
+            now.as_bytes(),
+            tick_s.as_bytes(),
+            algorithm.as_bytes(),
+            plugin.as_bytes(),
+            holder.as_bytes(),
+        ];
+        for ((svc, opts, _, _), (i, n)) in items.iter().zip(&shard_texts) {
+            args.extend([svc.as_bytes(), opts.as_bytes(), i.as_bytes(), n.as_bytes()]);
+        }
+        let reply = self
+            .eval(scripts::ENQUEUE, &[&lease, &tasks], &args)
+            .await?;
+        match ints(&reply).as_slice() {
+            [-1] => Ok(Enqueued::LeaseTaken),
+            [q, s] => Ok(Enqueued::Done {
+                queued: u64::try_from(*q).unwrap_or(0),
+                skipped: u64::try_from(*s).unwrap_or(0),
+            }),
+            _ => Err(QueueError::Reply(format!(
+                "enqueue script: unexpected reply {reply:?}"
+            ))),
+        }
+    }
+
+    /// Reads up to `count` new tasks for `consumer`, waiting at most `block`.
+    pub async fn read(
+        &mut self,
+        consumer: &str,
+        count: usize,
+        block: Duration,
+    ) -> Result<Vec<TaskEntry>> {
+        let tasks = self.keys.tasks();
+        let (count, block_ms) = (count.to_string(), block.as_millis().to_string());
+        let reply = self
+            .call(
+                &[
+                    b"XREADGROUP",
+                    b"GROUP",
+                    GROUP.as_bytes(),
+                    consumer.as_bytes(),
+                    b"COUNT",
+                    count.as_bytes(),
+                    b"BLOCK",
+                    block_ms.as_bytes(),
+                    b"STREAMS",
+                    tasks.as_bytes(),
+                    b">",
+                ],
+                block,
+            )
+            .await?;
+        let Value::Array(Some(streams)) = reply else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for s in streams {
+            if let Value::Array(Some(mut parts)) = s
+                && parts.len() == 2
+                && let Some(entries) = parts.pop()
+            {
+                out.extend(entries_of(entries));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Takes over up to `count` tasks idle for at least `min_idle` (their worker died).
+    pub async fn autoclaim(
+        &mut self,
+        consumer: &str,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Claimed> {
+        let tasks = self.keys.tasks();
+        let (idle, count) = (min_idle.as_millis().to_string(), count.to_string());
+        let reply = self
+            .call(
+                &[
+                    b"XAUTOCLAIM",
+                    tasks.as_bytes(),
+                    GROUP.as_bytes(),
+                    consumer.as_bytes(),
+                    idle.as_bytes(),
+                    b"0-0",
+                    b"COUNT",
+                    count.as_bytes(),
+                ],
+                Duration::ZERO,
+            )
+            .await?;
+        let Value::Array(Some(mut parts)) = reply else {
+            return Err(QueueError::Reply(format!(
+                "XAUTOCLAIM: unexpected reply {reply:?}"
+            )));
+        };
+        let deleted = if parts.len() >= 3 {
+            strings(parts.remove(2))
+        } else {
+            Vec::new()
+        };
+        let entries = if parts.len() >= 2 {
+            entries_of(parts.remove(1))
+        } else {
+            Vec::new()
+        };
+        Ok(Claimed { entries, deleted })
+    }
+
+    /// Renews this consumer's hold on `ids` (resetting their idle time) and the busy markers,
+    /// and records the worker as alive with `info` (field, value pairs).
+    pub async fn heartbeat(
+        &mut self,
+        consumer: &str,
+        ids: &[String],
+        busy: &[String],
+        busy_ms: u64,
+        info: &[(String, String)],
+    ) -> Result<()> {
+        let tasks = self.keys.tasks();
+        if !ids.is_empty() {
+            let mut args: Vec<&[u8]> = vec![
+                b"XCLAIM",
+                tasks.as_bytes(),
+                GROUP.as_bytes(),
+                consumer.as_bytes(),
+                b"0",
+            ];
+            args.extend(ids.iter().map(|i| i.as_bytes()));
+            args.push(b"JUSTID");
+            self.call(&args, Duration::ZERO).await?;
+        }
+        let ms = busy_ms.to_string();
+        for key in busy {
+            self.call(&[b"PEXPIRE", key.as_bytes(), ms.as_bytes()], Duration::ZERO)
+                .await?;
+        }
+        let (workers, me) = (self.keys.workers(), self.keys.worker(consumer));
+        let now = super::now_ms().to_string();
+        self.call(
+            &[
+                b"ZADD",
+                workers.as_bytes(),
+                now.as_bytes(),
+                consumer.as_bytes(),
+            ],
+            Duration::ZERO,
+        )
+        .await?;
+        let mut args: Vec<&[u8]> = vec![b"HSET", me.as_bytes()];
+        for (k, v) in info {
+            args.extend([k.as_bytes(), v.as_bytes()]);
+        }
+        if info.is_empty() {
+            args.extend([b"seen".as_slice(), now.as_bytes()]);
+        }
+        self.call(&args, Duration::ZERO).await?;
+        self.call(&[b"PEXPIRE", me.as_bytes(), b"86400000"], Duration::ZERO)
+            .await?;
+        // Workers not seen for a day are forgotten.
+        let old = (super::now_ms() - 86_400_000).to_string();
+        self.call(
+            &[
+                b"ZREMRANGEBYSCORE",
+                workers.as_bytes(),
+                b"0",
+                old.as_bytes(),
+            ],
+            Duration::ZERO,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Removes this worker from the registry (a clean stop).
+    pub async fn unregister(&mut self, consumer: &str) -> Result<()> {
+        let (workers, me) = (self.keys.workers(), self.keys.worker(consumer));
+        self.call(
+            &[b"ZREM", workers.as_bytes(), consumer.as_bytes()],
+            Duration::ZERO,
+        )
+        .await?;
+        self.call(&[b"DEL", me.as_bytes()], Duration::ZERO).await?;
+        let tasks = self.keys.tasks();
+        // The consumer has nothing pending after a clean stop; forget it.
+        self.call(
+            &[
+                b"XGROUP",
+                b"DELCONSUMER",
+                tasks.as_bytes(),
+                GROUP.as_bytes(),
+                consumer.as_bytes(),
+            ],
+            Duration::ZERO,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Acknowledges a task whose outputs were written. False if another worker holds it now.
+    pub async fn finish(&mut self, consumer: &str, id: &str, task: &super::Task) -> Result<bool> {
+        let (tasks, busy, stats) = (
+            self.keys.tasks(),
+            task.busy_key(&self.keys),
+            self.keys.stats(),
+        );
+        let field = super::stat_field("ok", &task.algorithm, &task.service);
+        let tick = task.tick.to_string();
+        let reply = self
+            .eval(
+                scripts::FINISH,
+                &[&tasks, &busy, &stats],
+                &[
+                    GROUP.as_bytes(),
+                    id.as_bytes(),
+                    tick.as_bytes(),
+                    field.as_bytes(),
+                    consumer.as_bytes(),
+                ],
+            )
+            .await?;
+        Ok(matches!(reply, Value::Int(1)))
+    }
+
+    /// Fails a task this consumer holds (see [`scripts::FAIL`]). `task` may be `None` for an
+    /// entry that could not be read (it then goes straight to the dead letters).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn fail(
+        &mut self,
+        consumer: &str,
+        id: &str,
+        task: Option<&super::Task>,
+        error: &str,
+        max_attempts: u32,
+        max_len: u64,
+        dead_max_len: u64,
+        busy_ms: u64,
+    ) -> Result<Failed> {
+        let (tasks, stats, dead) = (self.keys.tasks(), self.keys.stats(), self.keys.dead());
+        let (busy, tick, who, max) = match task {
+            Some(t) => (
+                t.busy_key(&self.keys),
+                t.tick.to_string(),
+                format!("{}{}{}", t.algorithm, super::SEP, t.service),
+                max_attempts.to_string(),
+            ),
+            None => (
+                self.keys.busy_prefix(),
+                String::new(),
+                format!("?{}?", super::SEP),
+                "1".to_string(),
+            ),
+        };
+        let nums: Vec<String> = [max_len, dead_max_len, busy_ms]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let now = super::now_ms().to_string();
+        let reply = self
+            .eval(
+                scripts::FAIL,
+                &[&tasks, &busy, &stats, &dead],
+                &[
+                    GROUP.as_bytes(),
+                    id.as_bytes(),
+                    tick.as_bytes(),
+                    consumer.as_bytes(),
+                    error.as_bytes(),
+                    max.as_bytes(),
+                    nums[0].as_bytes(),
+                    nums[1].as_bytes(),
+                    now.as_bytes(),
+                    nums[2].as_bytes(),
+                    who.as_bytes(),
+                ],
+            )
+            .await?;
+        let n = ints(&reply);
+        Ok(match n.as_slice() {
+            [0] => Failed::NotOurs,
+            [-1] => Failed::Gone,
+            [1, k] => Failed::Retried(u32::try_from(*k).unwrap_or(0)),
+            [2, k] => Failed::Dead(u32::try_from(*k).unwrap_or(0)),
+            _ => {
+                return Err(QueueError::Reply(format!(
+                    "fail script: unexpected reply {reply:?}"
+                )));
+            }
+        })
+    }
+}
+
+/// The integers of an array reply.
+fn ints(v: &Value) -> Vec<i64> {
+    match v {
+        Value::Array(Some(items)) => items
+            .iter()
+            .filter_map(|i| match i {
+                Value::Int(n) => Some(*n),
+                _ => None,
+            })
+            .collect(),
+        Value::Int(n) => vec![*n],
+        _ => Vec::new(),
+    }
+}
+
+/// The strings of an array reply.
+pub(crate) fn strings(v: Value) -> Vec<String> {
+    match v {
+        Value::Array(Some(items)) => items
+            .into_iter()
+            .filter_map(|i| match i {
+                Value::Bulk(Some(b)) => Some(String::from_utf8_lossy(&b).into_owned()),
+                Value::Simple(s) => Some(s),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Stream entries `[[id, [f, v, ...]], ...]`; entries without fields (deleted) are skipped.
+pub(crate) fn entries_of(v: Value) -> Vec<TaskEntry> {
+    let Value::Array(Some(items)) = v else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Value::Array(Some(mut pair)) = item else {
+            continue;
+        };
+        if pair.len() != 2 {
+            continue;
+        }
+        let fields = strings(pair.remove(1));
+        let Some(id) = strings(Value::Array(Some(pair))).pop() else {
+            continue;
+        };
+        let map = fields
+            .chunks(2)
+            .filter_map(|kv| match kv {
+                [k, v] => Some((k.clone(), v.clone())),
+                _ => None,
+            })
+            .collect();
+        out.push(TaskEntry { id, fields: map });
+    }
+    out
+}
