@@ -5,7 +5,8 @@
 # Both install what they need when it is missing (Debian packages, cargo-nextest).
 
 # Everything the tests and the demo run: the daemons, the shipped plugins, the test plugins.
-PRODUCT = -p am-collector -p am-runner $(patsubst %,-p %,$(shell sed -n 's/^name = "\(.*\)"/\1/p' plugins/*/Cargo.toml))
+# (The package name is the first `name =` of each plugin's Cargo.toml.)
+PRODUCT = -p am-collector -p am-runner $(patsubst %,-p %,$(shell sed -s -n '0,/^name = /s/^name = "\(.*\)"/\1/p' plugins/*/Cargo.toml))
 TEST_PLUGINS = -p am-test-plugin-faulty -p am-test-plugin-abi-mismatch
 
 .PHONY: run test lint build bench-ingest bench-memory

@@ -359,3 +359,40 @@ fn option_errors_carry_no_position_in_text_the_user_never_wrote() {
         found[0].message
     );
 }
+
+/// The `queue` section and `shards`: a good one passes; each mistake is named by its path.
+#[test]
+fn check_names_queue_and_shard_mistakes() {
+    let ok = good().set(
+        "queue",
+        json!({ "processes": 2, "time_limit": 30, "memory_limit_mb": 512, "max_attempts": 2 }),
+    );
+    let out = check(&ok);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    one_problem(
+        &good().set("queue", json!({ "time_limit": 0 })),
+        "queue.time_limit",
+        &["at least 1"],
+    );
+    one_problem(
+        &good().set("queue", json!({ "max_attempts": 0 })),
+        "queue.max_attempts",
+        &["at least 1"],
+    );
+    one_problem(
+        &good().set("queue", json!({ "procs": 2 })),
+        "queue.procs",
+        &["unknown field", "processes"],
+    );
+    one_problem(
+        &good().service(
+            "Example",
+            example_with(
+                json!({ "cron": "* * * * * *", "shards": 0 }),
+                json!({ "metrics": "test.*", "window": 600, "threshold": 1.5 }),
+            ),
+        ),
+        "services.Example.scheduler_options.shards",
+        &["1 to 1024"],
+    );
+}

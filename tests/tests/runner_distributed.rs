@@ -407,3 +407,31 @@ fn crashing_plugins_fail_their_tasks_only() {
     }
     assert!(w.counter("worker_restarts_total").unwrap() >= 4.0);
 }
+
+/// No worker at all: the queue holds one task per service and no more, the skipped ticks are
+/// counted, and the backlog is a self-metric.
+#[test]
+fn without_workers_ticks_do_not_pile_up() {
+    let (redis, carbon) = daemons();
+    let s = setup(
+        &redis,
+        &carbon,
+        json!({ "a": {}, "b": {}, "c": {} }),
+        json!({ "time_limit": 10 }),
+    );
+    let mut sch = role(&s, "scheduler");
+    let skipped = sch
+        .wait_counter("tasks_skipped_backlog_total", Duration::from_secs(20), |v| v >= 9.0)
+        .unwrap_or_else(|e| panic!("{e:#}\n{}", sch.logs()));
+    assert!(skipped >= 9.0);
+    let len = redis_cmd(&redis, &["XLEN", "am1:q:tasks"]).as_int();
+    assert_eq!(len, Some(3), "{}", sch.logs());
+    assert_eq!(sch.counter("queue_backlog").unwrap(), 3.0);
+    assert_eq!(sch.counter("tasks_enqueued_total").unwrap(), 3.0);
+    let st = status(&sch);
+    for svc in ["a", "b", "c"] {
+        let c = service_counts(&st, svc);
+        assert_eq!(n(&c, "queued"), 1, "{svc}: {c}");
+        assert!(n(&c, "skipped") >= 3, "{svc}: {c}");
+    }
+}

@@ -78,6 +78,8 @@ pub enum Enqueued {
         queued: u64,
         /// Tasks skipped.
         skipped: u64,
+        /// Tasks on the queue afterwards (queued and running).
+        backlog: u64,
     },
 }
 
@@ -234,9 +236,10 @@ impl QueueClient {
             .await?;
         match ints(&reply).as_slice() {
             [-1] => Ok(Enqueued::LeaseTaken),
-            [q, s] => Ok(Enqueued::Done {
+            [q, s, b] => Ok(Enqueued::Done {
                 queued: u64::try_from(*q).unwrap_or(0),
                 skipped: u64::try_from(*s).unwrap_or(0),
+                backlog: u64::try_from(*b).unwrap_or(0),
             }),
             _ => Err(QueueError::Reply(format!(
                 "enqueue script: unexpected reply {reply:?}"
@@ -391,6 +394,15 @@ impl QueueClient {
         )
         .await?;
         Ok(())
+    }
+
+    /// Tasks on the queue (queued and running: finished ones are deleted).
+    pub async fn backlog(&mut self) -> Result<u64> {
+        let tasks = self.keys.tasks();
+        match self.call(&[b"XLEN", tasks.as_bytes()], Duration::ZERO).await? {
+            Value::Int(n) => Ok(u64::try_from(n).unwrap_or(0)),
+            other => Err(QueueError::Reply(format!("XLEN: unexpected reply {other:?}"))),
+        }
     }
 
     /// Removes this worker from the registry (a clean stop).

@@ -83,8 +83,13 @@ pub async fn run_algorithm(
                         tracing::debug!(algorithm = %name, tick, "tick enqueued by another scheduler");
                         return;
                     }
-                    Ok(Enqueued::Done { queued, skipped }) => {
+                    Ok(Enqueued::Done {
+                        queued,
+                        skipped,
+                        backlog,
+                    }) => {
                         metrics.tasks_enqueued.add(queued);
+                        metrics.queue_backlog.set(backlog);
                         if skipped > 0 {
                             metrics.tasks_skipped_backlog.add(skipped);
                             tracing::warn!(algorithm = %name, tick, skipped, "tasks skipped: the service's previous task is still queued or running");

@@ -6,7 +6,8 @@
 ///
 /// KEYS: lease, tasks stream. ARGV: lease px, busy px, stream max len, busy prefix, stats key,
 /// now ms, tick, algorithm, plugin, holder, then (service, options, shard, shards) groups.
-/// Returns `{-1}` when another scheduler holds the lease, else `{queued, skipped}`.
+/// Returns `{-1}` when another scheduler holds the lease, else `{queued, skipped, backlog}`
+/// (backlog: the stream's length, every task queued or running).
 pub const ENQUEUE: &str = r"
 if not redis.call('SET', KEYS[1], ARGV[10], 'NX', 'PX', ARGV[1]) then return {-1} end
 local queued, skipped = 0, 0
@@ -23,7 +24,7 @@ for i = 11, #ARGV, 4 do
     redis.call('HINCRBY', ARGV[5], 'skipped' .. '\31' .. ARGV[8] .. '\31' .. svc, 1)
   end
 end
-return {queued, skipped}
+return {queued, skipped, redis.call('XLEN', KEYS[2])}
 ";
 
 /// Acknowledges a finished task, if this consumer still holds it: `XACK`, `XDEL`, releases

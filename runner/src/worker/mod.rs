@@ -494,6 +494,8 @@ async fn heartbeat(shared: Arc<Shared>, processes: usize, mut stop: watch::Recei
         {
             m.queue_errors.inc();
             tracing::warn!(error = %e, "worker heartbeat failed");
+        } else if let Ok(n) = client.backlog().await {
+            m.queue_backlog.set(n);
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
