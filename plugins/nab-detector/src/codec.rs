@@ -1,17 +1,17 @@
 //! The model's compact binary form, kept in the plugin state (`model` key): little-endian,
-//! a magic and version, the sizes it was built with, the counters, then the two rings as
-//! `f32`s. A blob written with other sizes (changed options) or another version decodes to
-//! `None`, and the plugin starts afresh.
+//! a magic and version, the sizes it was built with, the counters, the three rings as `f32`s,
+//! then the times of the recent detections as `u64`s. A blob written with other sizes
+//! (changed options) or another version decodes to `None`, and the plugin starts afresh.
 
 use crate::model::{Model, Params, Ring};
 
-const MAGIC: &[u8; 4] = b"NOV1";
+const MAGIC: &[u8; 4] = b"NOV2";
 
 /// The bytes of `m`, plus the time of the newest point it has learned.
 pub fn encode(m: &Model, p: &Params, last_ts: i64) -> Vec<u8> {
     let v = m.values.as_slice();
     let d = m.dists.as_slice();
-    let mut out = Vec::with_capacity(64 + 4 * (v.len() + d.len()));
+    let mut out = Vec::with_capacity(72 + 4 * (v.len() + d.len()) + 8 * m.alerts.len());
     out.extend_from_slice(MAGIC);
     for size in [m.values.capacity(), m.dists.capacity(), p.window, p.stride] {
         out.extend_from_slice(&(size as u32).to_le_bytes());
@@ -27,6 +27,10 @@ pub fn encode(m: &Model, p: &Params, last_ts: i64) -> Vec<u8> {
         for x in ring {
             out.extend_from_slice(&x.to_le_bytes());
         }
+    }
+    out.extend_from_slice(&(m.alerts.len() as u32).to_le_bytes());
+    for t in &m.alerts {
+        out.extend_from_slice(&t.to_le_bytes());
     }
     out
 }
@@ -90,6 +94,14 @@ pub fn decode(bytes: &[u8], p: &Params) -> Option<(Model, i64)> {
     let values = r.ring(sizes[0])?;
     let dists = r.ring(sizes[1])?;
     let recent = r.ring(sizes[3])?;
+    let count = r.u32()?;
+    if count > p.alert_capacity() {
+        return None;
+    }
+    let mut alerts = Vec::with_capacity(p.alert_capacity());
+    for _ in 0..count {
+        alerts.push(r.u64()?);
+    }
     if !r.0.is_empty() {
         return None;
     }
@@ -102,6 +114,7 @@ pub fn decode(bytes: &[u8], p: &Params) -> Option<(Model, i64)> {
         values,
         dists,
         recent,
+        alerts,
     };
     Some((model, last_ts))
 }

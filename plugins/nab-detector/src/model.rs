@@ -1,6 +1,8 @@
 //! The detector's maths, free of any host: [`Model::update`] takes one value and returns its
-//! score. Everything here is bounded: the model holds at most `history + window` values and
-//! `score_history` past distances, whatever the length of the series.
+//! score. Everything here is bounded: the model holds at most `history + 2 · window · stride`
+//! values, `score_history` past distances and the times of the detections of the last
+//! `rate_window` points (at most `rate_window / (quiet + 1) + 1`), whatever the length of the
+//! series.
 
 /// The tuning of the model (the plugin's options without the metric).
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +21,22 @@ pub struct Params {
     pub warmup: usize,
     /// Points after a detection during which the score is held at 0.
     pub quiet: usize,
-    /// Score at or above which a point is a detection (`flag` 1).
+    /// Surprise at or above which a point is a candidate detection.
     pub threshold: f64,
+    /// Points over which earlier detections are counted against a new candidate.
+    pub rate_window: usize,
+    /// Score taken off a candidate for each detection in the last `rate_window` points.
+    pub rate_penalty: f64,
+    /// Score (after the rate penalty) a candidate needs to be a detection (`flag` 1).
+    pub min_score: f64,
+}
+
+impl Params {
+    /// How many detection times the model keeps: detections are more than `quiet` points
+    /// apart, so at most this many fall within `rate_window` points.
+    pub fn alert_capacity(&self) -> usize {
+        self.rate_window / (self.quiet + 1) + 1
+    }
 }
 
 /// Distances below this share of the value range count as this (a floor for the logarithm:
@@ -98,7 +114,7 @@ impl Ring {
 /// What the model says about one point.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Output {
-    /// The anomaly score in [0, 1] (0 during warm-up and quiet periods).
+    /// The anomaly score in [0, 1): the confidence of a detection, 0 at any other point.
     pub score: f64,
     /// The score before warm-up and quiet periods are applied.
     pub raw_score: f64,
@@ -127,6 +143,9 @@ pub struct Model {
     pub dists: Ring,
     /// The newest raw values (the last `stride`), whose mean is pushed into `values`.
     pub recent: Ring,
+    /// The values of `n` at the detections of the last `rate_window` points, oldest first
+    /// (at most [`Params::alert_capacity`]).
+    pub alerts: Vec<u64>,
 }
 
 impl Model {
@@ -141,6 +160,7 @@ impl Model {
             values: Ring::new(p.history + 2 * p.window * p.stride),
             dists: Ring::new(p.score_history),
             recent: Ring::new(p.stride),
+            alerts: Vec::with_capacity(p.alert_capacity()),
         }
     }
 
@@ -169,16 +189,27 @@ impl Model {
         let raw_score = surprise(self.dists.as_slice(), distance);
         self.dists.push((distance + EPS).ln() as f32);
         let mut out = Output {
-            score: raw_score,
+            score: 0.0,
             raw_score,
             flag: 0.0,
             distance,
         };
-        if self.n <= p.warmup as u64 || self.since_flag <= p.quiet as u64 {
-            out.score = 0.0;
-        } else if raw_score >= p.threshold {
-            out.flag = 1.0;
-            self.since_flag = 0;
+        if self.n > p.warmup as u64 && self.since_flag > p.quiet as u64 && raw_score >= p.threshold
+        {
+            // A candidate: its confidence is lowered by the detections of the recent past, so
+            // that a series that keeps surprising the model stops alerting.
+            let n = self.n;
+            self.alerts.retain(|&t| t + p.rate_window as u64 >= n);
+            let score = raw_score - p.rate_penalty * self.alerts.len() as f64;
+            if score >= p.min_score {
+                out.score = score;
+                out.flag = 1.0;
+                self.since_flag = 0;
+                if self.alerts.len() >= p.alert_capacity() {
+                    self.alerts.remove(0);
+                }
+                self.alerts.push(n);
+            }
         }
         Some(out)
     }
@@ -219,11 +250,20 @@ pub fn nearest_distance(h: &[f32], w: usize, b: usize, k: usize) -> Option<f64> 
     let k = k.min(best.len());
     for s in 0..=(n - 2 * span) {
         let bound = best[k - 1];
-        let mut acc = 0.0f32;
-        for (a, c) in h[s..s + span].iter().step_by(b).zip(cur) {
-            let d = a - c;
-            acc += d * d;
-        }
+        let past = &h[s..s + span];
+        let acc = if b == 1 {
+            // The common case, in a form the compiler vectorises.
+            past.iter()
+                .zip(cur)
+                .map(|(a, c)| (a - c) * (a - c))
+                .sum::<f32>()
+        } else {
+            past.iter()
+                .step_by(b)
+                .zip(cur)
+                .map(|(a, c)| (a - c) * (a - c))
+                .sum::<f32>()
+        };
         if acc < bound {
             let mut i = k - 1;
             while i > 0 && best[i - 1] > acc {

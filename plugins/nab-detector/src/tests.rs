@@ -130,6 +130,9 @@ fn state_is_bounded_whatever_the_series_length() {
         warmup: 150,
         quiet: 200,
         threshold: 0.4,
+        rate_window: 4000,
+        rate_penalty: 0.03,
+        min_score: 0.2,
         backfill: 0,
     }
     .params();
@@ -137,19 +140,23 @@ fn state_is_bounded_whatever_the_series_length() {
     let mut sizes = Vec::new();
     for i in 0..100_000 {
         m.update(&p, periodic(i, 5.0) + (i / 5000) as f64);
+        assert!(m.alerts.len() <= p.alert_capacity());
         if i % 10_000 == 9_999 {
-            sizes.push(codec::encode(&m, &p, i as i64).len());
+            // The blob less the recent detections' times is constant once the rings are full.
+            let len = codec::encode(&m, &p, i as i64).len();
+            sizes.push((len - 8 * m.alerts.len(), len));
         }
     }
-    // Constant once the rings are full, and as small as the capacities say.
-    assert!(sizes.windows(2).all(|w| w[0] == w[1]), "{sizes:?}");
-    let bound = 100 + 4 * (p.history + 2 * p.window * p.stride + p.score_history + p.stride);
-    assert!(sizes[0] <= bound, "{} > {bound}", sizes[0]);
+    assert!(sizes.windows(2).all(|w| w[0].0 == w[1].0), "{sizes:?}");
+    let bound = 100
+        + 4 * (p.history + 2 * p.window * p.stride + p.score_history + p.stride)
+        + 8 * p.alert_capacity();
+    assert!(sizes.iter().all(|s| s.1 <= bound), "{sizes:?} > {bound}");
     assert_eq!(m.values.len(), m.values.capacity());
     assert_eq!(m.dists.len(), p.score_history);
 
-    // The default configuration's state, through the plugin: 16 kB at most, constant.
-    let values: Vec<f64> = (0..3200).map(|i| periodic(i, 5.0)).collect();
+    // The default configuration's state, through the plugin: 20.4 kB at most, constant.
+    let values: Vec<f64> = (0..4200).map(|i| periodic(i, 5.0)).collect();
     let mut host = TestHost::new();
     host.add_points(
         METRIC,
@@ -163,12 +170,67 @@ fn state_is_bounded_whatever_the_series_length() {
     let mut lens = Vec::new();
     for i in 0..values.len() {
         runner.run(&mut host, T0 + i as i64 * STEP).unwrap();
-        if i >= 3100 {
+        if i >= 4100 {
             lens.push(host.state("Novelty", "web", MODEL).unwrap().len());
         }
     }
-    assert!(lens.windows(2).all(|w| w[0] == w[1]));
-    assert!(lens[0] <= 16_200, "{}", lens[0]);
+    assert!(lens.windows(2).all(|w| w[0] == w[1]), "{lens:?}");
+    assert!(lens[0] <= 20_400, "{}", lens[0]);
+}
+
+#[test]
+fn repeated_surprises_lose_confidence_and_stop_alerting() {
+    // A spike every 300 points: the first alert has its full score, each later one is
+    // docked `rate_penalty` per alert in the last `rate_window` points, until none is left.
+    let options = r#"{"metric": "web.latency", "history": 400, "score_history": 300,
+        "rate_window": 2000, "rate_penalty": 0.1, "min_score": 0.2}"#;
+    let values: Vec<f64> = (0..3000)
+        .map(|i| periodic(i, 2.0) + if i >= 600 && i % 300 == 0 { 80.0 } else { 0.0 })
+        .collect();
+    let out = replay(options, &values);
+    // Only detections score.
+    assert!(
+        out.iter().all(|(s, f)| (*s > 0.0) == (*f == 1.0)),
+        "{out:?}"
+    );
+    let alerts: Vec<(usize, f64)> = (0..values.len())
+        .filter(|&i| out[i].1 == 1.0)
+        .map(|i| (i, out[i].0))
+        .collect();
+    assert!(alerts.len() >= 2, "{alerts:?}");
+    assert!(alerts.iter().all(|(i, _)| i % 300 == 0), "{alerts:?}");
+    assert!(alerts.iter().all(|(_, s)| *s >= 0.2), "{alerts:?}");
+    // Fewer alerts than spikes: the rate penalty silenced the later ones.
+    assert!(alerts.len() < 8, "{alerts:?}");
+    let p = Options {
+        metric: METRIC.into(),
+        window: 8,
+        stride: 1,
+        history: 400,
+        neighbours: 3,
+        score_history: 300,
+        warmup: 150,
+        quiet: 200,
+        threshold: 0.4,
+        rate_window: 2000,
+        rate_penalty: 0.1,
+        min_score: 0.2,
+        backfill: 0,
+    }
+    .params();
+    let mut m = Model::new(&p);
+    let mut seen = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        if let Some(o) = m.update(&p, *v)
+            && o.flag == 1.0
+        {
+            // The confidence is the surprise less 0.1 per alert in the last 2000 points.
+            let earlier = seen.iter().filter(|&&t| t + 2000 >= i).count();
+            assert!((o.score - (o.raw_score - 0.1 * earlier as f64)).abs() < 1e-12);
+            seen.push(i);
+        }
+    }
+    assert_eq!(seen, alerts.iter().map(|a| a.0).collect::<Vec<_>>());
 }
 
 #[test]
@@ -183,13 +245,20 @@ fn the_codec_round_trips_and_refuses_other_sizes() {
         warmup: 10,
         quiet: 5,
         threshold: 0.4,
+        rate_window: 4000,
+        rate_penalty: 0.03,
+        min_score: 0.2,
         backfill: 0,
     }
     .params();
     let mut m = Model::new(&p);
     for i in 0..123 {
-        m.update(&p, periodic(i, 1.0));
+        m.update(
+            &p,
+            periodic(i, 1.0) + if (70..74).contains(&i) { 60.0 } else { 0.0 },
+        );
     }
+    assert!(!m.alerts.is_empty());
     let bytes = codec::encode(&m, &p, 77);
     assert_eq!(codec::decode(&bytes, &p), Some((m.clone(), 77)));
     let other = Params {
@@ -221,6 +290,9 @@ fn options_are_checked_naming_the_option() {
         (r#"{"metric": "x", "stride": 0}"#, "`stride`"),
         (r#"{"metric": "x", "score_history": 3}"#, "`score_history`"),
         (r#"{"metric": "x", "threshold": 1.5}"#, "`threshold`"),
+        (r#"{"metric": "x", "rate_window": 200000}"#, "`rate_window`"),
+        (r#"{"metric": "x", "rate_penalty": -0.1}"#, "`rate_penalty`"),
+        (r#"{"metric": "x", "min_score": 0}"#, "`min_score`"),
         (r#"{"metric": "x", "backfill": -1}"#, "`backfill`"),
     ] {
         let failure = TestRunner::new::<Novelty>(options, "web", &mut host).unwrap_err();
