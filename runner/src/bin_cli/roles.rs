@@ -16,7 +16,7 @@ use am_runner::worker::{WorkerSettings, hostname, run_worker};
 use anyhow::Context;
 use tokio::sync::watch;
 
-use super::run::{SHUTDOWN_GRACE, side_tasks};
+use super::run::{SHUTDOWN_GRACE, drain_outputs, side_tasks};
 
 /// Which parts this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -145,16 +145,7 @@ async fn serve(
     }
     if let Some((graphite, graphite_task, events, worker)) = outputs {
         let _ = worker.await;
-        if !graphite.flush(SHUTDOWN_GRACE).await {
-            tracing::error!(
-                buffered = metrics.points_buffered.get(),
-                "carbon did not take every output point before shutdown"
-            );
-        }
-        if !events.shutdown(Duration::from_secs(5)).await {
-            tracing::error!("some events were not delivered before shutdown");
-        }
-        graphite_task.abort();
+        drain_outputs(&graphite, graphite_task, &events, &metrics).await;
     }
     for t in side {
         t.abort();

@@ -7,8 +7,9 @@ use am_runner::config::{AlgorithmSpec, AnalyzerConfig};
 use am_runner::exec::{Executor, Slot};
 use am_runner::host::Plugins;
 use am_runner::metrics::RunnerMetrics;
-use am_runner::output::GraphiteSink;
 use am_runner::output::events::EventDispatcher;
+use am_runner::output::events::EventsHandle;
+use am_runner::output::{GraphiteHandle, GraphiteSink};
 use am_runner::scheduler::run_schedule;
 use am_telemetry::{run_graphite_reporter, serve_prometheus};
 use anyhow::Context;
@@ -142,6 +143,21 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
             "tasks still running at shutdown; their outputs are lost"
         );
     }
+    drain_outputs(&graphite, graphite_task, &events, &metrics).await;
+    for t in side {
+        t.abort();
+    }
+    Ok(())
+}
+
+/// At shutdown: waits (bounded) for carbon to take the buffered points and for the events to
+/// be delivered, logging what was not, then stops the writer.
+pub async fn drain_outputs(
+    graphite: &GraphiteHandle,
+    graphite_task: tokio::task::JoinHandle<()>,
+    events: &EventsHandle,
+    metrics: &RunnerMetrics,
+) {
     if !graphite.flush(SHUTDOWN_GRACE).await {
         tracing::error!(
             buffered = metrics.points_buffered.get(),
@@ -152,8 +168,4 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
         tracing::error!("some events were not delivered before shutdown");
     }
     graphite_task.abort();
-    for t in side {
-        t.abort();
-    }
-    Ok(())
 }
