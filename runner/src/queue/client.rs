@@ -399,9 +399,14 @@ impl QueueClient {
     /// Tasks on the queue (queued and running: finished ones are deleted).
     pub async fn backlog(&mut self) -> Result<u64> {
         let tasks = self.keys.tasks();
-        match self.call(&[b"XLEN", tasks.as_bytes()], Duration::ZERO).await? {
+        match self
+            .call(&[b"XLEN", tasks.as_bytes()], Duration::ZERO)
+            .await?
+        {
             Value::Int(n) => Ok(u64::try_from(n).unwrap_or(0)),
-            other => Err(QueueError::Reply(format!("XLEN: unexpected reply {other:?}"))),
+            other => Err(QueueError::Reply(format!(
+                "XLEN: unexpected reply {other:?}"
+            ))),
         }
     }
 
