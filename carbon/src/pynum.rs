@@ -59,6 +59,60 @@ pub(crate) fn parse_float(text: &[u8]) -> Option<f64> {
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
+/// Exact powers of ten, `10^0` to `10^22` (the largest a double holds exactly).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Most significant digits [`parse_plain_decimal`] takes: below 2^53, so exact as a double.
+const PLAIN_DIGITS: u32 = 15;
+
+/// The common case of [`parse_float`], quickly: an optional sign, then digits with at most one
+/// dot (`12`, `-0.5`, `3.`, `.25`), at most 15 significant digits and 22 after the dot. `None`
+/// for anything else, including forms `parse_float` accepts.
+///
+/// The digits make an integer `m` below 2^53 and the dot a power of ten `10^k` with k ≤ 22,
+/// both exact as doubles, so `m / 10^k` is one correctly rounded division: the double nearest
+/// the decimal, which is what `float()` (and Rust's parser) return.
+pub(crate) fn parse_plain_decimal(text: &[u8]) -> Option<f64> {
+    let (negative, body) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, text),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0u32;
+    let mut fraction: Option<u32> = None;
+    let mut seen_digit = false;
+    for &b in body {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                // Leading zeros are not significant.
+                if mantissa > 0 {
+                    digits += 1;
+                    if digits > PLAIN_DIGITS {
+                        return None;
+                    }
+                }
+                seen_digit = true;
+                if let Some(k) = fraction.as_mut() {
+                    *k += 1;
+                }
+            }
+            b'.' if fraction.is_none() => fraction = Some(0),
+            _ => return None,
+        }
+    }
+    if !seen_digit {
+        return None;
+    }
+    let scale = POW10.get(fraction.unwrap_or(0) as usize)?;
+    let magnitude = mantissa as f64 / scale;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
 /// A Python integer converted like `float(int)`: `Some(x)`, or `None` when it is too large for a
 /// float (Python raises `OverflowError`).
 pub(crate) type IntAsFloat = Option<f64>;
@@ -252,6 +306,87 @@ mod tests {
             b"\xff",
         ] {
             assert_eq!(parse_float(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn plain_decimals_are_exact() {
+        for (text, want) in [
+            (&b"0"[..], 0.0f64),
+            (b"12", 12.0),
+            (b"-0.5", -0.5),
+            (b"+3.", 3.0),
+            (b".25", 0.25),
+            (b"1700000000", 1_700_000_000.0),
+            (b"0.1", 0.1),
+            (b"123456789012345", 123_456_789_012_345.0),
+            (b"0.000000000000001", 1e-15),
+            (b"0.0000000000000000000001", 1e-22),
+            (b"000000000000000000000012", 12.0),
+            (b"6250.0625", 6250.0625),
+        ] {
+            assert_eq!(
+                parse_plain_decimal(text).map(f64::to_bits),
+                Some(want.to_bits()),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            parse_plain_decimal(b"-0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        // Left to the full parser: more digits, exponents, words, whitespace, underscores.
+        for other in [
+            &b""[..],
+            b"-",
+            b".",
+            b"1234567890123456",
+            b"0.00000000000000000000001",
+            b"1e3",
+            b"1.5.",
+            b"inf",
+            b"nan",
+            b" 1",
+            b"1 ",
+            b"1_0",
+            b"--1",
+            b"0x10",
+        ] {
+            assert_eq!(parse_plain_decimal(other), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn plain_decimals_agree_with_the_full_parser() {
+        // Every digit count and dot position, with digits from a simple generator.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let len = 1 + (seed >> 60) as usize % 15;
+            let mut text = Vec::new();
+            if seed & 1 == 1 {
+                text.push(b'-');
+            }
+            let mut d = seed >> 8;
+            for _ in 0..len {
+                text.push(b'0' + (d % 10) as u8);
+                d /= 10;
+                if d == 0 {
+                    d = seed.rotate_left(17) >> 4;
+                }
+            }
+            let dot = (seed >> 40) as usize % (len + 2);
+            if dot <= len {
+                text.insert(text.len() - len + dot, b'.');
+            }
+            assert_eq!(
+                parse_plain_decimal(&text).map(f64::to_bits),
+                parse_float(&text).map(f64::to_bits),
+                "{}",
+                String::from_utf8_lossy(&text)
+            );
         }
     }
 

@@ -421,7 +421,11 @@ fn without_workers_ticks_do_not_pile_up() {
     );
     let mut sch = role(&s, "scheduler");
     let skipped = sch
-        .wait_counter("tasks_skipped_backlog_total", Duration::from_secs(20), |v| v >= 9.0)
+        .wait_counter(
+            "tasks_skipped_backlog_total",
+            Duration::from_secs(20),
+            |v| v >= 9.0,
+        )
         .unwrap_or_else(|e| panic!("{e:#}\n{}", sch.logs()));
     assert!(skipped >= 9.0);
     let len = redis_cmd(&redis, &["XLEN", "am1:q:tasks"]).as_int();

@@ -91,6 +91,12 @@ impl Telemetry for Metrics {
                 self.invalid_points.get(),
             ),
             (
+                "nan_points_total",
+                "Datapoints with a NaN value, dropped as carbon drops them",
+                c,
+                self.nan_points.get(),
+            ),
+            (
                 "blacklisted_points_total",
                 "Datapoints rejected by the blacklist",
                 c,

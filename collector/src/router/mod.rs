@@ -5,7 +5,9 @@
 //! the start, not the end); a name matching no whitelist pattern is ignored; a name matching
 //! patterns that map to N distinct models is stored N times. All patterns of a list are matched
 //! in one pass through a `RegexSet`, and decisions are cached per name, since the same names
-//! arrive every interval.
+//! arrive every interval. When every pattern is plain text (`servers\.`, the common case), a
+//! decision is a few prefix and substring tests, cheaper than a cache lookup, and no cache is
+//! used.
 
 use am_store::Model;
 use am_store::writer::ModelTable;
@@ -32,7 +34,15 @@ impl ModelSet {
 
     /// The ids, ascending.
     pub fn ids(self) -> impl Iterator<Item = u16> {
-        (0..MAX_MODELS as u16).filter(move |i| self.0 & (1 << i) != 0)
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let id = bits.trailing_zeros() as u16;
+            bits &= bits - 1;
+            Some(id)
+        })
     }
 }
 
@@ -82,6 +92,58 @@ pub struct Router {
     pattern_models: Vec<ModelSet>,
     models: ModelTable,
     cache: quick_cache::sync::Cache<Box<str>, Decision>,
+    /// The same lists as text, when every pattern is plain text.
+    literals: Option<Literals>,
+}
+
+/// Blacklist and whitelist whose patterns are all plain text: a blacklist entry matches when
+/// the name contains it, a whitelist entry when the name starts with it (as the regexes would).
+#[derive(Debug)]
+struct Literals {
+    blacklist: Vec<String>,
+    whitelist: Vec<(String, ModelSet)>,
+}
+
+impl Literals {
+    fn decide(&self, name: &str) -> Decision {
+        if self.blacklist.iter().any(|b| name.contains(b.as_str())) {
+            return Decision::Blacklisted;
+        }
+        let mut ids = ModelSet::default();
+        for (prefix, set) in &self.whitelist {
+            if name.starts_with(prefix.as_str()) {
+                ids.0 |= set.0;
+            }
+        }
+        if ids.is_empty() {
+            Decision::Ignored
+        } else {
+            Decision::Store(ids)
+        }
+    }
+}
+
+/// The text a regex matches when it is plain text: characters other than the regex
+/// metacharacters, which may appear escaped (`\.`). `None` for anything else; a pattern left
+/// out this way only costs speed, since the regex then decides.
+fn plain_text(pattern: &str) -> Option<String> {
+    const META: &[char] = &[
+        '\\', '.', '+', '*', '?', '(', ')', '|', '[', ']', '{', '}', '^', '$',
+    ];
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if META.contains(&e) => out.push(e),
+                _ => return None,
+            },
+            // `#` and whitespace are plain outside the `x` flag, which needs `(?x)`.
+            c if META.contains(&c) => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 impl Router {
@@ -120,12 +182,30 @@ impl Router {
             }
             pattern_models.push(ids);
         }
+        let literals = config
+            .blacklist
+            .iter()
+            .map(|p| plain_text(p))
+            .collect::<Option<Vec<_>>>()
+            .zip(
+                config
+                    .whitelist
+                    .keys()
+                    .zip(&pattern_models)
+                    .map(|(p, ids)| Some((plain_text(p)?, *ids)))
+                    .collect::<Option<Vec<_>>>(),
+            )
+            .map(|(blacklist, whitelist)| Literals {
+                blacklist,
+                whitelist,
+            });
         Ok(Router {
             blacklist,
             whitelist,
             pattern_models,
             models: ModelTable::new(models),
             cache: quick_cache::sync::Cache::new(config.cache_size.max(1)),
+            literals,
         })
     }
 
@@ -134,8 +214,12 @@ impl Router {
         &self.models
     }
 
-    /// Decides what happens to `name`, from the cache when it has been seen recently.
+    /// Decides what happens to `name`: directly when every pattern is plain text, else from
+    /// the cache when it has been seen recently.
     pub fn route(&self, name: &str) -> Decision {
+        if let Some(literals) = &self.literals {
+            return literals.decide(name);
+        }
         if let Some(d) = self.cache.get(name) {
             return d;
         }
@@ -223,6 +307,93 @@ mod tests {
             assert_eq!(r.route(&name), Decision::Store([0].into_iter().collect()));
         }
         assert_eq!(r.route("host.MX.load"), Decision::Blacklisted);
+    }
+
+    fn config(blacklist: &[&str], whitelist: &[&str]) -> RouterConfig {
+        let mut w = IndexMap::new();
+        for (i, p) in whitelist.iter().enumerate() {
+            w.insert(
+                p.to_string(),
+                vec![ModelSpec::RedisTimeStamped(TimeStampedSpec {
+                    ttl: 60 * (1 + i as u32 % 3),
+                })],
+            );
+        }
+        RouterConfig {
+            blacklist: blacklist.iter().map(|s| s.to_string()).collect(),
+            whitelist: w,
+            cache_size: 100,
+        }
+    }
+
+    #[test]
+    fn plain_text_patterns_are_recognised() {
+        assert_eq!(plain_text("servers\\."), Some("servers.".into()));
+        assert_eq!(
+            plain_text("a\\.b-c_d:e;f=g#h i"),
+            Some("a.b-c_d:e;f=g#h i".into())
+        );
+        assert_eq!(plain_text("\\$\\^\\(\\)\\\\"), Some("$^()\\".into()));
+        assert_eq!(plain_text(""), Some(String::new()));
+        for regex in [
+            ".", "a.b", "^a", "a$", "a*", "a+", "a?", "(a)", "a|b", "[a]", "a{2}", "\\d", "\\<",
+            "\\b", "(?i)a", "\\",
+        ] {
+            assert_eq!(plain_text(regex), None, "{regex}");
+        }
+    }
+
+    #[test]
+    fn plain_text_routing_decides_as_the_regexes_do() {
+        let names = [
+            "servers.web1.cpu",
+            "servers",
+            "servers.",
+            "xservers.web1",
+            "stats.MX.count",
+            "stats.counts.MX",
+            "statsd.x",
+            "a.b",
+            "",
+            "é.servers.",
+            "servers.é",
+        ];
+        for (black, white) in [
+            (
+                &["MX", "tmp\\."][..],
+                &["servers\\.", "stats", "servers"][..],
+            ),
+            (&[], &["servers\\.web"]),
+            (&["\\."], &["s"]),
+            (&[""], &["servers"]),
+            (&[], &[""]),
+            (&["é"], &["servers\\.", "é"]),
+        ] {
+            let cfg = config(black, white);
+            let r = Router::new(&cfg).unwrap();
+            assert!(r.literals.is_some(), "{black:?} {white:?}");
+            for name in names {
+                assert_eq!(
+                    r.route(name),
+                    r.decide(name),
+                    "{name:?} with {black:?} {white:?}"
+                );
+            }
+        }
+        // One regex among the patterns: the regexes decide, through the cache.
+        let r = Router::new(&config(&["MX"], &["servers\\.", "stats.*"])).unwrap();
+        assert!(r.literals.is_none());
+        assert_eq!(
+            r.route("stats.x"),
+            Decision::Store([1].into_iter().collect())
+        );
+    }
+
+    #[test]
+    fn model_ids_iterate_in_order() {
+        let set: ModelSet = [0, 5, 63, 17].into_iter().collect();
+        assert_eq!(set.ids().collect::<Vec<_>>(), vec![0, 5, 17, 63]);
+        assert_eq!(ModelSet::default().ids().count(), 0);
     }
 
     #[test]

@@ -57,15 +57,10 @@ pub(super) async fn connection(
     loop {
         let mut tally = Tally::default();
         let now = unix_now();
-        loop {
-            match splitter.next_line(&mut buf) {
-                Ok(Some(line)) => {
-                    take_line(&ingest, &mut batch, &mut tally, &line, now, peer, &mut bad)
-                }
-                Err(e) => bad_line(&ingest, peer, &mut bad, &e.to_string()),
-                Ok(None) => break,
-            }
-        }
+        splitter.for_each_line(&mut buf, |line| match line {
+            Ok(line) => take_line(&ingest, &mut batch, &mut tally, line, now, peer, &mut bad),
+            Err(e) => bad_line(&ingest, peer, &mut bad, &e.to_string()),
+        });
         ingest.submit_waiting(&mut batch, tally).await;
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve(64 * 1024);

@@ -87,7 +87,8 @@ impl Ingest {
     fn encode(&self, batch: &mut Batch) -> EncodedBatch {
         let table: &ModelTable = self.router.models();
         let mut buf = BytesMut::new();
-        let mut cmds = Vec::new();
+        // One command per chunk, at most one per point: sized once rather than grown.
+        let mut cmds = Vec::with_capacity(batch.points());
         batch.encode(table, &mut buf, &mut cmds);
         EncodedBatch {
             bytes: buf.freeze(),
