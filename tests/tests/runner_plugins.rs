@@ -19,7 +19,13 @@ use am_e2e::runner::test_helpers::{
 use am_e2e::runner::{PluginLib, missing_seconds, steps, tree, wait_whisper};
 use serde_json::json;
 
-const ABI_REASON: &str = "built for plugin ABI version 999, this runner speaks version 1";
+/// What the runner says of the test plugin built for ABI version 999.
+fn abi_reason() -> String {
+    format!(
+        "built for plugin ABI version 999, this runner speaks version {}",
+        am_plugin_api::abi::ABI_VERSION
+    )
+}
 
 /// A real shared library that is not an anna-molly plugin, if the system has one.
 fn system_library() -> Option<PathBuf> {
@@ -75,8 +81,9 @@ fn abi_mismatch_and_non_plugins_are_refused_and_the_others_keep_running() {
     let log = runner.log();
     assert!(
         log.lines()
-            .any(|l| l.contains(&abi_file) && l.contains(ABI_REASON)),
-        "no log line names {abi_file} and {ABI_REASON:?}:\n{log}"
+            .any(|l| l.contains(&abi_file) && l.contains(&abi_reason())),
+        "no log line names {abi_file} and {:?}:\n{log}",
+        abi_reason()
     );
     assert!(
         log.lines()
@@ -106,13 +113,18 @@ fn abi_mismatch_and_non_plugins_are_refused_and_the_others_keep_running() {
     );
     assert_eq!(
         fields(lines[1]),
-        ["Example", "0.1.0", "1", &example.display().to_string()],
+        [
+            "Example",
+            "0.1.0",
+            &am_plugin_api::abi::ABI_VERSION.to_string(),
+            &example.display().to_string()
+        ],
         "{lines:?}"
     );
     let dir = runner.plugin_dir().display().to_string();
     let mut expected = vec![
         format!("skipped {dir}/junk.so: not a loadable library"),
-        format!("skipped {abi_file}: {ABI_REASON}"),
+        format!("skipped {abi_file}: {}", abi_reason()),
     ];
     if libz.is_some() {
         expected.push(format!(
@@ -137,7 +149,7 @@ fn abi_mismatch_and_non_plugins_are_refused_and_the_others_keep_running() {
     let msg = &problems[0].message;
     assert!(msg.starts_with("no plugin named \"AbiMismatch\""), "{msg}");
     assert!(msg.contains("loaded: [Example]"), "{msg}");
-    assert!(msg.contains(ABI_REASON), "{msg}");
+    assert!(msg.contains(&abi_reason()), "{msg}");
 }
 
 /// Proves that a plugin panicking every second run fails only that task: the runner counts the
