@@ -40,7 +40,9 @@
 //!
 //! - Reading a series over `[from, until]`: one `MGET` of the chunks the window overlaps (the
 //!   window clipped to what retention can hold), then decoding the k points in them:
-//!   O(chunks + k), no scan. [`Reader::read_many`] pipelines many series in one round trip.
+//!   O(chunks + k), no scan. [`Reader::read_many`] pipelines many series in one round trip;
+//!   [`Reader::read_many_each`] hands each over as its reply arrives, decoded straight from the
+//!   socket buffer into one reused buffer.
 //! - Finding names: `ZRANGEBYLEX` on the index for the literal prefix of a glob, then the glob
 //!   itself: O(log n + m) for m names sharing the prefix. `KEYS` and `SCAN` are never used.
 //! - Writing: one `APPEND` per chunk per batch. When an `APPEND` reply shows it created the
@@ -73,6 +75,10 @@ pub use reader::{Reader, SeriesId, unix_now};
 pub use resp::{Conn, RedisAddr};
 
 /// One datapoint: a whole-second Unix timestamp and a value.
+///
+/// `repr(C)`: the same layout as the plugin ABI's point, so the runner lends a series read
+/// from the store to a plugin without converting it.
+#[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
     /// Seconds since the Unix epoch.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use crate::codec::{decode_chunk, resolve};
-use crate::resp::{Conn, RedisAddr, Value, push_array_header, push_bulk, push_cmd};
+use crate::resp::{Conn, RedisAddr, Value, bulk_items, push_array_header, push_bulk, push_cmd};
 use crate::{Error, Model, Pattern, Point, keys};
 
 /// Names fetched per `ZRANGEBYLEX` page.
@@ -169,12 +169,34 @@ impl Reader {
         from: i64,
         until: i64,
     ) -> Result<Vec<Vec<Point>>, Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        self.read_many_each(ids, from, until, |_, points| out.push(points.to_vec()))
+            .await?;
+        Ok(out)
+    }
+
+    /// [`read_many`](Self::read_many) without collecting: `each(i, points)` gets the points of
+    /// `ids[i]` (oldest first, one per timestamp), in order, as soon as its reply has arrived
+    /// and been decoded, borrowed from a buffer reused for every series. Nothing is allocated
+    /// per series or per chunk once the buffers have grown, and the replies are decoded
+    /// straight from the connection's read buffer.
+    pub async fn read_many_each(
+        &mut self,
+        ids: &[SeriesId],
+        from: i64,
+        until: i64,
+        mut each: impl FnMut(usize, &[Point]),
+    ) -> Result<(), Error> {
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let now = unix_now();
         let mut buf = BytesMut::new();
-        let mut starts: Vec<Vec<i64>> = Vec::with_capacity(ids.len());
+        // The first chunk start and the chunk count of each series.
+        let mut starts: Vec<(i64, i64)> = Vec::with_capacity(ids.len());
+        let mut key = String::new();
+        let mut tag = String::new();
+        let mut tag_of: Option<Model> = None;
         for id in ids {
             let m = &id.model;
             let span = i64::from(m.span());
@@ -184,48 +206,54 @@ impl Reader {
             // enumerated for an open-ended `until`.
             let newest_live = now + i64::from(m.ttl()) + 2 * span;
             let last = m.chunk_start(until.min(newest_live));
-            let chunk_starts: Vec<i64> = if first > last {
-                Vec::new()
+            let count = if first > last {
+                0
             } else {
-                (0..=(last - first) / span)
-                    .map(|i| first + i * span)
-                    .collect()
+                (last - first) / span + 1
             };
-            let tag = m.tag();
-            push_array_header(&mut buf, 1 + chunk_starts.len().max(1));
+            if tag_of != Some(*m) {
+                tag = m.tag();
+                tag_of = Some(*m);
+            }
+            push_array_header(&mut buf, 1 + usize::try_from(count).unwrap_or(0).max(1));
             push_bulk(&mut buf, b"MGET");
-            if chunk_starts.is_empty() {
+            if count == 0 {
                 // MGET needs a key; this one never exists in the layout.
                 push_bulk(&mut buf, format!("{}none", keys::PREFIX).as_bytes());
             }
-            let mut key = String::new();
-            for s in &chunk_starts {
+            for k in 0..count {
                 key.clear();
-                keys::push_chunk(&mut key, &tag, &id.name, *s);
+                keys::push_chunk(&mut key, &tag, &id.name, first + k * span);
                 push_bulk(&mut buf, key.as_bytes());
             }
-            starts.push(chunk_starts);
+            starts.push((first, count));
         }
-        let replies = self.conn.pipeline(&buf, ids.len()).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for (reply, chunk_starts) in replies.into_iter().zip(starts) {
-            let Value::Array(Some(items)) = reply else {
-                return Err(reply_error("MGET", &reply));
-            };
-            let mut points = Vec::new();
-            for (item, start) in items.into_iter().zip(chunk_starts) {
-                if let Value::Bulk(Some(bytes)) = item {
-                    let before = points.len();
-                    decode_chunk(start, &bytes, &mut points);
-                    let mut chunk = points.split_off(before);
-                    resolve(&mut chunk);
-                    points.extend(chunk);
+        let mut points: Vec<Point> = Vec::new();
+        let mut i = 0usize;
+        self.conn
+            .pipeline_raw(&buf, ids.len(), |reply| {
+                let (first, count) = starts.get(i).copied().unwrap_or((0, 0));
+                let span = ids.get(i).map_or(0, |id| i64::from(id.model.span()));
+                points.clear();
+                let items = bulk_items(reply).map_err(|e| match e {
+                    Error::Server(msg) => Error::Server(format!("MGET: {msg}")),
+                    other => other,
+                })?;
+                for (k, item) in items.take(usize::try_from(count).unwrap_or(0)).enumerate() {
+                    if let Some(bytes) = item? {
+                        decode_chunk(first + k as i64 * span, bytes, &mut points);
+                    }
                 }
-            }
-            points.retain(|p| p.ts >= from && p.ts <= until);
-            out.push(points);
-        }
-        Ok(out)
+                // Chunks cover disjoint, ascending time ranges, so resolving the whole
+                // series is resolving each chunk.
+                resolve(&mut points);
+                let lo = points.partition_point(|p| p.ts < from);
+                let hi = points.partition_point(|p| p.ts <= until);
+                each(i, points.get(lo..hi.max(lo)).unwrap_or_default());
+                i += 1;
+                Ok(())
+            })
+            .await
     }
 
     /// Sends a raw command, for tools and tests that need more than reads.

@@ -255,6 +255,128 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Value>, 
     }
 }
 
+/// The length of the complete reply starting at `buf[pos..]`, without building it; `Ok(None)`
+/// if it is incomplete. Validates as [`parse_reply`] does.
+pub fn reply_len(buf: &[u8], pos: usize) -> Result<Option<usize>, Error> {
+    let mut p = pos;
+    Ok(skip_at(buf, &mut p, 0)?.then_some(p - pos))
+}
+
+/// Moves `*pos` past the reply starting there; `Ok(false)` (with `*pos` unspecified) if it
+/// is incomplete.
+fn skip_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<bool, Error> {
+    if depth > MAX_DEPTH {
+        return Err(Error::Protocol("reply nested too deeply".into()));
+    }
+    let Some((kind, body)) = line_at(buf, pos)? else {
+        return Ok(false);
+    };
+    let text = &buf[body];
+    match kind {
+        b'+' | b'-' => Ok(true),
+        b':' => parse_int(text).map(|_| true),
+        b'$' => {
+            let n = parse_int(text)?;
+            if n < 0 {
+                return Ok(true);
+            }
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            if n > MAX_BULK {
+                return Err(Error::Protocol(format!("bulk reply of {n} bytes")));
+            }
+            let Some(data) = buf.get(*pos..*pos + n + 2) else {
+                return Ok(false);
+            };
+            if &data[n..] != b"\r\n" {
+                return Err(Error::Protocol("bulk reply not terminated by CRLF".into()));
+            }
+            *pos += n + 2;
+            Ok(true)
+        }
+        b'*' => {
+            let n = parse_int(text)?;
+            for _ in 0..n.max(0) {
+                if !skip_at(buf, pos, depth + 1)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        }
+        other => Err(Error::Protocol(format!(
+            "unexpected reply type byte 0x{other:02x}"
+        ))),
+    }
+}
+
+/// The elements of a complete reply that is an array of bulk strings (as `MGET` answers),
+/// borrowed from the reply's bytes: `None` for a null bulk string. An error reply becomes
+/// [`Error::Server`]; any other shape is a protocol error.
+pub fn bulk_items(reply: &[u8]) -> Result<BulkItems<'_>, Error> {
+    let mut pos = 0usize;
+    let Some((kind, body)) = line_at(reply, &mut pos)? else {
+        return Err(Error::Protocol("incomplete reply".into()));
+    };
+    let text = &reply[body];
+    match kind {
+        b'*' => {
+            let n = parse_int(text)?;
+            Ok(BulkItems {
+                buf: reply,
+                pos,
+                left: usize::try_from(n).unwrap_or(0),
+            })
+        }
+        b'-' => Err(Error::Server(String::from_utf8_lossy(text).into_owned())),
+        other => Err(Error::Protocol(format!(
+            "expected an array of bulk strings, got type byte 0x{other:02x}"
+        ))),
+    }
+}
+
+/// Iterator over the bulk strings of an array reply; see [`bulk_items`].
+#[derive(Debug)]
+pub struct BulkItems<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for BulkItems<'a> {
+    type Item = Result<Option<&'a [u8]>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let item = (|| {
+            let Some((kind, body)) = line_at(self.buf, &mut self.pos)? else {
+                return Err(Error::Protocol("incomplete array reply".into()));
+            };
+            if kind != b'$' {
+                return Err(Error::Protocol(format!(
+                    "expected a bulk string, got type byte 0x{kind:02x}"
+                )));
+            }
+            let n = parse_int(&self.buf[body])?;
+            if n < 0 {
+                return Ok(None);
+            }
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            let data = self
+                .buf
+                .get(self.pos..self.pos.saturating_add(n))
+                .ok_or_else(|| Error::Protocol("incomplete bulk string".into()))?;
+            self.pos += n + 2;
+            Ok(Some(data))
+        })();
+        if item.is_err() {
+            self.left = 0;
+        }
+        Some(item)
+    }
+}
+
 /// A connection to one Redis server, for request/response use (reads, admin, tests).
 #[derive(Debug)]
 pub struct Conn {
@@ -315,6 +437,58 @@ impl Conn {
             return Err(Error::Server(format!("{name}: {e}")));
         }
         Ok(v)
+    }
+
+    /// Sends `n` already-encoded commands and hands each reply's raw bytes (one complete
+    /// RESP reply) to `each` as soon as it has arrived, in order, without building [`Value`]s:
+    /// for large replies decoded by the caller (series reads). Stops at the first error
+    /// `each` returns, after reading the remaining replies so the connection stays usable.
+    pub async fn pipeline_raw(
+        &mut self,
+        cmds: &[u8],
+        n: usize,
+        mut each: impl FnMut(&[u8]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.stream
+            .write_all(cmds)
+            .await
+            .map_err(|e| Error::Io(format!("writing to {}", self.addr), e))?;
+        let mut done = 0usize;
+        let mut failed: Option<Error> = None;
+        while done < n {
+            // Take every complete reply in the buffer, then consume them at once.
+            let mut pos = 0usize;
+            while done < n {
+                let Some(len) = reply_len(&self.rbuf, pos)? else {
+                    break;
+                };
+                if failed.is_none()
+                    && let Err(e) = each(&self.rbuf[pos..pos + len])
+                {
+                    failed = Some(e);
+                }
+                pos += len;
+                done += 1;
+            }
+            self.rbuf.advance(pos);
+            if done == n {
+                break;
+            }
+            // A reply larger than what is buffered: make room for it in one step.
+            self.rbuf.reserve(64 * 1024);
+            let read = self
+                .stream
+                .read_buf(&mut self.rbuf)
+                .await
+                .map_err(|e| Error::Io(format!("reading from {}", self.addr), e))?;
+            if read == 0 {
+                return Err(Error::Io(
+                    format!("reading from {}", self.addr),
+                    std::io::ErrorKind::UnexpectedEof.into(),
+                ));
+            }
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// Sends `n` already-encoded commands and reads their `n` replies.
@@ -382,6 +556,45 @@ mod tests {
         }
         assert_eq!(got, want);
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn reply_len_measures_complete_replies_only() {
+        let all = b"+OK\r\n-ERR no\r\n:42\r\n$3\r\nabc\r\n$-1\r\n*2\r\n:1\r\n$1\r\nx\r\n*-1\r\n";
+        let mut pos = 0usize;
+        let mut lens = Vec::new();
+        while let Some(n) = reply_len(all, pos).unwrap() {
+            // Every proper prefix of a reply is incomplete, never an error.
+            for cut in pos..pos + n {
+                assert_eq!(reply_len(&all[..cut], pos).unwrap(), None, "cut at {cut}");
+            }
+            lens.push(n);
+            pos += n;
+        }
+        assert_eq!(pos, all.len());
+        assert_eq!(lens, vec![5, 9, 5, 9, 5, 15, 5]);
+        for bad in [&b"?x\r\n"[..], b"$abc\r\n", b"$3\r\nabcXY", b"\r\n"] {
+            assert!(reply_len(bad, 0).is_err(), "{bad:?}");
+        }
+        assert!(reply_len(&b"*1\r\n".repeat(20), 0).is_err());
+    }
+
+    #[test]
+    fn bulk_items_borrow_the_elements_of_an_array() {
+        let reply = b"*3\r\n$3\r\nabc\r\n$-1\r\n$0\r\n\r\n";
+        let items: Vec<Option<&[u8]>> = bulk_items(reply)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(items, vec![Some(&b"abc"[..]), None, Some(&b""[..])]);
+        assert!(matches!(
+            bulk_items(b"-WRONGTYPE no\r\n"),
+            Err(Error::Server(m)) if m == "WRONGTYPE no"
+        ));
+        assert!(bulk_items(b":1\r\n").is_err());
+        let mut mixed = bulk_items(b"*2\r\n:1\r\n$1\r\nx\r\n").unwrap();
+        assert!(matches!(mixed.next(), Some(Err(_))));
+        assert!(mixed.next().is_none(), "stops after an error");
     }
 
     #[test]

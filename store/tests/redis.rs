@@ -294,3 +294,59 @@ async fn find_uses_the_index_and_trim_drops_expired_names() {
     assert_eq!(all.len(), 4);
     assert!(all.iter().all(|s| s.name != "sysx"));
 }
+
+/// `read_many_each` hands over every series in order — many more than one pipeline, raw and
+/// interval ones, names without data — with the same points as `read` and `read_many`, and
+/// the connection stays usable after it.
+#[tokio::test]
+async fn read_many_each_streams_what_read_returns() {
+    let redis = RedisServer::start().unwrap();
+    let mut c = conn(&redis).await;
+    let table = ModelTable::new(vec![RAW, IV]);
+    let now = unix_now();
+    let mut points = Vec::new();
+    let names: Vec<String> = (0..300).map(|i| format!("m.{i:03}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        // Spanning several chunks (a chunk of r86400 covers 4 h), written out of order.
+        for k in (0..40).rev() {
+            let ts = (now - 30_000 + k * 700 + i as i64) as f64;
+            points.push((
+                name.as_str(),
+                (i % 2) as u16,
+                ts,
+                (i * 100 + k as usize) as f64,
+            ));
+        }
+    }
+    write(&mut c, &table, &points).await;
+    let mut ids: Vec<SeriesId> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| series(n, if i % 2 == 0 { RAW } else { IV }))
+        .collect();
+    ids.insert(7, series("no.such.metric", RAW));
+    let mut r = Reader::connect(&addr(&redis), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let (from, until) = (now - 20_000, now);
+    let mut streamed: Vec<(usize, Vec<Point>)> = Vec::new();
+    r.read_many_each(&ids, from, until, |i, pts| streamed.push((i, pts.to_vec())))
+        .await
+        .unwrap();
+    let collected = r.read_many(&ids, from, until).await.unwrap();
+    assert_eq!(streamed.len(), ids.len());
+    assert_eq!(collected.len(), ids.len());
+    for (k, ((i, pts), id)) in streamed.iter().zip(&ids).enumerate() {
+        assert_eq!(*i, k);
+        let one = r.read(id, from, until).await.unwrap();
+        assert_eq!(pts, &one, "{}", id.name);
+        assert_eq!(&collected[k], &one, "{}", id.name);
+        assert!(pts.windows(2).all(|w| w[0].ts < w[1].ts));
+        assert!(pts.iter().all(|p| p.ts >= from && p.ts <= until));
+        if id.name == "no.such.metric" {
+            assert!(pts.is_empty());
+        } else {
+            assert!(pts.len() > 20, "{}: {}", id.name, pts.len());
+        }
+    }
+}

@@ -16,8 +16,9 @@ use tokio::runtime::Handle;
 use crate::metrics::RunnerMetrics;
 use crate::output::events::EventRecord;
 
-/// Series fetched per `MGET` pipeline when reading a pattern.
-const READ_BATCH: usize = 500;
+mod reads;
+
+use reads::{Known, host_find, host_read_many, host_read_pattern, host_read_series};
 
 /// Everything one plugin call may touch.
 pub struct RunCtx<'a> {
@@ -45,7 +46,7 @@ pub struct RunCtx<'a> {
     pub shard: (u32, u32),
     /// The series behind each name `find` returned in this call, so `read_many` of those
     /// names needs no lookup.
-    known: HashMap<String, SeriesId>,
+    known: Known,
 }
 
 impl std::fmt::Debug for RunCtx<'_> {
@@ -80,7 +81,7 @@ impl<'a> RunCtx<'a> {
             error: None,
             store_failed: None,
             shard: (0, 1),
-            known: HashMap::new(),
+            known: Known::default(),
         }
     }
 
@@ -236,201 +237,6 @@ unsafe extern "C" fn host_set_error(ctx: *mut c_void, message: Str<'_>) {
             rc.error = Some(text(message));
             Status::Ok
         });
-    }
-}
-
-/// Groups `ids` (sorted by name, as `find` returns them) by name, keeping the preferred
-/// series of each.
-fn by_name(ids: Vec<SeriesId>) -> Vec<(String, SeriesId)> {
-    let mut groups: Vec<(String, Vec<SeriesId>)> = Vec::new();
-    for id in ids {
-        match groups.last_mut() {
-            Some((n, v)) if *n == id.name => v.push(id),
-            _ => groups.push((id.name.clone(), vec![id])),
-        }
-    }
-    groups
-        .into_iter()
-        .filter_map(|(n, v)| preferred(v).map(|id| (n, id)))
-        .collect()
-}
-
-/// Picks the series a plugin means by a bare name: the raw series with the longest
-/// retention, or else the interval series with the finest interval.
-fn preferred(mut ids: Vec<SeriesId>) -> Option<SeriesId> {
-    ids.sort_by_key(|id| match id.model {
-        Model::Raw { ttl } => (0, u64::MAX - u64::from(ttl)),
-        Model::Interval { interval, .. } => (1, u64::from(interval)),
-    });
-    ids.into_iter().next()
-}
-
-fn deliver(sink: *mut Sink, on_series: OnSeries, name: &str, points: &[am_store::Point]) {
-    let pts: Vec<Point> = points
-        .iter()
-        .map(|p| Point {
-            ts: p.ts,
-            value: p.value,
-        })
-        .collect();
-    // SAFETY: the plugin gave us this sink and callback for this call; the views are valid
-    // until it returns.
-    unsafe { on_series(sink, lend(name.as_bytes()), pts.as_ptr(), pts.len()) };
-}
-
-unsafe extern "C" fn host_read_series(
-    ctx: *mut c_void,
-    name: Str<'_>,
-    from: i64,
-    until: i64,
-    sink: *mut Sink,
-    on_series: OnSeries,
-) -> Status {
-    // SAFETY: per the ABI contract.
-    unsafe {
-        with_ctx(ctx, |rc| {
-            let name = text(name);
-            let read = rc.with_store("reading a series", async |store| {
-                let ids = store.find(&Pattern::exact(&name)?).await?;
-                match preferred(ids) {
-                    Some(id) => store.read(&id, from, until).await,
-                    None => Ok(Vec::new()),
-                }
-            });
-            read.map_or_else(
-                |status| status,
-                |points| {
-                    rc.metrics.series_read.inc();
-                    deliver(sink, on_series, &name, &points);
-                    Status::Ok
-                },
-            )
-        })
-    }
-}
-
-unsafe extern "C" fn host_read_pattern(
-    ctx: *mut c_void,
-    pattern: Str<'_>,
-    from: i64,
-    until: i64,
-    sink: *mut Sink,
-    on_series: OnSeries,
-) -> Status {
-    // SAFETY: per the ABI contract.
-    unsafe {
-        with_ctx(ctx, |rc| {
-            let pattern = text(pattern);
-            let read = rc.with_store("reading a pattern", async |store| {
-                let ids = store.find(&Pattern::parse(&pattern)?).await?;
-                let chosen: Vec<SeriesId> = by_name(ids).into_iter().map(|(_, id)| id).collect();
-                let mut out = Vec::with_capacity(chosen.len());
-                for chunk in chosen.chunks(READ_BATCH) {
-                    let series = store.read_many(chunk, from, until).await?;
-                    out.extend(chunk.iter().map(|id| id.name.clone()).zip(series));
-                }
-                Ok(out)
-            });
-            read.map_or_else(
-                |status| status,
-                |all| {
-                    rc.metrics.series_read.add(all.len() as u64);
-                    for (name, points) in &all {
-                        deliver(sink, on_series, name, points);
-                    }
-                    Status::Ok
-                },
-            )
-        })
-    }
-}
-
-unsafe extern "C" fn host_read_many(
-    ctx: *mut c_void,
-    names: *const Str<'_>,
-    count: usize,
-    from: i64,
-    until: i64,
-    sink: *mut Sink,
-    on_series: OnSeries,
-) -> Status {
-    // SAFETY: per the ABI contract: `count` views at `names`, valid for the call.
-    unsafe {
-        with_ctx(ctx, |rc| {
-            let names: Vec<String> = abi::strs(names, count).iter().map(|n| text(*n)).collect();
-            let unknown: Vec<String> = names
-                .iter()
-                .filter(|n| !rc.known.contains_key(*n))
-                .cloned()
-                .collect();
-            let located = if unknown.is_empty() {
-                Ok(Vec::new())
-            } else {
-                rc.with_store("locating series", async |store| {
-                    store.locate(&unknown).await
-                })
-            };
-            let located = match located {
-                Ok(l) => l,
-                Err(status) => return status,
-            };
-            for (name, ids) in unknown.into_iter().zip(located) {
-                if let Some(id) = preferred(ids) {
-                    rc.known.insert(name, id);
-                }
-            }
-            let ids: Vec<Option<SeriesId>> =
-                names.iter().map(|n| rc.known.get(n).cloned()).collect();
-            let present: Vec<SeriesId> = ids.iter().flatten().cloned().collect();
-            let read = rc.with_store("reading series", async |store| {
-                let mut out = Vec::with_capacity(present.len());
-                for chunk in present.chunks(READ_BATCH) {
-                    out.extend(store.read_many(chunk, from, until).await?);
-                }
-                Ok(out)
-            });
-            let mut series = match read {
-                Ok(s) => s.into_iter(),
-                Err(status) => return status,
-            };
-            rc.metrics.series_read.add(present.len() as u64);
-            for (name, id) in names.iter().zip(&ids) {
-                let points = if id.is_some() {
-                    series.next().unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                deliver(sink, on_series, name, &points);
-            }
-            Status::Ok
-        })
-    }
-}
-
-unsafe extern "C" fn host_find(
-    ctx: *mut c_void,
-    pattern: Str<'_>,
-    sink: *mut Sink,
-    on_name: OnStr,
-) -> Status {
-    // SAFETY: per the ABI contract.
-    unsafe {
-        with_ctx(ctx, |rc| {
-            let pattern = text(pattern);
-            let found = rc.with_store("finding names", async |store| {
-                store.find(&Pattern::parse(&pattern)?).await
-            });
-            found.map_or_else(
-                |status| status,
-                |ids| {
-                    for (name, id) in by_name(ids) {
-                        on_name(sink, lend(name.as_bytes()));
-                        rc.known.insert(name, id);
-                    }
-                    Status::Ok
-                },
-            )
-        })
     }
 }
 

@@ -10,17 +10,22 @@ use anyhow::{Result, bail};
 use super::RUNNER_ENV;
 use crate::cli::{CliOutput, run_bounded};
 
-/// `CARGO_MANIFEST_DIR/../target/release`: where the test command builds the products.
+/// Where the test command builds the products: `$CARGO_TARGET_DIR/release` when that is set
+/// (relative to the workspace root), else `CARGO_MANIFEST_DIR/../target/release`.
 fn release_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release"))
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir).join("release"),
+        _ => root.join("target/release"),
+    }
 }
 
 /// The command that builds everything these tests run.
 pub const BUILD_COMMAND: &str = "cargo build --release -p am-runner -p am-plugin-example \
                                  -p am-plugin-tukeys-filter -p am-plugin-seasonal-decomposition \
                                  -p am-plugin-seasonal-decomposition-ensemble \
-                                 -p am-plugin-flow-difference -p am-test-plugin-faulty \
-                                 -p am-test-plugin-abi-mismatch";
+                                 -p am-plugin-flow-difference -p am-plugin-skyline \
+                                 -p am-test-plugin-faulty -p am-test-plugin-abi-mismatch";
 
 /// The `am-runner` binary: `$AM_E2E_RUNNER`, else `target/release/am-runner`; an error saying
 /// how to build it when there is none.
@@ -66,6 +71,9 @@ pub enum PluginLib {
     /// `libam_plugin_flow_difference.so`: anna-molly's `FlowDifference`
     /// (plugins/flow-difference).
     FlowDifference,
+    /// `libam_plugin_skyline.so`: `Skyline`, Skyline's nine algorithms and a consensus
+    /// (plugins/skyline).
+    Skyline,
 }
 
 impl PluginLib {
@@ -89,6 +97,7 @@ impl PluginLib {
                 "libam_plugin_seasonal_decomposition_ensemble.so"
             }
             PluginLib::FlowDifference => "libam_plugin_flow_difference.so",
+            PluginLib::Skyline => "libam_plugin_skyline.so",
         }
     }
 

@@ -17,8 +17,8 @@
 //! - [`test_helpers`]: panicking shortcuts shared by the runner's test files.
 //!
 //! The binary is `target/release/am-runner` (`AM_E2E_RUNNER` overrides it) and the plugins
-//! `target/release/lib*.so`, built by the test command first (see [`BUILD_COMMAND`]); when one
-//! is missing the error says how to build it.
+//! `target/release/lib*.so` (`$CARGO_TARGET_DIR/release` when that is set), built by the test
+//! command first (see [`BUILD_COMMAND`]); when one is missing the error says how to build it.
 
 use std::time::Duration;
 
