@@ -54,3 +54,29 @@ pub fn counter(counters: &[(String, f64)], name: &str) -> f64 {
         .find(|(k, _)| k == name)
         .map_or(0.0, |(_, v)| *v)
 }
+
+/// `--flag value` pairs of a bench binary's command line.
+pub fn flags(rest: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    rest.chunks(2)
+        .map(|p| match p {
+            [k, v] => Ok((k.clone(), v.clone())),
+            _ => anyhow::bail!("{} needs a value", p.first().map_or("", String::as_str)),
+        })
+        .collect()
+}
+
+/// The value of `--name` parsed, or `default`; an error names the flag.
+pub fn flag<T: std::str::FromStr>(
+    f: &[(String, String)],
+    name: &str,
+    default: Option<T>,
+) -> anyhow::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    use anyhow::Context;
+    match f.iter().find(|(k, _)| k == name) {
+        Some((_, v)) => v.parse().with_context(|| format!("{name} {v}")),
+        None => default.with_context(|| format!("{name} is required")),
+    }
+}

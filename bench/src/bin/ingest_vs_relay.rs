@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use am_bench::{collector_counters, counter, machine};
+use am_bench::{collector_counters, counter, flag, flags, machine};
 use am_e2e::{free_ports, wait_for_tcp};
 use anyhow::{Context, bail};
 
@@ -46,30 +46,6 @@ fn main() -> anyhow::Result<()> {
         "sink" => sink(&flags(rest)?),
         "run" => run(&flags(rest)?),
         other => bail!("unknown mode {other} (ports, sink or run)"),
-    }
-}
-
-/// `--flag value` pairs.
-fn flags(rest: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    rest.chunks(2)
-        .map(|p| match p {
-            [k, v] => Ok((k.clone(), v.clone())),
-            _ => bail!("{} needs a value", p.first().map_or("", String::as_str)),
-        })
-        .collect()
-}
-
-fn flag<T: std::str::FromStr>(
-    f: &[(String, String)],
-    name: &str,
-    default: Option<T>,
-) -> anyhow::Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    match f.iter().find(|(k, _)| k == name) {
-        Some((_, v)) => v.parse().with_context(|| format!("{name} {v}")),
-        None => default.with_context(|| format!("{name} is required")),
     }
 }
 

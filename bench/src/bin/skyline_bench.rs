@@ -25,6 +25,7 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use am_bench::{flag, flags};
 use am_e2e::free_ports;
 use am_store::writer::{Batch, ModelTable, write_batch};
 use am_store::{Conn, Model, RedisAddr};
@@ -52,30 +53,6 @@ fn main() -> anyhow::Result<()> {
         "load" => load(&flags(rest)?),
         "sink" => sink(&flags(rest)?),
         other => bail!("unknown mode {other} (ports, load or sink)"),
-    }
-}
-
-/// `--flag value` pairs.
-fn flags(rest: &[String]) -> anyhow::Result<Vec<(String, String)>> {
-    rest.chunks(2)
-        .map(|p| match p {
-            [k, v] => Ok((k.clone(), v.clone())),
-            _ => bail!("{} needs a value", p.first().map_or("", String::as_str)),
-        })
-        .collect()
-}
-
-fn flag<T: std::str::FromStr>(
-    f: &[(String, String)],
-    name: &str,
-    default: Option<T>,
-) -> anyhow::Result<T>
-where
-    T::Err: std::error::Error + Send + Sync + 'static,
-{
-    match f.iter().find(|(k, _)| k == name) {
-        Some((_, v)) => v.parse().with_context(|| format!("{name} {v}")),
-        None => default.with_context(|| format!("{name} is required")),
     }
 }
 
