@@ -214,24 +214,7 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Value>, 
             String::from_utf8_lossy(text).into_owned(),
         ))),
         b':' => Ok(Some(Value::Int(parse_int(text)?))),
-        b'$' => {
-            let n = parse_int(text)?;
-            if n < 0 {
-                return Ok(Some(Value::Bulk(None)));
-            }
-            let n = usize::try_from(n).unwrap_or(usize::MAX);
-            if n > MAX_BULK {
-                return Err(Error::Protocol(format!("bulk reply of {n} bytes")));
-            }
-            let Some(data) = buf.get(*pos..*pos + n + 2) else {
-                return Ok(None);
-            };
-            if &data[n..] != b"\r\n" {
-                return Err(Error::Protocol("bulk reply not terminated by CRLF".into()));
-            }
-            *pos += n + 2;
-            Ok(Some(Value::Bulk(Some(data[..n].to_vec()))))
-        }
+        b'$' => Ok(bulk_at(buf, pos, text)?.map(|body| Value::Bulk(body.map(|r| buf[r].to_vec())))),
         b'*' => {
             let n = parse_int(text)?;
             if n < 0 {
@@ -255,6 +238,33 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Value>, 
     }
 }
 
+/// The data of a bulk reply whose header line said `text`, starting at `buf[*pos..]`:
+/// `Ok(None)` if it is incomplete, `Some(None)` for the null bulk string, else the range of its
+/// bytes; moves `*pos` past it when complete.
+fn bulk_at(
+    buf: &[u8],
+    pos: &mut usize,
+    text: &[u8],
+) -> Result<Option<Option<std::ops::Range<usize>>>, Error> {
+    let n = parse_int(text)?;
+    if n < 0 {
+        return Ok(Some(None));
+    }
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    if n > MAX_BULK {
+        return Err(Error::Protocol(format!("bulk reply of {n} bytes")));
+    }
+    let start = *pos;
+    let Some(data) = buf.get(start..start + n + 2) else {
+        return Ok(None);
+    };
+    if &data[n..] != b"\r\n" {
+        return Err(Error::Protocol("bulk reply not terminated by CRLF".into()));
+    }
+    *pos += n + 2;
+    Ok(Some(Some(start..start + n)))
+}
+
 /// The length of the complete reply starting at `buf[pos..]`, without building it; `Ok(None)`
 /// if it is incomplete. Validates as [`parse_reply`] does.
 pub fn reply_len(buf: &[u8], pos: usize) -> Result<Option<usize>, Error> {
@@ -275,24 +285,7 @@ fn skip_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<bool, Error> {
     match kind {
         b'+' | b'-' => Ok(true),
         b':' => parse_int(text).map(|_| true),
-        b'$' => {
-            let n = parse_int(text)?;
-            if n < 0 {
-                return Ok(true);
-            }
-            let n = usize::try_from(n).unwrap_or(usize::MAX);
-            if n > MAX_BULK {
-                return Err(Error::Protocol(format!("bulk reply of {n} bytes")));
-            }
-            let Some(data) = buf.get(*pos..*pos + n + 2) else {
-                return Ok(false);
-            };
-            if &data[n..] != b"\r\n" {
-                return Err(Error::Protocol("bulk reply not terminated by CRLF".into()));
-            }
-            *pos += n + 2;
-            Ok(true)
-        }
+        b'$' => Ok(bulk_at(buf, pos, text)?.is_some()),
         b'*' => {
             let n = parse_int(text)?;
             for _ in 0..n.max(0) {
@@ -449,10 +442,7 @@ impl Conn {
         n: usize,
         mut each: impl FnMut(&[u8]) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        self.stream
-            .write_all(cmds)
-            .await
-            .map_err(|e| Error::Io(format!("writing to {}", self.addr), e))?;
+        self.send(cmds).await?;
         let mut done = 0usize;
         let mut failed: Option<Error> = None;
         while done < n {
@@ -476,44 +466,45 @@ impl Conn {
             }
             // A reply larger than what is buffered: make room for it in one step.
             self.rbuf.reserve(64 * 1024);
-            let read = self
-                .stream
-                .read_buf(&mut self.rbuf)
-                .await
-                .map_err(|e| Error::Io(format!("reading from {}", self.addr), e))?;
-            if read == 0 {
-                return Err(Error::Io(
-                    format!("reading from {}", self.addr),
-                    std::io::ErrorKind::UnexpectedEof.into(),
-                ));
-            }
+            self.fill().await?;
         }
         failed.map_or(Ok(()), Err)
     }
 
-    /// Sends `n` already-encoded commands and reads their `n` replies.
-    pub async fn pipeline(&mut self, cmds: &[u8], n: usize) -> Result<Vec<Value>, Error> {
+    /// Writes already-encoded commands.
+    async fn send(&mut self, cmds: &[u8]) -> Result<(), Error> {
         self.stream
             .write_all(cmds)
             .await
-            .map_err(|e| Error::Io(format!("writing to {}", self.addr), e))?;
+            .map_err(|e| Error::Io(format!("writing to {}", self.addr), e))
+    }
+
+    /// Reads what the socket has into the reply buffer; a closed connection is an error.
+    async fn fill(&mut self) -> Result<(), Error> {
+        let read = self
+            .stream
+            .read_buf(&mut self.rbuf)
+            .await
+            .map_err(|e| Error::Io(format!("reading from {}", self.addr), e))?;
+        if read == 0 {
+            return Err(Error::Io(
+                format!("reading from {}", self.addr),
+                std::io::ErrorKind::UnexpectedEof.into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends `n` already-encoded commands and reads their `n` replies.
+    pub async fn pipeline(&mut self, cmds: &[u8], n: usize) -> Result<Vec<Value>, Error> {
+        self.send(cmds).await?;
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             if let Some(v) = parse_reply(&mut self.rbuf)? {
                 out.push(v);
                 continue;
             }
-            let read = self
-                .stream
-                .read_buf(&mut self.rbuf)
-                .await
-                .map_err(|e| Error::Io(format!("reading from {}", self.addr), e))?;
-            if read == 0 {
-                return Err(Error::Io(
-                    format!("reading from {}", self.addr),
-                    std::io::ErrorKind::UnexpectedEof.into(),
-                ));
-            }
+            self.fill().await?;
         }
         Ok(out)
     }
