@@ -113,7 +113,7 @@ pub struct Options {
     /// Points averaged into each element of the window (1: the raw points). Default 1.
     #[serde(default = "d_stride")]
     pub stride: usize,
-    /// Past points (so past windows) the newest window is compared with. Default 3000.
+    /// Past points (so past windows) the newest window is compared with. Default 4000.
     #[serde(default = "d_history")]
     pub history: usize,
     /// Nearest past windows averaged into the distance. Default 3.
