@@ -80,3 +80,25 @@ where
         None => default.with_context(|| format!("{name} is required")),
     }
 }
+
+/// The `ports N` mode of the bench binaries: prints N free local TCP ports, one per line, for
+/// the shell scripts that start the daemons.
+#[allow(clippy::print_stdout)] // stdout is this mode's output, read by the bench scripts
+pub fn print_free_ports(rest: &[String]) -> anyhow::Result<()> {
+    let n: usize = rest.first().context("ports needs a count")?.parse()?;
+    for p in am_e2e::free_ports(n)? {
+        println!("{p}");
+    }
+    Ok(())
+}
+
+/// Sends one sender's share of a load to `127.0.0.1:port` in 1 MiB writes, then flushes.
+/// Each sender thread of a load generator calls this with its own connection's bytes.
+pub fn send_share(port: u16, share: &[u8]) -> anyhow::Result<()> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    for piece in share.chunks(1 << 20) {
+        s.write_all(piece)?;
+    }
+    s.flush()?;
+    Ok(())
+}

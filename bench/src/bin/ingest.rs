@@ -10,12 +10,10 @@
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout)]
 
-use std::io::Write;
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use am_bench::{collector_counters, counter, machine};
+use am_bench::{collector_counters, counter, machine, send_share};
 use am_e2e::{DaemonProcess, DaemonSpec, RedisServer, free_port, wait_for_tcp};
 use anyhow::{Context, bail};
 
@@ -146,14 +144,7 @@ fn main() -> anyhow::Result<()> {
         .chunks(per)
         .map(|share| {
             let share: Vec<u8> = share.concat();
-            std::thread::spawn(move || -> anyhow::Result<()> {
-                let mut s = TcpStream::connect(("127.0.0.1", pickle_port))?;
-                for piece in share.chunks(1 << 20) {
-                    s.write_all(piece)?;
-                }
-                s.flush()?;
-                Ok(())
-            })
+            std::thread::spawn(move || send_share(pickle_port, &share))
         })
         .collect();
     for s in senders {

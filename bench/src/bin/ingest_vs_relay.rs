@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use am_bench::{collector_counters, counter, flag, flags, machine};
-use am_e2e::{free_ports, wait_for_tcp};
+use am_bench::{collector_counters, counter, flag, flags, machine, print_free_ports, send_share};
+use am_e2e::wait_for_tcp;
 use anyhow::{Context, bail};
 
 /// Longest a whole delivery (send and drain) may take before the run fails.
@@ -36,13 +36,7 @@ fn main() -> anyhow::Result<()> {
         bail!("usage: ingest_vs_relay ports N | sink --port P --stats-port S | run ...");
     };
     match mode.as_str() {
-        "ports" => {
-            let n: usize = rest.first().context("ports needs a count")?.parse()?;
-            for p in free_ports(n)? {
-                println!("{p}");
-            }
-            Ok(())
-        }
+        "ports" => print_free_ports(rest),
         "sink" => sink(&flags(rest)?),
         "run" => run(&flags(rest)?),
         other => bail!("unknown mode {other} (ports, sink or run)"),
@@ -195,16 +189,7 @@ fn send(shares: &[Vec<u8>], port: u16) -> anyhow::Result<Duration> {
     std::thread::scope(|scope| {
         let senders: Vec<_> = shares
             .iter()
-            .map(|share| {
-                scope.spawn(move || -> anyhow::Result<()> {
-                    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-                    for piece in share.chunks(1 << 20) {
-                        s.write_all(piece)?;
-                    }
-                    s.flush()?;
-                    Ok(())
-                })
-            })
+            .map(|share| scope.spawn(move || send_share(port, share)))
             .collect();
         for s in senders {
             s.join().map_err(|_| anyhow::anyhow!("sender panicked"))??;

@@ -25,8 +25,7 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use am_bench::{flag, flags};
-use am_e2e::free_ports;
+use am_bench::{flag, flags, print_free_ports};
 use am_store::writer::{Batch, ModelTable, write_batch};
 use am_store::{Conn, Model, RedisAddr};
 use anyhow::{Context, bail};
@@ -43,13 +42,7 @@ fn main() -> anyhow::Result<()> {
         bail!("usage: skyline_bench ports N | load ... | sink ...");
     };
     match mode.as_str() {
-        "ports" => {
-            let n: usize = rest.first().context("ports needs a count")?.parse()?;
-            for p in free_ports(n)? {
-                println!("{p}");
-            }
-            Ok(())
-        }
+        "ports" => print_free_ports(rest),
         "load" => load(&flags(rest)?),
         "sink" => sink(&flags(rest)?),
         other => bail!("unknown mode {other} (ports, load or sink)"),
