@@ -29,6 +29,10 @@ pub struct Params {
     pub rate_penalty: f64,
     /// Score (after the rate penalty) a candidate needs to be a detection (`flag` 1).
     pub min_score: f64,
+    /// Distances computed at the start of a series that are kept out of the baseline.
+    pub settle: usize,
+    /// Widens the baseline's spread by `sqrt(1 + caution / m)`, m the distances computed.
+    pub caution: f64,
 }
 
 impl Params {
@@ -36,6 +40,11 @@ impl Params {
     /// apart, so at most this many fall within `rate_window` points.
     pub fn alert_capacity(&self) -> usize {
         self.rate_window / (self.quiet + 1) + 1
+    }
+
+    /// Points a model needs before it can compute its first distance.
+    pub fn first_distance(&self) -> u64 {
+        (2 * self.window * self.stride + self.neighbours.clamp(1, 16)) as u64
     }
 }
 
@@ -186,8 +195,15 @@ impl Model {
         };
         // A flat history: every window is at distance 0 (and any change will be news).
         let distance = if range > 0.0 { d / range } else { 0.0 };
-        let raw_score = surprise(self.dists.as_slice(), distance);
-        self.dists.push((distance + EPS).ln() as f32);
+        // Distances computed so far (this one included): one per point since the first.
+        let computed = self.n + 1 - p.first_distance().min(self.n);
+        let widen = (1.0 + p.caution / computed as f64).sqrt();
+        let raw_score = surprise(self.dists.as_slice(), distance, widen);
+        // While the history is short every window looks new; those distances would inflate
+        // the baseline and hide the anomalies of the next ~1000 points.
+        if computed > p.settle as u64 {
+            self.dists.push((distance + EPS).ln() as f32);
+        }
         let mut out = Output {
             score: 0.0,
             raw_score,
@@ -216,9 +232,9 @@ impl Model {
 }
 
 /// How surprising distance `d` is, in [0, 1): the z-score of `ln(d + EPS)` against the
-/// past log-distances (standard deviation floored at [`MIN_SD`]), mapped by
-/// `z / (z + Z_HALF)`; 0 for z ≤ 0 or with fewer than [`MIN_PAST`] past distances.
-pub fn surprise(past: &[f32], d: f64) -> f64 {
+/// past log-distances (standard deviation floored at [`MIN_SD`], then multiplied by `widen`),
+/// mapped by `z / (z + Z_HALF)`; 0 for z ≤ 0 or with fewer than [`MIN_PAST`] past distances.
+pub fn surprise(past: &[f32], d: f64, widen: f64) -> f64 {
     if past.len() < MIN_PAST {
         return 0.0;
     }
@@ -227,7 +243,7 @@ pub fn surprise(past: &[f32], d: f64) -> f64 {
     let var = past.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
     // Rounded as the past values were, so that a distance equal to all of them scores 0.
     let x = (d + EPS).ln() as f32 as f64;
-    let z = (x - mean) / var.sqrt().max(MIN_SD);
+    let z = (x - mean) / (var.sqrt().max(MIN_SD) * widen);
     if z > 0.0 { z / (z + Z_HALF) } else { 0.0 }
 }
 

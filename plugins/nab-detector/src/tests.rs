@@ -133,6 +133,8 @@ fn state_is_bounded_whatever_the_series_length() {
         rate_window: 4000,
         rate_penalty: 0.03,
         min_score: 0.2,
+        settle: 0,
+        caution: 0.0,
         backfill: 0,
     }
     .params();
@@ -183,7 +185,7 @@ fn repeated_surprises_lose_confidence_and_stop_alerting() {
     // A spike every 300 points: the first alert has its full score, each later one is
     // docked `rate_penalty` per alert in the last `rate_window` points, until none is left.
     let options = r#"{"metric": "web.latency", "history": 400, "score_history": 300,
-        "rate_window": 2000, "rate_penalty": 0.1, "min_score": 0.2}"#;
+        "rate_window": 2000, "rate_penalty": 0.1, "min_score": 0.2, "settle": 0, "caution": 0}"#;
     let values: Vec<f64> = (0..3000)
         .map(|i| periodic(i, 2.0) + if i >= 600 && i % 300 == 0 { 80.0 } else { 0.0 })
         .collect();
@@ -215,6 +217,8 @@ fn repeated_surprises_lose_confidence_and_stop_alerting() {
         rate_window: 2000,
         rate_penalty: 0.1,
         min_score: 0.2,
+        settle: 0,
+        caution: 0.0,
         backfill: 0,
     }
     .params();
@@ -248,6 +252,8 @@ fn the_codec_round_trips_and_refuses_other_sizes() {
         rate_window: 4000,
         rate_penalty: 0.03,
         min_score: 0.2,
+        settle: 0,
+        caution: 0.0,
         backfill: 0,
     }
     .params();
@@ -293,6 +299,8 @@ fn options_are_checked_naming_the_option() {
         (r#"{"metric": "x", "rate_window": 200000}"#, "`rate_window`"),
         (r#"{"metric": "x", "rate_penalty": -0.1}"#, "`rate_penalty`"),
         (r#"{"metric": "x", "min_score": 0}"#, "`min_score`"),
+        (r#"{"metric": "x", "settle": 200000}"#, "`settle`"),
+        (r#"{"metric": "x", "caution": -1}"#, "`caution`"),
         (r#"{"metric": "x", "backfill": -1}"#, "`backfill`"),
     ] {
         let failure = TestRunner::new::<Novelty>(options, "web", &mut host).unwrap_err();
@@ -305,5 +313,65 @@ fn nearest_distance_of_a_repeating_pattern_is_zero() {
     let h: Vec<f32> = (0..40).map(|i| (i % 5) as f32).collect();
     assert_eq!(nearest_distance(&h, 5, 1, 2), Some(0.0));
     assert_eq!(nearest_distance(&h[..8], 5, 1, 2), None);
-    assert_eq!(surprise(&[0.0; 5], 1.0), 0.0);
+    assert_eq!(surprise(&[0.0; 5], 1.0, 1.0), 0.0);
+}
+
+#[test]
+fn a_young_series_keeps_its_first_distances_out_of_the_baseline() {
+    // A slow cycle of 150 points: during the first cycle every window is new, so the first
+    // distances are large. A shift of the level at point 520 is an anomaly all the same.
+    let values: Vec<f64> = (0..700)
+        .map(|i| {
+            let phase = (i % 150) as f64 / 150.0 * std::f64::consts::TAU;
+            let jitter = ((i * 7919) % 101) as f64 / 100.0 - 0.5;
+            100.0 + 20.0 * phase.sin() + jitter + if (520..530).contains(&i) { 30.0 } else { 0.0 }
+        })
+        .collect();
+    let peak = |settle: usize, caution: f64| {
+        let p = Params {
+            settle,
+            caution,
+            ..shipped()
+        };
+        let mut m = Model::new(&p);
+        let mut peak = 0.0f64;
+        for (i, v) in values.iter().enumerate() {
+            let o = m.update(&p, *v).unwrap();
+            if i + 1 < p.first_distance() as usize + settle {
+                // Nothing enters the baseline while the series settles.
+                assert!(m.dists.is_empty(), "{i}");
+            }
+            if (520..540).contains(&i) {
+                peak = peak.max(o.raw_score);
+            }
+        }
+        peak
+    };
+    let settled = peak(300, 300.0);
+    let unsettled = peak(0, 0.0);
+    assert!(settled >= 0.4, "settled {settled}, unsettled {unsettled}");
+    // Without it, the same shift stays below the threshold.
+    assert!(unsettled < 0.4, "settled {settled}, unsettled {unsettled}");
+}
+
+/// The shipped parameters (every option at its default).
+fn shipped() -> Params {
+    Options {
+        metric: METRIC.into(),
+        window: super::d_window(),
+        stride: super::d_stride(),
+        history: super::d_history(),
+        neighbours: super::d_neighbours(),
+        score_history: super::d_score_history(),
+        warmup: super::d_warmup(),
+        quiet: super::d_quiet(),
+        threshold: super::d_threshold(),
+        rate_window: super::d_rate_window(),
+        rate_penalty: super::d_rate_penalty(),
+        min_score: super::d_min_score(),
+        settle: super::d_settle(),
+        caution: super::d_caution(),
+        backfill: super::d_backfill(),
+    }
+    .params()
 }
