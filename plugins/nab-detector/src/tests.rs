@@ -120,24 +120,14 @@ fn a_rebuilt_instance_continues_from_the_state() {
 
 #[test]
 fn state_is_bounded_whatever_the_series_length() {
-    let p = Options {
-        metric: METRIC.into(),
-        window: 8,
-        stride: 1,
+    let p = Params {
         history: 300,
-        neighbours: 3,
         score_history: 200,
-        warmup: 150,
-        quiet: 200,
-        threshold: 0.4,
-        rate_window: 4000,
-        rate_penalty: 0.03,
         min_score: 0.2,
         settle: 0,
         caution: 0.0,
-        backfill: 0,
-    }
-    .params();
+        ..shipped()
+    };
     let mut m = Model::new(&p);
     let mut sizes = Vec::new();
     for i in 0..100_000 {
@@ -204,24 +194,16 @@ fn repeated_surprises_lose_confidence_and_stop_alerting() {
     assert!(alerts.iter().all(|(_, s)| *s >= 0.2), "{alerts:?}");
     // Fewer alerts than spikes: the rate penalty silenced the later ones.
     assert!(alerts.len() < 8, "{alerts:?}");
-    let p = Options {
-        metric: METRIC.into(),
-        window: 8,
-        stride: 1,
+    let p = Params {
         history: 400,
-        neighbours: 3,
         score_history: 300,
-        warmup: 150,
-        quiet: 200,
-        threshold: 0.4,
         rate_window: 2000,
         rate_penalty: 0.1,
         min_score: 0.2,
         settle: 0,
         caution: 0.0,
-        backfill: 0,
-    }
-    .params();
+        ..shipped()
+    };
     let mut m = Model::new(&p);
     let mut seen = Vec::new();
     for (i, v) in values.iter().enumerate() {
@@ -239,8 +221,7 @@ fn repeated_surprises_lose_confidence_and_stop_alerting() {
 
 #[test]
 fn the_codec_round_trips_and_refuses_other_sizes() {
-    let p = Options {
-        metric: METRIC.into(),
+    let p = Params {
         window: 4,
         stride: 2,
         history: 50,
@@ -248,15 +229,11 @@ fn the_codec_round_trips_and_refuses_other_sizes() {
         score_history: 30,
         warmup: 10,
         quiet: 5,
-        threshold: 0.4,
-        rate_window: 4000,
-        rate_penalty: 0.03,
         min_score: 0.2,
         settle: 0,
         caution: 0.0,
-        backfill: 0,
-    }
-    .params();
+        ..shipped()
+    };
     let mut m = Model::new(&p);
     for i in 0..123 {
         m.update(

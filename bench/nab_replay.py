@@ -1,0 +1,35 @@
+"""What `bench/nab-loco` and `bench/nab-segments` share: build the shipped plugin, replay it
+over a NAB-layout corpus (through `am-runner replay --nab`) and score the result with NAB's
+scorer (standard profile). Standard library only."""
+import json
+import os
+import subprocess
+import sys
+
+DETECTOR = "novelty"
+
+
+def build():
+    """Builds the runner and the plugin (release) and returns the folder holding them."""
+    root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "am-runner", "-p",
+                    "am-plugin-novelty"], cwd=root, check=True)
+    return os.path.join(root, os.environ.get("CARGO_TARGET_DIR", "target"), "release")
+
+
+def replay(bin_dir, options, data, results):
+    """Replays `Novelty` with `options` (a dict) over `data` into `results`."""
+    subprocess.run([os.path.join(bin_dir, "am-runner"), "replay", "--plugin",
+                    os.path.join(bin_dir, "libam_plugin_novelty.so"), "--options",
+                    json.dumps(options), "--nab", data, "--out", results, "--detector",
+                    DETECTOR], check=True, stdout=subprocess.DEVNULL)
+
+
+def score(scorer, data, windows_file, results, threshold=None):
+    """The scorer's standard-profile result (a dict), at `threshold` or optimised."""
+    cmd = [sys.executable, scorer, "--data", data, "--windows", windows_file, "--results",
+           results, "--detector", DETECTOR, "--profile", "standard", "--json"]
+    if threshold is not None:
+        cmd += ["--threshold", repr(threshold)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["profiles"]["standard"]
