@@ -92,8 +92,11 @@ fn sharded_skyline_flags_the_anomaly_and_counts_every_metric_once() {
             .collect();
         all.push((b.into(), flat));
     }
-    // Its newest point is an hour old: stale (the default stale period is 500 s).
-    let stale: Vec<(i64, f64)> = series(92, newest - 3600, false);
+    // Its newest point is an hour old: stale (the default stale period is 500 s). Its first
+    // hour is dropped so that every point lies within the one-day ttl: the oldest would
+    // otherwise fall in an expired chunk whenever it is in the last hour of its 4-hour chunk
+    // (a quarter of the day), and the write would be refused.
+    let stale: Vec<(i64, f64)> = series(92, newest - 3600, false).split_off(60);
     all.push(("test.sky.stale".into(), stale));
     let refs: Vec<(&str, &[(i64, f64)])> = all
         .iter()
