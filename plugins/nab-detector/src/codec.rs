@@ -5,7 +5,9 @@
 
 use crate::model::{Model, Params, Ring};
 
-const MAGIC: &[u8; 4] = b"NOV2";
+/// v3 (Novelty v11): the distance ring holds distances in the units of the values, not their
+/// logarithms; a v2 blob is not read (the model starts afresh).
+const MAGIC: &[u8; 4] = b"NOV3";
 
 /// The bytes of `m`, plus the time of the newest point it has learned.
 pub fn encode(m: &Model, p: &Params, last_ts: i64) -> Vec<u8> {
@@ -105,16 +107,19 @@ pub fn decode(bytes: &[u8], p: &Params) -> Option<(Model, i64)> {
     if !r.0.is_empty() {
         return None;
     }
-    let model = Model {
+    let mut model = Model {
         n,
         min,
         max,
         since_flag,
         origin,
         values,
+        logs: Ring::new(dists.capacity()),
+        logs_range: 0.0,
         dists,
         recent,
         alerts,
     };
+    model.relog(max - min);
     Some((model, last_ts))
 }

@@ -12,12 +12,16 @@
 //! 3. **Surprise.** `ln(distance + 0.001)` is compared with the last `score_history` such
 //!    log-distances: `z = (x − mean) / max(sd, 0.1)`, and the surprise is `z / (z + 4)` for
 //!    z > 0, else 0. A file's own noise floor thus sets its scale: noisy and quiet series get
-//!    comparable scores, so one global threshold fits all. A young series is judged with
-//!    care: the first `settle` (300) distances, computed while the history was short and
-//!    every window looked new, never enter the baseline (they would inflate its spread and
-//!    hide the anomalies of the next ~1000 points), and the spread is widened by
-//!    `sqrt(1 + caution / m)` (`caution` 300, m the distances computed so far).
-//! 4. **Detection.** A point whose surprise reaches `threshold` (0.4, i.e. z ≥ 2.67), outside
+//!    comparable scores, so one global threshold fits all. The past distances are kept in
+//!    the units of the values and divided by *today's* range when judged, so a range that
+//!    grew since (as it does in every young series) does not make them look large. The
+//!    first `settle` (300) distances, computed while the history was short and every window
+//!    looked new, never enter the baseline. Consecutive distances share all but one point,
+//!    so b of them are worth about b / 8: the spread is widened by `sqrt(1 + 8 / b)`.
+//! 4. **Beyond the range.** After `extreme_after` (300) points, a value beyond the range
+//!    seen so far by more than `extreme` (10 %) of it has a surprise of at least 0.5: a
+//!    spike or new level is news even when its window has little past to be compared with.
+//! 5. **Detection.** A point whose surprise reaches `threshold` (0.42, i.e. z ≥ 2.9), outside
 //!    the first `warmup` points and the `quiet` points after a detection, is a *candidate*. Its
 //!    confidence is the surprise minus `rate_penalty` (0.03) per detection in the last
 //!    `rate_window` (4000) points: a series that keeps surprising the model (heavy-tailed
@@ -56,12 +60,14 @@
 //! | `score_history` | 1000 | past log-distances the newest is judged against |
 //! | `warmup` | 150 | points learned before any score |
 //! | `quiet` | 200 | points after a detection that cannot be candidates |
-//! | `threshold` | 0.4 | surprise that makes a candidate |
+//! | `threshold` | 0.42 | surprise that makes a candidate |
 //! | `rate_window` | 4000 | points over which earlier detections are counted |
 //! | `rate_penalty` | 0.03 | confidence taken off per detection in `rate_window` |
 //! | `min_score` | 0.25 | confidence a candidate needs to be a detection (`flag`) |
 //! | `settle` | 300 | first distances kept out of the baseline |
-//! | `caution` | 300 | spread widened by `sqrt(1 + caution / m)` in a young series |
+//! | `caution` | 0 | spread × `sqrt(1 + caution / m)`, m the distances computed (v10: 300) |
+//! | `extreme` | 0.1 | a value beyond the range seen by this share of it is a candidate (0: off) |
+//! | `extreme_after` | 300 | points seen before `extreme` applies |
 //! | `backfill` | 604800 | first run only: seconds of history to learn from |
 //!
 //! `{"metric": "x"}` is the shipped (tuned) configuration.
@@ -69,11 +75,13 @@
 //! # Cost and state
 //!
 //! Per point O(`history · window`) multiply-adds (≈ 32 000 with the defaults) plus
-//! O(`score_history`); memory and state are fixed: `history + 2 · window · stride` values,
-//! `score_history` log-distances and `stride` raw values as `f32`, a few counters and the
+//! O(`score_history`) (and as many logarithms at a point that widens the range); memory and
+//! state are fixed: `history + 2 · window · stride` values, `score_history` distances and
+//! `stride` raw values as `f32`, a few counters and the
 //! times of the detections of the last `rate_window` points (at most
 //! `rate_window / (quiet + 1) + 1`) — 20.3 kB with the defaults, whatever the length of the
-//! series. The state (key `model`, a little-endian blob, [`codec`]) is written at every tick;
+//! series (the instance also keeps the distances' logarithms, 8 kB more, derived). The state
+//! (key `model`, a little-endian blob, [`codec`]) is written at every tick;
 //! the instance keeps a decoded copy and reloads the blob only when the 16-byte `stamp` key
 //! shows that another instance moved on. A blob written with other sizes is discarded (the
 //! model starts afresh). Points older than the newest learned one are ignored.
@@ -82,13 +90,14 @@
 //!
 //! | profile | score | threshold | windows found / 55 | FP rows |
 //! |---|---|---|---|---|
-//! | standard | 65.8 | 0.2543 | 45 | 111 |
-//! | reward low FP | 55.3 | 0.2647 | 44 | 100 |
-//! | reward low FN | 71.2 | 0.2543 | 45 | 111 |
+//! | standard | 68.0 | 0.2702 | 46 | 108 |
+//! | reward low FP | 57.4 | 0.2702 | 46 | 108 |
+//! | reward low FN | 73.2 | 0.2702 | 46 | 108 |
 //!
-//! With the threshold chosen on the other categories (`bench/nab-loco`): 64.3. The same
+//! With the threshold chosen on the other categories (`bench/nab-loco`): 66.4. The same
 //! files cut to 1500–2500 rows with the anomaly 350–700 rows in (`bench/nab-segments`):
-//! 44.5 / 35.6 / 51.0. The 35-file replay (181 653 rows) takes 1.4 s on 2 cores. From the
+//! 67.5 / 52.1 / 54.6; cut to NAB-like short files (`--random A,B,C,D`): 47.1. The 35-file
+//! replay (181 653 rows) takes 1.4 s on 2 cores. From the
 //! workspace root:
 //!
 //! ```sh
@@ -152,9 +161,19 @@ pub struct Options {
     #[serde(default = "d_settle")]
     pub settle: usize,
     /// Caution while the series is young: the baseline's spread is widened by
-    /// `sqrt(1 + caution / m)`, m the distances computed so far. Default 300.
+    /// `sqrt(1 + caution / m)`, m the distances computed so far. Default 0 (off; it was 300
+    /// in v10, before the baseline was re-expressed in the current range).
     #[serde(default = "d_caution")]
     pub caution: f64,
+    /// A value beyond the range seen so far by more than this share of the range is a
+    /// candidate, with a surprise of at least 0.5, whatever its window's distance. 0 turns
+    /// it off. Default 0.1.
+    #[serde(default = "d_extreme")]
+    pub extreme: f64,
+    /// Points seen before `extreme` applies: the range of a shorter past is not yet the
+    /// series' range. Default 300.
+    #[serde(default = "d_extreme_after")]
+    pub extreme_after: usize,
     /// On the first run (no state), how far back to learn from, in seconds. Default 604800.
     #[serde(default = "d_backfill")]
     pub backfill: i64,
@@ -182,7 +201,7 @@ fn d_quiet() -> usize {
     200
 }
 fn d_threshold() -> f64 {
-    0.4
+    0.42
 }
 fn d_rate_window() -> usize {
     4000
@@ -197,7 +216,13 @@ fn d_settle() -> usize {
     300
 }
 fn d_caution() -> f64 {
-    300.0
+    0.0
+}
+fn d_extreme() -> f64 {
+    0.1
+}
+fn d_extreme_after() -> usize {
+    300
 }
 fn d_backfill() -> i64 {
     7 * 86400
@@ -220,6 +245,8 @@ impl Options {
             min_score: self.min_score,
             settle: self.settle,
             caution: self.caution,
+            extreme: self.extreme,
+            extreme_after: self.extreme_after,
         }
     }
 }
@@ -316,6 +343,12 @@ impl BaseTask for Novelty {
         if !(options.caution >= 0.0 && options.caution <= 1e6) {
             return bad("caution", "must be between 0 and 1000000");
         }
+        if !(options.extreme >= 0.0 && options.extreme <= 1e6) {
+            return bad("extreme", "must be between 0 (off) and 1000000");
+        }
+        if options.extreme_after > 100_000_000 {
+            return bad("extreme_after", "must be at most 100000000 points");
+        }
         if options.backfill < 0 {
             return bad("backfill", "must be a non-negative number of seconds");
         }
@@ -367,8 +400,15 @@ impl BaseTask for Novelty {
                 Event::anomalous(&self.options.metric)
                     .severity(Severity::Warning)
                     .reason(format!(
-                        "value {value} is novel: confidence {:.3} (surprise {:.3}, threshold {})",
-                        out.score, out.raw_score, self.options.threshold
+                        "value {value} is {}: confidence {:.3} (surprise {:.3}, threshold {})",
+                        if out.extreme {
+                            "beyond the range seen so far"
+                        } else {
+                            "novel"
+                        },
+                        out.score,
+                        out.raw_score,
+                        self.options.threshold
                     ))
                     .value("value", value)
                     .value("anomaly_score", out.score),

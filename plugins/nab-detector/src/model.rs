@@ -1,8 +1,8 @@
 //! The detector's maths, free of any host: [`Model::update`] takes one value and returns its
 //! score. Everything here is bounded: the model holds at most `history + 2 · window · stride`
-//! values, `score_history` past distances and the times of the detections of the last
-//! `rate_window` points (at most `rate_window / (quiet + 1) + 1`), whatever the length of the
-//! series.
+//! values, `score_history` past distances (and their logarithms) and the times of the
+//! detections of the last `rate_window` points (at most `rate_window / (quiet + 1) + 1`),
+//! whatever the length of the series.
 
 /// The tuning of the model (the plugin's options without the metric).
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +33,11 @@ pub struct Params {
     pub settle: usize,
     /// Widens the baseline's spread by `sqrt(1 + caution / m)`, m the distances computed.
     pub caution: f64,
+    /// A value beyond the range seen so far by more than this share of it is a candidate
+    /// whatever its window's distance (0: off).
+    pub extreme: f64,
+    /// Points seen before `extreme` applies (a shorter past has not shown its range yet).
+    pub extreme_after: usize,
 }
 
 impl Params {
@@ -59,6 +64,8 @@ pub const MIN_SD: f64 = 0.1;
 pub const Z_HALF: f64 = 4.0;
 /// Past distances needed before scoring.
 pub const MIN_PAST: usize = 10;
+/// The surprise given at least to a value beyond the range (`Params::extreme`): z = 4.
+pub const EXTREME_SURPRISE: f64 = 0.5;
 
 /// A fixed-capacity ring of `f32` whose content is always readable as one slice, oldest
 /// first: every value is written twice, at `i` and `i + cap`.
@@ -114,6 +121,12 @@ impl Ring {
         self.len == 0
     }
 
+    /// Empties it, keeping its capacity.
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.next = 0;
+    }
+
     /// Its capacity.
     pub fn capacity(&self) -> usize {
         self.cap
@@ -131,6 +144,8 @@ pub struct Output {
     pub flag: f64,
     /// Distance of the newest window to its nearest past windows, in units of the value range.
     pub distance: f64,
+    /// Whether the value lies beyond the range seen before it (`Params::extreme`).
+    pub extreme: bool,
 }
 
 /// The learned state of one series.
@@ -148,8 +163,13 @@ pub struct Model {
     pub origin: f64,
     /// The newest values.
     pub values: Ring,
-    /// The logarithms of the newest distances.
+    /// The newest distances, in the units of the values (not yet divided by the range).
     pub dists: Ring,
+    /// `ln(d / range + EPS)` of each of `dists`, for the range in `logs_range`: derived
+    /// (never stored), rebuilt whenever the range changes.
+    pub logs: Ring,
+    /// The range `logs` was computed with.
+    pub logs_range: f64,
     /// The newest raw values (the last `stride`), whose mean is pushed into `values`.
     pub recent: Ring,
     /// The values of `n` at the detections of the last `rate_window` points, oldest first
@@ -168,6 +188,8 @@ impl Model {
             origin: 0.0,
             values: Ring::new(p.history + 2 * p.window * p.stride),
             dists: Ring::new(p.score_history),
+            logs: Ring::new(p.score_history),
+            logs_range: 0.0,
             recent: Ring::new(p.stride),
             alerts: Vec::with_capacity(p.alert_capacity()),
         }
@@ -183,6 +205,13 @@ impl Model {
         }
         self.n += 1;
         self.since_flag = self.since_flag.saturating_add(1);
+        // A spike or a new level beyond everything seen is news even before the windows
+        // around it have a long past to be compared with.
+        let seen = self.max - self.min;
+        let extreme = p.extreme > 0.0
+            && self.n > p.extreme_after as u64
+            && seen > 0.0
+            && (x > self.max + p.extreme * seen || x < self.min - p.extreme * seen);
         self.min = self.min.min(x);
         self.max = self.max.max(x);
         self.recent.push((x - self.origin) as f32);
@@ -191,26 +220,49 @@ impl Model {
         let range = self.max - self.min;
         let nearest = nearest_distance(self.values.as_slice(), p.window, p.stride, p.neighbours);
         let Some(d) = nearest else {
-            return Some(Output::default());
+            return Some(Output {
+                extreme,
+                ..Output::default()
+            });
         };
+        // Rounded as the stored distances are, so that a repeat of one of them scores 0.
+        let d = d as f32;
+        // The past distances are judged in today's units: while the range still grows (a
+        // young series), distances divided by the older, smaller ranges would look large,
+        // inflate the baseline and hide the anomalies of the next ~1000 points.
+        if range != self.logs_range {
+            self.relog(range);
+        }
         // A flat history: every window is at distance 0 (and any change will be news).
-        let distance = if range > 0.0 { d / range } else { 0.0 };
+        let distance = if range > 0.0 { d as f64 / range } else { 0.0 };
         // Distances computed so far (this one included): one per point since the first.
         let computed = self.n + 1 - p.first_distance().min(self.n);
-        let widen = (1.0 + p.caution / computed as f64).sqrt();
-        let raw_score = surprise(self.dists.as_slice(), distance, widen);
+        // Consecutive distances share all but one point of their windows, so b of them are
+        // worth about b / span independent ones: a small baseline's spread is uncertain, and
+        // it is widened as a prediction interval from that many would be.
+        let span = (p.window * p.stride) as f64;
+        let small = (1.0 + span / self.logs.len().max(1) as f64).sqrt();
+        let widen = (1.0 + p.caution / computed as f64).sqrt() * small;
+        let mut raw_score = surprise(self.logs.as_slice(), distance, widen);
+        if extreme {
+            raw_score = raw_score.max(EXTREME_SURPRISE);
+        }
         // While the history is short every window looks new; those distances would inflate
-        // the baseline and hide the anomalies of the next ~1000 points.
+        // the baseline as well.
         if computed > p.settle as u64 {
-            self.dists.push((distance + EPS).ln() as f32);
+            self.dists.push(d);
+            self.logs.push(log_distance(d, range));
         }
         let mut out = Output {
             score: 0.0,
             raw_score,
             flag: 0.0,
             distance,
+            extreme,
         };
-        if self.n > p.warmup as u64 && self.since_flag > p.quiet as u64 && raw_score >= p.threshold
+        if self.n > p.warmup as u64
+            && self.since_flag > p.quiet as u64
+            && (raw_score >= p.threshold || extreme)
         {
             // A candidate: its confidence is lowered by the detections of the recent past, so
             // that a series that keeps surprising the model stops alerting.
@@ -229,6 +281,23 @@ impl Model {
         }
         Some(out)
     }
+}
+
+impl Model {
+    /// Recomputes `logs` from `dists` for `range` (after a decode, or when the range moved).
+    pub fn relog(&mut self, range: f64) {
+        self.logs.clear();
+        for &d in self.dists.as_slice() {
+            self.logs.push(log_distance(d, range));
+        }
+        self.logs_range = range;
+    }
+}
+
+/// `ln(d / range + EPS)` as stored in the baseline (`d` in the units of the values).
+pub fn log_distance(d: f32, range: f64) -> f32 {
+    let distance = if range > 0.0 { d as f64 / range } else { 0.0 };
+    (distance + EPS).ln() as f32
 }
 
 /// How surprising distance `d` is, in [0, 1): the z-score of `ln(d + EPS)` against the
