@@ -34,7 +34,7 @@ pub struct Params {
     /// Widens the baseline's spread by `sqrt(1 + caution / m)`, m the distances computed.
     pub caution: f64,
     /// A value beyond the range seen so far by more than this share of it is a candidate
-    /// whatever its window's distance (0: off).
+    /// whatever its window's distance, even in a quiet period (0: off).
     pub extreme: f64,
     /// Points seen before `extreme` applies (a shorter past has not shown its range yet).
     pub extreme_after: usize,
@@ -260,10 +260,11 @@ impl Model {
             distance,
             extreme,
         };
-        if self.n > p.warmup as u64
-            && self.since_flag > p.quiet as u64
-            && (raw_score >= p.threshold || extreme)
-        {
+        // A value beyond the range is a candidate even in a quiet period: the quiet period
+        // keeps one incident's windows from alerting again, but a new extreme is new news
+        // (and each one must widen the range by a tenth, so they cannot repeat for long).
+        let quiet = self.since_flag <= p.quiet as u64;
+        if self.n > p.warmup as u64 && ((!quiet && raw_score >= p.threshold) || extreme) {
             // A candidate: its confidence is lowered by the detections of the recent past, so
             // that a series that keeps surprising the model stops alerting.
             let n = self.n;

@@ -375,7 +375,7 @@ fn past_distances_are_judged_in_todays_range() {
 }
 
 #[test]
-fn a_value_beyond_the_range_is_a_candidate_in_a_young_series() {
+fn a_value_beyond_the_range_is_a_candidate_in_a_young_series_and_in_a_quiet_period() {
     // White noise in 90..110 with a spike of +12 every 37 points; at 560 a spike 20 % of
     // the range above every earlier one. Its window is hardly farther from the earlier
     // spikes' windows than they are from each other, so only `extreme` finds it.
@@ -385,11 +385,14 @@ fn a_value_beyond_the_range_is_a_candidate_in_a_young_series() {
             + 20.0 * (h as f64 / (1u64 << 24) as f64 - 0.5)
             + if i.is_multiple_of(37) { 12.0 } else { 0.0 }
     };
-    let mut values: Vec<f64> = (0..600).map(noise).collect();
+    let mut values: Vec<f64> = (0..640).map(noise).collect();
     let (lo, hi) = values[..560]
         .iter()
         .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     values[560] = hi + 0.2 * (hi - lo);
+    // 40 points later, inside the quiet period of the first alert, a second value beyond
+    // the range that the first one widened.
+    values[600] = values[560] + 0.2 * (values[560] - lo);
     let run = |extreme: f64| {
         let p = Params {
             extreme,
@@ -408,6 +411,7 @@ fn a_value_beyond_the_range_is_a_candidate_in_a_young_series() {
     let with = run(super::d_extreme());
     let without = run(0.0);
     assert!(with.contains(&(560, true)), "{with:?}");
+    assert!(with.contains(&(600, true)), "{with:?}");
     assert!(!without.iter().any(|(i, _)| *i == 560), "{without:?}");
     // Elsewhere the two agree: `extreme` only adds candidates.
     let others = |f: &[(usize, bool)]| f.iter().filter(|(i, _)| *i < 560).count();
