@@ -1,12 +1,25 @@
 """What `bench/nab-loco` and `bench/nab-segments` share: build the shipped plugin, replay it
 over a NAB-layout corpus (through `am-runner replay --nab`) and score the result with NAB's
 scorer (standard profile). Standard library only."""
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 DETECTOR = "novelty"
+
+
+def work_dir(given, prefix):
+    """`given`, or a new temporary directory that is removed when the script exits (the
+    replays of a run take tens to hundreds of MB)."""
+    if given:
+        return given
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def build():
