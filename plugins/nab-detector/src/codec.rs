@@ -6,14 +6,15 @@
 use crate::model::{Model, Params, Ring};
 
 /// v3 (Novelty v11): the distance ring holds distances in the units of the values, not their
-/// logarithms; a v2 blob is not read (the model starts afresh).
-const MAGIC: &[u8; 4] = b"NOV3";
+/// logarithms. v4 (v12): a byte after `origin` says whether the last detection was a value
+/// beyond the range. An older blob is not read (the model starts afresh).
+const MAGIC: &[u8; 4] = b"NOV4";
 
 /// The bytes of `m`, plus the time of the newest point it has learned.
 pub fn encode(m: &Model, p: &Params, last_ts: i64) -> Vec<u8> {
     let v = m.values.as_slice();
     let d = m.dists.as_slice();
-    let mut out = Vec::with_capacity(72 + 4 * (v.len() + d.len()) + 8 * m.alerts.len());
+    let mut out = Vec::with_capacity(73 + 4 * (v.len() + d.len()) + 8 * m.alerts.len());
     out.extend_from_slice(MAGIC);
     for size in [m.values.capacity(), m.dists.capacity(), p.window, p.stride] {
         out.extend_from_slice(&(size as u32).to_le_bytes());
@@ -24,6 +25,7 @@ pub fn encode(m: &Model, p: &Params, last_ts: i64) -> Vec<u8> {
     out.extend_from_slice(&m.max.to_le_bytes());
     out.extend_from_slice(&m.since_flag.to_le_bytes());
     out.extend_from_slice(&m.origin.to_le_bytes());
+    out.push(u8::from(m.flag_extreme));
     for ring in [v, d, m.recent.as_slice()] {
         out.extend_from_slice(&(ring.len() as u32).to_le_bytes());
         for x in ring {
@@ -93,6 +95,11 @@ pub fn decode(bytes: &[u8], p: &Params) -> Option<(Model, i64)> {
     let max = r.f64()?;
     let since_flag = r.u64()?;
     let origin = r.f64()?;
+    let flag_extreme = match r.take::<1>()? {
+        [0] => false,
+        [1] => true,
+        _ => return None,
+    };
     let values = r.ring(sizes[0])?;
     let dists = r.ring(sizes[1])?;
     let recent = r.ring(sizes[3])?;
@@ -112,6 +119,7 @@ pub fn decode(bytes: &[u8], p: &Params) -> Option<(Model, i64)> {
         min,
         max,
         since_flag,
+        flag_extreme,
         origin,
         values,
         logs: Ring::new(dists.capacity()),

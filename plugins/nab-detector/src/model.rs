@@ -159,6 +159,8 @@ pub struct Model {
     pub max: f64,
     /// Points since the last detection (`u64::MAX`: none yet).
     pub since_flag: u64,
+    /// Whether the last detection was a value beyond the range (`Params::extreme`).
+    pub flag_extreme: bool,
     /// The first value seen: values are kept relative to it (as `f32`).
     pub origin: f64,
     /// The newest values.
@@ -185,6 +187,7 @@ impl Model {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             since_flag: u64::MAX,
+            flag_extreme: false,
             origin: 0.0,
             values: Ring::new(p.history + 2 * p.window * p.stride),
             dists: Ring::new(p.score_history),
@@ -208,10 +211,12 @@ impl Model {
         // A spike or a new level beyond everything seen is news even before the windows
         // around it have a long past to be compared with.
         let seen = self.max - self.min;
-        let extreme = p.extreme > 0.0
-            && self.n > p.extreme_after as u64
-            && seen > 0.0
-            && (x > self.max + p.extreme * seen || x < self.min - p.extreme * seen);
+        let beyond = |share: f64| x > self.max + share * seen || x < self.min - share * seen;
+        let extreme =
+            p.extreme > 0.0 && self.n > p.extreme_after as u64 && seen > 0.0 && beyond(p.extreme);
+        // Within the quiet period of an earlier extreme, only a value that at least doubles
+        // the range alerts again: a climb is one incident, not one alert per new maximum.
+        let extreme_in_quiet = extreme && (!self.flag_extreme || beyond(1.0));
         self.min = self.min.min(x);
         self.max = self.max.max(x);
         self.recent.push((x - self.origin) as f32);
@@ -261,10 +266,14 @@ impl Model {
             extreme,
         };
         // A value beyond the range is a candidate even in a quiet period: the quiet period
-        // keeps one incident's windows from alerting again, but a new extreme is new news
-        // (and each one must widen the range by a tenth, so they cannot repeat for long).
+        // keeps one incident's windows from alerting again, but a new extreme is new news.
         let quiet = self.since_flag <= p.quiet as u64;
-        if self.n > p.warmup as u64 && ((!quiet && raw_score >= p.threshold) || extreme) {
+        let candidate = if quiet {
+            extreme_in_quiet
+        } else {
+            raw_score >= p.threshold || extreme
+        };
+        if self.n > p.warmup as u64 && candidate {
             // A candidate: its confidence is lowered by the detections of the recent past, so
             // that a series that keeps surprising the model stops alerting.
             let n = self.n;
@@ -274,6 +283,7 @@ impl Model {
                 out.score = score;
                 out.flag = 1.0;
                 self.since_flag = 0;
+                self.flag_extreme = extreme;
                 if self.alerts.len() >= p.alert_capacity() {
                     self.alerts.remove(0);
                 }

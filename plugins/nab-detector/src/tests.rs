@@ -250,6 +250,12 @@ fn the_codec_round_trips_and_refuses_other_sizes() {
     };
     assert_eq!(codec::decode(&bytes, &other), None);
     assert_eq!(codec::decode(&bytes[..bytes.len() - 1], &p), None);
+    // The flag byte after `origin` (offset 68) is 0 or 1.
+    let mut bad = bytes.clone();
+    bad[68] = 7;
+    assert_eq!(codec::decode(&bad, &p), None);
+    bad[68] = u8::from(!m.flag_extreme);
+    assert!(codec::decode(&bad, &p).is_some());
     assert_eq!(codec::decode(b"junk", &p), None);
 }
 
@@ -374,48 +380,78 @@ fn past_distances_are_judged_in_todays_range() {
     assert!(flags.iter().any(|i| (1100..1120).contains(i)), "{flags:?}");
 }
 
-#[test]
-fn a_value_beyond_the_range_is_a_candidate_in_a_young_series_and_in_a_quiet_period() {
-    // White noise in 90..110 with a spike of +12 every 37 points; at 560 a spike 20 % of
-    // the range above every earlier one. Its window is hardly farther from the earlier
-    // spikes' windows than they are from each other, so only `extreme` finds it.
-    let noise = |i: usize| {
-        let h = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
-        100.0
-            + 20.0 * (h as f64 / (1u64 << 24) as f64 - 0.5)
-            + if i.is_multiple_of(37) { 12.0 } else { 0.0 }
-    };
-    let mut values: Vec<f64> = (0..640).map(noise).collect();
-    let (lo, hi) = values[..560]
+/// White noise in 90..110 with a spike of +12 every 37 points.
+fn spiky_noise(i: usize) -> f64 {
+    let h = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+    100.0
+        + 20.0 * (h as f64 / (1u64 << 24) as f64 - 0.5)
+        + if i.is_multiple_of(37) { 12.0 } else { 0.0 }
+}
+
+/// `value` is beyond the range of `before` by `share` of that range (above it).
+fn above(before: &[f64], share: f64) -> f64 {
+    let (lo, hi) = before
         .iter()
         .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    values[560] = hi + 0.2 * (hi - lo);
-    // 40 points later, inside the quiet period of the first alert, a second value beyond
-    // the range that the first one widened.
-    values[600] = values[560] + 0.2 * (values[560] - lo);
-    let run = |extreme: f64| {
-        let p = Params {
-            extreme,
-            ..shipped()
-        };
-        let mut m = Model::new(&p);
-        let mut flags = Vec::new();
-        for (i, v) in values.iter().enumerate() {
-            let o = m.update(&p, *v).unwrap();
-            if o.flag == 1.0 {
-                flags.push((i, o.extreme));
-            }
-        }
-        flags
+    hi + share * (hi - lo)
+}
+
+/// The detections of the shipped model with `extreme` over `values`: (index, extreme).
+fn detections(values: &[f64], extreme: f64) -> Vec<(usize, bool)> {
+    let p = Params {
+        extreme,
+        ..shipped()
     };
-    let with = run(super::d_extreme());
-    let without = run(0.0);
+    let mut m = Model::new(&p);
+    let mut flags = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let o = m.update(&p, *v).unwrap();
+        if o.flag == 1.0 {
+            flags.push((i, o.extreme));
+        }
+    }
+    flags
+}
+
+#[test]
+fn a_value_beyond_the_range_is_a_candidate_in_a_young_series() {
+    // At 560 a spike 20 % of the range above every earlier one. Its window is hardly
+    // farther from the earlier spikes' windows than they are from each other, so only
+    // `extreme` finds it.
+    let mut values: Vec<f64> = (0..600).map(spiky_noise).collect();
+    values[560] = above(&values[..560], 0.2);
+    let with = detections(&values, super::d_extreme());
+    let without = detections(&values, 0.0);
     assert!(with.contains(&(560, true)), "{with:?}");
-    assert!(with.contains(&(600, true)), "{with:?}");
     assert!(!without.iter().any(|(i, _)| *i == 560), "{without:?}");
     // Elsewhere the two agree: `extreme` only adds candidates.
     let others = |f: &[(usize, bool)]| f.iter().filter(|(i, _)| *i < 560).count();
     assert_eq!(others(&with), others(&without), "{with:?} {without:?}");
+}
+
+#[test]
+fn in_a_quiet_period_a_new_extreme_alerts_and_a_climb_alerts_once() {
+    // The noisy young series alerts once on its windows (around point 330); values beyond
+    // the range follow inside that alert's quiet period.
+    let mut values: Vec<f64> = (0..900).map(spiky_noise).collect();
+    let first = detections(&values, super::d_extreme());
+    let Some(&(k, false)) = first.first() else {
+        panic!("expected a window detection first: {first:?}");
+    };
+    // 40 points later: the first value beyond the range alerts despite the quiet period.
+    values[k + 40] = above(&values[..k + 40], 0.2);
+    // 80 points later: a higher one, in the quiet period of that extreme: the same climb.
+    values[k + 80] = above(&values[..k + 80], 0.2);
+    // 120 points later: one that doubles the range is news again.
+    values[k + 120] = above(&values[..k + 120], 1.05);
+    let got = detections(&values, super::d_extreme());
+    assert_eq!(
+        got.iter()
+            .filter(|(i, _)| (k..k + 200).contains(i))
+            .collect::<Vec<_>>(),
+        [&(k, false), &(k + 40, true), &(k + 120, true)],
+        "{got:?}"
+    );
 }
 
 /// The shipped parameters (every option at its default).
