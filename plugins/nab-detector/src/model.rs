@@ -238,8 +238,7 @@ impl Model {
         if range != self.logs_range {
             self.relog(range);
         }
-        // A flat history: every window is at distance 0 (and any change will be news).
-        let distance = if range > 0.0 { d as f64 / range } else { 0.0 };
+        let distance = scaled(d, range);
         // Distances computed so far (this one included): one per point since the first.
         let computed = self.n + 1 - p.first_distance().min(self.n);
         // Consecutive distances share all but one point of their windows, so b of them are
@@ -305,10 +304,15 @@ impl Model {
     }
 }
 
+/// Distance `d` (in the units of the values) in units of `range`. A flat history has
+/// range 0: every window is at distance 0 there (and any change will be news).
+pub fn scaled(d: f32, range: f64) -> f64 {
+    if range > 0.0 { d as f64 / range } else { 0.0 }
+}
+
 /// `ln(d / range + EPS)` as stored in the baseline (`d` in the units of the values).
 pub fn log_distance(d: f32, range: f64) -> f32 {
-    let distance = if range > 0.0 { d as f64 / range } else { 0.0 };
-    (distance + EPS).ln() as f32
+    (scaled(d, range) + EPS).ln() as f32
 }
 
 /// How surprising distance `d` is, in [0, 1): the z-score of `ln(d + EPS)` against the

@@ -274,16 +274,7 @@ impl Delivery<'_> {
     }
 
     fn deliver(&self, name: &str, points: &[am_store::Point]) {
-        // SAFETY: the plugin gave us this sink and callback for this call; the views are
-        // valid until it returns, and `lend_points` keeps `points` borrowed for it.
-        unsafe {
-            (self.on_series)(
-                self.sink,
-                lend(name.as_bytes()),
-                lend_points(points),
-                points.len(),
-            );
-        };
+        deliver(self.sink, self.on_series, name, points);
     }
 }
 
