@@ -6,7 +6,7 @@
 use crate::model::{Model, Params, Ring};
 
 /// v3 (Novelty v11): the distance ring holds distances in the units of the values, not their
-/// logarithms. v4 (v12): a byte after `origin` says whether the last detection was a value
+/// logarithms. v4 (Novelty v13): a byte after `origin` says whether the last detection was a value
 /// beyond the range. An older blob is not read (the model starts afresh).
 const MAGIC: &[u8; 4] = b"NOV4";
 

@@ -291,9 +291,7 @@ impl Model {
         }
         Some(out)
     }
-}
 
-impl Model {
     /// Recomputes `logs` from `dists` for `range` (after a decode, or when the range moved).
     pub fn relog(&mut self, range: f64) {
         self.logs.clear();
