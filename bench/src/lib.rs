@@ -86,7 +86,7 @@ where
 #[allow(clippy::print_stdout)] // stdout is this mode's output, read by the bench scripts
 pub fn print_free_ports(rest: &[String]) -> anyhow::Result<()> {
     let n: usize = rest.first().context("ports needs a count")?.parse()?;
-    for p in am_e2e::free_ports(n)? {
+    for p in am_tests::free_ports(n)? {
         println!("{p}");
     }
     Ok(())

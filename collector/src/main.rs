@@ -50,7 +50,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    bin_cli::init_tracing();
+    am_daemon::init_tracing("info");
     let Some(config_path) = cli.config else {
         eprintln!("am-collector: --config FILE is required");
         return ExitCode::from(2);

@@ -65,7 +65,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::PluginProcess) = &cli.command {
         // Each process loads the plugins: the worker already said which it found.
-        bin_cli::init_tracing("info,am_runner::host::loader=warn");
+        am_daemon::init_tracing("info,am_runner::host::loader=warn");
         return match am_runner::worker::child::main() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         };
     }
     let running = matches!(cli.command, None | Some(Command::Run));
-    bin_cli::init_tracing(if running { "info" } else { "warn" });
+    am_daemon::init_tracing(if running { "info" } else { "warn" });
     if let Some(Command::Replay(args)) = &cli.command {
         return match bin_cli::replay::replay(args, cli.plugin_dir.as_deref(), cli.config.as_deref())
         {

@@ -1,7 +1,7 @@
 //! The runner's own metrics (served on `/metrics` with prefix `am_runner_`, and optionally sent
 //! to Graphite).
 
-use am_telemetry::{Counter, Gauge, Histogram, Sample, Telemetry};
+use am_daemon::{Counter, Gauge, Histogram, Sample, Telemetry};
 
 /// Every counter of the runner.
 #[derive(Debug, Default)]

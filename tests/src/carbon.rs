@@ -23,10 +23,10 @@ use crate::sys::temp_dir;
 pub const CARBON_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Environment variable that overrides where `carbon-cache` is found.
-pub const CARBON_CACHE_ENV: &str = "AM_E2E_CARBON_CACHE";
+pub const CARBON_CACHE_ENV: &str = "AM_TESTS_CARBON_CACHE";
 
 /// Environment variable that overrides where `carbon-relay` is found.
-pub const CARBON_RELAY_ENV: &str = "AM_E2E_CARBON_RELAY";
+pub const CARBON_RELAY_ENV: &str = "AM_TESTS_CARBON_RELAY";
 
 /// The settings of one section of a `carbon.conf`, in order; setting a key again replaces it
 /// (carbon's config parser rejects duplicate keys).
@@ -67,7 +67,7 @@ impl CarbonConf {
 
     /// The file text with these settings under `[section]`.
     pub fn render(&self, section: &str) -> String {
-        let mut out = format!("# Written by the am-e2e test harness.\n[{section}]\n");
+        let mut out = format!("# Written by the am-tests test harness.\n[{section}]\n");
         for (key, value) in &self.settings {
             let _ = writeln!(out, "{key} = {value}");
         }
@@ -112,7 +112,7 @@ pub(crate) fn write_file(dir: &Path, name: &str, contents: &str) -> Result<PathB
 /// A `storage-schemas.conf` with one catch-all rule: `pattern = .*`, `retentions = RETENTIONS`.
 pub(crate) fn storage_schemas(retentions: &str) -> String {
     format!(
-        "# Written by the am-e2e test harness.\n[catch_all]\npattern = .*\nretentions = {retentions}\n"
+        "# Written by the am-tests test harness.\n[catch_all]\npattern = .*\nretentions = {retentions}\n"
     )
 }
 
@@ -218,7 +218,7 @@ mod tests {
         assert_eq!(conf.get("MAX_QUEUE_SIZE"), Some("2"));
         assert_eq!(
             conf.render("relay"),
-            "# Written by the am-e2e test harness.\n[relay]\nMAX_QUEUE_SIZE = 2\nother = x\n"
+            "# Written by the am-tests test harness.\n[relay]\nMAX_QUEUE_SIZE = 2\nother = x\n"
         );
     }
 
@@ -283,7 +283,7 @@ impl CarbonDaemon {
         settings: &CarbonConf,
         files: &[(&str, String)],
     ) -> Result<Self> {
-        let dir = temp_dir(&format!("am-e2e-{name}-"))?;
+        let dir = temp_dir(&format!("am-tests-{name}-"))?;
         let mut conf = base_conf(dir.path(), line_port, pickle_port);
         configure(&mut conf);
         for (key, value) in settings.iter() {

@@ -107,7 +107,7 @@ impl CarbonRelay {
                     .set("RELAY_RULES", "relay-rules.conf");
             };
             let rules = format!(
-                "# Written by the am-e2e test harness.\n[default]\ndefault = true\n\
+                "# Written by the am-tests test harness.\n[default]\ndefault = true\n\
                  destinations = {}\n",
                 dests.join(", ")
             );

@@ -38,7 +38,7 @@ pub fn run_bounded<S: AsRef<OsStr>>(
     timeout: Duration,
     configure: impl FnOnce(&mut Command),
 ) -> Result<CliOutput> {
-    let dir = temp_dir("am-e2e-cli-")?;
+    let dir = temp_dir("am-tests-cli-")?;
     let out_path = dir.path().join("stdout");
     let err_path = dir.path().join("stderr");
     let out = std::fs::File::create(&out_path).context("creating a stdout file")?;

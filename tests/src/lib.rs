@@ -19,7 +19,7 @@
 //! When a daemon's binary is missing, the constructors fail with an error that says so (and that
 //! `make test` installs it); they never skip.
 //!
-//! Set `AM_E2E_KEEP=1` to keep the daemons' temporary directories (configs, logs, data) after a
+//! Set `AM_TESTS_KEEP=1` to keep the daemons' temporary directories (configs, logs, data) after a
 //! run for inspection; their paths are in every failure message.
 
 pub mod carbon;

@@ -154,7 +154,7 @@ impl DaemonProcess {
         let mut header = &stdout;
         writeln!(
             header,
-            "=== am-e2e: start #{} at unix time {now}: {}",
+            "=== am-tests: start #{} at unix time {now}: {}",
             self.starts,
             self.spec.command_line()
         )

@@ -19,7 +19,7 @@ pub const REDIS_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
 pub const REDIS_CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Environment variable that overrides where `redis-server` is found.
-pub const REDIS_SERVER_ENV: &str = "AM_E2E_REDIS_SERVER";
+pub const REDIS_SERVER_ENV: &str = "AM_TESTS_REDIS_SERVER";
 
 /// A running `redis-server` (see [`RedisServer::start`]); stopped by PID when dropped.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ impl RedisServer {
         let binary = find_binary("redis-server", REDIS_SERVER_ENV)?;
         retry_on_port_clash(|| {
             let port = free_port()?;
-            let dir = temp_dir("am-e2e-redis-")?;
+            let dir = temp_dir("am-tests-redis-")?;
             let log = dir.path().join("redis.log");
             let port_arg = port.to_string();
             let spec = DaemonSpec::new("redis-server", &binary, dir.path())

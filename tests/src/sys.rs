@@ -80,10 +80,10 @@ pub fn read_tail(path: &Path, max_bytes: u64) -> Result<String> {
     Ok(text)
 }
 
-/// True when `AM_E2E_KEEP` is set (to anything but empty or `0`): temporary directories of the
+/// True when `AM_TESTS_KEEP` is set (to anything but empty or `0`): temporary directories of the
 /// daemons are then left in place after the test, for inspection.
 pub fn keep_temp_dirs() -> bool {
-    std::env::var_os("AM_E2E_KEEP").is_some_and(|v| !v.is_empty() && v != "0")
+    std::env::var_os("AM_TESTS_KEEP").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// A fresh temporary directory named `PREFIX...` under the system's temp dir; removed when
@@ -107,15 +107,15 @@ mod tests {
 
     #[test]
     fn missing_binary_error_is_clear() {
-        let err = find_binary("am-e2e-no-such-daemon", "AM_E2E_NO_SUCH_DAEMON").unwrap_err();
+        let err = find_binary("am-tests-no-such-daemon", "AM_TESTS_NO_SUCH_DAEMON").unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("am-e2e-no-such-daemon not found"), "{msg}");
+        assert!(msg.contains("am-tests-no-such-daemon not found"), "{msg}");
         assert!(msg.contains("make test"), "{msg}");
     }
 
     #[test]
     fn finds_sh_and_this_process() {
-        assert!(find_binary("sh", "AM_E2E_NO_SUCH_OVERRIDE").is_ok());
+        assert!(find_binary("sh", "AM_TESTS_NO_SUCH_OVERRIDE").is_ok());
         assert!(process_exists(std::process::id()));
     }
 

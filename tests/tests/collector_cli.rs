@@ -9,8 +9,8 @@ use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::time::Duration;
 
-use am_e2e::collector::{CollectorPorts, check, run_cli};
-use am_e2e::{CollectorOptions, free_port};
+use am_tests::collector::{CollectorPorts, check, run_cli};
+use am_tests::{CollectorOptions, free_port};
 
 /// anna-molly's exact collector.json, kept in the repository.
 const ANNA_MOLLY: &str = concat!(
@@ -222,7 +222,7 @@ fn check_without_a_usable_config_file() {
     let out = run_cli(&["check"], TIMEOUT).unwrap();
     assert_eq!(out.code(), Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("--config"), "{}", out.stderr);
-    let missing = "/nonexistent/am-e2e/collector.json";
+    let missing = "/nonexistent/am-tests/collector.json";
     let out = run_cli(&["check", "--config", missing], TIMEOUT).unwrap();
     assert_eq!(out.code(), Some(2), "{}", out.stderr);
     assert!(

@@ -13,11 +13,11 @@
 
 use std::collections::BTreeMap;
 
-use am_e2e::collector::test_helpers::{
+use am_tests::collector::test_helpers::{
     WAIT, assert_counter, inspect, p, start, wait_counter_eq, wait_inspect,
 };
-use am_e2e::collector::{Sent, last_write_wins, lines, to_map};
-use am_e2e::{CarbonRelay, CarbonRelayOptions, CollectorOptions, RedisServer, Resp, now_unix};
+use am_tests::collector::{Sent, last_write_wins, lines, to_map};
+use am_tests::{CarbonRelay, CarbonRelayOptions, CollectorOptions, RedisServer, Resp, now_unix};
 
 /// Proves the production path: carbon-relay receives plaintext, relays pickle frames to the
 /// collector, which routes them (blacklist anywhere, whitelist at the start, the rest ignored)
@@ -241,7 +241,7 @@ fn redis_password_and_db_are_used() {
         .cmd(&["CONFIG", "SET", "requirepass", "s3cret pass"])
         .unwrap();
     let client = || {
-        let mut c = am_e2e::RespClient::connect(redis.port(), WAIT).unwrap();
+        let mut c = am_tests::RespClient::connect(redis.port(), WAIT).unwrap();
         assert_eq!(
             c.cmd(&["AUTH", "s3cret pass"]).unwrap(),
             Resp::Simple("OK".into())
@@ -268,7 +268,7 @@ fn redis_password_and_db_are_used() {
     let keys = c.cmd(&["KEYS", "am1:c:*"]).unwrap();
     assert_eq!(keys.as_array().map(<[Resp]>::len), Some(2), "{keys:?}");
     // Unauthenticated clients are refused: the password is really in force.
-    let mut anon = am_e2e::RespClient::connect(redis.port(), WAIT).unwrap();
+    let mut anon = am_tests::RespClient::connect(redis.port(), WAIT).unwrap();
     let reply = anon.cmd(&["DBSIZE"]).unwrap();
     assert!(
         matches!(reply, Resp::Error(ref e) if e.starts_with("NOAUTH")),

@@ -15,9 +15,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use am_e2e::collector::test_helpers::{WAIT, frame_of, start, wait_counter_eq};
-use am_e2e::collector::{RAW_TAG, Sent, last_write_wins, lines, zrange_all};
-use am_e2e::{Collector, CollectorOptions, RedisServer, now_unix};
+use am_tests::collector::test_helpers::{WAIT, frame_of, start, wait_counter_eq};
+use am_tests::collector::{RAW_TAG, Sent, last_write_wins, lines, zrange_all};
+use am_tests::{Collector, CollectorOptions, RedisServer, now_unix};
 
 fn connect(port: u16) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -260,7 +260,7 @@ fn outage(how: Outage, rounds: i64, metrics: i64, down_at: Duration, down_for: D
     let names: Vec<String> = (0..metrics)
         .map(|m| format!("test.outage.m{m:02}"))
         .collect();
-    am_e2e::wait_until("every name in the index", WAIT, || {
+    am_tests::wait_until("every name in the index", WAIT, || {
         Ok((zrange_all(&redis, &format!("am1:idx:{RAW_TAG}"))? == names).then_some(()))
     })
     .unwrap_or_else(|e| panic!("{e:#}\n{}", collector.logs()));
@@ -513,7 +513,7 @@ fn sigterm_flushes_buffered_points() {
     assert!(status.success(), "exit status {status}\n{logs}");
     assert!(logs.contains("flushed"), "{logs}");
     // inspect reads Redis directly: it does not need the daemon.
-    let got = am_e2e::collector::to_map(&collector.inspect("test.term.*").unwrap()).unwrap();
+    let got = am_tests::collector::to_map(&collector.inspect("test.term.*").unwrap()).unwrap();
     assert_eq!(got, last_write_wins(&sent, None), "{logs}");
 }
 
@@ -539,7 +539,7 @@ fn sigterm_during_outage_waits_for_redis() {
         .unwrap_or_else(|e| panic!("{e:#}"));
     let logs = collector.logs();
     assert!(status.success(), "exit status {status}\n{logs}");
-    let got = am_e2e::collector::to_map(&collector.inspect("test.wait.*").unwrap()).unwrap();
+    let got = am_tests::collector::to_map(&collector.inspect("test.wait.*").unwrap()).unwrap();
     assert_eq!(got, last_write_wins(&sent, None), "{logs}");
 }
 

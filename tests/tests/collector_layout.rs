@@ -14,14 +14,14 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::TcpStream;
 
-use am_e2e::collector::test_helpers::{
+use am_tests::collector::test_helpers::{
     WAIT, assert_counter, frame_of, inspect, p, start, wait_counter_eq,
 };
-use am_e2e::collector::{
+use am_tests::collector::{
     INTERVAL_TAG, RAW_TAG, Sent, StoredPoint, graphite_hostname, last_write_wins, lines,
     read_series, smembers, zrange_all,
 };
-use am_e2e::{CarbonCache, CollectorOptions, RedisServer, Resp, now_unix};
+use am_tests::{CarbonCache, CollectorOptions, RedisServer, Resp, now_unix};
 
 /// Proves the models: a name matching patterns of two distinct models is stored under both
 /// (and once per model even when two patterns map to the same model); the interval series
@@ -90,7 +90,7 @@ fn interval_model_and_multiple_models() {
 
     // inspect shows both series of each name (raw first, then the interval one).
     // The index entries follow the points by a flush interval: wait for inspect to find both.
-    let shown = am_e2e::wait_until("inspect to show both series of both names", WAIT, || {
+    let shown = am_tests::wait_until("inspect to show both series of both names", WAIT, || {
         let shown = collector.inspect(r"re:^test\.cpu")?;
         Ok((shown.len() == 26 + 5 + 3 + 2).then_some(shown))
     })
@@ -103,7 +103,7 @@ fn interval_model_and_multiple_models() {
     }
     assert_eq!(shown, want);
     // `--model` narrows inspect to one model's series.
-    let out = am_e2e::collector::run_cli(
+    let out = am_tests::collector::run_cli(
         &[
             "inspect".as_ref(),
             "--config".as_ref(),
@@ -121,7 +121,7 @@ fn interval_model_and_multiple_models() {
         lines.len(),
         interval("test.cpu.x").len() + interval("test.cpuidle.y").len()
     );
-    let out = am_e2e::collector::run_cli(
+    let out = am_tests::collector::run_cli(
         &[
             "inspect".as_ref(),
             "--config".as_ref(),
@@ -184,7 +184,7 @@ fn store_layout_in_real_redis() {
         let Resp::Bulk(bytes) = redis.cmd(&["GET", &prev_key]).unwrap() else {
             panic!("{prev_key} is not a string")
         };
-        am_e2e::collector::decode_records(previous, &bytes).unwrap()
+        am_tests::collector::decode_records(previous, &bytes).unwrap()
     };
     // Records are kept in arrival order, duplicates included; readers resolve them.
     let arrival = vec![
@@ -199,7 +199,7 @@ fn store_layout_in_real_redis() {
         .write_all(&frame_of(&[p("test.layout.a", current, 9.0)]))
         .unwrap();
     let seen_key = format!("am1:seen:{RAW_TAG}");
-    am_e2e::wait_until("the successor chunk to be indexed", WAIT, || {
+    am_tests::wait_until("the successor chunk to be indexed", WAIT, || {
         let score = redis.cmd(&["ZSCORE", &seen_key, "test.layout.a"])?;
         Ok((score.as_int() == Some(current)).then_some(()))
     })
@@ -208,7 +208,7 @@ fn store_layout_in_real_redis() {
         .wait_counter("stored_points_total", WAIT, |v| v == 8.0)
         .unwrap();
     // The seal is the only `SET` anyone sends here (the other chunks have no predecessor).
-    am_e2e::wait_until("the previous chunk to be sealed", WAIT, || {
+    am_tests::wait_until("the previous chunk to be sealed", WAIT, || {
         let stats = redis.info("commandstats")?;
         let calls = stats.get("cmdstat_set").and_then(|s| {
             s.split(',')
@@ -235,7 +235,7 @@ fn store_layout_in_real_redis() {
     let keys = redis.keys("*").unwrap();
     let mut chunk_keys = Vec::new();
     for key in &keys {
-        if let Some(chunk) = am_e2e::collector::ChunkKey::parse(key) {
+        if let Some(chunk) = am_tests::collector::ChunkKey::parse(key) {
             chunk_keys.push((key.clone(), chunk));
             continue;
         }
@@ -412,7 +412,7 @@ fn self_metrics_over_http_and_to_graphite() {
     let metric = format!("am.{}.received_points_total", graphite_hostname().unwrap());
     let path = cache.whisper_file(&metric).unwrap();
     let mut last = Vec::new();
-    am_e2e::wait_until(
+    am_tests::wait_until(
         &format!("{metric} to reach {received} in {}", path.display()),
         WAIT,
         || {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use am_e2e::whisper::WhisperFile;
-use am_e2e::{
+use am_tests::whisper::WhisperFile;
+use am_tests::{
     CarbonCache, CarbonCacheOptions, CarbonRelay, CarbonRelayOptions, FrameListener, RedisServer,
     RelayMethod, Resp, RespClient, line, now_unix, process_exists,
 };

@@ -10,12 +10,12 @@
 // only): a failing unwrap or panic is a failing test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use am_e2e::now_unix;
-use am_e2e::runner::algorithms::{
+use am_tests::now_unix;
+use am_tests::runner::algorithms::{
     anna_molly_stl_service, per_second, seasonal_options, tukeys_options,
 };
-use am_e2e::runner::test_helpers::{daemons, every_second, setup, start, wait_points, write};
-use am_e2e::runner::{PluginLib, RunnerSetup, tree};
+use am_tests::runner::test_helpers::{daemons, every_second, setup, start, wait_points, write};
+use am_tests::runner::{PluginLib, RunnerSetup, tree};
 use serde_json::json;
 
 /// Proves `am-runner check` refuses anna-molly's own SeasonalDecomposition example

@@ -21,14 +21,14 @@
 
 use std::time::Duration;
 
-use am_e2e::runner::algorithms::{
+use am_tests::runner::algorithms::{
     flow_in, flow_out, per_second, seasonal_options, seasonal_value, tukeys_options,
 };
-use am_e2e::runner::test_helpers::{
+use am_tests::runner::test_helpers::{
     WAIT, counter, daemons, every_second, setup, start, wait_counter, wait_points, write,
 };
-use am_e2e::runner::{PluginLib, Points, state_digest, tree, wait_whisper};
-use am_e2e::{CarbonCache, RedisServer, Runner, now_unix, wait_until};
+use am_tests::runner::{PluginLib, Points, state_digest, tree, wait_whisper};
+use am_tests::{CarbonCache, RedisServer, Runner, now_unix, wait_until};
 use serde_json::json;
 
 /// Successful tasks before the anomaly is written: the error distribution needs a few

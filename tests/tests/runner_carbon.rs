@@ -11,11 +11,11 @@
 
 use std::time::{Duration, Instant};
 
-use am_e2e::now_unix;
-use am_e2e::runner::test_helpers::{
+use am_tests::now_unix;
+use am_tests::runner::test_helpers::{
     WAIT, assert_counter, daemons, faulty_every_second, setup, start, wait_counter, wait_points,
 };
-use am_e2e::runner::{PluginLib, missing_seconds, wait_whisper};
+use am_tests::runner::{PluginLib, missing_seconds, wait_whisper};
 use serde_json::json;
 
 const TICK: &str = "AnnaMolly.Faulty.f1.tick";
@@ -93,7 +93,7 @@ fn carbon_cache_down_for_ten_seconds_loses_no_output_point() {
     wait_counter(&mut runner, "points_buffered", |v| v < 4.0);
 }
 
-fn counter_at_least(runner: &am_e2e::Runner, name: &str, min: f64) -> bool {
+fn counter_at_least(runner: &am_tests::Runner, name: &str, min: f64) -> bool {
     runner.counter(name).is_ok_and(|v| v >= min)
 }
 

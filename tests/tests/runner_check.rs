@@ -10,9 +10,9 @@
 // only): a failing unwrap or panic is a failing test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use am_e2e::now_unix;
-use am_e2e::runner::test_helpers::{daemons, example_every_second, faulty_every_second, write};
-use am_e2e::runner::{PluginLib, Problem, RunnerCheck, RunnerSetup, test_helpers};
+use am_tests::now_unix;
+use am_tests::runner::test_helpers::{daemons, example_every_second, faulty_every_second, write};
+use am_tests::runner::{PluginLib, Problem, RunnerCheck, RunnerSetup, test_helpers};
 use serde_json::{Value, json};
 
 /// A config that passes: Example and Faulty, with the sinks on ports nothing listens on

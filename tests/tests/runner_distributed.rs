@@ -8,13 +8,13 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use am_e2e::carbon_cache::{CarbonCache, CarbonCacheOptions};
-use am_e2e::redis::RedisServer;
-use am_e2e::resp::{Resp, RespClient};
-use am_e2e::runner::daemon::Runner;
-use am_e2e::runner::setup::RunnerSetup;
-use am_e2e::runner::test_helpers::start;
-use am_e2e::runner::{PluginLib, wait_whisper};
+use am_tests::carbon_cache::{CarbonCache, CarbonCacheOptions};
+use am_tests::redis::RedisServer;
+use am_tests::resp::{Resp, RespClient};
+use am_tests::runner::daemon::Runner;
+use am_tests::runner::setup::RunnerSetup;
+use am_tests::runner::test_helpers::start;
+use am_tests::runner::{PluginLib, wait_whisper};
 use serde_json::{Value, json};
 
 /// A scheduler or worker process of a shared setup.
@@ -50,7 +50,7 @@ fn redis_cmd(redis: &RedisServer, args: &[&str]) -> Resp {
 
 /// `am-runner status --json` against `runner`'s config.
 fn status(runner: &Runner) -> Value {
-    let out = std::process::Command::new(am_e2e::runner::cli::runner_binary().unwrap())
+    let out = std::process::Command::new(am_tests::runner::cli::runner_binary().unwrap())
         .arg("status")
         .arg("--json")
         .arg("--config")
@@ -183,7 +183,7 @@ fn three_workers_two_schedulers_every_tick_exactly_once() {
         .unwrap()
         .flatten()
         .map(|agent| {
-            am_e2e::whisper::read_points(&agent.path().join("metricsReceived.wsp"))
+            am_tests::whisper::read_points(&agent.path().join("metricsReceived.wsp"))
                 .unwrap_or_default()
                 .iter()
                 .map(|(_, v)| v)
@@ -300,7 +300,7 @@ fn killed_lease_holder_loses_at_most_one_tick() {
     )
     .unwrap_or_else(|e| panic!("{e:#}\n{}", logs(&all)));
     // Who took the latest tick's lease?
-    let now = am_e2e::now_unix();
+    let now = am_tests::now_unix();
     let holder = (now - 3..=now)
         .rev()
         .find_map(|t| redis_cmd(&redis, &["GET", &format!("am1:q:lease:Faulty:{t}")]).as_text())
@@ -313,7 +313,7 @@ fn killed_lease_holder_loses_at_most_one_tick() {
     };
     assert_eq!(victim.process().pid(), Some(pid));
     victim.process().kill_hard().unwrap();
-    let killed_at = am_e2e::now_unix();
+    let killed_at = am_tests::now_unix();
     let points = wait_whisper(
         &carbon,
         "AnnaMolly.Faulty.f.tick",
@@ -380,7 +380,7 @@ fn crashing_plugins_fail_their_tasks_only() {
         ));
     }
     let st_all = {
-        let out = std::process::Command::new(am_e2e::runner::cli::runner_binary().unwrap())
+        let out = std::process::Command::new(am_tests::runner::cli::runner_binary().unwrap())
             .args(["status", "--json", "--dead", "1000", "--config"])
             .arg(w.config_path())
             .output()

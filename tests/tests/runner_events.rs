@@ -8,12 +8,12 @@
 // only): a failing unwrap or panic is a failing test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use am_e2e::now_unix;
-use am_e2e::runner::test_helpers::{
+use am_tests::now_unix;
+use am_tests::runner::test_helpers::{
     WAIT, assert_counter, daemons, example_every_second, setup, start, wait_counter, wait_points,
     write,
 };
-use am_e2e::runner::{HttpRequest, PluginLib, WebhookServer};
+use am_tests::runner::{HttpRequest, PluginLib, WebhookServer};
 use serde_json::{Value, json};
 
 fn body(request: &HttpRequest) -> Value {

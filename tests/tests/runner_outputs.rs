@@ -10,12 +10,12 @@
 // only): a failing unwrap or panic is a failing test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use am_e2e::now_unix;
-use am_e2e::runner::test_helpers::{
+use am_tests::now_unix;
+use am_tests::runner::test_helpers::{
     assert_counter, daemons, example_every_second, faulty_every_second, setup, start, wait_counter,
     wait_points, write,
 };
-use am_e2e::runner::{PluginLib, missing_seconds, steps, tree};
+use am_tests::runner::{PluginLib, missing_seconds, steps, tree};
 use serde_json::json;
 
 /// Proves the production path end to end: am-runner loads `libam_plugin_example.so` from its

@@ -11,12 +11,12 @@
 
 use std::path::PathBuf;
 
-use am_e2e::now_unix;
-use am_e2e::runner::test_helpers::{
+use am_tests::now_unix;
+use am_tests::runner::test_helpers::{
     WAIT, assert_counter, daemons, example_every_second, faulty_every_second, setup, start,
     wait_counter, wait_points, write,
 };
-use am_e2e::runner::{PluginLib, missing_seconds, steps, tree, wait_whisper};
+use am_tests::runner::{PluginLib, missing_seconds, steps, tree, wait_whisper};
 use serde_json::json;
 
 /// What the runner says of the test plugin built for ABI version 999.

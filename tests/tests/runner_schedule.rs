@@ -8,11 +8,11 @@
 // only): a failing unwrap or panic is a failing test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use am_e2e::runner::test_helpers::{
+use am_tests::runner::test_helpers::{
     WAIT, counter, daemons, faulty_every_second, setup, start, wait_counter,
 };
-use am_e2e::runner::{PluginLib, steps, wait_whisper};
-use am_e2e::wait_until;
+use am_tests::runner::{PluginLib, steps, wait_whisper};
+use am_tests::wait_until;
 use serde_json::json;
 
 /// Proves that a run taking 2.5 s on a one-second schedule makes the next two ticks skip

@@ -11,9 +11,9 @@
 // only): a failing unwrap or panic is a failing test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use am_e2e::now_unix;
-use am_e2e::runner::test_helpers::{WAIT, daemons, setup, start, wait_points, write};
-use am_e2e::runner::{PluginLib, WebhookServer, plugin_state, wait_whisper};
+use am_tests::now_unix;
+use am_tests::runner::test_helpers::{WAIT, daemons, setup, start, wait_points, write};
+use am_tests::runner::{PluginLib, WebhookServer, plugin_state, wait_whisper};
 use serde_json::{Value, json};
 
 /// Metrics with ordinary data, analysed every tick; the one at [`ANOMALOUS`] ends in a jump.

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use am_bench::{collector_counters, counter, machine, send_share};
-use am_e2e::{DaemonProcess, DaemonSpec, RedisServer, free_port, wait_for_tcp};
+use am_tests::{DaemonProcess, DaemonSpec, RedisServer, free_port, wait_for_tcp};
 use anyhow::{Context, bail};
 
 struct Args {

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use am_bench::{collector_counters, counter, flag, flags, machine, print_free_ports, send_share};
-use am_e2e::wait_for_tcp;
+use am_tests::wait_for_tcp;
 use anyhow::{Context, bail};
 
 /// Longest a whole delivery (send and drain) may take before the run fails.

@@ -16,9 +16,9 @@ use am_bench::machine;
 use am_collector::config::RedisSinkConfig;
 use am_collector::metrics::Metrics;
 use am_collector::sink::{EncodedBatch, RedisSink};
-use am_e2e::RedisServer;
 use am_store::Model;
 use am_store::writer::{Batch, ModelTable};
+use am_tests::RedisServer;
 use anyhow::{Context, bail};
 use bytes::BytesMut;
 

@@ -77,7 +77,7 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
     }
     tracing::info!(redis = %redis.addr(), "collector running");
 
-    am_telemetry::shutdown_signal()
+    am_daemon::shutdown_signal()
         .await
         .context("installing the signal handlers")?;
     tracing::info!(

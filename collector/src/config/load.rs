@@ -3,19 +3,19 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use am_configfile::one_line;
-pub use am_configfile::{ConfigError, Problem};
+use am_daemon::config::one_line;
+pub use am_daemon::config::{ConfigError, Problem};
 
 use super::{CollectorConfig, Listener};
 
 /// Reads and checks a config file.
 pub fn load(file: &Path) -> Result<CollectorConfig, ConfigError> {
-    parse(&am_configfile::read(file)?, file)
+    parse(&am_daemon::config::read(file)?, file)
 }
 
 /// Parses and checks config text; `file` only names it in errors.
 pub fn parse(text: &str, file: &Path) -> Result<CollectorConfig, ConfigError> {
-    let config: CollectorConfig = am_configfile::parse(text, file)?;
+    let config: CollectorConfig = am_daemon::config::parse(text, file)?;
     let problems = validate(&config);
     if problems.is_empty() {
         Ok(config)

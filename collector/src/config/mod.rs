@@ -181,4 +181,4 @@ impl RedisSinkConfig {
 }
 
 /// The collector's own metrics: `/metrics` on 127.0.0.1:9108 by default.
-pub type MetricsConfig = am_telemetry::MetricsConfig<9108>;
+pub type MetricsConfig = am_daemon::MetricsConfig<9108>;

@@ -19,8 +19,8 @@
 //! }
 //! ```
 
-use am_detect::{ErrorParams, eval_tukey, load_digest, save_digest};
 use am_plugin_api::{BaseTask, Context, Init, PluginError};
+use am_plugin_kit::{ErrorParams, eval_tukey, load_digest, save_digest};
 use serde::Deserialize;
 
 /// The options of one service.

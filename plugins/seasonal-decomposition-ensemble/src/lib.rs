@@ -23,9 +23,9 @@
 //! }
 //! ```
 
-use am_detect::seasonal::{SeasonalOptions, model};
-use am_detect::{Verdict, eval_quantile, eval_tukey, load_digest, save_digest};
 use am_plugin_api::{BaseTask, Context, Init, PluginError};
+use am_plugin_kit::seasonal::{SeasonalOptions, model};
+use am_plugin_kit::{Verdict, eval_quantile, eval_tukey, load_digest, save_digest};
 
 /// The options of one service (shared with `SeasonalDecomposition`).
 pub type Options = SeasonalOptions;

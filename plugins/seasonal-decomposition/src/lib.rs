@@ -31,9 +31,9 @@
 //! }
 //! ```
 
-use am_detect::seasonal::{SeasonalOptions, model};
-use am_detect::{eval_quantile, eval_tukey, load_digest, save_digest};
 use am_plugin_api::{BaseTask, Context, Init, PluginError};
+use am_plugin_kit::seasonal::{SeasonalOptions, model};
+use am_plugin_kit::{eval_quantile, eval_tukey, load_digest, save_digest};
 
 /// The options of one service (shared with the ensemble).
 pub type Options = SeasonalOptions;

@@ -32,7 +32,7 @@
 
 // ---------------------------------------------------------------------------------------------
 // Imports. `am_plugin_api` is the only anna-molly crate a plugin needs (the shipped detectors
-// also use `am_detect` for t-digests, gap filling and STL; add it if you need those).
+// also use `am_plugin_kit` for t-digests, gap filling and STL; add it if you need those).
 // ---------------------------------------------------------------------------------------------
 use am_plugin_api::{BaseTask, Context, Event, Init, PluginError, Point, Severity, State};
 use serde::{Deserialize, Serialize};

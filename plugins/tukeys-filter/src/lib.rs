@@ -24,8 +24,8 @@
 //! }
 //! ```
 
-use am_detect::closest;
 use am_plugin_api::{BaseTask, Context, Init, PluginError};
+use am_plugin_kit::closest;
 use serde::Deserialize;
 
 /// The options of one service.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use am_configfile::{ConfigError, Problem};
+use am_daemon::config::{ConfigError, Problem};
 use am_runner::config::{AlgorithmSpec, AnalyzerConfig};
 use am_runner::host::{Instance, Plugins, RunCtx};
 use am_runner::metrics::RunnerMetrics;

@@ -12,7 +12,7 @@ use am_runner::output::events::EventDispatcher;
 use am_runner::queue::QueueClient;
 use am_runner::queue::scheduler::{EnqueueSettings, run_algorithm};
 use am_runner::worker::proto::Setup;
-use am_runner::worker::{WorkerSettings, hostname, run_worker};
+use am_runner::worker::{WorkerSettings, run_worker};
 use anyhow::Context;
 use tokio::sync::watch;
 
@@ -53,7 +53,7 @@ async fn serve(
     let redis = config.metric_sink.redis();
     let q = &config.queue;
     let time_limit = config.time_limit_secs();
-    let me = format!("{}:{}", hostname(), std::process::id());
+    let me = format!("{}:{}", am_daemon::hostname(), std::process::id());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let enqueue = EnqueueSettings {
@@ -135,7 +135,7 @@ async fn serve(
         outputs = Some((graphite, graphite_task, events, worker));
     }
     let side = side_tasks(&config, &metrics).await?;
-    am_telemetry::shutdown_signal()
+    am_daemon::shutdown_signal()
         .await
         .context("installing the signal handlers")?;
     tracing::info!("stopping");

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use am_daemon::{run_graphite_reporter, serve_prometheus};
 use am_runner::config::{AlgorithmSpec, AnalyzerConfig};
 use am_runner::exec::{Executor, Slot};
 use am_runner::host::Plugins;
@@ -11,7 +12,6 @@ use am_runner::output::events::EventDispatcher;
 use am_runner::output::events::EventsHandle;
 use am_runner::output::{GraphiteHandle, GraphiteSink};
 use am_runner::scheduler::run_schedule;
-use am_telemetry::{run_graphite_reporter, serve_prometheus};
 use anyhow::Context;
 use tokio::sync::watch;
 
@@ -125,7 +125,7 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
         "runner running"
     );
 
-    am_telemetry::shutdown_signal()
+    am_daemon::shutdown_signal()
         .await
         .context("installing the signal handlers")?;
     tracing::info!("stopping: no new ticks; waiting for running tasks and outputs");

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
-pub use am_configfile::{ConfigError, Problem};
+pub use am_daemon::config::{ConfigError, Problem};
 
 use super::{
     AlgorithmConfig, AlgorithmSpec, AnalyzerConfig, Schedule, ServiceSpec, ServicesSource,
@@ -17,16 +17,16 @@ pub fn load(
     file: &Path,
     services_file: Option<&Path>,
 ) -> Result<(AnalyzerConfig, Vec<AlgorithmSpec>), ConfigError> {
-    let text = am_configfile::read(file)?;
+    let text = am_daemon::config::read(file)?;
     let config = parse(&text, file)?;
     let (services, from) = match (services_file, &config.services) {
         (Some(f), _) => (
-            parse_services(&am_configfile::read(f)?, f)?,
+            parse_services(&am_daemon::config::read(f)?, f)?,
             f.to_path_buf(),
         ),
         (None, ServicesSource::File(rel)) => {
             let f = resolve(file, rel);
-            (parse_services(&am_configfile::read(&f)?, &f)?, f)
+            (parse_services(&am_daemon::config::read(&f)?, &f)?, f)
         }
         (None, ServicesSource::Inline(map)) => (map.clone(), file.to_path_buf()),
     };
@@ -120,7 +120,7 @@ fn resolve(base_file: &Path, rel: &Path) -> PathBuf {
 
 /// Parses `analyzer.json` text.
 pub fn parse(text: &str, file: &Path) -> Result<AnalyzerConfig, ConfigError> {
-    am_configfile::parse(text, file)
+    am_daemon::config::parse(text, file)
 }
 
 /// Parses anna-molly's `services.json`: algorithm name → schedule and services.
@@ -128,7 +128,7 @@ pub fn parse_services(
     text: &str,
     file: &Path,
 ) -> Result<IndexMap<String, AlgorithmConfig>, ConfigError> {
-    am_configfile::parse(text, file)
+    am_daemon::config::parse(text, file)
 }
 
 fn resolve_algorithms(

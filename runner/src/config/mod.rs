@@ -212,7 +212,7 @@ pub struct CeleryConfig {
 }
 
 /// The runner's own metrics: `/metrics` on 127.0.0.1:9109 by default.
-pub type MetricsConfig = am_telemetry::MetricsConfig<9109>;
+pub type MetricsConfig = am_daemon::MetricsConfig<9109>;
 
 /// One runnable unit: an algorithm's plugin for one service, on the algorithm's schedule.
 #[derive(Debug, Clone)]

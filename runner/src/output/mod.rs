@@ -3,8 +3,6 @@
 //! - [`graphite`]: plugins' output series, written to carbon in the plaintext protocol
 //!   (`name value timestamp\n`) over one persistent TCP connection, with a bounded buffer
 //!   while carbon is unreachable ([`GraphiteSink`], [`GraphiteHandle`]).
-//! - [`sanitize`]: series names (`<prefix>.<Plugin>.<service>.<field>`) and lines that can
-//!   never inject a line or a field into carbon's protocol.
 //! - [`events`]: plugins' events, delivered to webhooks and graphite-web's events API, each
 //!   output with its own bounded queue and retries ([`EventDispatcher`], [`EventsHandle`]).
 //!
@@ -17,7 +15,6 @@
 
 pub mod events;
 pub mod graphite;
-pub mod sanitize;
 
 use std::fmt;
 use std::sync::Mutex;
@@ -26,7 +23,6 @@ use std::time::{Duration, Instant};
 
 pub use events::{EventDispatcher, EventOutputConfig, EventRecord, EventsHandle};
 pub use graphite::{GraphiteConfig, GraphiteHandle, GraphiteSink, OutputPoint, WriteMark};
-pub use sanitize::{format_line, format_value, metric_name, sanitize_part};
 
 /// A problem in an output's config: where (a JSON path such as
 /// `event_outputs[0].Webhook.url`) and what is wrong.

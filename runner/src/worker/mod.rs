@@ -463,7 +463,7 @@ async fn heartbeat(shared: Arc<Shared>, processes: usize, mut stop: watch::Recei
         (shared.settings.time_limit / 4).clamp(Duration::from_millis(500), Duration::from_secs(5));
     let mut client = shared.client();
     let started = crate::queue::now_ms().to_string();
-    let host = hostname();
+    let host = am_daemon::hostname();
     loop {
         let (ids, busy): (Vec<String>, Vec<String>) = shared
             .held
@@ -502,13 +502,4 @@ async fn heartbeat(shared: Arc<Shared>, processes: usize, mut stop: watch::Recei
             _ = stop.changed() => {}
         }
     }
-}
-
-/// This machine's name, for the worker registry.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }

@@ -13,7 +13,7 @@ pub use crate::cli::CliOutput;
 use crate::cli::run_bounded;
 use crate::sys::temp_dir;
 
-/// The `am-collector` binary: `$AM_E2E_COLLECTOR`, else the release build, else the debug
+/// The `am-collector` binary: `$AM_TESTS_COLLECTOR`, else the release build, else the debug
 /// build; an error saying how to build it when there is none.
 pub fn collector_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os(COLLECTOR_ENV) {
@@ -125,7 +125,7 @@ pub struct CheckResult {
 /// Writes `config_text` to `collector.json` in a fresh temporary directory and runs
 /// `am-collector check --config` on it.
 pub fn check(config_text: &str) -> Result<CheckResult> {
-    let dir = temp_dir("am-e2e-collector-check-")?;
+    let dir = temp_dir("am-tests-collector-check-")?;
     let file = dir.path().join("collector.json");
     std::fs::write(&file, config_text).with_context(|| format!("writing {}", file.display()))?;
     let out = run_cli(

@@ -44,7 +44,7 @@ impl Collector {
         let binary = collector_binary()?;
         retry_on_port_clash(|| {
             let ports = CollectorPorts::fresh()?;
-            let dir = temp_dir("am-e2e-collector-")?;
+            let dir = temp_dir("am-tests-collector-")?;
             let config_text = options.render(redis_port, &ports);
             let config_path = dir.path().join("collector.json");
             std::fs::write(&config_path, &config_text)

@@ -12,13 +12,13 @@
 //!
 //! The binary is `target/release/am-collector` (built by `cargo build --release -p
 //! am-collector`, which the test command runs first), else `target/debug/am-collector`;
-//! `AM_E2E_COLLECTOR` overrides both.
+//! `AM_TESTS_COLLECTOR` overrides both.
 //!
 //! The submodules, by job: [`options`] (the generated config), [`daemon`] (the running
 //! [`Collector`]), [`metrics`] (its self-metrics over HTTP), [`cli`] (`check`, `inspect` and
 //! other one-shot commands), [`layout`] (the Redis layout, decoded independently), [`points`]
 //! (expected readings and plaintext lines). Everything they export is also here, as
-//! `am_e2e::collector::NAME`.
+//! `am_tests::collector::NAME`.
 
 use std::time::Duration;
 
@@ -41,7 +41,7 @@ pub use options::{CollectorOptions, CollectorPorts, DEFAULT_ROUTER, INTERVAL_TAG
 pub use points::{Sent, StoredPoint, describe_diff, last_write_wins, lines, to_map};
 
 /// Environment variable that overrides where the `am-collector` binary is found.
-pub const COLLECTOR_ENV: &str = "AM_E2E_COLLECTOR";
+pub const COLLECTOR_ENV: &str = "AM_TESTS_COLLECTOR";
 
 /// How long the collector may take from start to serving its ports.
 pub const COLLECTOR_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);

@@ -27,7 +27,7 @@ pub const BUILD_COMMAND: &str = "cargo build --release -p am-runner -p am-plugin
                                  -p am-plugin-flow-difference -p am-plugin-skyline \
                                  -p am-test-plugin-faulty -p am-test-plugin-abi-mismatch";
 
-/// The `am-runner` binary: `$AM_E2E_RUNNER`, else `target/release/am-runner`; an error saying
+/// The `am-runner` binary: `$AM_TESTS_RUNNER`, else `target/release/am-runner`; an error saying
 /// how to build it when there is none.
 pub fn runner_binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os(RUNNER_ENV) {

@@ -39,7 +39,7 @@ impl Runner {
         let binary = runner_binary()?;
         retry_on_port_clash(|| {
             let metrics_port = free_port()?;
-            let dir = temp_dir("am-e2e-runner-")?;
+            let dir = temp_dir("am-tests-runner-")?;
             let (config_path, config_text) = setup.write(dir.path(), Some(metrics_port))?;
             let spec = DaemonSpec::new("am-runner", &binary, dir.path())
                 .arg("--config")

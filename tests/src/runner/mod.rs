@@ -16,7 +16,7 @@
 //! - [`algorithms`]: constructed series and options for anna-molly's four detectors.
 //! - [`test_helpers`]: panicking shortcuts shared by the runner's test files.
 //!
-//! The binary is `target/release/am-runner` (`AM_E2E_RUNNER` overrides it) and the plugins
+//! The binary is `target/release/am-runner` (`AM_TESTS_RUNNER` overrides it) and the plugins
 //! `target/release/lib*.so` (`$CARGO_TARGET_DIR/release` when that is set), built by the test
 //! command first (see [`BUILD_COMMAND`]); when one is missing the error says how to build it.
 
@@ -41,7 +41,7 @@ pub use store::{SERIES_MODEL, Series, write_series};
 pub use webhook::{HttpRequest, WebhookServer};
 
 /// Environment variable that overrides where the `am-runner` binary is found.
-pub const RUNNER_ENV: &str = "AM_E2E_RUNNER";
+pub const RUNNER_ENV: &str = "AM_TESTS_RUNNER";
 
 /// How long the runner may take from start to serving its metrics endpoint.
 pub const RUNNER_STARTUP_TIMEOUT: Duration = Duration::from_secs(20);

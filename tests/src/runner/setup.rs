@@ -207,7 +207,7 @@ impl RunnerSetup {
     }
 
     fn one_shot(&self, command: &str) -> Result<RunnerCheck> {
-        let dir = temp_dir("am-e2e-runner-check-")?;
+        let dir = temp_dir("am-tests-runner-check-")?;
         let (file, _) = self.write(dir.path(), None)?;
         let out = command_in(command, &file, &self.args, dir.path())?;
         // The directory goes away with `dir`; the result keeps its name for messages.

@@ -1,0 +1,352 @@
+//! The layout against a real redis-server: reads, last write wins, interval buckets, expiry,
+//! sealing, the index and its trimming.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use am_store::writer::{Batch, ModelTable, encode_trim, execute, write_batch};
+use am_store::{Conn, Model, Pattern, Point, Reader, RedisAddr, SeriesId, keys, unix_now};
+use am_tests::RedisServer;
+
+fn addr(redis: &RedisServer) -> RedisAddr {
+    RedisAddr {
+        host: "127.0.0.1".into(),
+        port: redis.port(),
+        db: 0,
+        password: None,
+    }
+}
+
+async fn conn(redis: &RedisServer) -> Conn {
+    Conn::connect(&addr(redis), Duration::from_secs(5))
+        .await
+        .unwrap()
+}
+
+const RAW: Model = Model::Raw { ttl: 86_400 };
+const IV: Model = Model::Interval {
+    interval: 300,
+    ttl: 86_400,
+};
+
+async fn write(conn: &mut Conn, table: &ModelTable, points: &[(&str, u16, f64, f64)]) -> u64 {
+    let mut batch = Batch::default();
+    let now = unix_now();
+    for (name, model, ts, v) in points {
+        batch.push(table, [*model], name, *ts, *v, now);
+    }
+    write_batch(conn, table, &mut batch).await.unwrap().stored
+}
+
+async fn usage(c: &mut Conn, key: &str) -> i64 {
+    match c.cmd(&[b"MEMORY", b"USAGE", key.as_bytes()]).await.unwrap() {
+        am_store::resp::Value::Int(n) => n,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn series(name: &str, model: Model) -> SeriesId {
+    SeriesId {
+        name: name.into(),
+        model,
+    }
+}
+
+#[tokio::test]
+async fn last_write_wins_in_order_across_batches_and_chunks() {
+    let redis = RedisServer::start().unwrap();
+    let mut c = conn(&redis).await;
+    let table = ModelTable::new(vec![RAW]);
+    let t0 = (unix_now() - 3600) as f64;
+    // Out of order, duplicated within a batch and across batches, spanning chunk boundaries.
+    write(
+        &mut c,
+        &table,
+        &[
+            ("a.b", 0, t0 + 60.0, 1.0),
+            ("a.b", 0, t0, 2.0),
+            ("a.b", 0, t0 + 60.0, 3.0),
+        ],
+    )
+    .await;
+    write(
+        &mut c,
+        &table,
+        &[("a.b", 0, t0 + 0.9, 4.0), ("a.b", 0, t0 - 20000.0, 5.0)],
+    )
+    .await;
+    let mut r = Reader::connect(&addr(&redis), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let pts = r
+        .read(&series("a.b", RAW), i64::MIN, i64::MAX)
+        .await
+        .unwrap();
+    let t = t0 as i64;
+    assert_eq!(
+        pts,
+        vec![
+            Point {
+                ts: t - 20000,
+                value: 5.0
+            },
+            Point { ts: t, value: 4.0 },
+            Point {
+                ts: t + 60,
+                value: 3.0
+            },
+        ]
+    );
+    // A window reads only its points.
+    let pts = r.read(&series("a.b", RAW), t, t + 59).await.unwrap();
+    assert_eq!(pts, vec![Point { ts: t, value: 4.0 }]);
+}
+
+#[tokio::test]
+async fn interval_model_keeps_last_value_per_bucket_at_bucket_start() {
+    let redis = RedisServer::start().unwrap();
+    let mut c = conn(&redis).await;
+    let table = ModelTable::new(vec![RAW, IV]);
+    let b = (unix_now() - 7200) / 300 * 300;
+    let pts: Vec<(&str, u16, f64, f64)> = vec![
+        ("x.cpu", 1, (b + 10) as f64, 1.0),
+        ("x.cpu", 1, (b + 299) as f64, 2.0),
+        ("x.cpu", 1, (b + 300) as f64, 3.0),
+        ("x.cpu", 1, (b + 5) as f64, 9.0), // late, same bucket: last write wins
+        ("x.cpu", 0, (b + 5) as f64, 9.0),
+    ];
+    assert_eq!(write(&mut c, &table, &pts).await, 5);
+    let mut r = Reader::connect(&addr(&redis), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let got = r
+        .read(&series("x.cpu", IV), i64::MIN, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![
+            Point { ts: b, value: 9.0 },
+            Point {
+                ts: b + 300,
+                value: 3.0
+            }
+        ]
+    );
+    let raw = r
+        .read(&series("x.cpu", RAW), i64::MIN, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        raw,
+        vec![Point {
+            ts: b + 5,
+            value: 9.0
+        }]
+    );
+    // Both series are found by name.
+    let found = r.find(&Pattern::parse("x.*").unwrap()).await.unwrap();
+    assert_eq!(found, vec![series("x.cpu", RAW), series("x.cpu", IV)]);
+}
+
+#[tokio::test]
+async fn every_chunk_expires_and_is_indexed_and_old_chunks_are_sealed() {
+    let redis = RedisServer::start().unwrap();
+    let mut c = conn(&redis).await;
+    let table = ModelTable::new(vec![RAW]);
+    let span = i64::from(RAW.span());
+    // Three chunks back, so that the chunks after it are all in the past.
+    let chunk = RAW.chunk_start(unix_now() - 4 * span);
+    // Many small appends to one chunk, unsorted, with duplicates: APPEND leaves slack.
+    for i in (0..200i64).rev() {
+        write(
+            &mut c,
+            &table,
+            &[("s.m", 0, (chunk + i % 150) as f64, i as f64)],
+        )
+        .await;
+    }
+    let key = keys::chunk(&RAW, "s.m", chunk);
+    let before = usage(&mut c, &key).await;
+    // The first point of the next chunk seals this one.
+    write(&mut c, &table, &[("s.m", 0, (chunk + span) as f64, 1.0)]).await;
+    let after = usage(&mut c, &key).await;
+    let len = c.cmd(&[b"STRLEN", key.as_bytes()]).await.unwrap();
+    assert_eq!(
+        len,
+        am_store::resp::Value::Int(200 * 10),
+        "every record is kept"
+    );
+    assert!(
+        after < before && after < 200 * 10 + 200,
+        "sealing gives the slack back: {before} -> {after}"
+    );
+    let mut r = Reader::connect(&addr(&redis), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let pts = r
+        .read(&series("s.m", RAW), chunk, chunk + span - 1)
+        .await
+        .unwrap();
+    assert_eq!(pts.len(), 150);
+    // Records 0..50 were written twice; the later write (smaller i) wins.
+    assert_eq!(
+        pts[0],
+        Point {
+            ts: chunk,
+            value: 0.0
+        }
+    );
+    assert_eq!(
+        pts[149],
+        Point {
+            ts: chunk + 149,
+            value: 149.0
+        }
+    );
+    // Every chunk has its expiry at chunk end + ttl.
+    for start in [chunk, chunk + span] {
+        let k = keys::chunk(&RAW, "s.m", start);
+        let at = c.cmd(&[b"EXPIRETIME", k.as_bytes()]).await.unwrap();
+        assert_eq!(
+            at,
+            am_store::resp::Value::Int(RAW.chunk_expiry(start)),
+            "{k}"
+        );
+    }
+    let idx = c
+        .cmd(&[b"ZRANGE", keys::index("r86400").as_bytes(), b"0", b"-1"])
+        .await
+        .unwrap();
+    assert_eq!(
+        idx,
+        am_store::resp::Value::Array(Some(vec![am_store::resp::Value::Bulk(Some(
+            b"s.m".to_vec()
+        ))]))
+    );
+}
+
+#[tokio::test]
+async fn points_past_retention_are_not_written() {
+    let table = ModelTable::new(vec![Model::Raw { ttl: 600 }]);
+    let mut batch = Batch::default();
+    let now = unix_now();
+    let c = batch.push(&table, [0u16], "old", (now - 10_000) as f64, 1.0, now);
+    assert_eq!((c.queued, c.expired), (0, 1));
+    let c = batch.push(&table, [0u16], "bad", f64::NAN, 1.0, now);
+    assert_eq!(c.bad_timestamp, 1);
+    // Milliseconds sent as seconds, or a clock far ahead: refused, not kept for years.
+    let c = batch.push(&table, [0u16], "ms", (now * 1000) as f64, 1.0, now);
+    assert_eq!(c.bad_timestamp, 1);
+    let c = batch.push(&table, [0u16], "ahead", (now + 601) as f64, 1.0, now);
+    assert_eq!(c.bad_timestamp, 1);
+    let c = batch.push(&table, [0u16], "skew", (now + 590) as f64, 1.0, now);
+    assert_eq!(c.queued, 1);
+    batch = Batch::default();
+    assert!(batch.is_empty());
+}
+
+#[tokio::test]
+async fn find_uses_the_index_and_trim_drops_expired_names() {
+    let redis = RedisServer::start().unwrap();
+    let mut c = conn(&redis).await;
+    let table = ModelTable::new(vec![RAW]);
+    let now = unix_now() as f64;
+    let names = [
+        "sys.web1.cpu",
+        "sys.web2.cpu",
+        "sys.web1.mem",
+        "app.sys.cpu",
+        "sysx",
+    ];
+    let pts: Vec<_> = names.iter().map(|n| (*n, 0u16, now - 60.0, 1.0)).collect();
+    write(&mut c, &table, &pts).await;
+    let mut r = Reader::connect(&addr(&redis), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let pat = Pattern::parse("sys.*.cpu").unwrap();
+    let got: Vec<String> = r
+        .find(&pat)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(got, vec!["sys.web1.cpu", "sys.web2.cpu"]);
+    let got: Vec<String> = r
+        .find(&Pattern::parse(r"re:.*\.cpu$").unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(got, vec!["app.sys.cpu", "sys.web1.cpu", "sys.web2.cpu"]);
+    // Pretend "sysx" was last written long ago: trim takes it out of the index.
+    c.cmd(&[b"ZADD", keys::seen("r86400").as_bytes(), b"1000", b"sysx"])
+        .await
+        .unwrap();
+    let mut out = bytes::BytesMut::new();
+    let mut cmds = Vec::new();
+    encode_trim(&table, unix_now(), &mut out, &mut cmds);
+    let report = execute(&mut c, &table, &mut out, cmds).await.unwrap();
+    assert_eq!(report.trimmed, 1);
+    let all = r.find(&Pattern::parse("*").unwrap()).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert!(all.iter().all(|s| s.name != "sysx"));
+}
+
+/// `read_many_each` hands over every series in order — many more than one pipeline, raw and
+/// interval ones, names without data — with the same points as `read` and `read_many`, and
+/// the connection stays usable after it.
+#[tokio::test]
+async fn read_many_each_streams_what_read_returns() {
+    let redis = RedisServer::start().unwrap();
+    let mut c = conn(&redis).await;
+    let table = ModelTable::new(vec![RAW, IV]);
+    let now = unix_now();
+    let mut points = Vec::new();
+    let names: Vec<String> = (0..300).map(|i| format!("m.{i:03}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        // Spanning several chunks (a chunk of r86400 covers 4 h), written out of order.
+        for k in (0..40).rev() {
+            let ts = (now - 30_000 + k * 700 + i as i64) as f64;
+            points.push((
+                name.as_str(),
+                (i % 2) as u16,
+                ts,
+                (i * 100 + k as usize) as f64,
+            ));
+        }
+    }
+    write(&mut c, &table, &points).await;
+    let mut ids: Vec<SeriesId> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| series(n, if i % 2 == 0 { RAW } else { IV }))
+        .collect();
+    ids.insert(7, series("no.such.metric", RAW));
+    let mut r = Reader::connect(&addr(&redis), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let (from, until) = (now - 20_000, now);
+    let mut streamed: Vec<(usize, Vec<Point>)> = Vec::new();
+    r.read_many_each(&ids, from, until, |i, pts| streamed.push((i, pts.to_vec())))
+        .await
+        .unwrap();
+    let collected = r.read_many(&ids, from, until).await.unwrap();
+    assert_eq!(streamed.len(), ids.len());
+    assert_eq!(collected.len(), ids.len());
+    for (k, ((i, pts), id)) in streamed.iter().zip(&ids).enumerate() {
+        assert_eq!(*i, k);
+        let one = r.read(id, from, until).await.unwrap();
+        assert_eq!(pts, &one, "{}", id.name);
+        assert_eq!(&collected[k], &one, "{}", id.name);
+        assert!(pts.windows(2).all(|w| w[0].ts < w[1].ts));
+        assert!(pts.iter().all(|p| p.ts >= from && p.ts <= until));
+        if id.name == "no.such.metric" {
+            assert!(pts.is_empty());
+        } else {
+            assert!(pts.len() > 20, "{}: {}", id.name, pts.len());
+        }
+    }
+}
