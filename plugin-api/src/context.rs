@@ -5,18 +5,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::abi::Point;
+use crate::calls::HostCalls;
 use crate::error::{ErrorKind, PluginError};
 use crate::event::Event;
-use crate::host::Host;
-
-/// One metric's points, as [`Context::read_pattern`] returns them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    /// The metric's full name.
-    pub name: String,
-    /// Its points, oldest first.
-    pub points: Vec<Point>,
-}
+use crate::records::Series;
 
 /// Generates the logging methods shared by [`Context`] and [`crate::Init`].
 macro_rules! log_methods {
@@ -60,12 +52,12 @@ pub(crate) use log_methods;
 ///
 /// A `Context` lives only for the call to `run` and cannot leave its thread.
 pub struct Context<'a> {
-    host: Host<'a>,
+    host: HostCalls<'a>,
     service: &'a str,
 }
 
 impl<'a> Context<'a> {
-    pub(crate) fn new(host: Host<'a>, service: &'a str) -> Self {
+    pub(crate) fn new(host: HostCalls<'a>, service: &'a str) -> Self {
         Self { host, service }
     }
 

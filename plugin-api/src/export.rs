@@ -9,8 +9,8 @@ use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::abi::{HostApi, PluginDescriptor, Status, Str};
+use crate::calls::HostCalls;
 use crate::context::Context;
-use crate::host::Host;
 use crate::options::parse_options;
 use crate::task::{BaseTask, Init};
 
@@ -33,7 +33,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 
 /// Runs `body`, catching a panic: an `Err` is reported through `host.set_error` as `Error`,
 /// a panic as `Panic`.
-fn guarded(host: Host<'_>, what: &str, body: impl FnOnce() -> Result<(), String>) -> Status {
+fn guarded(host: HostCalls<'_>, what: &str, body: impl FnOnce() -> Result<(), String>) -> Status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => Status::Ok,
         Ok(Err(message)) => {
@@ -69,7 +69,7 @@ pub unsafe extern "C" fn __create<T: BaseTask>(
         return Status::Error;
     }
     // SAFETY: the caller's contract on `host`.
-    let host = unsafe { Host::new(api) };
+    let host = unsafe { HostCalls::new(api) };
     let what = format!("{}::new", T::NAME);
     guarded(host, &what, || {
         // SAFETY: the caller passes views valid for this call.
@@ -101,7 +101,7 @@ pub unsafe extern "C" fn __run<T: BaseTask>(instance: *mut c_void, host: *const 
         return Status::Error;
     };
     // SAFETY: the caller's contract on `host`.
-    let host = unsafe { Host::new(api) };
+    let host = unsafe { HostCalls::new(api) };
     // SAFETY: made by `__create::<T>` from a `Box<Instance<T>>`, live, and exclusively ours
     // for this call (caller's contract); null is refused.
     let Some(instance) = (unsafe { instance.cast::<Instance<T>>().as_mut() }) else {

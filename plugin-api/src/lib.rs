@@ -213,9 +213,12 @@
 //! symbol names are fixed.
 
 // `unsafe_code` is denied workspace-wide; it is allowed only in the modules that cross the
-// boundary (`ffi`, `host`, `export`, and `testing`'s host and runner), and each `unsafe`
-// block there states why it is sound.
+// boundary, each `unsafe` block there stating why it is sound: on the plugin side `ffi` (views),
+// `export` (the shims a plugin exports) and `calls` (calling the host's functions); on the
+// host side `hosting`'s one private module.
 pub mod abi;
+#[allow(unsafe_code)]
+mod calls;
 mod context;
 mod error;
 mod event;
@@ -223,16 +226,17 @@ mod event;
 mod export;
 #[allow(unsafe_code)]
 mod ffi;
-#[allow(unsafe_code)]
-mod host;
+pub mod hosting;
 mod options;
+pub mod records;
 mod task;
 pub mod testing;
 
 pub use abi::{Level, Point};
-pub use context::{Context, Series};
+pub use context::Context;
 pub use error::{ErrorKind, PluginError};
 pub use event::{Event, Severity, State};
+pub use records::Series;
 pub use task::{BaseTask, Init, NoOptions};
 
 /// Implementation details of [`export_plugin!`]; not part of the API.

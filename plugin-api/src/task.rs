@@ -3,9 +3,9 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::calls::HostCalls;
 use crate::context::{Context, log_methods};
 use crate::error::PluginError;
-use crate::host::Host;
 
 /// An algorithm: the one trait a plugin implements.
 ///
@@ -59,12 +59,12 @@ pub trait BaseTask: Sized + Send + 'static {
 
 /// What [`BaseTask::new`] gets besides its options: the service's name and a logger.
 pub struct Init<'a> {
-    host: Host<'a>,
+    host: HostCalls<'a>,
     service: &'a str,
 }
 
 impl<'a> Init<'a> {
-    pub(crate) fn new(host: Host<'a>, service: &'a str) -> Self {
+    pub(crate) fn new(host: HostCalls<'a>, service: &'a str) -> Self {
         Self { host, service }
     }
 

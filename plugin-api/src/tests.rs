@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::abi::{ABI_VERSION, Level, Point};
 use crate::export::StaticDescriptor;
+use crate::hosting::Plugin;
 use crate::testing::{Failure, TestHost, TestRunner, run_task};
 use crate::{BaseTask, Context, ErrorKind, Event, Init, NoOptions, PluginError, Severity, State};
 
@@ -330,23 +331,25 @@ fn descriptors_are_refused_like_the_runner_refuses_them() {
     let mut host = host();
     let good = StaticDescriptor::new::<Unit>(ABI_VERSION, true, "1.2.3");
     // SAFETY: a descriptor built by this crate, alive for the whole test.
-    let mut runner =
-        unsafe { TestRunner::from_descriptor(good.get(), "{}", "svc", &mut host) }.unwrap();
+    let plugin = unsafe { Plugin::from_descriptor(good.get()) }.unwrap();
+    assert_eq!(
+        (plugin.name.as_str(), plugin.version.as_str()),
+        ("Unit", "1.2.3")
+    );
+    let mut runner = TestRunner::from_plugin(plugin, "{}", "svc", &mut host).unwrap();
     runner.run(&mut host, 0).unwrap();
 
     let other = StaticDescriptor::new::<Unit>(999, true, "1.2.3");
     // SAFETY: as above.
-    let failure =
-        unsafe { TestRunner::from_descriptor(other.get(), "{}", "svc", &mut host) }.unwrap_err();
+    let refused = unsafe { Plugin::from_descriptor(other.get()) }.unwrap_err();
     assert_eq!(
-        failure.message(),
-        format!("plugin `Unit` speaks ABI version 999, this host speaks {ABI_VERSION}")
+        refused,
+        format!("built for plugin ABI version 999, this runner speaks version {ABI_VERSION}")
     );
     let abort = StaticDescriptor::new::<Unit>(ABI_VERSION, false, "1.2.3");
     // SAFETY: as above.
-    let failure =
-        unsafe { TestRunner::from_descriptor(abort.get(), "{}", "svc", &mut host) }.unwrap_err();
-    assert!(failure.message().contains("panic = \"abort\""));
+    let refused = unsafe { Plugin::from_descriptor(abort.get()) }.unwrap_err();
+    assert!(refused.contains("panic = \"abort\""));
 }
 
 crate::export_plugin!(Unit);
@@ -365,7 +368,8 @@ fn the_exported_symbols_describe_the_plugin() {
     }
     let mut host = host();
     // SAFETY: as above.
-    let mut runner = unsafe { TestRunner::from_descriptor(d, "{}", "svc", &mut host) }.unwrap();
+    let plugin = unsafe { Plugin::from_descriptor(d) }.unwrap();
+    let mut runner = TestRunner::from_plugin(plugin, "{}", "svc", &mut host).unwrap();
     runner.run(&mut host, 0).unwrap();
 }
 

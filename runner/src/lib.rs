@@ -1,13 +1,11 @@
-//! am-runner as a library: the config, the plugin host, the executor and scheduler, and the
-//! outputs, so tests can drive the same pieces the binary runs.
+//! am-runner as a library: the config, the scheduler and its two dispatches (run here, or
+//! enqueue for workers), the queue and the workers, and the outputs, so tests can drive the
+//! same pieces the binary runs. Plugins themselves are hosted by `am-plugin-host`.
 
 pub mod config;
-pub mod exec;
-pub mod host;
+pub mod local;
 pub mod metrics;
-pub mod nab;
 pub mod output;
 pub mod queue;
-pub mod replay;
 pub mod scheduler;
 pub mod worker;

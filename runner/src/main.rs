@@ -65,7 +65,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::PluginProcess) = &cli.command {
         // Each process loads the plugins: the worker already said which it found.
-        am_daemon::init_tracing("info,am_runner::host::loader=warn");
+        am_daemon::init_tracing("info,am_plugin_host::loader=warn");
         return match am_runner::worker::child::main() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -1,13 +1,13 @@
-//! The scheduler: one loop per algorithm, firing its poll task at every tick of its schedule.
-//! A poll task dispatches one plugin task per service, stamped with the tick's scheduled time.
+//! The scheduler: one loop per algorithm, firing its poll task at every tick of its schedule,
+//! stamped with the tick's scheduled time. What a tick does is the [`Dispatch`]'s: run the
+//! algorithm's tasks here ([`crate::local::Executor`]), or enqueue them for the workers
+//! ([`crate::queue::enqueue::Enqueue`]).
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
 use crate::config::Schedule;
-use crate::exec::{Executor, Slot};
 use crate::metrics::RunnerMetrics;
 
 fn now_ms() -> i64 {
@@ -16,30 +16,30 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Fires `slots` on `schedule` until `stop` turns true.
+/// What one algorithm's tick does.
+pub trait Dispatch: Send + Sync {
+    /// Fires the tick whose scheduled time is `tick`.
+    fn fire(&self, tick: i64) -> impl Future<Output = ()> + Send;
+}
+
+/// Fires `dispatch` at every tick of `schedule` until `stop` turns true.
 pub async fn run_schedule(
-    algorithm: String,
-    schedule: Schedule,
-    slots: Vec<Arc<Slot>>,
-    exec: Arc<Executor>,
-    metrics: Arc<RunnerMetrics>,
+    algorithm: &str,
+    schedule: &Schedule,
+    dispatch: impl Dispatch,
+    metrics: &RunnerMetrics,
     stop: watch::Receiver<bool>,
 ) {
-    let services = slots.len();
-    let alg = algorithm.clone();
-    run_ticks(&algorithm, &schedule, &metrics, stop, move |tick| {
-        tracing::debug!(algorithm = %alg, tick, services, "tick");
-        for slot in &slots {
-            exec.dispatch(slot, tick);
-        }
-        std::future::ready(())
+    run_ticks(algorithm, schedule, metrics, stop, |tick| {
+        tracing::debug!(algorithm = %algorithm, tick, "tick");
+        dispatch.fire(tick)
     })
     .await;
 }
 
 /// Calls `fire` at every tick of `schedule` (with the tick's scheduled time) until `stop`
 /// turns true. After a stall it fires the latest due tick, not a burst.
-pub async fn run_ticks<F: Future<Output = ()>>(
+async fn run_ticks<F: Future<Output = ()>>(
     algorithm: &str,
     schedule: &Schedule,
     metrics: &RunnerMetrics,

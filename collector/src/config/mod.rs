@@ -105,22 +105,11 @@ impl WriterConfig {
     }
 }
 
-/// Redis connection, pipelining and buffering.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedisSinkConfig {
-    /// Redis host.
-    #[serde(default = "default_host")]
-    pub host: String,
-    /// Redis port.
-    #[serde(default = "default_redis_port")]
-    pub port: u16,
-    /// Redis database number.
-    #[serde(default)]
-    pub db: u32,
-    /// Password for `AUTH`, when Redis requires one.
-    #[serde(default)]
-    pub password: Option<String>,
+am_store::redis_config! {
+    /// Redis connection, pipelining and buffering.
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RedisSinkConfig {
     /// Most commands sent in one pipeline (anna-molly's batch bound).
     #[serde(default = "default_pipeline_size")]
     pub pipeline_size: usize,
@@ -141,14 +130,9 @@ pub struct RedisSinkConfig {
     /// Seconds to keep flushing on shutdown before giving up (and counting what is left).
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout_secs: u64,
+    }
 }
 
-fn default_host() -> String {
-    "127.0.0.1".into()
-}
-fn default_redis_port() -> u16 {
-    6379
-}
 fn default_pipeline_size() -> usize {
     1000
 }
@@ -166,18 +150,6 @@ fn default_buffer_max_seconds() -> u64 {
 }
 fn default_shutdown_timeout() -> u64 {
     30
-}
-
-impl RedisSinkConfig {
-    /// The address part, as the store wants it.
-    pub fn addr(&self) -> am_store::RedisAddr {
-        am_store::RedisAddr {
-            host: self.host.clone(),
-            port: self.port,
-            db: self.db,
-            password: self.password.clone(),
-        }
-    }
 }
 
 /// The collector's own metrics: `/metrics` on 127.0.0.1:9108 by default.

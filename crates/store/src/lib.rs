@@ -74,18 +74,9 @@ pub use pattern::Pattern;
 pub use reader::{Reader, SeriesId, unix_now};
 pub use resp::{Conn, RedisAddr};
 
-/// One datapoint: a whole-second Unix timestamp and a value.
-///
-/// `repr(C)`: the same layout as the plugin ABI's point, so the runner lends a series read
-/// from the store to a plugin without converting it.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Point {
-    /// Seconds since the Unix epoch.
-    pub ts: i64,
-    /// The value.
-    pub value: f64,
-}
+/// One datapoint: a whole-second Unix timestamp and a value. The plugin ABI's own point, so
+/// the runner lends a series read from the store to a plugin without converting it.
+pub use am_plugin_api::Point;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -46,88 +46,20 @@
 //! # Ok::<(), am_plugin_api::testing::Failure>(())
 //! ```
 
-#[allow(unsafe_code)]
-mod callbacks;
+mod host;
 mod pattern;
-#[allow(unsafe_code)]
 mod runner;
 
 use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 
-use crate::abi::{Level, Point};
+use crate::abi::Point;
 use crate::error::{ErrorKind, PluginError};
 
+pub use crate::records::{Emitted, EventRecord, LogRecord};
 pub use pattern::Pattern;
 pub use runner::{Failure, TestRunner, run_task};
-
-/// An output point a plugin emitted.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Emitted {
-    /// The plugin's name.
-    pub plugin: String,
-    /// The service.
-    pub service: String,
-    /// The field.
-    pub field: String,
-    /// The value.
-    pub value: f64,
-    /// Seconds since the epoch.
-    pub ts: i64,
-}
-
-impl Emitted {
-    /// The series name the runner would write, without its prefix:
-    /// `<plugin>.<service>.<field>`.
-    pub fn name(&self) -> String {
-        format!("{}.{}.{}", self.plugin, self.service, self.field)
-    }
-}
-
-/// An event a plugin sent, as it crossed the boundary.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct RecordedEvent {
-    /// The plugin's name.
-    pub plugin: String,
-    /// The service.
-    pub service: String,
-    /// `ok`, `anomalous`, `unknown`, …
-    pub state: String,
-    /// `info`, `warning` or `critical`.
-    pub severity: String,
-    /// The metric the event is about.
-    pub metric: String,
-    /// The sentence for a person.
-    pub reason: String,
-    /// The values behind the verdict.
-    pub values: Vec<(String, f64)>,
-    /// Seconds since the epoch.
-    pub ts: i64,
-}
-
-impl RecordedEvent {
-    /// The value named `name`, if the event carries one.
-    pub fn value(&self, name: &str) -> Option<f64> {
-        self.values.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
-    }
-}
-
-/// A line a plugin logged.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LogLine {
-    /// The plugin's name.
-    pub plugin: String,
-    /// The service.
-    pub service: String,
-    /// The level.
-    pub level: Level,
-    /// The message.
-    pub message: String,
-}
 
 /// An in-memory stand-in for the runner and its store.
 ///
@@ -146,8 +78,8 @@ pub struct TestHost {
     pub(crate) any: Option<Vec<Point>>,
     state: BTreeMap<(String, String, String), Vec<u8>>,
     emitted: Vec<Emitted>,
-    events: Vec<RecordedEvent>,
-    logs: Vec<LogLine>,
+    events: Vec<EventRecord>,
+    logs: Vec<LogRecord>,
     store_failing: bool,
     /// `(shard, shards)` passed to the next calls (see [`TestHost::set_shard`]).
     shard: Option<(u32, u32)>,
@@ -293,12 +225,12 @@ impl TestHost {
     }
 
     /// The events sent so far, in order.
-    pub fn events(&self) -> &[RecordedEvent] {
+    pub fn events(&self) -> &[EventRecord] {
         &self.events
     }
 
     /// The lines logged so far, in order.
-    pub fn logs(&self) -> &[LogLine] {
+    pub fn logs(&self) -> &[LogRecord] {
         &self.logs
     }
 
@@ -308,7 +240,7 @@ impl TestHost {
     }
 
     /// Takes the events out of the recorder.
-    pub fn take_events(&mut self) -> Vec<RecordedEvent> {
+    pub fn take_events(&mut self) -> Vec<EventRecord> {
         std::mem::take(&mut self.events)
     }
 

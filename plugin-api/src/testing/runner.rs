@@ -1,13 +1,11 @@
 //! [`TestRunner`]: one plugin instance across ticks, driven through the plugin's
 //! `extern "C"` functions as the runner drives them.
 
-use std::ffi::c_void;
 use std::fmt;
 
 use super::TestHost;
-use super::callbacks::{Outcome, with_api};
-use crate::abi::{ABI_VERSION, HostApi, PluginDescriptor, Status, Str};
-use crate::export::StaticDescriptor;
+use super::host::Scoped;
+use crate::hosting::{Call, Instance, Outcome, Plugin};
 use crate::task::BaseTask;
 
 /// Why creating or running a plugin instance failed.
@@ -43,9 +41,14 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
-type CreateFn = unsafe extern "C" fn(Str<'_>, Str<'_>, *const HostApi, *mut *mut c_void) -> Status;
-type RunFn = unsafe extern "C" fn(*mut c_void, *const HostApi) -> Status;
-type DestroyFn = unsafe extern "C" fn(*mut c_void);
+/// Maps how a call into the plugin ended to a result.
+fn result(outcome: Outcome) -> Result<(), Failure> {
+    match outcome {
+        Outcome::Ok => Ok(()),
+        Outcome::Failed(m) => Err(Failure::Error(m)),
+        Outcome::Panicked(m) => Err(Failure::Panic(m)),
+    }
+}
 
 /// One plugin instance for one service, kept across ticks as a runner worker keeps it.
 ///
@@ -56,39 +59,23 @@ type DestroyFn = unsafe extern "C" fn(*mut c_void);
 ///
 /// Every call goes through the plugin's `extern "C"` functions (the very ones
 /// [`export_plugin!`](crate::export_plugin) exports) with a real
-/// [`HostApi`](crate::abi::HostApi) over the `TestHost`.
+/// [`HostApi`](crate::abi::HostApi) over the `TestHost`, built by the same
+/// [`hosting`](crate::hosting) code the runner uses.
 pub struct TestRunner {
-    plugin: String,
+    plugin: Plugin,
     service: String,
     options_json: String,
-    create: CreateFn,
-    run: RunFn,
-    destroy: DestroyFn,
-    /// Null when there is no live instance (after a panic).
-    instance: *mut c_void,
+    /// `None` when there is no live instance (after a panic).
+    instance: Option<Instance>,
 }
 
 impl fmt::Debug for TestRunner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestRunner")
-            .field("plugin", &self.plugin)
+            .field("plugin", &self.plugin.name)
             .field("service", &self.service)
-            .field("live", &!self.instance.is_null())
+            .field("live", &self.instance.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-/// Maps what a call into the plugin returned to a result.
-fn outcome(outcome: Outcome) -> Result<(), Failure> {
-    let message = || {
-        outcome.error.clone().unwrap_or_else(|| {
-            format!("the plugin returned {:?} without a message", outcome.status)
-        })
-    };
-    match outcome.status {
-        Status::Ok => Ok(()),
-        Status::Panic => Err(Failure::Panic(message())),
-        Status::Error | Status::NotFound => Err(Failure::Error(message())),
     }
 }
 
@@ -100,59 +87,12 @@ impl TestRunner {
         service: &str,
         host: &mut TestHost,
     ) -> Result<Self, Failure> {
-        // The version is unknown statically linked; it is not used here.
-        let descriptor = StaticDescriptor::new::<T>(ABI_VERSION, cfg!(panic = "unwind"), "");
-        let d = descriptor.get();
-        Self::build(
-            T::NAME.to_owned(),
-            (d.create, d.run, d.destroy),
-            options_json,
-            service,
-            host,
-        )
+        Self::from_plugin(Plugin::of::<T>(), options_json, service, host)
     }
 
-    /// Creates an instance through a plugin's descriptor, such as one read from a loaded
-    /// library's [`DESCRIPTOR_SYMBOL`](crate::abi::DESCRIPTOR_SYMBOL). Refuses a descriptor
-    /// of another ABI version or built with `panic = "abort"`, as the runner does.
-    ///
-    /// # Safety
-    ///
-    /// `descriptor` must be a valid plugin descriptor whose functions honour the ABI, and
-    /// must stay valid (the library stay loaded) while the `TestRunner` lives. For a
-    /// library, check its [`ABI_VERSION_SYMBOL`](crate::abi::ABI_VERSION_SYMBOL) before
-    /// reading the descriptor at all.
-    pub unsafe fn from_descriptor(
-        descriptor: &PluginDescriptor,
-        options_json: &str,
-        service: &str,
-        host: &mut TestHost,
-    ) -> Result<Self, Failure> {
-        // SAFETY: the descriptor's strings are valid for the life of the library.
-        let name = unsafe { descriptor.name.to_string_lossy() };
-        if descriptor.abi_version != ABI_VERSION {
-            return Err(Failure::Error(format!(
-                "plugin `{name}` speaks ABI version {}, this host speaks {ABI_VERSION}",
-                descriptor.abi_version
-            )));
-        }
-        if !descriptor.panic_unwind {
-            return Err(Failure::Error(format!(
-                "plugin `{name}` is built with panic = \"abort\"; it must unwind"
-            )));
-        }
-        Self::build(
-            name,
-            (descriptor.create, descriptor.run, descriptor.destroy),
-            options_json,
-            service,
-            host,
-        )
-    }
-
-    fn build(
-        plugin: String,
-        (create, run, destroy): (CreateFn, RunFn, DestroyFn),
+    /// Creates an instance of a plugin, such as one the runner's loader read from a library.
+    pub fn from_plugin(
+        plugin: Plugin,
         options_json: &str,
         service: &str,
         host: &mut TestHost,
@@ -161,89 +101,69 @@ impl TestRunner {
             plugin,
             service: service.to_owned(),
             options_json: options_json.to_owned(),
-            create,
-            run,
-            destroy,
-            instance: std::ptr::null_mut(),
+            instance: None,
         };
-        runner.create(host, 0)?;
+        runner.create(host)?;
         Ok(runner)
     }
 
-    fn create(&mut self, host: &mut TestHost, tick: i64) -> Result<(), Failure> {
-        let mut instance: *mut c_void = std::ptr::null_mut();
-        let create = self.create;
-        let options = Str::new(&self.options_json);
-        let service = Str::new(&self.service);
-        let result = outcome(with_api(
+    fn create(&mut self, host: &mut TestHost) -> Result<(), Failure> {
+        let mut scoped = Scoped {
             host,
-            &self.plugin,
-            &self.service,
-            tick,
-            true,
-            |api| {
-                // SAFETY: the views and `api` live across the call, `instance` is writable.
-                unsafe { create(options, service, api, &mut instance) }
-            },
-        ));
-        if result.is_ok() && instance.is_null() {
-            return Err(Failure::Error(
-                "create returned Ok without an instance".into(),
-            ));
-        }
-        self.instance = instance;
-        result
+            plugin: &self.plugin.name,
+            service: &self.service,
+        };
+        let instance =
+            Instance::create(&self.plugin, &self.options_json, &self.service, &mut scoped)
+                .map_err(|outcome| {
+                    result(outcome)
+                        .err()
+                        .unwrap_or(Failure::Error(String::new()))
+                })?;
+        self.instance = Some(instance);
+        Ok(())
     }
 
-    /// Runs one tick at `tick` (seconds since the epoch: the analysis' "now").
+    /// Runs one tick at `tick` (seconds since the epoch: the analysis' "now"), as the shard
+    /// the host is set to ([`TestHost::set_shard`]).
     ///
     /// After a panic the instance is destroyed; the next call creates a new one first (an
     /// error creating it is returned).
     pub fn run(&mut self, host: &mut TestHost, tick: i64) -> Result<(), Failure> {
-        if self.instance.is_null() {
-            self.create(host, tick)?;
+        if self.instance.is_none() {
+            self.create(host)?;
         }
-        let (run, instance) = (self.run, self.instance);
-        let result = outcome(with_api(
+        let (shard, shards) = host.shard();
+        let Some(instance) = self.instance.as_mut() else {
+            return Err(Failure::Error("no instance".into()));
+        };
+        let mut scoped = Scoped {
             host,
-            &self.plugin,
-            &self.service,
-            tick,
-            false,
-            |api| {
-                // SAFETY: a live instance made by this plugin's `create`, used by one call at a
-                // time; `api` lives across the call.
-                unsafe { run(instance, api) }
+            plugin: &self.plugin.name,
+            service: &self.service,
+        };
+        let outcome = instance.run(
+            &mut scoped,
+            Call {
+                tick,
+                shard,
+                shards,
             },
-        ));
-        if matches!(result, Err(Failure::Panic(_))) {
-            self.destroy_instance();
+        );
+        if matches!(outcome, Outcome::Panicked(_)) {
+            self.instance = None;
         }
-        result
+        result(outcome)
     }
 
     /// The plugin's name.
     pub fn plugin(&self) -> &str {
-        &self.plugin
+        &self.plugin.name
     }
 
     /// The service.
     pub fn service(&self) -> &str {
         &self.service
-    }
-
-    fn destroy_instance(&mut self) {
-        let instance = std::mem::replace(&mut self.instance, std::ptr::null_mut());
-        if !instance.is_null() {
-            // SAFETY: a live instance made by this plugin's `create`, destroyed once.
-            unsafe { (self.destroy)(instance) };
-        }
-    }
-}
-
-impl Drop for TestRunner {
-    fn drop(&mut self) {
-        self.destroy_instance();
     }
 }
 

@@ -2,12 +2,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use am_daemon::config::{ConfigError, Problem};
+use am_plugin_api::hosting::Outcome;
+use am_plugin_host::{Plugins, instantiate};
 use am_runner::config::{AlgorithmSpec, AnalyzerConfig};
-use am_runner::host::{Instance, Plugins, RunCtx};
-use am_runner::metrics::RunnerMetrics;
 
 /// Exit 0 with "OK", or 2 with one line per problem, each against the file it is in.
 pub fn check(file: &Path, config: &AnalyzerConfig, algorithms: &[AlgorithmSpec]) -> ExitCode {
@@ -56,19 +55,6 @@ pub fn problems(
             )];
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return vec![(
-                None,
-                Problem::new("", format!("cannot start a runtime: {e}")),
-            )];
-        }
-    };
-    let metrics = Arc::new(RunnerMetrics::default());
     let mut out = Vec::new();
     for alg in algorithms {
         for svc in &alg.services {
@@ -97,19 +83,11 @@ pub fn problems(
                 ));
                 break;
             };
-            let mut ctx = RunCtx::new(
-                rt.handle().clone(),
-                None,
-                &plugin.name,
-                &svc.service,
-                0,
-                &metrics,
-            );
-            if let Err(o) = Instance::create(plugin.clone(), &svc.options, &mut ctx) {
+            if let Err(o) = instantiate(&plugin, &svc.options, &svc.service) {
                 let msg = match o {
-                    am_runner::host::Outcome::Failed(m) => m,
-                    am_runner::host::Outcome::Panicked(m) => format!("the plugin panicked: {m}"),
-                    am_runner::host::Outcome::Ok => "the plugin failed to start".into(),
+                    Outcome::Failed(m) => m,
+                    Outcome::Panicked(m) => format!("the plugin panicked: {m}"),
+                    Outcome::Ok => "the plugin failed to start".into(),
                 };
                 out.push((Some(alg.file.clone()), Problem::new(svc.path.clone(), msg)));
             }

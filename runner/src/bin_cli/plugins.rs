@@ -1,7 +1,7 @@
 //! `am-runner plugins`: what is in the plugin folder.
 
+use am_plugin_host::Plugins;
 use am_runner::config::AnalyzerConfig;
-use am_runner::host::Plugins;
 use anyhow::Context;
 
 /// Prints one line per plugin (`name version abi file`), then the skipped files with reasons.
@@ -12,9 +12,9 @@ pub fn list(config: &AnalyzerConfig) -> anyhow::Result<()> {
     for p in plugins.all() {
         println!(
             "{:<32} {:<10} {:<4} {}",
-            p.name,
-            p.version,
-            p.abi_version,
+            p.plugin.name,
+            p.plugin.version,
+            p.plugin.abi_version,
             p.path.display()
         );
     }

@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use am_runner::host::{LoadedPlugin, Plugins, load_file};
-use am_runner::replay::{Inputs, TickResult, read_csv, replay as run_replay};
+use am_plugin_host::replay::{Inputs, TickResult, read_csv, replay as run_replay};
+use am_plugin_host::{LoadedPlugin, Plugins, load_file};
 use anyhow::{Context, bail};
 
 /// Arguments of `am-runner replay`.
@@ -153,7 +153,7 @@ fn nab(
     detector: &str,
     score_field: &str,
 ) -> anyhow::Result<()> {
-    use am_runner::nab::{ScoreField, corpus, run_file};
+    use am_plugin_host::nab::{ScoreField, corpus, run_file};
     let files = corpus(data).with_context(|| format!("reading {}", data.display()))?;
     if files.is_empty() {
         bail!("no <category>/<file>.csv under {}", data.display());

@@ -5,18 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use am_runner::config::{AlgorithmSpec, AnalyzerConfig};
-use am_runner::host::Plugins;
 use am_runner::metrics::RunnerMetrics;
-use am_runner::output::GraphiteSink;
-use am_runner::output::events::EventDispatcher;
 use am_runner::queue::QueueClient;
-use am_runner::queue::scheduler::{EnqueueSettings, run_algorithm};
+use am_runner::queue::enqueue::{Enqueue, EnqueueSettings};
+use am_runner::scheduler::run_schedule;
 use am_runner::worker::proto::Setup;
 use am_runner::worker::{WorkerSettings, run_worker};
 use anyhow::Context;
 use tokio::sync::watch;
 
-use super::run::{SHUTDOWN_GRACE, drain_outputs, side_tasks};
+use super::run::{SHUTDOWN_GRACE, drain_outputs, load_plugins, side_tasks, start_outputs};
 
 /// Which parts this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -73,31 +71,23 @@ async fn serve(
             .sum();
         for alg in algorithms {
             tracing::info!(algorithm = %alg.name, schedule = %alg.schedule, services = alg.services.len(), shards = alg.shards, "scheduling");
-            tasks.push(tokio::spawn(run_algorithm(
-                alg,
-                QueueClient::new(redis.clone(), &q.prefix),
-                enqueue.clone(),
-                metrics.clone(),
-                stop_rx.clone(),
-            )));
+            let client = QueueClient::new(redis.clone(), &q.prefix);
+            let Some(dispatch) = Enqueue::new(&alg, client, enqueue.clone(), metrics.clone())
+            else {
+                continue;
+            };
+            let (metrics, stop) = (metrics.clone(), stop_rx.clone());
+            tasks.push(tokio::spawn(async move {
+                run_schedule(&alg.name, &alg.schedule, dispatch, &metrics, stop).await;
+            }));
         }
         tracing::info!(scheduler = %me, tasks_per_round = services, queue = %client.keys.tasks(), "scheduler running");
     }
-    let mut outputs = None;
+    let mut running = None;
     if role != Role::Scheduler {
         // Load once here so a broken plugin folder is reported at start, not per task.
-        let plugins = Plugins::load_dir(&config.plugin_dir).with_context(|| {
-            format!("reading the plugin folder {}", config.plugin_dir.display())
-        })?;
-        metrics.plugins_loaded.set(plugins.all().count() as u64);
-        metrics.plugins_skipped.set(plugins.skipped.len() as u64);
-        let (graphite, graphite_task) =
-            GraphiteSink::start(config.output_sink.graphite().clone(), metrics.clone());
-        let events = EventDispatcher::start(config.event_outputs.clone(), metrics.clone())
-            .map_err(|issues| {
-                let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
-                anyhow::anyhow!("event outputs: {}", lines.join("; "))
-            })?;
+        load_plugins(&config, &metrics)?;
+        let (outputs, graphite_task) = start_outputs(&config, &metrics)?;
         let processes = q
             .processes
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -114,10 +104,7 @@ async fn serve(
             program: std::env::current_exe().context("finding the am-runner executable")?,
             setup: Setup {
                 plugin_dir,
-                redis_host: redis.host.clone(),
-                redis_port: redis.port,
-                redis_db: redis.db,
-                redis_password: redis.password.clone(),
+                redis: redis.clone(),
                 memory_limit_mb: q.memory_limit_mb,
                 parent_pid: std::process::id(),
             },
@@ -126,13 +113,12 @@ async fn serve(
         };
         let worker = tokio::spawn(run_worker(
             settings,
-            graphite.clone(),
-            events.clone(),
+            outputs.clone(),
             metrics.clone(),
             stop_rx.clone(),
             SHUTDOWN_GRACE,
         ));
-        outputs = Some((graphite, graphite_task, events, worker));
+        running = Some((outputs, graphite_task, worker));
     }
     let side = side_tasks(&config, &metrics).await?;
     am_daemon::shutdown_signal()
@@ -143,9 +129,9 @@ async fn serve(
     for t in tasks {
         let _ = t.await;
     }
-    if let Some((graphite, graphite_task, events, worker)) = outputs {
+    if let Some((outputs, graphite_task, worker)) = running {
         let _ = worker.await;
-        drain_outputs(&graphite, graphite_task, &events, &metrics).await;
+        drain_outputs(&outputs, graphite_task, &metrics).await;
     }
     for t in side {
         t.abort();

@@ -4,13 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use am_daemon::{run_graphite_reporter, serve_prometheus};
+use am_plugin_host::{Plugins, TaskRunner};
 use am_runner::config::{AlgorithmSpec, AnalyzerConfig};
-use am_runner::exec::{Executor, Slot};
-use am_runner::host::Plugins;
+use am_runner::local::{Executor, RunHere, Slot};
 use am_runner::metrics::RunnerMetrics;
 use am_runner::output::events::EventDispatcher;
-use am_runner::output::events::EventsHandle;
-use am_runner::output::{GraphiteHandle, GraphiteSink};
+use am_runner::output::{GraphiteSink, Outputs};
 use am_runner::scheduler::run_schedule;
 use anyhow::Context;
 use tokio::sync::watch;
@@ -51,12 +50,20 @@ pub fn run(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow::Re
     rt.block_on(serve(config, algorithms))
 }
 
-async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow::Result<()> {
-    let metrics = Arc::new(RunnerMetrics::default());
+/// Loads the plugin folder, counting what loaded and what was skipped.
+pub fn load_plugins(config: &AnalyzerConfig, metrics: &RunnerMetrics) -> anyhow::Result<Plugins> {
     let plugins = Plugins::load_dir(&config.plugin_dir)
         .with_context(|| format!("reading the plugin folder {}", config.plugin_dir.display()))?;
     metrics.plugins_loaded.set(plugins.all().count() as u64);
     metrics.plugins_skipped.set(plugins.skipped.len() as u64);
+    Ok(plugins)
+}
+
+/// Starts the Graphite writer and the event outputs.
+pub fn start_outputs(
+    config: &AnalyzerConfig,
+    metrics: &Arc<RunnerMetrics>,
+) -> anyhow::Result<(Outputs, tokio::task::JoinHandle<()>)> {
     let (graphite, graphite_task) =
         GraphiteSink::start(config.output_sink.graphite().clone(), metrics.clone());
     let events = EventDispatcher::start(config.event_outputs.clone(), metrics.clone()).map_err(
@@ -65,11 +72,26 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
             anyhow::anyhow!("event outputs: {}", lines.join("; "))
         },
     )?;
-    let exec = Arc::new(Executor::new(
-        tokio::runtime::Handle::current(),
+    Ok((
+        Outputs::new(graphite, events, metrics.clone()),
+        graphite_task,
+    ))
+}
+
+async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow::Result<()> {
+    let metrics = Arc::new(RunnerMetrics::default());
+    let plugins = load_plugins(&config, &metrics)?;
+    let (outputs, graphite_task) = start_outputs(&config, &metrics)?;
+    let rt = tokio::runtime::Handle::current();
+    let tasks = Arc::new(TaskRunner::new(
+        rt.clone(),
         config.metric_sink.redis(),
-        graphite.clone(),
-        events.clone(),
+        plugins,
+    ));
+    let exec = Arc::new(Executor::new(
+        rt,
+        tasks.clone(),
+        outputs.clone(),
         metrics.clone(),
     ));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -77,41 +99,45 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
     let mut enabled = 0usize;
     for alg in algorithms {
         let mut slots = Vec::new();
-        for svc in alg.services {
-            let Some(plugin) = plugins.get(&svc.plugin) else {
-                tracing::error!(algorithm = %alg.name, service = %svc.service, plugin = %svc.plugin, loaded = ?plugins.names(), "no such plugin; service disabled (see `am-runner plugins`)");
+        // A service whose first shard cannot start is disabled whole, and said once.
+        let mut disabled = std::collections::HashSet::new();
+        for task in alg.tasks() {
+            if disabled.contains(&task.service) {
                 continue;
-            };
-            for shard in 0..alg.shards {
-                let slot = Slot::new(svc.clone(), plugin.clone()).with_shard(shard, alg.shards);
-                let exec2 = exec.clone();
-                let prepared = tokio::task::spawn_blocking(move || {
-                    let r = exec2.prepare(&slot);
-                    (slot, r)
-                })
-                .await
-                .context("preparing a service")?;
-                let (slot, result) = prepared;
-                if let Err(e) = result {
-                    tracing::error!(algorithm = %alg.name, service = %slot.spec.service, plugin = %slot.plugin.name, error = %e, "service disabled");
-                    break;
-                }
-                slots.push(Arc::new(slot));
             }
+            if tasks.plugins().get(&task.plugin).is_none() {
+                tracing::error!(algorithm = %alg.name, service = %task.service, plugin = %task.plugin, loaded = ?tasks.plugins().names(), "no such plugin; service disabled (see `am-runner plugins`)");
+                disabled.insert(task.service);
+                continue;
+            }
+            let slot = Slot::new(&alg.name, task);
+            let exec2 = exec.clone();
+            let (slot, result) = tokio::task::spawn_blocking(move || {
+                let r = exec2.prepare(&slot);
+                (slot, r)
+            })
+            .await
+            .context("preparing a service")?;
+            if let Err(e) = result {
+                tracing::error!(algorithm = %alg.name, service = %slot.task.service, plugin = %slot.task.plugin, error = %e, "service disabled");
+                disabled.insert(slot.task.service.clone());
+                continue;
+            }
+            slots.push(Arc::new(slot));
         }
         if slots.is_empty() {
             continue;
         }
         enabled += slots.len();
         tracing::info!(algorithm = %alg.name, schedule = %alg.schedule, services = slots.len(), "scheduled");
-        loops.push(tokio::spawn(run_schedule(
-            alg.name,
-            alg.schedule,
+        let (metrics, stop) = (metrics.clone(), stop_rx.clone());
+        let dispatch = RunHere {
             slots,
-            exec.clone(),
-            metrics.clone(),
-            stop_rx.clone(),
-        )));
+            exec: exec.clone(),
+        };
+        loops.push(tokio::spawn(async move {
+            run_schedule(&alg.name, &alg.schedule, dispatch, &metrics, stop).await;
+        }));
     }
     if enabled == 0 {
         tracing::warn!(
@@ -143,7 +169,7 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
             "tasks still running at shutdown; their outputs are lost"
         );
     }
-    drain_outputs(&graphite, graphite_task, &events, &metrics).await;
+    drain_outputs(&outputs, graphite_task, &metrics).await;
     for t in side {
         t.abort();
     }
@@ -153,18 +179,17 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
 /// At shutdown: waits (bounded) for carbon to take the buffered points and for the events to
 /// be delivered, logging what was not, then stops the writer.
 pub async fn drain_outputs(
-    graphite: &GraphiteHandle,
+    outputs: &Outputs,
     graphite_task: tokio::task::JoinHandle<()>,
-    events: &EventsHandle,
     metrics: &RunnerMetrics,
 ) {
-    if !graphite.flush(SHUTDOWN_GRACE).await {
+    if !outputs.graphite().flush(SHUTDOWN_GRACE).await {
         tracing::error!(
             buffered = metrics.points_buffered.get(),
             "carbon did not take every output point before shutdown"
         );
     }
-    if !events.shutdown(Duration::from_secs(5)).await {
+    if !outputs.events().shutdown(Duration::from_secs(5)).await {
         tracing::error!("some events were not delivered before shutdown");
     }
     graphite_task.abort();

@@ -85,42 +85,20 @@ impl MetricSinkConfig {
     /// The Redis address.
     pub fn redis(&self) -> am_store::RedisAddr {
         match self {
-            MetricSinkConfig::RedisSink(r) => am_store::RedisAddr {
-                host: r.host.clone(),
-                port: r.port,
-                db: r.db,
-                password: r.password.clone(),
-            },
+            MetricSinkConfig::RedisSink(r) => r.addr(),
         }
     }
 }
 
-/// A Redis server.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedisConfig {
-    /// Host.
-    #[serde(default = "default_host")]
-    pub host: String,
-    /// Port.
-    #[serde(default = "default_redis_port")]
-    pub port: u16,
-    /// Database number.
-    #[serde(default)]
-    pub db: u32,
-    /// Password for `AUTH`.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// Accepted for anna-molly compatibility (the collector's batch size); unused here.
-    #[serde(default)]
-    pub pipeline_size: Option<u64>,
-}
-
-fn default_host() -> String {
-    "127.0.0.1".into()
-}
-fn default_redis_port() -> u16 {
-    6379
+am_store::redis_config! {
+    /// The Redis the collector writes: the metric store, the state, and the queue.
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RedisConfig {
+        /// Accepted for anna-molly compatibility (the collector's batch size); unused here.
+        #[serde(default)]
+        pub pipeline_size: Option<u64>,
+    }
 }
 
 /// `{"GraphiteSink": {...}}`.
@@ -227,6 +205,25 @@ pub struct ServiceSpec {
     pub options: String,
     /// JSON path of its options, for messages.
     pub path: String,
+}
+
+impl AlgorithmSpec {
+    /// Its tasks at tick 0: one per service and shard.
+    pub fn tasks(&self) -> Vec<am_plugin_host::Task> {
+        self.services
+            .iter()
+            .flat_map(|svc| {
+                (0..self.shards).map(move |shard| am_plugin_host::Task {
+                    plugin: svc.plugin.clone(),
+                    service: svc.service.clone(),
+                    options: svc.options.clone(),
+                    tick: 0,
+                    shard,
+                    shards: self.shards,
+                })
+            })
+            .collect()
+    }
 }
 
 /// One algorithm's schedule and services, resolved.

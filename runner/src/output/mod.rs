@@ -1,4 +1,5 @@
-//! Where the runner's results go.
+//! Where the runner's results go: [`Outputs::deliver`] is the one delivery of a task's
+//! result, used by the single-process runner and by the workers alike.
 //!
 //! - [`graphite`]: plugins' output series, written to carbon in the plaintext protocol
 //!   (`name value timestamp\n`) over one persistent TCP connection, with a bounded buffer
@@ -17,12 +18,77 @@ pub mod events;
 pub mod graphite;
 
 use std::fmt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use events::{EventDispatcher, EventOutputConfig, EventRecord, EventsHandle};
 pub use graphite::{GraphiteConfig, GraphiteHandle, GraphiteSink, OutputPoint, WriteMark};
+
+use am_plugin_host::TaskResult;
+
+use crate::metrics::RunnerMetrics;
+
+/// The outputs a task's result goes to: carbon for its points, the event outputs for its
+/// events.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    graphite: GraphiteHandle,
+    events: EventsHandle,
+    metrics: Arc<RunnerMetrics>,
+}
+
+impl Outputs {
+    /// Outputs writing to `graphite` and `events`, counting in `metrics`.
+    pub fn new(
+        graphite: GraphiteHandle,
+        events: EventsHandle,
+        metrics: Arc<RunnerMetrics>,
+    ) -> Self {
+        Outputs {
+            graphite,
+            events,
+            metrics,
+        }
+    }
+
+    /// The Graphite writer.
+    pub fn graphite(&self) -> &GraphiteHandle {
+        &self.graphite
+    }
+
+    /// The event outputs.
+    pub fn events(&self) -> &EventsHandle {
+        &self.events
+    }
+
+    /// Counts what a task read, failed and logged, and sends what it left (a failed task
+    /// left nothing): its points to carbon, its events to every event output. Never blocks;
+    /// the mark tells [`GraphiteHandle::written`] when carbon's socket took the points.
+    pub fn deliver(&self, result: TaskResult) -> WriteMark {
+        let m = &self.metrics;
+        m.series_read.add(result.stats.series_read);
+        m.store_errors.add(result.stats.store_errors);
+        m.plugin_log_lines.add(result.stats.log_lines);
+        m.points_emitted.add(result.emitted.len() as u64);
+        let points: Vec<OutputPoint> = result
+            .emitted
+            .into_iter()
+            .map(|e| OutputPoint {
+                name: self.graphite.name(&e.plugin, &e.service, &e.field),
+                value: e.value,
+                ts: e.ts,
+            })
+            .collect();
+        let mark = self.graphite.send(points);
+        for event in result.events {
+            // The dispatcher logs every event it is given.
+            m.events_emitted.inc();
+            self.events.emit(event);
+        }
+        mark
+    }
+}
 
 /// A problem in an output's config: where (a JSON path such as
 /// `event_outputs[0].Webhook.url`) and what is wrong.

@@ -190,8 +190,8 @@ impl QueueClient {
         }
     }
 
-    /// Enqueues one tick of an algorithm (see [`scripts::ENQUEUE`]). `items` are
-    /// (service, options, shard, shards).
+    /// Enqueues one tick of an algorithm (see [`scripts::ENQUEUE`]): its `tasks` (one per
+    /// service and shard; their plugin and tick are `plugin` and `tick`).
     #[allow(clippy::too_many_arguments)]
     pub async fn enqueue(
         &mut self,
@@ -199,12 +199,12 @@ impl QueueClient {
         plugin: &str,
         tick: i64,
         holder: &str,
-        items: &[(String, String, u32, u32)],
+        tasks: &[am_plugin_host::Task],
         lease_ms: u64,
         busy_ms: u64,
         max_len: u64,
     ) -> Result<Enqueued> {
-        let (lease, tasks) = (self.keys.lease(algorithm, tick), self.keys.tasks());
+        let (lease, stream) = (self.keys.lease(algorithm, tick), self.keys.tasks());
         let (busy, stats) = (self.keys.busy_prefix(), self.keys.stats());
         let nums: Vec<String> = [lease_ms, busy_ms, max_len]
             .iter()
@@ -212,9 +212,9 @@ impl QueueClient {
             .collect();
         let now = super::now_ms().to_string();
         let tick_s = tick.to_string();
-        let shard_texts: Vec<(String, String)> = items
+        let shard_texts: Vec<(String, String)> = tasks
             .iter()
-            .map(|(_, _, i, n)| (i.to_string(), n.to_string()))
+            .map(|t| (t.shard.to_string(), t.shards.to_string()))
             .collect();
         let mut args: Vec<&[u8]> = vec![
             nums[0].as_bytes(),
@@ -228,11 +228,16 @@ impl QueueClient {
             plugin.as_bytes(),
             holder.as_bytes(),
         ];
-        for ((svc, opts, _, _), (i, n)) in items.iter().zip(&shard_texts) {
-            args.extend([svc.as_bytes(), opts.as_bytes(), i.as_bytes(), n.as_bytes()]);
+        for (t, (i, n)) in tasks.iter().zip(&shard_texts) {
+            args.extend([
+                t.service.as_bytes(),
+                t.options.as_bytes(),
+                i.as_bytes(),
+                n.as_bytes(),
+            ]);
         }
         let reply = self
-            .eval(scripts::ENQUEUE, &[&lease, &tasks], &args)
+            .eval(scripts::ENQUEUE, &[&lease, &stream], &args)
             .await?;
         match ints(&reply).as_slice() {
             [-1] => Ok(Enqueued::LeaseTaken),
@@ -436,14 +441,19 @@ impl QueueClient {
     }
 
     /// Acknowledges a task whose outputs were written. False if another worker holds it now.
-    pub async fn finish(&mut self, consumer: &str, id: &str, task: &super::Task) -> Result<bool> {
+    pub async fn finish(
+        &mut self,
+        consumer: &str,
+        id: &str,
+        task: &super::QueuedTask,
+    ) -> Result<bool> {
         let (tasks, busy, stats) = (
             self.keys.tasks(),
             task.busy_key(&self.keys),
             self.keys.stats(),
         );
-        let field = super::stat_field("ok", &task.algorithm, &task.service);
-        let tick = task.tick.to_string();
+        let field = super::stat_field("ok", &task.algorithm, &task.task.service);
+        let tick = task.task.tick.to_string();
         let reply = self
             .eval(
                 scripts::FINISH,
@@ -467,7 +477,7 @@ impl QueueClient {
         &mut self,
         consumer: &str,
         id: &str,
-        task: Option<&super::Task>,
+        task: Option<&super::QueuedTask>,
         error: &str,
         max_attempts: u32,
         max_len: u64,
@@ -478,8 +488,8 @@ impl QueueClient {
         let (busy, tick, who, max) = match task {
             Some(t) => (
                 t.busy_key(&self.keys),
-                t.tick.to_string(),
-                format!("{}{}{}", t.algorithm, super::SEP, t.service),
+                t.task.tick.to_string(),
+                format!("{}{}{}", t.algorithm, super::SEP, t.task.service),
                 max_attempts.to_string(),
             ),
             None => (

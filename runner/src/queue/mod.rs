@@ -21,7 +21,7 @@
 //! One Redis (not a cluster): the scripts name keys they compute.
 
 mod client;
-pub mod scheduler;
+pub mod enqueue;
 mod scripts;
 
 pub mod status;
@@ -29,6 +29,8 @@ pub mod status;
 pub use client::{Claimed, Enqueued, Failed, QueueClient, QueueError, TaskEntry};
 
 use std::collections::HashMap;
+
+use am_plugin_host::Task;
 
 /// The consumer group every worker joins.
 pub const GROUP: &str = "workers";
@@ -88,23 +90,14 @@ pub fn stat_field(kind: &str, algorithm: &str, service: &str) -> String {
     format!("{kind}{SEP}{algorithm}{SEP}{service}")
 }
 
-/// One task as it travels on the stream.
+/// One task as it travels on the stream: what runs, and the queue's bookkeeping.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Task {
+pub struct QueuedTask {
     /// The algorithm (key in `services`).
     pub algorithm: String,
-    /// The plugin name.
-    pub plugin: String,
-    /// The service.
-    pub service: String,
-    /// The service's options (JSON text), so workers need no copy of the services.
-    pub options: String,
-    /// The tick's scheduled time.
-    pub tick: i64,
-    /// Which shard of the service.
-    pub shard: u32,
-    /// How many shards the service has.
-    pub shards: u32,
+    /// What runs: plugin, service, options (so workers need no copy of the services), tick
+    /// and shard.
+    pub task: Task,
     /// 1 for the first attempt.
     pub attempt: u32,
     /// The error of the previous attempt, if any.
@@ -113,9 +106,9 @@ pub struct Task {
     pub enqueued_ms: i64,
 }
 
-impl Task {
+impl QueuedTask {
     /// Reads a task from a stream entry's fields; `None` names what is missing or wrong.
-    pub fn from_fields(fields: &HashMap<String, String>) -> Result<Task, String> {
+    pub fn from_fields(fields: &HashMap<String, String>) -> Result<QueuedTask, String> {
         let get = |k: &str| {
             fields
                 .get(k)
@@ -127,14 +120,16 @@ impl Task {
                 .parse::<i64>()
                 .map_err(|_| format!("field `{k}` is not a number"))
         };
-        Ok(Task {
+        Ok(QueuedTask {
             algorithm: get("a")?,
-            plugin: get("p")?,
-            service: get("s")?,
-            options: get("o")?,
-            tick: num("t")?,
-            shard: u32::try_from(num("i")?).map_err(|_| "bad shard".to_string())?,
-            shards: u32::try_from(num("n")?).map_err(|_| "bad shards".to_string())?,
+            task: Task {
+                plugin: get("p")?,
+                service: get("s")?,
+                options: get("o")?,
+                tick: num("t")?,
+                shard: u32::try_from(num("i")?).map_err(|_| "bad shard".to_string())?,
+                shards: u32::try_from(num("n")?).map_err(|_| "bad shards".to_string())?,
+            },
             attempt: u32::try_from(num("k")?).map_err(|_| "bad attempt".to_string())?,
             last_error: fields.get("e").cloned(),
             enqueued_ms: num("q").unwrap_or(0),
@@ -143,7 +138,7 @@ impl Task {
 
     /// The busy marker this task holds.
     pub fn busy_key(&self, keys: &Keys) -> String {
-        keys.busy(&self.algorithm, &self.service, self.shard)
+        keys.busy(&self.algorithm, &self.task.service, self.task.shard)
     }
 }
 
@@ -174,14 +169,18 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let t = Task::from_fields(&fields).unwrap();
+        let t = QueuedTask::from_fields(&fields).unwrap();
         assert_eq!(
-            (t.shard, t.shards, t.tick, t.attempt),
+            (t.task.shard, t.task.shards, t.task.tick, t.attempt),
             (2, 4, 1_700_000_000, 1)
         );
         assert_eq!(t.busy_key(&Keys::new("am1:q")), "am1:q:busy:Alg:svc:2");
         let mut broken = fields.clone();
         broken.remove("t");
-        assert!(Task::from_fields(&broken).unwrap_err().contains("`t`"));
+        assert!(
+            QueuedTask::from_fields(&broken)
+                .unwrap_err()
+                .contains("`t`")
+        );
     }
 }

@@ -15,15 +15,17 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use am_plugin_api::hosting::Outcome;
+use am_plugin_host::{Task, TaskResult};
 use am_store::RedisAddr;
 use tokio::sync::{Semaphore, watch};
 
+use crate::local::report;
 use crate::metrics::RunnerMetrics;
-use crate::output::events::{EventRecord, EventsHandle};
-use crate::output::{GraphiteHandle, OutputPoint};
-use crate::queue::{Failed, QueueClient, Task, TaskEntry};
+use crate::output::Outputs;
+use crate::queue::{Failed, QueueClient, QueuedTask, TaskEntry};
 use pool::{Death, Proc};
-use proto::{Ended, Request, Setup};
+use proto::Setup;
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -59,8 +61,7 @@ struct Shared {
     clients: Mutex<Vec<QueueClient>>,
     /// Tasks held now: stream id → busy marker.
     held: Mutex<HashMap<String, String>>,
-    graphite: GraphiteHandle,
-    events: EventsHandle,
+    outputs: Outputs,
     metrics: Arc<RunnerMetrics>,
 }
 
@@ -106,8 +107,7 @@ impl Shared {
 /// `grace`) and stops its processes.
 pub async fn run_worker(
     settings: WorkerSettings,
-    graphite: GraphiteHandle,
-    events: EventsHandle,
+    outputs: Outputs,
     metrics: Arc<RunnerMetrics>,
     mut stop: watch::Receiver<bool>,
     grace: Duration,
@@ -118,8 +118,7 @@ pub async fn run_worker(
         idle: Mutex::new(Vec::new()),
         clients: Mutex::new(Vec::new()),
         held: Mutex::new(HashMap::new()),
-        graphite,
-        events,
+        outputs,
         metrics: metrics.clone(),
     });
     for _ in 0..n {
@@ -234,12 +233,12 @@ async fn reclaim(shared: &Shared, client: &mut QueueClient, count: usize) {
             }
             for entry in claimed.entries {
                 shared.metrics.tasks_claimed.inc();
-                let task = Task::from_fields(&entry.fields).ok();
+                let task = QueuedTask::from_fields(&entry.fields).ok();
                 let error = format!(
                     "its worker stopped answering (no renewal for {} s)",
                     min_idle.as_secs()
                 );
-                tracing::warn!(id = %entry.id, algorithm = task.as_ref().map(|t| t.algorithm.as_str()), service = task.as_ref().map(|t| t.service.as_str()), "took over a task whose worker stopped answering");
+                tracing::warn!(id = %entry.id, algorithm = task.as_ref().map(|t| t.algorithm.as_str()), service = task.as_ref().map(|t| t.task.service.as_str()), "took over a task whose worker stopped answering");
                 fail(shared, client, &entry.id, task.as_ref(), &error).await;
             }
         }
@@ -253,7 +252,7 @@ async fn reclaim(shared: &Shared, client: &mut QueueClient, count: usize) {
 /// Runs one task from the queue to its acknowledgement (or failure).
 async fn handle(shared: &Shared, entry: TaskEntry) {
     let mut client = shared.client();
-    let task = match Task::from_fields(&entry.fields) {
+    let queued = match QueuedTask::from_fields(&entry.fields) {
         Ok(t) => t,
         Err(e) => {
             let error = format!("unreadable task: {e}");
@@ -263,33 +262,25 @@ async fn handle(shared: &Shared, entry: TaskEntry) {
             return;
         }
     };
-    shared.hold(&entry.id, task.busy_key(&client.keys));
+    shared.hold(&entry.id, queued.busy_key(&client.keys));
     let started = Instant::now();
     shared.metrics.tasks_started.inc();
-    let req = Request {
-        plugin: task.plugin.clone(),
-        service: task.service.clone(),
-        options: task.options.clone(),
-        tick: task.tick,
-        shard: task.shard,
-        shards: task.shards,
-    };
-    let result = run_in_process(shared, &req).await;
+    let result = run_in_process(shared, &queued.task).await;
     shared.metrics.task_duration.observe(started.elapsed());
+    let task = &queued.task;
+    let (alg, svc, tick, attempt) = (&queued.algorithm, &task.service, task.tick, queued.attempt);
     let ms = started.elapsed().as_millis() as u64;
-    let (alg, svc, tick, attempt) = (&task.algorithm, &task.service, task.tick, task.attempt);
     match result {
-        Ok(resp) if resp.ended == Ended::Ok => {
-            shared.metrics.series_read.add(resp.series_read);
-            shared.metrics.plugin_log_lines.add(resp.log_lines);
-            deliver(shared, &task, resp).await;
+        Ok(result) if result.outcome == Outcome::Ok => {
+            report(&shared.metrics, task, &Outcome::Ok, started);
+            deliver(shared, &queued, result).await;
             match client
-                .finish(&shared.settings.consumer, &entry.id, &task)
+                .finish(&shared.settings.consumer, &entry.id, &queued)
                 .await
             {
                 Ok(true) => {
                     shared.metrics.tasks_ok.inc();
-                    tracing::debug!(algorithm = %alg, service = %svc, tick, shard = task.shard, attempt, ms, "task done");
+                    tracing::debug!(algorithm = %alg, service = %svc, tick, shard = task.shard, attempt, ms, "task acknowledged");
                 }
                 Ok(false) => {
                     shared.metrics.tasks_ack_lost.inc();
@@ -301,39 +292,39 @@ async fn handle(shared: &Shared, entry: TaskEntry) {
                 }
             }
         }
-        Ok(resp) => {
-            shared.metrics.store_errors.add(resp.store_errors);
-            let error = match resp.ended {
-                Ended::Panicked(m) => {
-                    shared.metrics.tasks_panicked.inc();
-                    format!("the plugin panicked: {m}")
-                }
-                Ended::Failed(m) => {
-                    shared.metrics.tasks_failed.inc();
-                    m
-                }
-                Ended::Ok => String::new(),
+        Ok(result) => {
+            let outcome = result.outcome.clone();
+            report(&shared.metrics, task, &outcome, started);
+            // Counts its reads and store errors; a failed task has nothing to send.
+            shared.outputs.deliver(result);
+            let error = match outcome {
+                Outcome::Panicked(m) => format!("the plugin panicked: {m}"),
+                Outcome::Failed(m) => m,
+                Outcome::Ok => String::new(),
             };
-            tracing::error!(algorithm = %alg, service = %svc, tick, attempt, ms, error = %error, "task failed");
-            fail(shared, &mut client, &entry.id, Some(&task), &error).await;
+            fail(shared, &mut client, &entry.id, Some(&queued), &error).await;
         }
         Err(error) => {
-            shared.metrics.tasks_failed.inc();
-            tracing::error!(algorithm = %alg, service = %svc, tick, attempt, ms, error = %error, "task failed; plugin process restarted");
-            fail(shared, &mut client, &entry.id, Some(&task), &error).await;
+            report(
+                &shared.metrics,
+                task,
+                &Outcome::Failed(error.clone()),
+                started,
+            );
+            fail(shared, &mut client, &entry.id, Some(&queued), &error).await;
         }
     }
     shared.release(&entry.id);
     shared.give_back(client);
 }
 
-/// Runs a request on an idle process; a process that dies is replaced.
-async fn run_in_process(shared: &Shared, req: &Request) -> Result<proto::Response, String> {
+/// Runs a task on an idle process; a process that dies is replaced.
+async fn run_in_process(shared: &Shared, task: &Task) -> Result<TaskResult, String> {
     let proc = shared.idle.lock().ok().and_then(|mut v| v.pop());
     let Some(mut proc) = proc.or_else(|| shared.spawn_proc()) else {
         return Err("no plugin process could be started".into());
     };
-    let result = proc.run(req, shared.settings.time_limit).await;
+    let result = proc.run(task, shared.settings.time_limit).await;
     let keep = match &result {
         Ok(_) => Some(proc),
         Err(death) => {
@@ -354,40 +345,19 @@ async fn run_in_process(shared: &Shared, req: &Request) -> Result<proto::Respons
     result.map_err(|d| d.describe(shared.settings.setup.memory_limit_mb))
 }
 
-/// Sends a task's outputs and events, and waits until carbon's socket took the points.
-async fn deliver(shared: &Shared, task: &Task, resp: proto::Response) {
-    let points: Vec<OutputPoint> = resp
-        .outputs
-        .into_iter()
-        .map(|(field, value, ts)| OutputPoint {
-            name: shared.graphite.name(&task.plugin, &task.service, &field),
-            value: value.unwrap_or(f64::NAN),
-            ts,
-        })
-        .collect();
-    shared.metrics.points_emitted.add(points.len() as u64);
-    let mark = shared.graphite.send(points);
-    for ev in resp.events {
-        shared.metrics.events_emitted.inc();
-        shared.events.emit(EventRecord {
-            plugin: task.plugin.clone(),
-            service: task.service.clone(),
-            state: ev.state,
-            severity: ev.severity,
-            metric: ev.metric,
-            reason: ev.reason,
-            values: ev
-                .values
-                .into_iter()
-                .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
-                .collect(),
-            ts: ev.ts,
-        });
-    }
+/// Delivers a task's result, and waits until carbon's socket took its points: the task is
+/// acknowledged only then.
+async fn deliver(shared: &Shared, queued: &QueuedTask, result: TaskResult) {
+    let mark = shared.outputs.deliver(result);
     let mut waited = 0u64;
-    while !shared.graphite.written(mark, Duration::from_secs(10)).await {
+    while !shared
+        .outputs
+        .graphite()
+        .written(mark, Duration::from_secs(10))
+        .await
+    {
         waited += 10;
-        tracing::warn!(algorithm = %task.algorithm, service = %task.service, tick = task.tick, waited_s = waited, "outputs not yet written to carbon; the task stays unacknowledged");
+        tracing::warn!(algorithm = %queued.algorithm, service = %queued.task.service, tick = queued.task.tick, waited_s = waited, "outputs not yet written to carbon; the task stays unacknowledged");
     }
 }
 
@@ -396,7 +366,7 @@ async fn fail(
     shared: &Shared,
     client: &mut QueueClient,
     id: &str,
-    task: Option<&Task>,
+    task: Option<&QueuedTask>,
     error: &str,
 ) {
     let s = &shared.settings;
@@ -412,7 +382,9 @@ async fn fail(
             s.busy_ms,
         )
         .await;
-    let (alg, svc) = task.map_or(("?", "?"), |t| (t.algorithm.as_str(), t.service.as_str()));
+    let (alg, svc) = task.map_or(("?", "?"), |t| {
+        (t.algorithm.as_str(), t.task.service.as_str())
+    });
     match result {
         Ok(Failed::Retried(k)) => {
             shared.metrics.tasks_retried.inc();

@@ -8,7 +8,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use super::proto::{Request, Response, SETUP_ENV, Setup};
+use am_plugin_host::{Task, TaskResult};
+
+use super::proto::{SETUP_ENV, Setup};
 
 /// The longest response line accepted (outputs of a huge task); past it the process is
 /// treated as broken.
@@ -76,8 +78,8 @@ impl Proc {
     }
 
     /// Runs one task, within `limit`.
-    pub async fn run(&mut self, req: &Request, limit: Duration) -> Result<Response, Death> {
-        let mut line = serde_json::to_vec(req).map_err(|e| Death::Died(e.to_string()))?;
+    pub async fn run(&mut self, task: &Task, limit: Duration) -> Result<TaskResult, Death> {
+        let mut line = serde_json::to_vec(task).map_err(|e| Death::Died(e.to_string()))?;
         line.push(b'\n');
         let exchange = async {
             self.stdin.write_all(&line).await?;
@@ -96,7 +98,7 @@ impl Proc {
                 Err(Death::TimedOut(limit))
             }
             Ok(Ok((n, buf))) if n > 0 && buf.last() == Some(&b'\n') => {
-                serde_json::from_slice::<Response>(&buf)
+                serde_json::from_slice::<TaskResult>(&buf)
                     .map_err(|e| Death::Died(format!("answered something unreadable ({e})")))
             }
             Ok(_) => Err(Death::Died(self.exit_reason().await)),

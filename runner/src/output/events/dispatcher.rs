@@ -241,7 +241,7 @@ impl Output {
 
     async fn deliver(&self, event: &EventRecord) {
         let body = match &self.extra_tags {
-            Some(tags) => serde_json::to_vec(&event.graphite_event(tags)),
+            Some(tags) => serde_json::to_vec(&super::GraphiteEvent::of(event, tags)),
             None => serde_json::to_vec(event),
         };
         let body = match body {

@@ -35,43 +35,10 @@ mod dispatcher;
 mod http;
 
 use serde::Serialize;
-use serde::ser::SerializeMap;
 
+pub use am_plugin_api::records::EventRecord;
 pub use config::{EventOutputConfig, GraphiteEventsConfig, WebhookConfig, validate_outputs};
 pub use dispatcher::{DispatchOptions, EventDispatcher, EventsHandle};
-
-/// One event, as a plugin emitted it; serialised as the `Webhook` body.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EventRecord {
-    /// The plugin (algorithm) name, e.g. `TukeysFilter`.
-    pub plugin: String,
-    /// The service (an entry of `worker_options`).
-    pub service: String,
-    /// `ok`, `anomalous`, `unknown`, or another short state word.
-    pub state: String,
-    /// `info`, `warning` or `critical`.
-    pub severity: String,
-    /// The metric (or other subject) the event is about.
-    pub metric: String,
-    /// A sentence for a person.
-    pub reason: String,
-    /// The values behind the verdict, in the plugin's order; serialised as a JSON object.
-    #[serde(serialize_with = "values_as_object")]
-    pub values: Vec<(String, f64)>,
-    /// When, in seconds since the epoch.
-    pub ts: i64,
-}
-
-fn values_as_object<S: serde::Serializer>(
-    values: &[(String, f64)],
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    let mut map = s.serialize_map(Some(values.len()))?;
-    for (name, value) in values {
-        map.serialize_entry(name, value)?;
-    }
-    map.end()
-}
 
 /// graphite-web's event body (`POST /events/`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -101,23 +68,21 @@ fn tag(s: &str) -> String {
     if t.is_empty() { "_".to_string() } else { t }
 }
 
-impl EventRecord {
-    /// The body for graphite-web's events API, with `extra_tags` after the standard ones.
-    pub fn graphite_event(&self, extra_tags: &[String]) -> GraphiteEvent {
+impl GraphiteEvent {
+    /// The body for graphite-web's events API about `event`, with `extra_tags` after the
+    /// standard ones.
+    pub fn of(event: &EventRecord, extra_tags: &[String]) -> GraphiteEvent {
+        let e = event;
         let mut tags = vec![
             "anna-molly".to_string(),
-            tag(&self.plugin),
-            tag(&self.service),
-            tag(&self.state),
+            tag(&e.plugin),
+            tag(&e.service),
+            tag(&e.state),
         ];
         tags.extend(extra_tags.iter().map(|t| tag(t)));
-        let mut data = self.reason.clone();
-        if !self.values.is_empty() {
-            let values: Vec<String> = self
-                .values
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
+        let mut data = e.reason.clone();
+        if !e.values.is_empty() {
+            let values: Vec<String> = e.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
             if !data.is_empty() {
                 data.push(' ');
             }
@@ -126,13 +91,10 @@ impl EventRecord {
             data.push(')');
         }
         GraphiteEvent {
-            what: format!(
-                "{} {} {}: {}",
-                self.plugin, self.service, self.state, self.metric
-            ),
+            what: format!("{} {} {}: {}", e.plugin, e.service, e.state, e.metric),
             tags,
             data,
-            when: self.ts,
+            when: e.ts,
         }
     }
 }

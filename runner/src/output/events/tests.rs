@@ -188,7 +188,7 @@ fn webhook_body_shape() {
 fn graphite_event_shape() {
     let mut e = event(3);
     e.service = "my service".into();
-    let g = e.graphite_event(&["prod".into(), "dc 1".into()]);
+    let g = GraphiteEvent::of(&e, &["prod".into(), "dc 1".into()]);
     assert_eq!(
         g.what,
         "TukeysFilter my service anomalous: system.web03.cpu"
@@ -207,7 +207,7 @@ fn graphite_event_shape() {
     assert_eq!(g.data, "above the upper fence (value=97.5, upper=80)");
     assert_eq!(g.when, 1_700_000_003);
     e.values.clear();
-    assert_eq!(e.graphite_event(&[]).data, "above the upper fence");
+    assert_eq!(GraphiteEvent::of(&e, &[]).data, "above the upper fence");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

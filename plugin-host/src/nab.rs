@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::host::LoadedPlugin;
+use crate::loader::LoadedPlugin;
 use crate::replay::{Inputs, ReplayError, read_rows, replay};
 
 /// Which output field is the anomaly score.

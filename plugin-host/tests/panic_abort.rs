@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use am_runner::host::Plugins;
+use am_plugin_host::Plugins;
 
 #[test]
 fn a_plugin_built_with_panic_abort_is_refused() {

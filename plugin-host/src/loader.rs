@@ -1,23 +1,27 @@
-//! Loading plugin files: check the ABI version first, then the descriptor.
+//! Loading plugin files: every library in the plugin folder, its ABI version checked before
+//! anything else is read from it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use am_plugin_api::abi::{self, PluginDescriptor, Str};
+use am_plugin_api::abi::{self, PluginDescriptor};
+use am_plugin_api::hosting::Plugin;
 
 /// A plugin loaded from disk. The library stays loaded for the life of the process.
 #[derive(Debug)]
 pub struct LoadedPlugin {
-    /// The plugin's name (`services` refer to it).
-    pub name: String,
-    /// The plugin crate's version.
-    pub version: String,
-    /// Its ABI version (equal to ours, or it would not have loaded).
-    pub abi_version: u32,
+    /// Its name, version and functions.
+    pub plugin: Plugin,
     /// The file it came from.
     pub path: PathBuf,
-    pub(crate) descriptor: &'static PluginDescriptor,
+}
+
+impl LoadedPlugin {
+    /// The plugin's name (`services` refer to it).
+    pub fn name(&self) -> &str {
+        &self.plugin.name
+    }
 }
 
 /// A file in the plugin folder that was not loaded, and why.
@@ -55,18 +59,18 @@ impl Plugins {
         for path in files {
             match load_file(&path) {
                 Ok(p) => {
-                    if let Some(first) = plugins.by_name.get(&p.name) {
+                    if let Some(first) = plugins.by_name.get(p.name()) {
                         let reason = format!(
                             "a plugin named {:?} was already loaded from {}",
-                            p.name,
+                            p.name(),
                             first.path.display()
                         );
                         tracing::warn!(file = %path.display(), reason = %reason, "plugin skipped");
                         plugins.skipped.push(Skipped { path, reason });
                         continue;
                     }
-                    tracing::info!(plugin = %p.name, version = %p.version, abi = p.abi_version, file = %path.display(), "plugin loaded");
-                    plugins.by_name.insert(p.name.clone(), Arc::new(p));
+                    tracing::info!(plugin = %p.name(), version = %p.plugin.version, abi = p.plugin.abi_version, file = %path.display(), "plugin loaded");
+                    plugins.insert(p);
                 }
                 Err(reason) => {
                     tracing::warn!(file = %path.display(), reason = %reason, "plugin skipped");
@@ -96,52 +100,15 @@ impl Plugins {
         self.by_name.keys().cloned().collect()
     }
 
-    /// Adds an already-built plugin (tests, statically linked plugins).
+    /// Adds a plugin (loaded, or linked in statically for tests).
     pub fn insert(&mut self, plugin: LoadedPlugin) {
-        self.by_name.insert(plugin.name.clone(), Arc::new(plugin));
+        self.by_name
+            .insert(plugin.name().to_owned(), Arc::new(plugin));
     }
 }
 
-#[allow(unsafe_code)]
-fn view(s: Str<'static>, what: &str) -> Result<String, String> {
-    if s.ptr.is_null() {
-        return Err(format!("its descriptor has no {what}"));
-    }
-    // SAFETY: the descriptor's strings point into the plugin's static data, valid while the
-    // library is loaded, which is forever; `len` is the length the plugin wrote.
-    let bytes = unsafe { std::slice::from_raw_parts(s.ptr, s.len) };
-    String::from_utf8(bytes.to_vec()).map_err(|_| format!("its {what} is not UTF-8"))
-}
-
-/// Checks a descriptor and wraps it.
-pub fn from_descriptor(
-    descriptor: &'static PluginDescriptor,
-    path: PathBuf,
-) -> Result<LoadedPlugin, String> {
-    if descriptor.abi_version != abi::ABI_VERSION {
-        return Err(format!(
-            "built for plugin ABI version {}, this runner speaks version {}",
-            descriptor.abi_version,
-            abi::ABI_VERSION
-        ));
-    }
-    if !descriptor.panic_unwind {
-        return Err(
-            "built with panic = \"abort\": a panic would take the runner down; build it with panic = \"unwind\" (the default)"
-                .into(),
-        );
-    }
-    Ok(LoadedPlugin {
-        name: view(descriptor.name, "name")?,
-        version: view(descriptor.version, "version")?,
-        abi_version: descriptor.abi_version,
-        path,
-        descriptor,
-    })
-}
-
-#[allow(unsafe_code)]
 /// Loads one plugin file, checking its ABI version first; the error says why it is not usable.
+#[allow(unsafe_code)]
 pub fn load_file(path: &Path) -> Result<LoadedPlugin, String> {
     // SAFETY: loading a library runs its initialisers. The plugin folder is trusted
     // configuration (like the runner binary itself); nothing else is loaded from it.
@@ -149,29 +116,18 @@ pub fn load_file(path: &Path) -> Result<LoadedPlugin, String> {
         .map_err(|e| format!("not a loadable library: {e}"))?;
     // Never unloaded: instances and descriptors point into it for the life of the process.
     let lib: &'static libloading::Library = Box::leak(Box::new(lib));
-    // SAFETY: the symbol, when present, is `extern "C" fn() -> u32` by the ABI's definition.
-    let version_fn = unsafe { lib.get::<unsafe extern "C" fn() -> u32>(abi::ABI_VERSION_SYMBOL) }
-        .map_err(|_| {
-        "not an anna-molly plugin (no am_plugin_abi_version symbol)".to_string()
-    })?;
-    // SAFETY: see above; the function takes no arguments and only returns a constant.
-    let version = unsafe { version_fn() };
-    if version != abi::ABI_VERSION {
-        return Err(format!(
-            "built for plugin ABI version {version}, this runner speaks version {}",
-            abi::ABI_VERSION
-        ));
-    }
-    // SAFETY: with the ABI version checked, the descriptor symbol has this signature.
-    let descriptor_fn = unsafe {
+    // SAFETY: the symbol, when present, has this signature by the ABI's definition.
+    let version = unsafe { lib.get::<unsafe extern "C" fn() -> u32>(abi::ABI_VERSION_SYMBOL) }
+        .map_err(|_| "not an anna-molly plugin (no am_plugin_abi_version symbol)".to_string())?;
+    // SAFETY: as above.
+    let descriptor = unsafe {
         lib.get::<unsafe extern "C" fn() -> *const PluginDescriptor>(abi::DESCRIPTOR_SYMBOL)
     }
     .map_err(|_| "no am_plugin_descriptor symbol".to_string())?;
-    // SAFETY: returns a pointer to the plugin's static descriptor.
-    let ptr = unsafe { descriptor_fn() };
-    // SAFETY: non-null pointers from the descriptor function point at a static descriptor that
-    // lives as long as the library, which is never unloaded.
-    let descriptor: &'static PluginDescriptor =
-        unsafe { ptr.as_ref() }.ok_or_else(|| "its descriptor is null".to_string())?;
-    from_descriptor(descriptor, path.to_path_buf())
+    // SAFETY: the library's two exports, with their ABI signatures; it is never unloaded.
+    let plugin = unsafe { Plugin::from_exports(*version, *descriptor) }?;
+    Ok(LoadedPlugin {
+        plugin,
+        path: path.to_path_buf(),
+    })
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use am_plugin_api::testing::{Failure, TestHost, TestRunner};
 
-use crate::host::LoadedPlugin;
+use crate::loader::LoadedPlugin;
 
 /// Which recorded series the plugin reads.
 #[derive(Debug, Clone)]
@@ -77,11 +77,8 @@ pub fn replay(
     mut on_tick: impl FnMut(TickResult),
 ) -> Result<(), ReplayError> {
     let mut host = TestHost::new();
-    #[allow(unsafe_code)]
-    // SAFETY: the descriptor comes from a loaded, ABI-checked plugin library that is never
-    // unloaded.
     let mut runner =
-        unsafe { TestRunner::from_descriptor(plugin.descriptor, options_json, service, &mut host) }
+        TestRunner::from_plugin(plugin.plugin.clone(), options_json, service, &mut host)
             .map_err(|f| ReplayError::Start(failure_text(f)))?;
     // Points are added as time passes, so a plugin can never read ahead of its tick.
     let mut cursors: Vec<usize> = match inputs {

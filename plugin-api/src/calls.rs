@@ -1,20 +1,21 @@
 //! The plugin side of every call into [`HostApi`]: the only place that calls the host's
 //! function pointers, and the delivery callbacks that copy the host's views into owned values.
+//! (The host side of the same calls is [`crate::hosting`].)
 
 use std::ffi::c_void;
 
 use crate::abi::{self, EventValue, HostApi, Level, Point, Sink, Status, Str};
-use crate::context::Series;
 use crate::error::{ErrorKind, PluginError};
 use crate::event::Event;
 use crate::ffi;
+use crate::records::Series;
 
 /// A `HostApi` received from the host, with safe methods for each call.
 ///
 /// Not `Send`: `&HostApi` is not (it holds raw pointers), which keeps every call on the
 /// thread that received the API, as the ABI requires.
 #[derive(Clone, Copy)]
-pub(crate) struct Host<'a> {
+pub(crate) struct HostCalls<'a> {
     api: &'a HostApi,
 }
 
@@ -32,7 +33,7 @@ fn check(status: Status, what: impl FnOnce() -> String) -> Result<(), PluginErro
     }
 }
 
-impl<'a> Host<'a> {
+impl<'a> HostCalls<'a> {
     /// Wraps an API received from the host.
     ///
     /// # Safety
@@ -52,12 +53,12 @@ impl<'a> Host<'a> {
     }
 
     pub(crate) fn log(self, level: Level, message: &str) {
-        // SAFETY: `Host::new`'s contract; the view lives across the call.
+        // SAFETY: `HostCalls::new`'s contract; the view lives across the call.
         unsafe { (self.api.log)(self.api.ctx, level, Str::new(message)) }
     }
 
     pub(crate) fn set_error(self, message: &str) {
-        // SAFETY: `Host::new`'s contract; the view lives across the call.
+        // SAFETY: `HostCalls::new`'s contract; the view lives across the call.
         unsafe { (self.api.set_error)(self.api.ctx, Str::new(message)) }
     }
 
@@ -68,7 +69,7 @@ impl<'a> Host<'a> {
         until: i64,
     ) -> Result<Vec<Point>, PluginError> {
         let mut out: Vec<Series> = Vec::new();
-        // SAFETY: `Host::new`'s contract; `out` outlives the call and matches `on_series`.
+        // SAFETY: `HostCalls::new`'s contract; `out` outlives the call and matches `on_series`.
         let status = unsafe {
             (self.api.read_series)(
                 self.api.ctx,
@@ -90,7 +91,7 @@ impl<'a> Host<'a> {
         until: i64,
     ) -> Result<Vec<Series>, PluginError> {
         let mut out: Vec<Series> = Vec::new();
-        // SAFETY: `Host::new`'s contract; `out` outlives the call and matches `on_series`.
+        // SAFETY: `HostCalls::new`'s contract; `out` outlives the call and matches `on_series`.
         let status = unsafe {
             (self.api.read_pattern)(
                 self.api.ctx,
@@ -113,7 +114,7 @@ impl<'a> Host<'a> {
     ) -> Result<Vec<Series>, PluginError> {
         let views: Vec<Str<'_>> = names.iter().map(|n| Str::new(n)).collect();
         let mut out: Vec<Series> = Vec::with_capacity(names.len());
-        // SAFETY: `Host::new`'s contract; `views` (and the names they borrow) and `out`
+        // SAFETY: `HostCalls::new`'s contract; `views` (and the names they borrow) and `out`
         // outlive the call, and `out` matches `on_series`.
         let status = unsafe {
             (self.api.read_many)(
@@ -132,7 +133,7 @@ impl<'a> Host<'a> {
 
     pub(crate) fn find(self, pattern: &str) -> Result<Vec<String>, PluginError> {
         let mut out: Vec<Vec<u8>> = Vec::new();
-        // SAFETY: `Host::new`'s contract; `out` outlives the call and matches `on_bytes`.
+        // SAFETY: `HostCalls::new`'s contract; `out` outlives the call and matches `on_bytes`.
         let status =
             unsafe { (self.api.find)(self.api.ctx, Str::new(pattern), sink(&mut out), on_bytes) };
         check(status, || format!("finding `{pattern}`"))?;
@@ -144,7 +145,7 @@ impl<'a> Host<'a> {
 
     pub(crate) fn state_get(self, key: &str) -> Result<Option<Vec<u8>>, PluginError> {
         let mut out: Vec<Vec<u8>> = Vec::new();
-        // SAFETY: `Host::new`'s contract; `out` outlives the call and matches `on_bytes`.
+        // SAFETY: `HostCalls::new`'s contract; `out` outlives the call and matches `on_bytes`.
         let status =
             unsafe { (self.api.state_get)(self.api.ctx, Str::new(key), sink(&mut out), on_bytes) };
         match status {
@@ -157,20 +158,20 @@ impl<'a> Host<'a> {
     }
 
     pub(crate) fn state_set(self, key: &str, value: &[u8]) -> Result<(), PluginError> {
-        // SAFETY: `Host::new`'s contract; the views live across the call.
+        // SAFETY: `HostCalls::new`'s contract; the views live across the call.
         let status =
             unsafe { (self.api.state_set)(self.api.ctx, Str::new(key), Str::from_bytes(value)) };
         check(status, || format!("writing state `{key}`"))
     }
 
     pub(crate) fn state_delete(self, key: &str) -> Result<(), PluginError> {
-        // SAFETY: `Host::new`'s contract; the view lives across the call.
+        // SAFETY: `HostCalls::new`'s contract; the view lives across the call.
         let status = unsafe { (self.api.state_delete)(self.api.ctx, Str::new(key)) };
         check(status, || format!("deleting state `{key}`"))
     }
 
     pub(crate) fn emit(self, field: &str, value: f64, ts: i64) -> Result<(), PluginError> {
-        // SAFETY: `Host::new`'s contract; the view lives across the call.
+        // SAFETY: `HostCalls::new`'s contract; the view lives across the call.
         let status = unsafe { (self.api.emit)(self.api.ctx, Str::new(field), value, ts) };
         check(status, || format!("emitting `{field}`"))
     }
@@ -193,7 +194,7 @@ impl<'a> Host<'a> {
             values_len: values.len(),
             ts: event.ts.unwrap_or(self.api.tick),
         };
-        // SAFETY: `Host::new`'s contract; `view` and everything it points to (`values`, the
+        // SAFETY: `HostCalls::new`'s contract; `view` and everything it points to (`values`, the
         // event's strings) live across the call.
         let status = unsafe { (self.api.event)(self.api.ctx, &view) };
         check(status, || {

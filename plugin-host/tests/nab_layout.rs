@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use am_runner::host::load_file;
-use am_runner::nab::{ScoreField, corpus, run_file};
+use am_plugin_host::load_file;
+use am_plugin_host::nab::{ScoreField, corpus, run_file};
 
 fn plugin_file(name: &str) -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

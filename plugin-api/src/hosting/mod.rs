@@ -1,0 +1,215 @@
+//! Running plugins: the host side of the ABI, for the runner and for
+//! [`TestHost`](crate::testing::TestHost). Plugin authors never need this module.
+//!
+//! A host implements the safe [`Host`] trait: log lines, metric reads, persistent state,
+//! emitted points and events, in owned or borrowed Rust types. [`Instance`] creates a
+//! plugin's instance for a service and runs it; behind it, one private module (`ffi`) turns a
+//! `&mut dyn Host` into the [`abi::HostApi`](crate::abi::HostApi) table the plugin calls, and
+//! is the only place on the host side where `unsafe` code lives: the `extern "C"` callbacks,
+//! the panic guards around them, the lending of views into the plugin and the calls through a
+//! plugin's function pointers.
+//!
+//! What every host gets from it, the same way:
+//! - a callback never unwinds into the plugin: a panic in the host becomes a failed call;
+//! - during `create` only `log` and `set_error` may be used; any other call is refused and
+//!   logged;
+//! - a failed store call ([`HostError::store`]) fails the task even if the plugin carries on,
+//!   since its result rests on data it did not get; a refused request ([`HostError::refused`],
+//!   such as an invalid pattern) is only an error the plugin may handle;
+//! - a plugin that panicked is reported as [`Outcome::Panicked`]: its instance must be
+//!   dropped ([`Instance`] is destroyed on drop, by the plugin's own function).
+
+mod ffi;
+
+use serde::{Deserialize, Serialize};
+
+use crate::abi::Point;
+use crate::records::{Emitted, EventRecord, LogRecord};
+
+pub use ffi::Instance;
+
+/// How a call into a plugin (creating an instance, or running a task) ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// It worked.
+    Ok,
+    /// The plugin (or the host, for it) failed it: the message.
+    Failed(String),
+    /// The plugin panicked: the panic message. The instance must be rebuilt.
+    Panicked(String),
+}
+
+/// Why a host could not serve a plugin's call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError {
+    store: bool,
+    message: String,
+}
+
+impl HostError {
+    /// The store (or whatever backs the call) failed: the task fails even if the plugin
+    /// carries on.
+    pub fn store(message: impl Into<String>) -> Self {
+        HostError {
+            store: true,
+            message: message.into(),
+        }
+    }
+
+    /// The plugin asked for something invalid (a bad pattern, say): the call fails, and the
+    /// plugin may handle that.
+    pub fn refused(message: impl Into<String>) -> Self {
+        HostError {
+            store: false,
+            message: message.into(),
+        }
+    }
+
+    /// Whether the store failed (rather than the request being refused).
+    pub fn is_store(&self) -> bool {
+        self.store
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// Receives a series: its name and its points (oldest first), lent for the call.
+pub type DeliverSeries<'a> = dyn FnMut(&str, &[Point]) + 'a;
+
+/// What a host offers a running plugin, in safe Rust: one method per call of
+/// [`abi::HostApi`](crate::abi::HostApi). Reads hand each series to `deliver` as it is ready,
+/// so a host can lend what it decoded without copying it. A host offers what it implements:
+/// every call but `log` refuses by default.
+pub trait Host {
+    /// A line the plugin logged.
+    fn log(&mut self, line: LogRecord);
+
+    /// One metric's points with `from <= ts <= until`: `deliver` is called once, also for an
+    /// unknown metric (with no points).
+    fn read_series(
+        &mut self,
+        _name: &str,
+        _from: i64,
+        _until: i64,
+        _deliver: &mut DeliverSeries<'_>,
+    ) -> Result<(), HostError> {
+        Err(not_offered())
+    }
+
+    /// Every metric matching `pattern` (a glob, or `re:` + a regex), in name order.
+    fn read_pattern(
+        &mut self,
+        _pattern: &str,
+        _from: i64,
+        _until: i64,
+        _deliver: &mut DeliverSeries<'_>,
+    ) -> Result<(), HostError> {
+        Err(not_offered())
+    }
+
+    /// The metrics named in `names`, once each and in that order (an unknown name gets no
+    /// points).
+    fn read_many(
+        &mut self,
+        _names: &[String],
+        _from: i64,
+        _until: i64,
+        _deliver: &mut DeliverSeries<'_>,
+    ) -> Result<(), HostError> {
+        Err(not_offered())
+    }
+
+    /// The names of the metrics matching `pattern`, in order.
+    fn find(&mut self, _pattern: &str, _deliver: &mut dyn FnMut(&str)) -> Result<(), HostError> {
+        Err(not_offered())
+    }
+
+    /// The state stored under `key` for this plugin and service: `deliver` gets it and the
+    /// answer is `true`, or there is none and the answer is `false`.
+    fn state_get(
+        &mut self,
+        _key: &str,
+        _deliver: &mut dyn FnMut(&[u8]),
+    ) -> Result<bool, HostError> {
+        Err(not_offered())
+    }
+
+    /// Stores state under `key` for this plugin and service.
+    fn state_set(&mut self, _key: &str, _value: &[u8]) -> Result<(), HostError> {
+        Err(not_offered())
+    }
+
+    /// Deletes the state under `key` (none is fine).
+    fn state_delete(&mut self, _key: &str) -> Result<(), HostError> {
+        Err(not_offered())
+    }
+
+    /// An output point.
+    fn emit(&mut self, _point: Emitted) -> Result<(), HostError> {
+        Err(not_offered())
+    }
+
+    /// An event.
+    fn event(&mut self, _event: EventRecord) -> Result<(), HostError> {
+        Err(not_offered())
+    }
+}
+
+fn not_offered() -> HostError {
+    HostError::refused("this host does not offer that call")
+}
+
+/// Which tick a task runs for, and which part of its service it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    /// The tick's scheduled time (seconds since the epoch): the analysis' "now".
+    pub tick: i64,
+    /// Which shard of a sharded service (`0..shards`).
+    pub shard: u32,
+    /// How many tasks share the service's tick (1 when unsharded).
+    pub shards: u32,
+}
+
+impl Call {
+    /// An unsharded task at `tick`.
+    pub fn at(tick: i64) -> Call {
+        Call {
+            tick,
+            shard: 0,
+            shards: 1,
+        }
+    }
+}
+
+/// A plugin's exported functions and names, checked: its ABI version is this crate's and it
+/// unwinds on panic. Built from a loaded library by the runner's loader
+/// ([`Plugin::from_exports`]) or from a [`BaseTask`](crate::BaseTask) linked in statically
+/// ([`Plugin::of`]).
+#[derive(Debug, Clone)]
+pub struct Plugin {
+    /// The plugin's name (`services` refer to it).
+    pub name: String,
+    /// The plugin crate's version.
+    pub version: String,
+    /// Its ABI version (equal to [`crate::abi::ABI_VERSION`]).
+    pub abi_version: u32,
+    functions: ffi::Functions,
+}
+
+impl Plugin {
+    /// A plugin linked into this binary (tests, offline tools).
+    pub fn of<T: crate::BaseTask>() -> Plugin {
+        ffi::of::<T>()
+    }
+}
