@@ -1,7 +1,7 @@
 //! The STL iteration itself: the inner loop (seasonal and trend smoothing) nested in the outer
 //! loop (robustness weights), following Cleveland et al. (1990), section 2.
 
-use crate::loess::Loess;
+use crate::loess::{Loess, LoessScratch, Schedule};
 use crate::median::six_medians;
 
 /// Fully resolved settings: windows odd and at least 3, jumps at least 1.
@@ -38,8 +38,32 @@ struct Scratch {
     sub: Vec<f64>,
     sub_rw: Vec<f64>,
     sub_out: Vec<f64>,
-    /// Loess weights.
-    w: Vec<f64>,
+    /// The smoothers' scratch space.
+    loess: LoessScratch,
+}
+
+/// The smoothers' fits on this series (see [`Schedule`]): the seasonal smoother's on the
+/// cycle-subseries (of `n / period` points, and of one more when the period does not divide
+/// `n`), the low-pass and the trend smoothers' on the whole series.
+struct Schedules {
+    seasonal: Schedule,
+    seasonal_longer: Option<Schedule>,
+    lowpass: Schedule,
+    trend: Schedule,
+}
+
+impl Schedules {
+    fn new(n: usize, plan: &Plan, s: &mut LoessScratch) -> Self {
+        let p = plan.period;
+        let k = n / p;
+        Self {
+            seasonal: Schedule::new(&plan.seasonal, k, true, s),
+            seasonal_longer: (!n.is_multiple_of(p))
+                .then(|| Schedule::new(&plan.seasonal, k + 1, true, s)),
+            lowpass: Schedule::new(&plan.lowpass, n, false, s),
+            trend: Schedule::new(&plan.trend, n, false, s),
+        }
+    }
 }
 
 /// Runs `outer + 1` passes of the inner loop; robustness weights computed from each pass's
@@ -58,8 +82,9 @@ pub(crate) fn run(y: &[f64], plan: &Plan) -> Raw {
         sub: Vec::with_capacity(n / p + 1),
         sub_rw: Vec::with_capacity(n / p + 1),
         sub_out: Vec::with_capacity(n / p + 3),
-        w: Vec::new(),
+        loess: LoessScratch::default(),
     };
+    let schedules = Schedules::new(n, plan, &mut s.loess);
     let mut seasonal = vec![0.0; n];
     let mut trend = vec![0.0; n];
     let mut weights = vec![1.0; n];
@@ -67,7 +92,7 @@ pub(crate) fn run(y: &[f64], plan: &Plan) -> Raw {
     for pass in 0..=plan.outer {
         for _ in 0..plan.inner {
             let rw = robust.then_some(weights.as_slice());
-            inner_step(y, rw, plan, &mut s, &mut seasonal, &mut trend);
+            inner_step(y, rw, p, &schedules, &mut s, &mut seasonal, &mut trend);
         }
         if pass == plan.outer {
             break;
@@ -86,26 +111,28 @@ pub(crate) fn run(y: &[f64], plan: &Plan) -> Raw {
 fn inner_step(
     y: &[f64],
     rw: Option<&[f64]>,
-    plan: &Plan,
+    p: usize,
+    schedules: &Schedules,
     s: &mut Scratch,
     seasonal: &mut [f64],
     trend: &mut [f64],
 ) {
     let n = y.len();
-    let p = plan.period;
     // Step 1: detrend.
     for ((d, yi), ti) in s.work.iter_mut().zip(y).zip(trend.iter()) {
         *d = yi - ti;
     }
     // Step 2: smooth each cycle-subseries, extended by one point at each end.
     for j in 0..p.min(n) {
-        smooth_subseries(j, p, rw, &plan.seasonal, s);
+        smooth_subseries(j, p, rw, schedules, s);
     }
     // Step 3: low-pass filter of the smoothed cycle-subseries.
     moving_average(&s.cycle, p, &mut s.ma1);
     moving_average(&s.ma1, p, &mut s.ma2);
     moving_average(&s.ma2, 3, &mut s.ma3);
-    plan.lowpass.smooth(&s.ma3, None, &mut s.low, &mut s.w);
+    schedules
+        .lowpass
+        .smooth(&s.ma3, None, &mut s.low, &mut s.loess);
     // Step 4: detrend the smoothed cycle-subseries; the result is the seasonal component.
     for (i, si) in seasonal.iter_mut().enumerate() {
         *si = s.cycle[p + i] - s.low[i];
@@ -114,13 +141,19 @@ fn inner_step(
     for ((d, yi), si) in s.work.iter_mut().zip(y).zip(seasonal.iter()) {
         *d = yi - si;
     }
-    plan.trend.smooth(&s.work, rw, trend, &mut s.w);
+    schedules.trend.smooth(&s.work, rw, trend, &mut s.loess);
 }
 
 /// Smooths the subseries of cycle position `j` of the detrended series in `s.work` and writes
 /// it, extended by a fit one period before its first and one after its last point, into
 /// `s.cycle` at positions `j, j + p, …` (offset by one period).
-fn smooth_subseries(j: usize, p: usize, rw: Option<&[f64]>, smoother: &Loess, s: &mut Scratch) {
+fn smooth_subseries(
+    j: usize,
+    p: usize,
+    rw: Option<&[f64]>,
+    schedules: &Schedules,
+    s: &mut Scratch,
+) {
     s.sub.clear();
     s.sub.extend(s.work.iter().skip(j).step_by(p));
     let sub_rw = match rw {
@@ -132,37 +165,31 @@ fn smooth_subseries(j: usize, p: usize, rw: Option<&[f64]>, smoother: &Loess, s:
         None => None,
     };
     let k = s.sub.len();
+    let schedule = match &schedules.seasonal_longer {
+        Some(longer) if k > s.work.len() / p => longer,
+        _ => &schedules.seasonal,
+    };
     s.sub_out.clear();
     s.sub_out.resize(k + 2, 0.0);
-    smoother.smooth(&s.sub, sub_rw, &mut s.sub_out[1..=k], &mut s.w);
-
-    let window = smoother.window;
-    let before = smoother.fit_at(&s.sub, sub_rw, -1.0, 0, window.min(k) - 1, &mut s.w);
-    s.sub_out[0] = before.unwrap_or(s.sub_out[1]);
-    let after = smoother.fit_at(
-        &s.sub,
-        sub_rw,
-        k as f64,
-        k.saturating_sub(window),
-        k - 1,
-        &mut s.w,
-    );
-    s.sub_out[k + 1] = after.unwrap_or(s.sub_out[k]);
-
+    schedule.smooth(&s.sub, sub_rw, &mut s.sub_out, &mut s.loess);
     for (m, v) in s.sub_out.iter().enumerate() {
         s.cycle[j + m * p] = *v;
     }
 }
 
 /// Moving average of length `len`: `out[i]` is the mean of `x[i..i + len]`, computed with a
-/// running sum so each stage costs O(n) whatever the period.
+/// running sum so each stage costs O(n) whatever the period. The sum is updated and divided
+/// in R's order, so the averages are R's to the last bit.
 fn moving_average(x: &[f64], len: usize, out: &mut [f64]) {
-    let inv = 1.0 / len as f64;
-    let mut sum: f64 = x[..len].iter().sum();
-    out[0] = sum * inv;
+    let flen = len as f64;
+    let mut sum = 0.0;
+    for v in &x[..len] {
+        sum += v;
+    }
+    out[0] = sum / flen;
     for i in 1..out.len() {
-        sum += x[i + len - 1] - x[i - 1];
-        out[i] = sum * inv;
+        sum = sum - x[i - 1] + x[i + len - 1];
+        out[i] = sum / flen;
     }
 }
 
@@ -175,8 +202,9 @@ fn robustness_weights(
     weights: &mut [f64],
     abs_rem: &mut [f64],
 ) {
+    // R subtracts the fit (trend + seasonal) in one step.
     for (((r, yi), si), ti) in abs_rem.iter_mut().zip(y).zip(seasonal).zip(trend) {
-        *r = (yi - si - ti).abs();
+        *r = (yi - (ti + si)).abs();
     }
     for (w, r) in weights.iter_mut().zip(abs_rem.iter()) {
         *w = *r;

@@ -11,9 +11,17 @@
 //! [`decompose`] reproduces R's `stl(ts(x, frequency = period), s.window = "periodic",
 //! robust = ROBUST)` with R's defaults, including R's post-processing of a periodic fit (the
 //! seasonal component is replaced by the mean of each cycle position, and the remainder
-//! recomputed). Against R 4.2.2 every component agrees to within 1e-6 of the series' range;
-//! `tests/r_fixtures.rs` checks this on reference outputs.
-//!
+//! recomputed), and with the `with_*` overrides R's other arguments. It follows R's Fortran
+//! step by step (which points each loess fits and from which neighbourhood, the order of
+//! every sum, the partial sort R's median of the remainders comes from), so its results are
+//! R's to the last bit; only the cycle means of a periodic fit differ, by rounding (R sums
+//! them in extended precision), below 1e-15 of the series' range. Exactness matters because
+//! a robust fit can turn on rounding-level differences (when more than half the remainders
+//! are zero up to rounding, their median, the robustness scale, is rounding noise).
+//! `tests/r_grid.rs` checks this against R itself on 4380 series (periods 2–60 and 144,
+//! 2–10 seasons, whole and partial last periods, plain and robust, periodic and numeric
+//! `s.window`, outliers), `tests/r_fixtures.rs` on the reference outputs of R 4.2.2.
+
 //! # Parameters
 //!
 //! [`StlParams::periodic`] takes the period (points per cycle) and whether to run the robust
@@ -40,11 +48,14 @@
 //! Each inner pass is O(n): with the default jumps every loess is evaluated only every `jump`
 //! points over a window of about `10 · jump` points (about 10 weighted points per series
 //! point), and the low-pass moving averages use running sums. A robust decomposition runs 16
-//! passes, a plain one 2. Overriding a jump to 1 with a wide window makes that smoother cost
-//! O(n · window). Memory is a handful of buffers of n + 2·period points. On one core of the
-//! development machine a robust decomposition of 1440 points with period 144 takes ~2.5 ms
+//! passes, a plain one 2. The fits' positions and distance weights are worked out once per
+//! decomposition, fits without robustness weights (the low-pass filter's, the first pass's)
+//! reduce to weighted sums, and independent fits run side by side. Overriding a jump to 1
+//! with a wide window makes that smoother cost O(n · window). Memory is a handful of
+//! buffers of n + 2·period points and about 20 weights per point. On one core of the
+//! development machine a robust decomposition of 1440 points with period 144 takes ~1.7 ms
 //! (`examples/stl_bench.rs`).
-//!
+
 //! # Example
 //!
 //! ```
@@ -63,6 +74,7 @@
 //! # Ok::<(), am_stl::StlError>(())
 //! ```
 
+mod batch;
 mod iterate;
 mod loess;
 mod median;

@@ -1,4 +1,4 @@
-//! Unit tests of the public behaviour; R agreement lives in `tests/r_fixtures.rs`.
+//! Unit tests of the public behaviour; R agreement: `tests/r_grid.rs`, `tests/r_fixtures.rs`.
 
 use super::*;
 use std::f64::consts::TAU;
