@@ -17,7 +17,7 @@
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::{Call, Host, HostError, Outcome, Plugin};
+use super::{Call, Host, HostError, Outcome, Plugin, Read, StateOp};
 use crate::abi::{
     self, ABI_VERSION, Event, HostApi, Level, OnSeries, OnStr, PluginDescriptor, Sink, Status, Str,
 };
@@ -343,14 +343,23 @@ unsafe fn with_session(ctx: *mut c_void, body: impl FnOnce(&mut Session<'_>) -> 
     }
 }
 
-/// Lends a series to the plugin's delivery callback.
+/// [`with_session`] for a call other than `log` and `set_error`: refused during `create`.
 ///
 /// # Safety
 ///
-/// `sink` and `on_series` are the plugin's, for the current call.
-unsafe fn lend_series(sink: *mut Sink, on_series: OnSeries, name: &str, points: &[abi::Point]) {
-    // SAFETY: the caller's contract; the views live until the callback returns.
-    unsafe { on_series(sink, Str::new(name), points.as_ptr(), points.len()) };
+/// As for [`with_session`].
+unsafe fn with_call(
+    ctx: *mut c_void,
+    what: &str,
+    body: impl FnOnce(&mut Session<'_>) -> Status,
+) -> Status {
+    // SAFETY: the caller's contract.
+    unsafe {
+        with_session(ctx, |s| match s.allowed(what) {
+            Ok(()) => body(s),
+            Err(status) => status,
+        })
+    }
 }
 
 unsafe extern "C" fn log(ctx: *mut c_void, level: Level, message: Str<'_>) {
@@ -375,6 +384,30 @@ unsafe extern "C" fn set_error(ctx: *mut c_void, message: Str<'_>) {
     }
 }
 
+/// The body of the read callbacks: `read` for the plugin, each series lent to `on_series`.
+///
+/// # Safety
+///
+/// As for the callbacks: our `ctx`, and the plugin's sink and callback for this call.
+unsafe fn serve_read(
+    ctx: *mut c_void,
+    what: &str,
+    read: Read<'_>,
+    (from, until): (i64, i64),
+    sink: *mut Sink,
+    on_series: OnSeries,
+) -> Status {
+    // SAFETY: the caller's contract; the views lent live until `on_series` returns.
+    unsafe {
+        with_call(ctx, what, |s| {
+            let result = s.host.read(read, from, until, &mut |name, points| {
+                on_series(sink, Str::new(name), points.as_ptr(), points.len());
+            });
+            s.status(result)
+        })
+    }
+}
+
 unsafe extern "C" fn read_series(
     ctx: *mut c_void,
     name: Str<'_>,
@@ -386,15 +419,8 @@ unsafe extern "C" fn read_series(
     // SAFETY: per the ABI contract: our `ctx`, the plugin's view, sink and callback.
     unsafe {
         let name = owned(name);
-        with_session(ctx, |s| {
-            if let Err(status) = s.allowed("read_series") {
-                return status;
-            }
-            let result = s.host.read_series(&name, from, until, &mut |n, points| {
-                lend_series(sink, on_series, n, points)
-            });
-            s.status(result)
-        })
+        let read = Read::Series(&name);
+        serve_read(ctx, "read_series", read, (from, until), sink, on_series)
     }
 }
 
@@ -409,17 +435,8 @@ unsafe extern "C" fn read_pattern(
     // SAFETY: per the ABI contract: our `ctx`, the plugin's view, sink and callback.
     unsafe {
         let pattern = owned(pattern);
-        with_session(ctx, |s| {
-            if let Err(status) = s.allowed("read_pattern") {
-                return status;
-            }
-            let result = s
-                .host
-                .read_pattern(&pattern, from, until, &mut |n, points| {
-                    lend_series(sink, on_series, n, points)
-                });
-            s.status(result)
-        })
+        let read = Read::Pattern(&pattern);
+        serve_read(ctx, "read_pattern", read, (from, until), sink, on_series)
     }
 }
 
@@ -436,15 +453,8 @@ unsafe extern "C" fn read_many(
     // and callback, all valid for this call.
     unsafe {
         let names: Vec<String> = abi::strs(names, count).iter().map(|n| owned(*n)).collect();
-        with_session(ctx, |s| {
-            if let Err(status) = s.allowed("read_many") {
-                return status;
-            }
-            let result = s.host.read_many(&names, from, until, &mut |n, points| {
-                lend_series(sink, on_series, n, points)
-            });
-            s.status(result)
-        })
+        let read = Read::Many(&names);
+        serve_read(ctx, "read_many", read, (from, until), sink, on_series)
     }
 }
 
@@ -458,12 +468,37 @@ unsafe extern "C" fn find(
     // name lent lives until `on_name` returns.
     unsafe {
         let pattern = owned(pattern);
-        with_session(ctx, |s| {
-            if let Err(status) = s.allowed("find") {
-                return status;
-            }
+        with_call(ctx, "find", |s| {
             let result = s.host.find(&pattern, &mut |n| on_name(sink, Str::new(n)));
             s.status(result)
+        })
+    }
+}
+
+/// The body of the state callbacks: `op` for the plugin, a value read lent to `on_value`.
+///
+/// # Safety
+///
+/// As for the callbacks: our `ctx`, and (for a read) the plugin's sink and callback.
+unsafe fn serve_state(
+    ctx: *mut c_void,
+    what: &str,
+    op: StateOp<'_>,
+    deliver: Option<(*mut Sink, OnStr)>,
+) -> Status {
+    // SAFETY: the caller's contract; the value lent lives until `on_value` returns.
+    unsafe {
+        with_call(ctx, what, |s| {
+            let result = s.host.state(op, &mut |v| {
+                if let Some((sink, on_value)) = deliver {
+                    on_value(sink, Str::from_bytes(v));
+                }
+            });
+            match result {
+                Ok(true) => Status::Ok,
+                Ok(false) => Status::NotFound,
+                Err(e) => s.status(Err(e)),
+            }
         })
     }
 }
@@ -474,23 +509,10 @@ unsafe extern "C" fn state_get(
     sink: *mut Sink,
     on_value: OnStr,
 ) -> Status {
-    // SAFETY: per the ABI contract: our `ctx`, the plugin's view, sink and callback; the
-    // value lent lives until `on_value` returns.
+    // SAFETY: per the ABI contract: our `ctx`, the plugin's view, sink and callback.
     unsafe {
         let key = owned(key);
-        with_session(ctx, |s| {
-            if let Err(status) = s.allowed("state_get") {
-                return status;
-            }
-            match s
-                .host
-                .state_get(&key, &mut |v| on_value(sink, Str::from_bytes(v)))
-            {
-                Ok(true) => Status::Ok,
-                Ok(false) => Status::NotFound,
-                Err(e) => s.status(Err(e)),
-            }
-        })
+        serve_state(ctx, "state_get", StateOp::Get(&key), Some((sink, on_value)))
     }
 }
 
@@ -498,14 +520,7 @@ unsafe extern "C" fn state_set(ctx: *mut c_void, key: Str<'_>, value: Str<'_>) -
     // SAFETY: per the ABI contract: our `ctx` and views valid for this call.
     unsafe {
         let key = owned(key);
-        let value = value.as_bytes();
-        with_session(ctx, |s| {
-            if let Err(status) = s.allowed("state_set") {
-                return status;
-            }
-            let result = s.host.state_set(&key, value);
-            s.status(result)
-        })
+        serve_state(ctx, "state_set", StateOp::Set(&key, value.as_bytes()), None)
     }
 }
 
@@ -513,13 +528,7 @@ unsafe extern "C" fn state_delete(ctx: *mut c_void, key: Str<'_>) -> Status {
     // SAFETY: per the ABI contract: our `ctx` and a view valid for this call.
     unsafe {
         let key = owned(key);
-        with_session(ctx, |s| {
-            if let Err(status) = s.allowed("state_delete") {
-                return status;
-            }
-            let result = s.host.state_delete(&key);
-            s.status(result)
-        })
+        serve_state(ctx, "state_delete", StateOp::Delete(&key), None)
     }
 }
 
@@ -527,10 +536,7 @@ unsafe extern "C" fn emit(ctx: *mut c_void, field: Str<'_>, value: f64, ts: i64)
     // SAFETY: per the ABI contract: our `ctx` and a view valid for this call.
     unsafe {
         let field = owned(field);
-        with_session(ctx, |s| {
-            if let Err(status) = s.allowed("emit") {
-                return status;
-            }
+        with_call(ctx, "emit", |s| {
             let point = Emitted::new(s.plugin, s.service, field, value, ts);
             let result = s.host.emit(point);
             s.status(result)
@@ -558,10 +564,7 @@ unsafe extern "C" fn event(ctx: *mut c_void, event: *const Event<'_>) -> Status 
         );
         let values: Vec<(String, f64)> = values.iter().map(|v| (owned(v.name), v.value)).collect();
         let ts = e.ts;
-        with_session(ctx, |s| {
-            if let Err(status) = s.allowed("event") {
-                return status;
-            }
+        with_call(ctx, "event", |s| {
             let record = EventRecord {
                 plugin: s.plugin.to_owned(),
                 service: s.service.to_owned(),

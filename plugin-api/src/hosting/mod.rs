@@ -87,7 +87,30 @@ impl std::error::Error for HostError {}
 /// Receives a series: its name and its points (oldest first), lent for the call.
 pub type DeliverSeries<'a> = dyn FnMut(&str, &[Point]) + 'a;
 
-/// What a host offers a running plugin, in safe Rust: one method per call of
+/// Which series a plugin reads ([`Host::read`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Read<'a> {
+    /// One metric by name: delivered once, also when it is unknown (with no points).
+    Series(&'a str),
+    /// Every metric matching a pattern (a glob, or `re:` + a regex), in name order.
+    Pattern(&'a str),
+    /// The metrics named, once each and in that order (an unknown name gets no points).
+    Many(&'a [String]),
+}
+
+/// What a plugin does to its persistent state ([`Host::state`]), scoped to its plugin and
+/// service.
+#[derive(Debug, Clone, Copy)]
+pub enum StateOp<'a> {
+    /// Reads the value under a key.
+    Get(&'a str),
+    /// Stores a value (bytes, UTF-8 not required) under a key.
+    Set(&'a str, &'a [u8]),
+    /// Deletes a key (none is fine).
+    Delete(&'a str),
+}
+
+/// What a host offers a running plugin, in safe Rust: the calls of
 /// [`abi::HostApi`](crate::abi::HostApi). Reads hand each series to `deliver` as it is ready,
 /// so a host can lend what it decoded without copying it. A host offers what it implements:
 /// every call but `log` refuses by default.
@@ -95,34 +118,10 @@ pub trait Host {
     /// A line the plugin logged.
     fn log(&mut self, line: LogRecord);
 
-    /// One metric's points with `from <= ts <= until`: `deliver` is called once, also for an
-    /// unknown metric (with no points).
-    fn read_series(
+    /// The points of the series `read` names with `from <= ts <= until`, oldest first.
+    fn read(
         &mut self,
-        _name: &str,
-        _from: i64,
-        _until: i64,
-        _deliver: &mut DeliverSeries<'_>,
-    ) -> Result<(), HostError> {
-        Err(not_offered())
-    }
-
-    /// Every metric matching `pattern` (a glob, or `re:` + a regex), in name order.
-    fn read_pattern(
-        &mut self,
-        _pattern: &str,
-        _from: i64,
-        _until: i64,
-        _deliver: &mut DeliverSeries<'_>,
-    ) -> Result<(), HostError> {
-        Err(not_offered())
-    }
-
-    /// The metrics named in `names`, once each and in that order (an unknown name gets no
-    /// points).
-    fn read_many(
-        &mut self,
-        _names: &[String],
+        _read: Read<'_>,
         _from: i64,
         _until: i64,
         _deliver: &mut DeliverSeries<'_>,
@@ -135,23 +134,13 @@ pub trait Host {
         Err(not_offered())
     }
 
-    /// The state stored under `key` for this plugin and service: `deliver` gets it and the
-    /// answer is `true`, or there is none and the answer is `false`.
-    fn state_get(
+    /// Reads, stores or deletes state. A read gives the value to `deliver` and answers
+    /// `true`, or answers `false` when there is none; the others answer `true`.
+    fn state(
         &mut self,
-        _key: &str,
+        _op: StateOp<'_>,
         _deliver: &mut dyn FnMut(&[u8]),
     ) -> Result<bool, HostError> {
-        Err(not_offered())
-    }
-
-    /// Stores state under `key` for this plugin and service.
-    fn state_set(&mut self, _key: &str, _value: &[u8]) -> Result<(), HostError> {
-        Err(not_offered())
-    }
-
-    /// Deletes the state under `key` (none is fine).
-    fn state_delete(&mut self, _key: &str) -> Result<(), HostError> {
         Err(not_offered())
     }
 

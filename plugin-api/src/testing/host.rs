@@ -2,7 +2,7 @@
 
 use super::{Pattern, TestHost};
 use crate::abi::{Level, Point};
-use crate::hosting::{DeliverSeries, Host, HostError};
+use crate::hosting::{DeliverSeries, Host, HostError, Read, StateOp};
 use crate::records::{Emitted, EventRecord, LogRecord};
 
 /// The test host seen by one plugin's instance for one service (state is scoped to both).
@@ -81,42 +81,29 @@ impl Host for Scoped<'_> {
         self.host.logs.push(line);
     }
 
-    fn read_series(
+    fn read(
         &mut self,
-        name: &str,
+        read: Read<'_>,
         from: i64,
         until: i64,
         deliver: &mut DeliverSeries<'_>,
     ) -> Result<(), HostError> {
-        self.store("read_series")?;
-        deliver(name, self.window(name, from, until));
-        Ok(())
-    }
-
-    fn read_pattern(
-        &mut self,
-        pattern: &str,
-        from: i64,
-        until: i64,
-        deliver: &mut DeliverSeries<'_>,
-    ) -> Result<(), HostError> {
-        self.store("read_pattern")?;
-        let pattern = self.pattern(pattern)?;
-        for name in self.matching(&pattern) {
-            deliver(&name, self.window(&name, from, until));
-        }
-        Ok(())
-    }
-
-    fn read_many(
-        &mut self,
-        names: &[String],
-        from: i64,
-        until: i64,
-        deliver: &mut DeliverSeries<'_>,
-    ) -> Result<(), HostError> {
-        self.store("read_many")?;
-        for name in names {
+        let names = match read {
+            Read::Series(name) => {
+                self.store("read_series")?;
+                vec![name.to_owned()]
+            }
+            Read::Pattern(pattern) => {
+                self.store("read_pattern")?;
+                let pattern = self.pattern(pattern)?;
+                self.matching(&pattern)
+            }
+            Read::Many(names) => {
+                self.store("read_many")?;
+                names.to_vec()
+            }
+        };
+        for name in &names {
             deliver(name, self.window(name, from, until));
         }
         Ok(())
@@ -131,29 +118,30 @@ impl Host for Scoped<'_> {
         Ok(())
     }
 
-    fn state_get(&mut self, key: &str, deliver: &mut dyn FnMut(&[u8])) -> Result<bool, HostError> {
-        self.store("state_get")?;
-        match self.host.state.get(&self.key(key)) {
-            Some(value) => {
-                deliver(value);
+    fn state(
+        &mut self,
+        op: StateOp<'_>,
+        deliver: &mut dyn FnMut(&[u8]),
+    ) -> Result<bool, HostError> {
+        match op {
+            StateOp::Get(key) => {
+                self.store("state_get")?;
+                let value = self.host.state.get(&self.key(key));
+                Ok(value.map(|v| deliver(v)).is_some())
+            }
+            StateOp::Set(key, value) => {
+                self.store("state_set")?;
+                let key = self.key(key);
+                self.host.state.insert(key, value.to_vec());
                 Ok(true)
             }
-            None => Ok(false),
+            StateOp::Delete(key) => {
+                self.store("state_delete")?;
+                let key = self.key(key);
+                self.host.state.remove(&key);
+                Ok(true)
+            }
         }
-    }
-
-    fn state_set(&mut self, key: &str, value: &[u8]) -> Result<(), HostError> {
-        self.store("state_set")?;
-        let key = self.key(key);
-        self.host.state.insert(key, value.to_vec());
-        Ok(())
-    }
-
-    fn state_delete(&mut self, key: &str) -> Result<(), HostError> {
-        self.store("state_delete")?;
-        let key = self.key(key);
-        self.host.state.remove(&key);
-        Ok(())
     }
 
     fn emit(&mut self, point: Emitted) -> Result<(), HostError> {

@@ -7,7 +7,7 @@
 mod reads;
 
 use am_plugin_api::Level;
-use am_plugin_api::hosting::{DeliverSeries, Host, HostError};
+use am_plugin_api::hosting::{DeliverSeries, Host, HostError, Read, StateOp};
 use am_plugin_api::records::{Emitted, EventRecord, LogRecord};
 use am_store::Reader;
 use am_store::resp::Value;
@@ -122,59 +122,46 @@ impl Host for StoreHost<'_> {
         log_line(&line);
     }
 
-    fn read_series(
+    fn read(
         &mut self,
-        name: &str,
+        read: Read<'_>,
         from: i64,
         until: i64,
         deliver: &mut DeliverSeries<'_>,
     ) -> Result<(), HostError> {
-        self.read_one(name, from, until, deliver)
-    }
-
-    fn read_pattern(
-        &mut self,
-        pattern: &str,
-        from: i64,
-        until: i64,
-        deliver: &mut DeliverSeries<'_>,
-    ) -> Result<(), HostError> {
-        self.read_matching(pattern, from, until, deliver)
-    }
-
-    fn read_many(
-        &mut self,
-        names: &[String],
-        from: i64,
-        until: i64,
-        deliver: &mut DeliverSeries<'_>,
-    ) -> Result<(), HostError> {
-        self.read_names(names, from, until, deliver)
+        match read {
+            Read::Series(name) => self.read_one(name, from, until, deliver),
+            Read::Pattern(pattern) => self.read_matching(pattern, from, until, deliver),
+            Read::Many(names) => self.read_names(names, from, until, deliver),
+        }
     }
 
     fn find(&mut self, pattern: &str, deliver: &mut dyn FnMut(&str)) -> Result<(), HostError> {
         self.find_names(pattern, deliver)
     }
 
-    fn state_get(&mut self, key: &str, deliver: &mut dyn FnMut(&[u8])) -> Result<bool, HostError> {
-        match self.state_command("reading state", b"HGET", &[key.as_bytes()])? {
-            Value::Bulk(Some(v)) => {
+    fn state(
+        &mut self,
+        op: StateOp<'_>,
+        deliver: &mut dyn FnMut(&[u8]),
+    ) -> Result<bool, HostError> {
+        let (what, cmd, args): (&str, &[u8], Vec<&[u8]>) = match op {
+            StateOp::Get(key) => ("reading state", b"HGET", vec![key.as_bytes()]),
+            StateOp::Set(key, value) => ("writing state", b"HSET", vec![key.as_bytes(), value]),
+            StateOp::Delete(key) => ("deleting state", b"HDEL", vec![key.as_bytes()]),
+        };
+        let reply = self.state_command(what, cmd, &args)?;
+        match (op, reply) {
+            (StateOp::Get(_), Value::Bulk(Some(v))) => {
                 deliver(&v);
                 Ok(true)
             }
-            Value::Bulk(None) => Ok(false),
-            other => Err(self.store_failed("reading state", format!("unexpected reply {other:?}"))),
+            (StateOp::Get(_), Value::Bulk(None)) => Ok(false),
+            (StateOp::Get(_), other) => {
+                Err(self.store_failed(what, format!("unexpected reply {other:?}")))
+            }
+            _ => Ok(true),
         }
-    }
-
-    fn state_set(&mut self, key: &str, value: &[u8]) -> Result<(), HostError> {
-        self.state_command("writing state", b"HSET", &[key.as_bytes(), value])
-            .map(|_| ())
-    }
-
-    fn state_delete(&mut self, key: &str) -> Result<(), HostError> {
-        self.state_command("deleting state", b"HDEL", &[key.as_bytes()])
-            .map(|_| ())
     }
 
     fn emit(&mut self, point: Emitted) -> Result<(), HostError> {
