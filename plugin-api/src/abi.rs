@@ -26,7 +26,7 @@ use std::marker::PhantomData;
 pub use crate::ffi::strs;
 
 /// The ABI version this crate speaks. The runner loads only plugins reporting exactly this.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Symbol of `extern "C" fn() -> u32` returning the plugin's ABI version.
 pub const ABI_VERSION_SYMBOL: &[u8] = b"am_plugin_abi_version";
@@ -88,30 +88,31 @@ pub enum Level {
     Error = 4,
 }
 
-/// One named value carried by an event.
+/// One named value behind a verdict.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct EventValue<'a> {
+pub struct VerdictValue<'a> {
     /// Name of the value (e.g. `upper`, `input`).
     pub name: Str<'a>,
     /// The value.
     pub value: f64,
 }
 
-/// An event a plugin emits: a change of state of something it watches.
+/// A plugin's verdict on one subject (a metric, a node): `ok`, `anomalous` or `unknown`. The
+/// runner's alarm layer turns verdicts into alarm states and notifies their transitions.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct Event<'a> {
-    /// `ok`, `anomalous`, `unknown`, or any short state word.
+pub struct Verdict<'a> {
+    /// `ok`, `anomalous` or `unknown`.
     pub state: Str<'a>,
     /// `info`, `warning`, `critical`.
     pub severity: Str<'a>,
-    /// The metric (or other subject) the event is about.
-    pub metric: Str<'a>,
+    /// What is judged: a metric's name, or another subject (a node, a pair of metrics).
+    pub subject: Str<'a>,
     /// A sentence for a person.
     pub reason: Str<'a>,
     /// The values behind the verdict.
-    pub values: *const EventValue<'a>,
+    pub values: *const VerdictValue<'a>,
     /// Number of `values`.
     pub values_len: usize,
     /// When (seconds since the epoch); the tick time unless the plugin says otherwise.
@@ -201,8 +202,26 @@ pub struct HostApi {
     /// Emits an output point `<prefix>.<Plugin>.<service>.<field>`.
     pub emit:
         unsafe extern "C" fn(ctx: *mut HostCtx, field: Str<'_>, value: f64, ts: i64) -> Status,
-    /// Emits an event.
-    pub event: unsafe extern "C" fn(ctx: *mut HostCtx, event: *const Event<'_>) -> Status,
+    /// Reports a verdict.
+    pub verdict: unsafe extern "C" fn(ctx: *mut HostCtx, verdict: *const Verdict<'_>) -> Status,
+}
+
+/// How a plugin reports its verdicts, so the alarm layer knows what a subject it did not
+/// mention in a run means.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reporting {
+    /// Each run reports a verdict for every subject it judged, `ok` ones included; a subject
+    /// a run does not mention was not judged by it (and an alarm left unjudged for
+    /// `undetermined_after` becomes UNDETERMINED).
+    EveryRun = 0,
+    /// Each run reports only the subjects it judges `anomalous` (or `unknown`); every other
+    /// subject of the task's scope (service and shard) is judged `ok`. Prometheus' model, for
+    /// detectors that judge many metrics and report the few anomalous ones.
+    Anomalies = 1,
+    /// A verdict holds until the plugin reports another: the plugin reports changes only.
+    Changes = 2,
 }
 
 /// Describes a plugin; returned by the [`DESCRIPTOR_SYMBOL`] function, valid for the life of
@@ -218,6 +237,8 @@ pub struct PluginDescriptor {
     pub name: Str<'static>,
     /// The plugin crate's version.
     pub version: Str<'static>,
+    /// How it reports its verdicts.
+    pub reporting: Reporting,
     /// Builds an instance from JSON options (the service's `worker_options` entry) for
     /// `service`. On `Ok`, writes the instance to `*instance`; otherwise reports through
     /// `host.set_error` (only `log` and `set_error` may be called during `create`).

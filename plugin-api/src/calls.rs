@@ -4,11 +4,11 @@
 
 use std::ffi::c_void;
 
-use crate::abi::{self, EventValue, HostApi, Level, Point, Sink, Status, Str};
+use crate::abi::{self, HostApi, Level, Point, Sink, Status, Str, VerdictValue};
 use crate::error::{ErrorKind, PluginError};
-use crate::event::Event;
 use crate::ffi;
 use crate::records::Series;
+use crate::verdict::Verdict;
 
 /// A `HostApi` received from the host, with safe methods for each call.
 ///
@@ -176,29 +176,29 @@ impl<'a> HostCalls<'a> {
         check(status, || format!("emitting `{field}`"))
     }
 
-    pub(crate) fn event(self, event: &Event) -> Result<(), PluginError> {
-        let values: Vec<EventValue<'_>> = event
+    pub(crate) fn verdict(self, verdict: &Verdict) -> Result<(), PluginError> {
+        let values: Vec<VerdictValue<'_>> = verdict
             .values
             .iter()
-            .map(|(name, value)| EventValue {
+            .map(|(name, value)| VerdictValue {
                 name: Str::new(name),
                 value: *value,
             })
             .collect();
-        let view = abi::Event {
-            state: Str::new(event.state.as_str()),
-            severity: Str::new(event.severity.as_str()),
-            metric: Str::new(&event.metric),
-            reason: Str::new(&event.reason),
+        let view = abi::Verdict {
+            state: Str::new(verdict.state.as_str()),
+            severity: Str::new(verdict.severity.as_str()),
+            subject: Str::new(&verdict.subject),
+            reason: Str::new(&verdict.reason),
             values: values.as_ptr(),
             values_len: values.len(),
-            ts: event.ts.unwrap_or(self.api.tick),
+            ts: verdict.ts.unwrap_or(self.api.tick),
         };
-        // SAFETY: `HostCalls::new`'s contract; `view` and everything it points to (`values`, the
-        // event's strings) live across the call.
-        let status = unsafe { (self.api.event)(self.api.ctx, &view) };
+        // SAFETY: `HostCalls::new`'s contract; `view` and everything it points to (`values`,
+        // the verdict's strings) live across the call.
+        let status = unsafe { (self.api.verdict)(self.api.ctx, &view) };
         check(status, || {
-            format!("sending the event about `{}`", event.metric)
+            format!("reporting the verdict on `{}`", verdict.subject)
         })
     }
 }

@@ -1,5 +1,5 @@
 //! [`Context`]: what a running task can do — read metrics, keep state, emit outputs and
-//! events, log.
+//! verdicts, log.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use crate::abi::Point;
 use crate::calls::HostCalls;
 use crate::error::{ErrorKind, PluginError};
-use crate::event::Event;
 use crate::records::Series;
+use crate::verdict::Verdict;
 
 /// Generates the logging methods shared by [`Context`] and [`crate::Init`].
 macro_rules! log_methods {
@@ -62,7 +62,7 @@ impl<'a> Context<'a> {
     }
 
     /// The scheduled time of this tick, in seconds since the Unix epoch: the analysis' "now"
-    /// and the default timestamp of outputs and events. Use it rather than the clock, so a
+    /// and the default timestamp of outputs and verdicts. Use it rather than the clock, so a
     /// late or replayed tick analyses the right window.
     pub fn tick(&self) -> i64 {
         self.host.tick()
@@ -170,9 +170,19 @@ impl<'a> Context<'a> {
         self.host.emit(field, value, ts)
     }
 
-    /// Sends an event; its time is the tick time unless [`Event::at`] set one.
-    pub fn event(&self, event: Event) -> Result<(), PluginError> {
-        self.host.event(&event)
+    /// Reports a verdict on a subject; its time is the tick time unless [`Verdict::at`] set
+    /// one. What a subject this run does not mention means depends on the plugin's
+    /// [`BaseTask::REPORTING`](crate::BaseTask::REPORTING).
+    pub fn verdict(&self, verdict: Verdict) -> Result<(), PluginError> {
+        self.host.verdict(&verdict)
+    }
+
+    /// The name of [`Context::verdict`] before verdicts became alarms.
+    #[deprecated(
+        note = "events are verdicts now: call `verdict` (see the plugin guide's migration)"
+    )]
+    pub fn event(&self, verdict: Verdict) -> Result<(), PluginError> {
+        self.verdict(verdict)
     }
 
     log_methods!();

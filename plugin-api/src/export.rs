@@ -154,6 +154,7 @@ impl StaticDescriptor {
             panic_unwind,
             name: Str::new(T::NAME),
             version: Str::new(version),
+            reporting: T::REPORTING,
             create: __create::<T>,
             run: __run::<T>,
             destroy: __destroy::<T>,

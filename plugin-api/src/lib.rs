@@ -8,11 +8,11 @@
 //!
 //! ## 1. Write
 //!
-//! A plugin that reads the metrics matching a pattern over a window, emits how many it saw and
-//! their highest last value, and reports an event when that value crosses a threshold:
+//! A plugin that reads the metrics matching a pattern over a window, emits how many it saw, and
+//! judges each one anomalous when its last value is above a threshold:
 //!
 //! ```
-//! use am_plugin_api::{BaseTask, Context, Event, Init, PluginError};
+//! use am_plugin_api::{BaseTask, Context, Init, PluginError, Verdict};
 //! use serde::Deserialize;
 //!
 //! /// The options of one service (its `worker_options` entry in analyzer.json).
@@ -53,15 +53,12 @@
 //!         ctx.emit("count", series.len() as f64)?;
 //!         for s in &series {
 //!             let Some(last) = s.points.last() else { continue };
-//!             let was_high = ctx.state_get_json::<bool>(&s.name)?.unwrap_or(false);
-//!             let high = last.value > self.options.threshold;
-//!             if high != was_high {
-//!                 let event = if high { Event::anomalous(&s.name) } else { Event::ok(&s.name) };
-//!                 ctx.event(event.reason(format!("last value {}", last.value))
-//!                     .value("last", last.value)
-//!                     .value("threshold", self.options.threshold))?;
-//!                 ctx.state_set_json(&s.name, &high)?;
-//!             }
+//!             let verdict = if last.value > self.options.threshold {
+//!                 Verdict::anomalous(&s.name).reason(format!("last value {} above {}", last.value, self.options.threshold))
+//!             } else {
+//!                 Verdict::ok(&s.name)
+//!             };
+//!             ctx.verdict(verdict.value("last", last.value))?;
 //!         }
 //!         Ok(())
 //!     }
@@ -79,7 +76,7 @@
 //!   [state](Context::state_get) (per plugin and service, kept across runs and restarts: keep
 //!   anything that must survive there, not in fields — the runner may rebuild an instance at
 //!   any time), outputs ([`emit`](Context::emit)) written to Graphite as
-//!   `<prefix>.<NAME>.<service>.<field>`, [events](Context::event), and logging
+//!   `<prefix>.<NAME>.<service>.<field>`, [verdicts](Context::verdict), and logging
 //!   ([`debug`](Context::debug), [`info`](Context::info), [`warn`](Context::warn),
 //!   [`error`](Context::error)) into the runner's log.
 //! - Errors are [`PluginError`]s; `?` converts any error type. A returned error or a panic is
@@ -87,6 +84,32 @@
 //!   after a panic the instance is dropped and a new one is built for the next tick.
 //! - No `unsafe` anywhere in a plugin. [`export_plugin!`] opts its own generated items into
 //!   `unsafe_code`, so `#![deny(unsafe_code)]` is fine, but `#![forbid(unsafe_code)]` is not.
+//!
+//! ### Verdicts become alarms
+//!
+//! A plugin judges; the runner remembers. Each [`Verdict`] (`ok`, `anomalous` or `unknown`, on
+//! a *subject*: a metric, a node) goes to the runner's alarm layer, which keeps one alarm per
+//! (algorithm, service, subject) in Redis — OK, PENDING, ALARM or UNDETERMINED — applies the
+//! flap settings (`for`, `keep_firing_for`, `undetermined_after`) and notifies people of the
+//! transitions only. So a plugin need not remember what it said before, and saying the same
+//! thing every tick sends nothing new. [`BaseTask::REPORTING`] says what a subject a run does
+//! not mention means ([`Reporting`]):
+//!
+//! - [`Reporting::EveryRun`] (the default): each run reports every subject it judged, `ok`
+//!   ones included, as above. A subject a run does not mention was not judged; an alarm left
+//!   unjudged for `undetermined_after` becomes UNDETERMINED.
+//! - [`Reporting::Anomalies`]: each run reports only what it finds anomalous (or unknown);
+//!   everything else in its service (and shard) is judged ok, so an alarm it stops reporting
+//!   resolves. For detectors over many metrics, such as Skyline.
+//! - [`Reporting::Changes`]: a verdict holds until the plugin reports another, so a plugin that
+//!   tracks state itself reports transitions only.
+//!
+//! **Migrating a plugin that sent events**: `Event` is now [`Verdict`] (its `metric` is
+//! `subject`) and `ctx.event` is [`Context::verdict`] (the old names still compile, deprecated).
+//! A plugin that sent an event only when its judgement changed can keep doing so with
+//! `const REPORTING: Reporting = Reporting::Changes;`, or drop its own bookkeeping and report
+//! every tick. The runner no longer forwards each event: outputs receive the alarm's
+//! transitions.
 //!
 //! ## 2. Build
 //!
@@ -138,12 +161,12 @@
 //!
 //! [`testing::TestHost`] is an in-memory runner: give it series and state, run the plugin
 //! with [`testing::TestRunner`] (an instance kept across ticks) or [`testing::run_task`]
-//! (one tick), and look at what it emitted, sent and logged. The calls go through the same
+//! (one tick), and look at what it emitted, judged and logged. The calls go through the same
 //! `extern "C"` functions as in the runner, so option parsing and panic catching are tested
 //! for real:
 //!
 //! ```
-//! # use am_plugin_api::{BaseTask, Context, Event, Init, PluginError};
+//! # use am_plugin_api::{BaseTask, Context, Init, PluginError, Verdict};
 //! # use serde::Deserialize;
 //! # #[derive(Deserialize)]
 //! # pub struct Options { metrics: String, threshold: f64 }
@@ -160,13 +183,8 @@
 //! #         ctx.emit("count", series.len() as f64)?;
 //! #         for s in &series {
 //! #             let Some(last) = s.points.last() else { continue };
-//! #             let was_high = ctx.state_get_json::<bool>(&s.name)?.unwrap_or(false);
-//! #             let high = last.value > self.options.threshold;
-//! #             if high != was_high {
-//! #                 let event = if high { Event::anomalous(&s.name) } else { Event::ok(&s.name) };
-//! #                 ctx.event(event.value("last", last.value))?;
-//! #                 ctx.state_set_json(&s.name, &high)?;
-//! #             }
+//! #             let v = if last.value > self.options.threshold { Verdict::anomalous(&s.name) } else { Verdict::ok(&s.name) };
+//! #             ctx.verdict(v.value("last", last.value))?;
 //! #         }
 //! #         Ok(())
 //! #     }
@@ -181,13 +199,10 @@
 //! let mut runner = TestRunner::new::<Threshold>(options, "web", &mut host)?;
 //! runner.run(&mut host, 1030)?;
 //! assert_eq!(host.last_value("count"), Some(2.0));
-//! assert_eq!(host.events().len(), 1);
-//! assert_eq!(host.events()[0].state, "anomalous");
-//! assert_eq!(host.events()[0].metric, "system.web-1.cpu");
-//!
-//! // The state persists: the next tick, still high, sends no new event.
-//! runner.run(&mut host, 1060)?;
-//! assert_eq!(host.events().len(), 1);
+//! let verdicts = host.verdicts();
+//! assert_eq!(verdicts.len(), 2);
+//! assert_eq!((verdicts[0].subject.as_str(), verdicts[0].state.as_str()), ("system.web-1.cpu", "anomalous"));
+//! assert_eq!((verdicts[1].subject.as_str(), verdicts[1].state.as_str()), ("system.web-2.cpu", "ok"));
 //!
 //! // A misspelt option is refused, naming the key.
 //! let bad = r#"{"metrics": "system.*", "treshold": 90}"#;
@@ -205,7 +220,8 @@
 //! `am_plugin_descriptor`. [`abi::ABI_VERSION`] changes whenever anything in [`abi`] changes
 //! shape or meaning; the runner loads only plugins reporting exactly its own version and
 //! refuses the others with an error naming both versions, for instance that the plugin speaks
-//! ABI version 2 and the runner version 1. The fix is to rebuild the plugin against the
+//! ABI version 2 and the runner version 3. (Version 3 turned events into verdicts and added
+//! [`Reporting`] to the descriptor.) The fix is to rebuild the plugin against the
 //! am-plugin-api release matching the runner. Additions to [`BaseTask`], [`Context`] and the
 //! other safe types that leave [`abi`] alone do not change the version.
 //!
@@ -221,7 +237,6 @@ pub mod abi;
 mod calls;
 mod context;
 mod error;
-mod event;
 #[allow(unsafe_code)]
 mod export;
 #[allow(unsafe_code)]
@@ -231,11 +246,16 @@ mod options;
 pub mod records;
 mod task;
 pub mod testing;
+mod verdict;
 
 pub use abi::{Level, Point};
 pub use context::Context;
 pub use error::{ErrorKind, PluginError};
-pub use event::{Event, Severity, State};
+pub use verdict::{Reporting, Severity, State, Verdict};
+
+/// The name of [`Verdict`] before verdicts became alarms.
+#[deprecated(note = "events are verdicts now: use `Verdict` (see the plugin guide's migration)")]
+pub type Event = Verdict;
 pub use records::Series;
 pub use task::{BaseTask, Init, NoOptions};
 

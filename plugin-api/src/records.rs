@@ -1,5 +1,5 @@
 //! What crosses the boundary as owned data: the series a plugin reads ([`Series`]) and what a
-//! task leaves behind ([`Emitted`] points, [`EventRecord`]s, [`LogRecord`]s).
+//! task leaves behind ([`Emitted`] points, [`VerdictRecord`]s, [`LogRecord`]s).
 //!
 //! These are the one shape of each thing wherever it travels: the runner's host, the worker's
 //! plugin processes (as JSON lines), the outputs and [`TestHost`](crate::testing::TestHost)
@@ -57,23 +57,20 @@ impl Emitted {
     }
 }
 
-/// An event a plugin sent: a change of state of something it watches. Serialised as the
-/// `Webhook` body, `values` as an object in the plugin's order:
-/// `{"plugin": "TukeysFilter", "service": "service1", "state": "anomalous", "severity":
-/// "warning", "metric": "system.web01.cpu", "reason": "...", "values": {"upper": 3.5}, "ts":
-/// 1700000000}`.
+/// A verdict a plugin reported, as it crossed the boundary; `values` as a JSON object in the
+/// plugin's order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventRecord {
+pub struct VerdictRecord {
     /// The plugin (algorithm) name, e.g. `TukeysFilter`.
     pub plugin: String,
     /// The service (an entry of `worker_options`).
     pub service: String,
-    /// `ok`, `anomalous`, `unknown`, or another short state word.
+    /// `ok`, `anomalous` or `unknown`.
     pub state: String,
     /// `info`, `warning` or `critical`.
     pub severity: String,
-    /// The metric (or other subject) the event is about.
-    pub metric: String,
+    /// What is judged: a metric's name, or another subject.
+    pub subject: String,
     /// A sentence for a person.
     pub reason: String,
     /// The values behind the verdict, in the plugin's order; a JSON object.
@@ -83,8 +80,8 @@ pub struct EventRecord {
     pub ts: i64,
 }
 
-impl EventRecord {
-    /// The value named `name`, if the event carries one.
+impl VerdictRecord {
+    /// The value named `name`, if the verdict carries one.
     pub fn value(&self, name: &str) -> Option<f64> {
         self.values.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
     }
@@ -166,19 +163,19 @@ mod tests {
 
     #[test]
     fn json_keeps_order_and_survives_non_finite_values() {
-        let event = EventRecord {
+        let event = VerdictRecord {
             plugin: "P".into(),
             service: "s".into(),
             state: "anomalous".into(),
             severity: "warning".into(),
-            metric: "m".into(),
+            subject: "m".into(),
             reason: "r".into(),
             values: vec![("z".into(), 1.5), ("a".into(), f64::NAN)],
             ts: 7,
         };
         let text = serde_json::to_string(&event).unwrap();
         assert!(text.contains(r#""values":{"z":1.5,"a":null}"#), "{text}");
-        let back: EventRecord = serde_json::from_str(&text).unwrap();
+        let back: VerdictRecord = serde_json::from_str(&text).unwrap();
         assert_eq!(back.values[0], ("z".into(), 1.5));
         assert!(back.values[1].1.is_nan());
 

@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use crate::calls::HostCalls;
 use crate::context::{Context, log_methods};
 use crate::error::PluginError;
+use crate::verdict::Reporting;
 
 /// An algorithm: the one trait a plugin implements.
 ///
@@ -48,6 +49,10 @@ pub trait BaseTask: Sized + Send + 'static {
     /// The plugin's name, as analyzer.json's `services` (and `plugin_args.name`) refer to it,
     /// and as it appears in output series `<prefix>.<NAME>.<service>.<field>`.
     const NAME: &'static str;
+
+    /// How the plugin reports its verdicts ([`Context::verdict`]): by default every run
+    /// reports a verdict for every subject it judged, `ok` ones included.
+    const REPORTING: Reporting = Reporting::EveryRun;
 
     /// Builds an instance for one service. Check the options here: an error names the
     /// problem once, at creation, instead of at every tick.

@@ -7,7 +7,7 @@ use crate::abi::{ABI_VERSION, Level, Point};
 use crate::export::StaticDescriptor;
 use crate::hosting::Plugin;
 use crate::testing::{Failure, TestHost, TestRunner, run_task};
-use crate::{BaseTask, Context, ErrorKind, Event, Init, NoOptions, PluginError, Severity, State};
+use crate::{BaseTask, Context, ErrorKind, Init, NoOptions, PluginError, Severity, State, Verdict};
 
 /// What [`Probe`] does when created or run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -85,13 +85,13 @@ impl BaseTask for Probe {
         ctx.emit("runs", f64::from(memory.runs))?;
         ctx.emit("instance_runs", f64::from(self.runs_of_instance))?;
         ctx.emit_at("early", 1.5, now - 10)?;
-        ctx.event(
-            Event::anomalous("a.one")
+        ctx.verdict(
+            Verdict::anomalous("a.one")
                 .reason("too high")
                 .value("last", 3.0),
         )?;
-        ctx.event(
-            Event::new(State::Other("flapping".into()), "a.two")
+        ctx.verdict(
+            Verdict::new(State::Unknown, "a.two")
                 .severity(Severity::Critical)
                 .at(5),
         )?;
@@ -140,21 +140,21 @@ fn a_run_reaches_every_host_function() {
     );
     assert_eq!(host.emitted()[0].name(), "Probe.svc.series");
 
-    let events = host.events();
-    assert_eq!(events.len(), 2);
+    let verdicts = host.verdicts();
+    assert_eq!(verdicts.len(), 2);
     assert_eq!(
-        (events[0].state.as_str(), events[0].severity.as_str()),
+        (verdicts[0].state.as_str(), verdicts[0].severity.as_str()),
         ("anomalous", "warning")
     );
-    assert_eq!(events[0].metric, "a.one");
-    assert_eq!(events[0].reason, "too high");
-    assert_eq!(events[0].value("last"), Some(3.0));
-    assert_eq!(events[0].ts, 1000);
+    assert_eq!(verdicts[0].subject, "a.one");
+    assert_eq!(verdicts[0].reason, "too high");
+    assert_eq!(verdicts[0].value("last"), Some(3.0));
+    assert_eq!(verdicts[0].ts, 1000);
     assert_eq!(
-        (events[1].state.as_str(), events[1].severity.as_str()),
-        ("flapping", "critical")
+        (verdicts[1].state.as_str(), verdicts[1].severity.as_str()),
+        ("unknown", "critical")
     );
-    assert_eq!(events[1].ts, 5);
+    assert_eq!(verdicts[1].ts, 5);
 
     let logs: Vec<(Level, &str)> = host
         .logs()

@@ -120,8 +120,10 @@ pub fn replay(
                 _ => tracing::debug!(tick, plugin = %l.plugin, "{m}"),
             }
         }
-        for e in host.events() {
-            tracing::info!(tick, state = %e.state, severity = %e.severity, metric = %e.metric, reason = %e.reason, "event");
+        for v in host.verdicts() {
+            if v.state != "ok" {
+                tracing::info!(tick, state = %v.state, severity = %v.severity, subject = %v.subject, reason = %v.reason, "verdict");
+            }
         }
         host.clear_outputs();
         on_tick(TickResult {

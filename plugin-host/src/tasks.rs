@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use am_plugin_api::Reporting;
 use am_plugin_api::hosting::{Call, Instance, Outcome};
-use am_plugin_api::records::{Emitted, EventRecord};
+use am_plugin_api::records::{Emitted, VerdictRecord};
 use am_store::{Reader, RedisAddr};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
@@ -26,6 +27,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// process) needs to run it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
+    /// The algorithm (its key in analyzer.json's `services`): with the service and a subject,
+    /// what names an alarm.
+    pub algorithm: String,
     /// The plugin's name.
     pub plugin: String,
     /// The service (its `worker_options` key).
@@ -51,7 +55,7 @@ pub struct TaskStats {
     pub log_lines: u64,
 }
 
-/// How a task ended and what it left: the points and events of a task that failed are not
+/// How a task ended and what it left: the points and verdicts of a task that failed are not
 /// kept (they rest on a run that did not finish).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskResult {
@@ -59,8 +63,10 @@ pub struct TaskResult {
     pub outcome: Outcome,
     /// Output points (empty unless it succeeded).
     pub emitted: Vec<Emitted>,
-    /// Events (empty unless it succeeded).
-    pub events: Vec<EventRecord>,
+    /// Verdicts (empty unless it succeeded).
+    pub verdicts: Vec<VerdictRecord>,
+    /// How the plugin reports its verdicts (what a subject it did not mention means).
+    pub reporting: Reporting,
     /// Its counts.
     pub stats: TaskStats,
 }
@@ -71,7 +77,8 @@ impl TaskResult {
         TaskResult {
             outcome: Outcome::Failed(message.into()),
             emitted: Vec::new(),
-            events: Vec::new(),
+            verdicts: Vec::new(),
+            reporting: Reporting::EveryRun,
             stats: TaskStats::default(),
         }
     }
@@ -157,7 +164,7 @@ impl TaskRunner {
         let StoreHost {
             stats,
             emitted,
-            events,
+            verdicts,
             ..
         } = host;
         if matches!(outcome, Outcome::Panicked(_)) {
@@ -171,14 +178,15 @@ impl TaskRunner {
             // A connection that failed may be broken; the next task connects afresh.
             pool.push(reader);
         }
-        if outcome != Outcome::Ok && (!emitted.is_empty() || !events.is_empty()) {
-            tracing::warn!(plugin = %task.plugin, service = %task.service, points = emitted.len(), events = events.len(), "outputs of a failed task are discarded");
+        if outcome != Outcome::Ok && (!emitted.is_empty() || !verdicts.is_empty()) {
+            tracing::warn!(plugin = %task.plugin, service = %task.service, points = emitted.len(), verdicts = verdicts.len(), "outputs of a failed task are discarded");
         }
         let ok = outcome == Outcome::Ok;
         Ok(TaskResult {
             outcome,
             emitted: if ok { emitted } else { Vec::new() },
-            events: if ok { events } else { Vec::new() },
+            verdicts: if ok { verdicts } else { Vec::new() },
+            reporting: plugin.plugin.reporting,
             stats,
         })
     }

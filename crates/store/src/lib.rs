@@ -59,6 +59,7 @@
 //! newest chunk has expired are removed from the index by the writer itself once a minute
 //! ([`writer::encode_trim`]): no separate sweeper has to keep up.
 
+pub mod client;
 mod codec;
 pub mod keys;
 mod model;
@@ -68,6 +69,7 @@ pub mod resp;
 pub mod scripts;
 pub mod writer;
 
+pub use client::Client;
 pub use codec::{RECORD_LEN, decode_chunk, push_record, record, resolve};
 pub use model::{MAX_SPAN, Model};
 pub use pattern::Pattern;

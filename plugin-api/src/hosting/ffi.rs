@@ -19,9 +19,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::{Call, Host, HostError, Outcome, Plugin, Read, StateOp};
 use crate::abi::{
-    self, ABI_VERSION, Event, HostApi, Level, OnSeries, OnStr, PluginDescriptor, Sink, Status, Str,
+    self, ABI_VERSION, HostApi, Level, OnSeries, OnStr, PluginDescriptor, Sink, Status, Str,
 };
-use crate::records::{Emitted, EventRecord, LogRecord};
+use crate::records::{Emitted, LogRecord, VerdictRecord};
 use crate::task::BaseTask;
 
 type CreateFn = unsafe extern "C" fn(Str<'_>, Str<'_>, *const HostApi, *mut *mut c_void) -> Status;
@@ -42,6 +42,7 @@ pub(super) fn of<T: BaseTask>() -> Plugin {
         name: T::NAME.to_owned(),
         version: String::new(),
         abi_version: ABI_VERSION,
+        reporting: T::REPORTING,
         functions: Functions {
             create: crate::export::__create::<T>,
             run: crate::export::__run::<T>,
@@ -117,6 +118,7 @@ impl Plugin {
             // SAFETY: the caller's contract.
             version: unsafe { descriptor_text(d.version, "version") }?,
             abi_version: d.abi_version,
+            reporting: d.reporting,
             functions: Functions {
                 create: d.create,
                 run: d.run,
@@ -248,7 +250,7 @@ impl<'a> Session<'a> {
             state_set,
             state_delete,
             emit,
-            event,
+            verdict,
         }
     }
 
@@ -544,38 +546,38 @@ unsafe extern "C" fn emit(ctx: *mut c_void, field: Str<'_>, value: f64, ts: i64)
     }
 }
 
-unsafe extern "C" fn event(ctx: *mut c_void, event: *const Event<'_>) -> Status {
-    // SAFETY: per the ABI contract: our `ctx`, and an event (or null, refused) whose views
+unsafe extern "C" fn verdict(ctx: *mut c_void, verdict: *const abi::Verdict<'_>) -> Status {
+    // SAFETY: per the ABI contract: our `ctx`, and a verdict (or null, refused) whose views
     // and values are valid for this call.
     unsafe {
-        let Some(e) = event.as_ref() else {
+        let Some(v) = verdict.as_ref() else {
             return Status::Error;
         };
-        let values: &[abi::EventValue<'_>] = if e.values.is_null() || e.values_len == 0 {
+        let values: &[abi::VerdictValue<'_>] = if v.values.is_null() || v.values_len == 0 {
             &[]
         } else {
-            std::slice::from_raw_parts(e.values, e.values_len)
+            std::slice::from_raw_parts(v.values, v.values_len)
         };
-        let (state, severity, metric, reason) = (
-            owned(e.state),
-            owned(e.severity),
-            owned(e.metric),
-            owned(e.reason),
+        let (state, severity, subject, reason) = (
+            owned(v.state),
+            owned(v.severity),
+            owned(v.subject),
+            owned(v.reason),
         );
         let values: Vec<(String, f64)> = values.iter().map(|v| (owned(v.name), v.value)).collect();
-        let ts = e.ts;
-        with_call(ctx, "event", |s| {
-            let record = EventRecord {
+        let ts = v.ts;
+        with_call(ctx, "verdict", |s| {
+            let record = VerdictRecord {
                 plugin: s.plugin.to_owned(),
                 service: s.service.to_owned(),
                 state,
                 severity,
-                metric,
+                subject,
                 reason,
                 values,
                 ts,
             };
-            let result = s.host.event(record);
+            let result = s.host.verdict(record);
             s.status(result)
         })
     }

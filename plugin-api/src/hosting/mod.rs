@@ -2,7 +2,7 @@
 //! [`TestHost`](crate::testing::TestHost). Plugin authors never need this module.
 //!
 //! A host implements the safe [`Host`] trait: log lines, metric reads, persistent state,
-//! emitted points and events, in owned or borrowed Rust types. [`Instance`] creates a
+//! emitted points and verdicts, in owned or borrowed Rust types. [`Instance`] creates a
 //! plugin's instance for a service and runs it; behind it, one private module (`ffi`) turns a
 //! `&mut dyn Host` into the [`abi::HostApi`](crate::abi::HostApi) table the plugin calls, and
 //! is the only place on the host side where `unsafe` code lives: the `extern "C"` callbacks,
@@ -24,7 +24,7 @@ mod ffi;
 use serde::{Deserialize, Serialize};
 
 use crate::abi::Point;
-use crate::records::{Emitted, EventRecord, LogRecord};
+use crate::records::{Emitted, LogRecord, VerdictRecord};
 
 pub use ffi::Instance;
 
@@ -149,8 +149,8 @@ pub trait Host {
         Err(not_offered())
     }
 
-    /// An event.
-    fn event(&mut self, _event: EventRecord) -> Result<(), HostError> {
+    /// A verdict.
+    fn verdict(&mut self, _verdict: VerdictRecord) -> Result<(), HostError> {
         Err(not_offered())
     }
 }
@@ -193,6 +193,8 @@ pub struct Plugin {
     pub version: String,
     /// Its ABI version (equal to [`crate::abi::ABI_VERSION`]).
     pub abi_version: u32,
+    /// How it reports its verdicts.
+    pub reporting: crate::abi::Reporting,
     functions: ffi::Functions,
 }
 

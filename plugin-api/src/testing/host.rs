@@ -3,7 +3,7 @@
 use super::{Pattern, TestHost};
 use crate::abi::{Level, Point};
 use crate::hosting::{DeliverSeries, Host, HostError, Read, StateOp};
-use crate::records::{Emitted, EventRecord, LogRecord};
+use crate::records::{Emitted, LogRecord, VerdictRecord};
 
 /// The test host seen by one plugin's instance for one service (state is scoped to both).
 pub(super) struct Scoped<'h> {
@@ -149,8 +149,8 @@ impl Host for Scoped<'_> {
         Ok(())
     }
 
-    fn event(&mut self, event: EventRecord) -> Result<(), HostError> {
-        self.host.events.push(event);
+    fn verdict(&mut self, verdict: VerdictRecord) -> Result<(), HostError> {
+        self.host.verdicts.push(verdict);
         Ok(())
     }
 }

@@ -57,7 +57,7 @@ use serde::de::DeserializeOwned;
 use crate::abi::Point;
 use crate::error::{ErrorKind, PluginError};
 
-pub use crate::records::{Emitted, EventRecord, LogRecord};
+pub use crate::records::{Emitted, LogRecord, VerdictRecord};
 pub use pattern::Pattern;
 pub use runner::{Failure, TestRunner, run_task};
 
@@ -68,7 +68,7 @@ pub use runner::{Failure, TestRunner, run_task};
 /// - **state**: persistent bytes per plugin, service and key, kept across instances and ticks
 ///   like the runner's Redis state;
 /// - **recorders**: the points plugins [emitted](TestHost::emitted), the
-///   [events](TestHost::events) they sent and the [lines](TestHost::logs) they logged.
+///   [verdicts](TestHost::verdicts) they reported and the [lines](TestHost::logs) they logged.
 ///
 /// Pass it to [`TestRunner`] or [`run_task`] to run a plugin.
 #[derive(Debug, Default)]
@@ -78,7 +78,7 @@ pub struct TestHost {
     pub(crate) any: Option<Vec<Point>>,
     state: BTreeMap<(String, String, String), Vec<u8>>,
     emitted: Vec<Emitted>,
-    events: Vec<EventRecord>,
+    verdicts: Vec<VerdictRecord>,
     logs: Vec<LogRecord>,
     store_failing: bool,
     /// `(shard, shards)` passed to the next calls (see [`TestHost::set_shard`]).
@@ -224,9 +224,15 @@ impl TestHost {
             .map(|e| e.value)
     }
 
-    /// The events sent so far, in order.
-    pub fn events(&self) -> &[EventRecord] {
-        &self.events
+    /// The verdicts reported so far, in order.
+    pub fn verdicts(&self) -> &[VerdictRecord] {
+        &self.verdicts
+    }
+
+    /// The name of [`TestHost::verdicts`] before verdicts became alarms.
+    #[deprecated(note = "events are verdicts now: call `verdicts`")]
+    pub fn events(&self) -> &[VerdictRecord] {
+        &self.verdicts
     }
 
     /// The lines logged so far, in order.
@@ -239,15 +245,15 @@ impl TestHost {
         std::mem::take(&mut self.emitted)
     }
 
-    /// Takes the events out of the recorder.
-    pub fn take_events(&mut self) -> Vec<EventRecord> {
-        std::mem::take(&mut self.events)
+    /// Takes the verdicts out of the recorder.
+    pub fn take_verdicts(&mut self) -> Vec<VerdictRecord> {
+        std::mem::take(&mut self.verdicts)
     }
 
-    /// Empties the recorders: emitted points, events and log lines.
+    /// Empties the recorders: emitted points, verdicts and log lines.
     pub fn clear_outputs(&mut self) -> &mut Self {
         self.emitted.clear();
-        self.events.clear();
+        self.verdicts.clear();
         self.logs.clear();
         self
     }

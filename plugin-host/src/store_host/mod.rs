@@ -8,7 +8,7 @@ mod reads;
 
 use am_plugin_api::Level;
 use am_plugin_api::hosting::{DeliverSeries, Host, HostError, Read, StateOp};
-use am_plugin_api::records::{Emitted, EventRecord, LogRecord};
+use am_plugin_api::records::{Emitted, VerdictRecord, LogRecord};
 use am_store::Reader;
 use am_store::resp::Value;
 use tokio::runtime::Handle;
@@ -43,8 +43,8 @@ pub struct StoreHost<'a> {
     pub stats: TaskStats,
     /// The points it emitted.
     pub emitted: Vec<Emitted>,
-    /// The events it sent.
-    pub events: Vec<EventRecord>,
+    /// The verdicts it reported.
+    pub verdicts: Vec<VerdictRecord>,
     /// The series behind each name `find` returned in this task, so `read_many` of those
     /// names needs no lookup.
     known: Known,
@@ -69,7 +69,7 @@ impl<'a> StoreHost<'a> {
             service,
             stats: TaskStats::default(),
             emitted: Vec::new(),
-            events: Vec::new(),
+            verdicts: Vec::new(),
             known: Known::default(),
         }
     }
@@ -169,8 +169,8 @@ impl Host for StoreHost<'_> {
         Ok(())
     }
 
-    fn event(&mut self, event: EventRecord) -> Result<(), HostError> {
-        self.events.push(event);
+    fn verdict(&mut self, verdict: VerdictRecord) -> Result<(), HostError> {
+        self.verdicts.push(verdict);
         Ok(())
     }
 }

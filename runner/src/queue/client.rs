@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use am_store::RedisAddr;
-use am_store::resp::{Conn, Value};
+use am_store::Client;
+use am_store::resp::Value;
 
 /// What went wrong talking to the queue.
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +45,6 @@ pub enum QueueError {
 type Result<T> = std::result::Result<T, QueueError>;
 
 use super::{GROUP, Keys, scripts};
-
-/// How long one call may take (a blocking read adds its own block time).
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One stream entry: its id and fields.
 #[derive(Debug, Clone)]
@@ -99,8 +97,7 @@ pub enum Failed {
 /// A queue connection.
 #[derive(Debug)]
 pub struct QueueClient {
-    addr: RedisAddr,
-    conn: Option<Conn>,
+    client: Client,
     /// The key names.
     pub keys: Keys,
 }
@@ -109,8 +106,7 @@ impl QueueClient {
     /// A client for the queue under `prefix` on `addr`; connects on first use.
     pub fn new(addr: RedisAddr, prefix: &str) -> QueueClient {
         QueueClient {
-            addr,
-            conn: None,
+            client: Client::new(addr),
             keys: Keys::new(prefix),
         }
     }
@@ -118,53 +114,27 @@ impl QueueClient {
     /// Runs `args`, reconnecting first if needed; an error reply is an error. Any failure
     /// drops the connection so the next call starts afresh.
     pub async fn call(&mut self, args: &[&[u8]], extra: Duration) -> Result<Value> {
-        if self.conn.is_none() {
-            let conn = Conn::connect(&self.addr, CALL_TIMEOUT)
-                .await
-                .map_err(|source| QueueError::Redis {
-                    what: "connecting to the queue".into(),
-                    addr: self.addr.to_string(),
-                    source,
-                })?;
-            self.conn = Some(conn);
-        }
-        let Some(conn) = self.conn.as_mut() else {
-            return Err(QueueError::Reply("no connection".into()));
-        };
         let name = String::from_utf8_lossy(args.first().copied().unwrap_or_default()).to_string();
-        let result = tokio::time::timeout(CALL_TIMEOUT + extra, conn.cmd(args)).await;
-        match result {
-            Ok(Ok(v)) => match v.as_error() {
-                Some(e) => Err(QueueError::Refused {
-                    what: name,
-                    message: e.to_string(),
-                }),
-                None => Ok(v),
-            },
-            Ok(Err(source)) => {
-                self.conn = None;
-                Err(QueueError::Redis {
-                    what: name,
-                    addr: self.addr.to_string(),
-                    source,
-                })
-            }
-            Err(_) => {
-                self.conn = None;
-                Err(QueueError::Timeout {
-                    what: name,
-                    addr: self.addr.to_string(),
-                })
-            }
-        }
+        self.client
+            .call(args, extra)
+            .await
+            .map_err(|e| self.error(name, e))
     }
 
     async fn eval(&mut self, script: &str, keys: &[&str], args: &[&[u8]]) -> Result<Value> {
-        let n = keys.len().to_string();
-        let mut all: Vec<&[u8]> = vec![b"EVAL", script.as_bytes(), n.as_bytes()];
-        all.extend(keys.iter().map(|k| k.as_bytes()));
-        all.extend_from_slice(args);
-        self.call(&all, Duration::ZERO).await
+        self.client
+            .eval(script, keys, args)
+            .await
+            .map_err(|e| self.error("EVAL".into(), e))
+    }
+
+    fn error(&self, what: String, e: am_store::Error) -> QueueError {
+        let addr = self.client.addr().to_string();
+        match e {
+            am_store::Error::Server(message) => QueueError::Refused { what, message },
+            am_store::Error::Timeout(_) => QueueError::Timeout { what, addr },
+            source => QueueError::Redis { what, addr, source },
+        }
     }
 
     /// Creates the consumer group (and the stream) if missing.
