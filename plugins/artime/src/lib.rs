@@ -1,0 +1,3 @@
+//! `ARTime` plugin (placeholder doc, completed below).
+pub mod dvfa;
+pub mod model;

@@ -1,0 +1,3 @@
+//! `ContextOSE` plugin (doc below).
+pub mod model;
+pub mod pydict;
