@@ -30,7 +30,13 @@ fn main() {
             let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let mut p = Params::nab(vals.len(), lo, hi);
             if production {
-                p = Params { probation: 750, range: None, margin: 0.1, ..p };
+                p = Params { probation: 750, range: None, margin: 0.3, ..p };
+                if std::env::var("ARTIME_FILE_RANGE").is_ok() {
+                    p.range = Some((lo, hi));
+                }
+                if let Ok(v) = std::env::var("ARTIME_MARGIN") {
+                    p.margin = v.parse().unwrap();
+                }
                 if let Ok(v) = std::env::var("ARTIME_PROBATION") {
                     p.probation = v.parse().unwrap();
                 }
