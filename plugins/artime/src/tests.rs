@@ -27,15 +27,16 @@ fn replay(options: &str, values: &[f64]) -> (Vec<(f64, f64)>, Vec<String>) {
     );
     let mut runner = TestRunner::new::<ArTime>(options, "web", &mut host).unwrap();
     let mut out = Vec::new();
+    let mut events = Vec::new();
     for i in 0..values.len() {
         host.clear_outputs();
         runner.run(&mut host, T0 + i as i64 * STEP).unwrap();
+        events.extend(host.events().iter().map(|e| e.state.clone()));
         out.push((
             host.last_value("anomaly_score").unwrap_or(0.0),
             host.last_value("flag").unwrap_or(0.0),
         ));
     }
-    let events = host.events().iter().map(|e| e.state.clone()).collect();
     (out, events)
 }
 
