@@ -121,7 +121,11 @@ impl Dvfa {
         }
         // Descending match; a stable order among ties (they do not change the outcome).
         let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|a, b| m[*b].partial_cmp(&m[*a]).unwrap_or(std::cmp::Ordering::Equal));
+        order.sort_by(|a, b| {
+            m[*b]
+                .partial_cmp(&m[*a])
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         let mut best = 0.0;
         let mut best_e = 0.0;
         let mut mismatch = true;
@@ -135,9 +139,8 @@ impl Dvfa {
                 continue;
             }
             if m[j] >= self.rho_ub {
-                for k in 0..d {
-                    let v = x[k].min(self.weights[j * d + k]);
-                    self.weights[j * d + k] = v;
+                for (w, xv) in self.weights[j * d..(j + 1) * d].iter_mut().zip(&x) {
+                    *w = xv.min(*w);
                 }
                 self.used[j] = self.presented;
                 mismatch = false;

@@ -166,7 +166,13 @@ pub const STAMP: &str = "stamp";
 /// The verdict on one tick's most anomalous point: an `anomalous` event at a detection, an
 /// `ok` event on the first tick back to normal after one, else none. The one place where
 /// ARTime judges (the alarm layer can take it over).
-pub fn judge(metric: &str, score: f64, value: f64, threshold: f64, was_anomalous: bool) -> Option<Event> {
+pub fn judge(
+    metric: &str,
+    score: f64,
+    value: f64,
+    threshold: f64,
+    was_anomalous: bool,
+) -> Option<Event> {
     if score >= threshold {
         Some(
             Event::anomalous(metric)
@@ -178,7 +184,11 @@ pub fn judge(metric: &str, score: f64, value: f64, threshold: f64, was_anomalous
                 .value("anomaly_score", score),
         )
     } else if was_anomalous {
-        Some(Event::ok(metric).reason("back within the learned patterns").value("value", value))
+        Some(
+            Event::ok(metric)
+                .reason("back within the learned patterns")
+                .value("value", value),
+        )
     } else {
         None
     }
@@ -231,7 +241,8 @@ impl BaseTask for ArTime {
             Some((_, t)) => t.saturating_add(1),
             None => now.saturating_sub(self.options.backfill),
         };
-        let (mut model, mut last_ts) = cached.unwrap_or_else(|| (Artime::new(&self.params), i64::MIN));
+        let (mut model, mut last_ts) =
+            cached.unwrap_or_else(|| (Artime::new(&self.params), i64::MIN));
         let points = ctx.read(&self.options.metric, from, now)?;
         let mut best: Option<(f64, f64)> = None;
         for p in &points {
@@ -256,7 +267,13 @@ impl BaseTask for ArTime {
         ctx.emit("anomaly_score", score)?;
         ctx.emit("flag", if flag { 1.0 } else { 0.0 })?;
         ctx.emit("categories", categories as f64)?;
-        if let Some(event) = judge(&self.options.metric, score, value, self.options.threshold, self.anomalous) {
+        if let Some(event) = judge(
+            &self.options.metric,
+            score,
+            value,
+            self.options.threshold,
+            self.anomalous,
+        ) {
             ctx.event(event)?;
         }
         self.anomalous = flag;

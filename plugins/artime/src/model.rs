@@ -208,7 +208,11 @@ impl Artime {
                 return 0.0;
             }
             let lo = self.pending.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = self.pending.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let hi = self
+                .pending
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
             let pad = (hi - lo) * p.margin;
             self.range = Some((lo - pad, hi + pad));
             let pending = std::mem::take(&mut self.pending);
@@ -226,13 +230,17 @@ impl Artime {
         self.i += 1;
         let step = p.step();
         shift(&mut self.ds_window, step, di);
-        if self.i % step as u64 != 0 {
+        if !self.i.is_multiple_of(step as u64) {
             return 0.0;
         }
         let (dmin, dmax) = self.range.unwrap_or((0.0, 1.0));
         let n = self.ds_window.len() as f64;
         let mean = self.ds_window.iter().sum::<f64>() / n;
-        let max = self.ds_window.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let max = self
+            .ds_window
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
         let min = self.ds_window.iter().copied().fold(f64::INFINITY, f64::min);
         self.dsi += 1;
         if self.dsi == 1 {
@@ -438,15 +446,26 @@ fn init_rho(x: &[Vec<f64>], p: &Params, template: &Dvfa) -> f64 {
     let mut sum = vec![0.0; n];
     for i in 0..n {
         for j in 0..n {
-            sum[j] += if i == j { 1.0 } else { similarity(&x[i], &x[j]) };
+            sum[j] += if i == j {
+                1.0
+            } else {
+                similarity(&x[i], &x[j])
+            };
         }
     }
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|a, b| sum[*a].partial_cmp(&sum[*b]).unwrap_or(std::cmp::Ordering::Equal));
+    order.sort_by(|a, b| {
+        sum[*a]
+            .partial_cmp(&sum[*b])
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     let mut art = Dvfa::new(template.dim, template.cap);
     art.rho_lb = INITIAL_RHO;
     art.rho_ub = INITIAL_RHO;
-    let sims: Vec<f64> = order.iter().map(|&k| art.present(&x[k], true).sim).collect();
+    let sims: Vec<f64> = order
+        .iter()
+        .map(|&k| art.present(&x[k], true).sim)
+        .collect();
     let from = p.trend_window() / 2 - 1;
     let tail = &sims[from.min(sims.len())..];
     if tail.is_empty() {

@@ -23,7 +23,10 @@ fn replay(options: &str, values: &[f64]) -> (Vec<(f64, f64)>, Vec<String>) {
     let mut host = TestHost::new();
     host.add_points(
         METRIC,
-        values.iter().enumerate().map(|(i, v)| (T0 + i as i64 * STEP, *v)),
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (T0 + i as i64 * STEP, *v)),
     );
     let mut runner = TestRunner::new::<ArTime>(options, "web", &mut host).unwrap();
     let mut out = Vec::new();
@@ -48,7 +51,10 @@ fn a_level_shift_is_flagged_and_reported() {
     }
     let (out, events) = replay(OPTIONS, &v);
     let hits: Vec<usize> = (0..out.len()).filter(|i| out[*i].1 > 0.0).collect();
-    assert!(hits.iter().any(|i| (1200..1260).contains(i)), "detections at {hits:?}");
+    assert!(
+        hits.iter().any(|i| (1200..1260).contains(i)),
+        "detections at {hits:?}"
+    );
     assert!(events.iter().any(|e| e == "anomalous"), "{events:?}");
 }
 
@@ -62,8 +68,15 @@ fn a_clean_periodic_series_stays_quiet() {
 
 #[test]
 fn no_look_ahead_scores_of_a_prefix_do_not_change() {
-    let v: Vec<f64> = (0..1200).map(|i| periodic(i, 3.0) + if i == 900 { 80.0 } else { 0.0 }).collect();
-    let p = Params { probation: 300, range: None, margin: 0.3, max_categories: 1024 };
+    let v: Vec<f64> = (0..1200)
+        .map(|i| periodic(i, 3.0) + if i == 900 { 80.0 } else { 0.0 })
+        .collect();
+    let p = Params {
+        probation: 300,
+        range: None,
+        margin: 0.3,
+        max_categories: 1024,
+    };
     let mut a = Artime::new(&p);
     let full: Vec<f64> = v.iter().map(|x| a.update(&p, *x)).collect();
     let mut b = Artime::new(&p);
@@ -73,12 +86,19 @@ fn no_look_ahead_scores_of_a_prefix_do_not_change() {
 
 #[test]
 fn categories_stay_within_the_cap() {
-    let p = Params { probation: 300, range: None, margin: 0.3, max_categories: 32 };
+    let p = Params {
+        probation: 300,
+        range: None,
+        margin: 0.3,
+        max_categories: 32,
+    };
     let mut m = Artime::new(&p);
     // Pseudo-random noise makes new clusters all the time.
     let mut x: u64 = 1;
     for _ in 0..20_000 {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         m.update(&p, (x >> 33) as f64);
     }
     assert!(m.art.categories() <= 32);
@@ -88,9 +108,15 @@ fn categories_stay_within_the_cap() {
 #[test]
 fn nab_parameters_follow_the_file_length() {
     let p = Params::nab(4032, 0.0, 1.0);
-    assert_eq!((p.even_probation(), p.step(), p.trend_window()), (604, 5, 120));
+    assert_eq!(
+        (p.even_probation(), p.step(), p.trend_window()),
+        (604, 5, 120)
+    );
     let p = Params::nab(22695, 0.0, 1.0);
-    assert_eq!((p.even_probation(), p.step(), p.trend_window()), (750, 7, 107));
+    assert_eq!(
+        (p.even_probation(), p.step(), p.trend_window()),
+        (750, 7, 107)
+    );
 }
 
 #[test]
@@ -104,7 +130,10 @@ fn bad_options_are_refused() {
         r#"{"metric": "x", "probation": 3}"#,
         r#"{"metric": "x", "unknown": 1}"#,
     ] {
-        assert!(TestRunner::new::<ArTime>(bad, "web", &mut host).is_err(), "{bad}");
+        assert!(
+            TestRunner::new::<ArTime>(bad, "web", &mut host).is_err(),
+            "{bad}"
+        );
     }
 }
 

@@ -11,13 +11,22 @@ fn main() {
     let data = std::path::Path::new(&args[1]);
     let out = std::path::Path::new(&args[2]);
     let production = args.iter().any(|a| a == "--production");
-    let mut cats: Vec<_> = std::fs::read_dir(data).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cats: Vec<_> = std::fs::read_dir(data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     cats.sort();
     let mut max_cats = 0;
     for cat in cats.iter().filter(|c| c.is_dir()) {
-        let mut files: Vec<_> = std::fs::read_dir(cat).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(cat)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
-        for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "csv")) {
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "csv"))
+        {
             let text = std::fs::read_to_string(f).unwrap();
             let rows: Vec<(&str, &str)> = text
                 .lines()

@@ -154,8 +154,16 @@ impl Cad {
         } else {
             0.0
         };
-        let quiet = self.history.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let out = if quiet < p.base_threshold { current } else { 0.0 };
+        let quiet = self
+            .history
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let out = if quiet < p.base_threshold {
+            current
+        } else {
+            0.0
+        };
         if p.rest > 0 && self.history.len() >= p.rest {
             self.history.pop_front();
         }

@@ -24,7 +24,10 @@ fn probe(slots: &[Option<(u32, u32)>], key: u32) -> (usize, bool) {
             None => return (i & mask, false),
             Some((k, _)) if k == key => return (i & mask, true),
             Some(_) => {
-                i = (i << 2).wrapping_add(i).wrapping_add(perturb).wrapping_add(1);
+                i = (i << 2)
+                    .wrapping_add(i)
+                    .wrapping_add(perturb)
+                    .wrapping_add(1);
                 perturb >>= PERTURB_SHIFT;
             }
         }
