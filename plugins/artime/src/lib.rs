@@ -128,7 +128,8 @@ impl Options {
         }
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Checks the options; the first problem, in words.
+    pub fn check(&self) -> Result<(), String> {
         if self.metric.trim().is_empty() {
             return Err("`metric` must not be empty".into());
         }

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use crate::dvfa::Dvfa;
+use super::dvfa::Dvfa;
 
 /// Feature window (downsampled values) and so half the feature count.
 pub const WINDOW: usize = 8;

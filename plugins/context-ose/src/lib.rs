@@ -61,7 +61,7 @@ use serde::Deserialize;
 pub mod model;
 pub mod pydict;
 
-pub use model::{Cad, Params};
+pub use model::{Cad, Params, Series, Setup};
 /// The options of one service.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,15 +110,18 @@ fn d_backfill() -> i64 {
 }
 
 impl Options {
-    /// The model's parameters for the range `(min, max)`.
-    pub fn params(&self, min: f64, max: f64) -> Params {
-        let mut p = Params::nab(0, min, max);
-        p.rest = self.probation / 5;
-        p.max_contexts = self.max_contexts;
-        p
+    /// How a series is set up.
+    pub fn setup(&self) -> Setup {
+        Setup {
+            probation: self.probation,
+            range: self.input_min.zip(self.input_max),
+            margin: self.margin,
+            max_contexts: self.max_contexts,
+        }
     }
 
-    fn check(&self) -> Result<(), String> {
+    /// Checks the options; the first problem, in words.
+    pub fn check(&self) -> Result<(), String> {
         if self.metric.trim().is_empty() {
             return Err("`metric` must not be empty".into());
         }
@@ -184,63 +187,6 @@ pub fn judge(
     }
 }
 
-/// One series: the range is learned from the first `probation` points unless given.
-#[derive(Debug, Clone)]
-pub struct Series {
-    /// The model, once the range is known.
-    pub cad: Option<(Cad, Params)>,
-    /// Points held until the range is known.
-    pub pending: Vec<f64>,
-    /// Points learned.
-    pub n: u64,
-}
-
-impl Series {
-    /// A fresh series for `options`.
-    pub fn new(options: &Options) -> Self {
-        let cad = options.input_min.zip(options.input_max).map(|(lo, hi)| {
-            let p = options.params(lo, hi);
-            (Cad::new(&p), p)
-        });
-        Series {
-            cad,
-            pending: Vec::new(),
-            n: 0,
-        }
-    }
-
-    /// Learns one value; its anomaly score.
-    pub fn update(&mut self, options: &Options, value: f64) -> f64 {
-        self.n += 1;
-        if let Some((cad, p)) = &mut self.cad {
-            return cad.update(p, value);
-        }
-        self.pending.push(value);
-        if self.pending.len() < options.probation {
-            return 0.0;
-        }
-        let lo = self.pending.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = self
-            .pending
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        let pad = (hi - lo) * options.margin;
-        let p = options.params(lo - pad, hi + pad);
-        let mut cad = Cad::new(&p);
-        for v in std::mem::take(&mut self.pending) {
-            cad.update(&p, v);
-        }
-        self.cad = Some((cad, p));
-        0.0
-    }
-
-    /// Contexts held.
-    pub fn contexts(&self) -> usize {
-        self.cad.as_ref().map_or(0, |(c, _)| c.contexts())
-    }
-}
-
 /// The `ContextOSE` detector: the model lives in the instance, checked against the state's
 /// stamp.
 #[derive(Debug)]
@@ -287,7 +233,7 @@ impl BaseTask for ContextOse {
             None => now.saturating_sub(self.options.backfill),
         };
         let (mut model, mut last_ts) =
-            cached.unwrap_or_else(|| (Series::new(&self.options), i64::MIN));
+            cached.unwrap_or_else(|| (Series::new(&self.options.setup()), i64::MIN));
         let points = ctx.read(&self.options.metric, from, now)?;
         let mut best: Option<(f64, f64)> = None;
         for p in &points {
@@ -295,7 +241,7 @@ impl BaseTask for ContextOse {
                 continue;
             }
             last_ts = p.ts;
-            let score = model.update(&self.options, p.value);
+            let score = model.update(&self.options.setup(), p.value);
             if best.is_none_or(|(b, _)| score > b) {
                 best = Some((score, p.value));
             }

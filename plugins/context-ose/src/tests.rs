@@ -72,6 +72,7 @@ fn no_look_ahead_scores_of_a_prefix_do_not_change() {
         .map(|i| periodic(i, 3.0) + if i == 900 { 80.0 } else { 0.0 })
         .collect();
     let o: Options = serde_json::from_str(OPTIONS).unwrap();
+    let o = o.setup();
     let mut a = Series::new(&o);
     let full: Vec<f64> = v.iter().map(|x| a.update(&o, *x)).collect();
     let mut b = Series::new(&o);
@@ -83,6 +84,7 @@ fn no_look_ahead_scores_of_a_prefix_do_not_change() {
 fn contexts_stay_within_the_cap() {
     let o: Options =
         serde_json::from_str(r#"{"metric": "x", "probation": 100, "max_contexts": 500}"#).unwrap();
+    let o = o.setup();
     let mut m = Series::new(&o);
     let mut x: u64 = 1;
     for _ in 0..5_000 {
