@@ -55,17 +55,54 @@ impl Params {
     }
 }
 
+/// A left semi-context: its size, which of the facts crossed at the crossing numbered
+/// `stamp` it holds (bit j: the j-th fact of that crossing's sorted list), and its contexts
+/// (right semi-context → context).
 #[derive(Debug, Clone, PartialEq)]
 struct LeftSemi {
-    crossed: Vec<u64>,
     len: usize,
+    stamp: u64,
+    mask: u32,
     contexts: PyDict,
 }
 
+/// A right semi-context: its size and the facts it held at crossing `stamp`.
 #[derive(Debug, Clone, PartialEq)]
 struct RightSemi {
-    crossed: Vec<u64>,
     len: usize,
+    stamp: u64,
+    mask: u32,
+}
+
+/// The facts of `list` picked by `mask`, in order.
+fn picked(list: &[u64], mask: u32) -> Vec<u64> {
+    list.iter()
+        .enumerate()
+        .filter(|(j, _)| mask & (1 << j) != 0)
+        .map(|(_, f)| *f)
+        .collect()
+}
+
+/// Crosses `facts` (at most 32) with the semi-contexts indexed in `index`: stamps each
+/// touched one with `stamp` and the facts it holds; returns the touched ones in creation order.
+fn cross(
+    index: &HashMap<u64, Vec<u32>>,
+    facts: &[u64],
+    stamp: u64,
+    mut touch: impl FnMut(u32, u32, u64) -> bool,
+) -> Vec<u32> {
+    let mut touched = Vec::new();
+    for (j, f) in facts.iter().take(32).enumerate() {
+        if let Some(list) = index.get(f) {
+            for &s in list {
+                if touch(s, 1 << j, stamp) {
+                    touched.push(s);
+                }
+            }
+        }
+    }
+    touched.sort_unstable();
+    touched
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +124,10 @@ pub struct Cad {
     left: Vec<LeftSemi>,
     right: Vec<RightSemi>,
     crossed: [Vec<u32>; 2],
+    /// Crossings made, per side (the stamp of the newest).
+    gens: [u64; 2],
+    /// The facts of the newest right crossing.
+    right_facts: Vec<u64>,
     contexts: Vec<Context>,
     /// CAD OSE's `newContextID`, where "none" is `False`, which Python compares equal to 0.
     new_context: u32,
@@ -112,6 +153,8 @@ impl Cad {
             left: Vec::new(),
             right: Vec::new(),
             crossed: [Vec::new(), Vec::new()],
+            gens: [0, 0],
+            right_facts: Vec::new(),
             contexts: Vec::new(),
             new_context: 0,
             left_group: Vec::new(),
@@ -246,7 +289,8 @@ impl Cad {
             let lid = *self.semi_ids[0].entry(lh).or_insert(next);
             if lid == next {
                 self.left.push(LeftSemi {
-                    crossed: Vec::new(),
+                    stamp: 0,
+                    mask: 0,
                     len: lf.len(),
                     contexts: PyDict::default(),
                 });
@@ -258,7 +302,8 @@ impl Cad {
             let rid = *self.semi_ids[1].entry(rh).or_insert(next);
             if rid == next {
                 self.right.push(RightSemi {
-                    crossed: Vec::new(),
+                    stamp: 0,
+                    mask: 0,
                     len: rf.len(),
                 });
                 for &f in rf {
@@ -302,31 +347,40 @@ impl Cad {
         new_flag: bool,
         p: &Params,
     ) -> (Vec<(u32, u64, i64, i64)>, usize, Vec<Pair>) {
-        for &s in &self.crossed[1] {
-            self.right[s as usize].crossed.clear();
-        }
-        for f in facts {
-            if let Some(list) = self.facts[1].get(f) {
-                for &s in list {
-                    self.right[s as usize].crossed.push(*f);
-                }
+        self.gens[1] += 1;
+        let stamp = self.gens[1];
+        let right = &mut self.right;
+        self.crossed[1] = cross(&self.facts[1], facts, stamp, |s, bit, g| {
+            let r = &mut right[s as usize];
+            let first = r.stamp != g;
+            if first {
+                r.stamp = g;
+                r.mask = 0;
             }
-        }
-        self.crossed[1] = (0..self.right.len() as u32)
-            .filter(|s| !self.right[*s as usize].crossed.is_empty())
-            .collect();
+            r.mask |= bit;
+            first
+        });
+        self.right_facts.clear();
+        self.right_facts.extend_from_slice(facts);
+        let left_gen = self.gens[0];
         let mut active = Vec::new();
         let mut selected = 0;
         let mut proposals = Vec::new();
         for &ls in &self.crossed[0] {
             let l = &self.left[ls as usize];
-            let full = l.len == l.crossed.len();
+            let l_crossed = if l.stamp == left_gen {
+                l.mask.count_ones() as usize
+            } else {
+                0
+            };
+            let full = l.len == l_crossed;
             for (rid, cid) in l.contexts.iter() {
                 if cid == self.new_context {
                     continue;
                 }
                 let r = &self.right[rid as usize];
-                let (r_len, r_crossed) = (r.len, r.crossed.len());
+                let r_mask = if r.stamp == stamp { r.mask } else { 0 };
+                let (r_len, r_crossed) = (r.len, r_mask.count_ones() as usize);
                 let ctx = &mut self.contexts[cid as usize];
                 let propose = if full {
                     selected += 1;
@@ -346,8 +400,11 @@ impl Cad {
                 } else {
                     ctx.zero_level && new_flag && r_crossed > 0
                 };
-                if propose && l.crossed.len() <= p.max_left_semi {
-                    proposals.push((l.crossed.clone(), r.crossed.clone()));
+                if propose && l_crossed <= p.max_left_semi {
+                    proposals.push((
+                        picked(&self.left_group, l.mask),
+                        picked(&self.right_facts, r_mask),
+                    ));
                 }
             }
         }
@@ -358,25 +415,24 @@ impl Cad {
     /// Crosses the new left group with the left semi-contexts; the right sides of the fully
     /// crossed contexts with the best hit rate are the predicted facts.
     fn cross_left(&mut self) -> HashSet<u64> {
-        for &s in &self.crossed[0] {
-            self.left[s as usize].crossed.clear();
-        }
-        for f in &self.left_group {
-            if let Some(list) = self.facts[0].get(f) {
-                for &s in list {
-                    self.left[s as usize].crossed.push(*f);
-                }
+        self.gens[0] += 1;
+        let stamp = self.gens[0];
+        let left = &mut self.left;
+        let crossed = cross(&self.facts[0], &self.left_group, stamp, |s, bit, g| {
+            let l = &mut left[s as usize];
+            let first = l.stamp != g;
+            if first {
+                l.stamp = g;
+                l.mask = 0;
             }
-        }
+            l.mask |= bit;
+            first
+        });
         let mut best = 0.0;
         let mut winners: Vec<u32> = Vec::new();
-        let mut crossed = Vec::new();
-        for (i, l) in self.left.iter().enumerate() {
-            if l.crossed.is_empty() {
-                continue;
-            }
-            crossed.push(i as u32);
-            if l.len != l.crossed.len() {
+        for &i in &crossed {
+            let l = &self.left[i as usize];
+            if l.len != l.mask.count_ones() as usize {
                 continue;
             }
             for (_, cid) in l.contexts.iter() {
