@@ -12,7 +12,7 @@
 //! warmed models would take ~10 GB for ContextOSE; the cycling keeps the per-point work
 //! the same, with 500 models' state — tens of MB — out of cache as 10 000 would be). Prints
 //! the median of 9 ticks per detector, and the models' state sizes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 use am_plugin_ensemble::{Ensemble, Options, artime, context_ose, novelty};
 use std::time::Instant;
 
