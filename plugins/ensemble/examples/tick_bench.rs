@@ -92,23 +92,31 @@ fn main() {
         let mut nov: Vec<novelty::Model> = (0..models)
             .map(|k| {
                 let mut m = novelty::Model::new(&np);
-                warm(k).iter().for_each(|v| drop(m.update(&np, *v)));
+                warm(k).iter().for_each(|v| {
+                    std::hint::black_box(m.update(&np, *v));
+                });
                 m
             })
             .collect();
-        let s = time_ticks(series, models, |i, v| drop(nov[i].update(&np, v)));
+        let s = time_ticks(series, models, |i, v| {
+            std::hint::black_box(nov[i].update(&np, v));
+        });
         println!("novelty      {s:.3} s per tick");
     }
     if run("artime") {
         let mut art: Vec<artime::Artime> = (0..models)
             .map(|k| {
                 let mut m = artime::Artime::new(&p.artime);
-                warm(k).iter().for_each(|v| drop(m.update(&p.artime, *v)));
+                warm(k).iter().for_each(|v| {
+                    std::hint::black_box(m.update(&p.artime, *v));
+                });
                 m
             })
             .collect();
         let cats: usize = art.iter().map(|m| m.art.categories()).sum();
-        let s = time_ticks(series, models, |i, v| drop(art[i].update(&p.artime, v)));
+        let s = time_ticks(series, models, |i, v| {
+            std::hint::black_box(art[i].update(&p.artime, v));
+        });
         println!(
             "artime       {s:.3} s per tick (mean {:.0} categories, {:.1} kB of weights per series)",
             cats as f64 / models as f64,
@@ -119,12 +127,16 @@ fn main() {
         let mut cad: Vec<context_ose::Series> = (0..models)
             .map(|k| {
                 let mut m = context_ose::Series::new(&p.cad);
-                warm(k).iter().for_each(|v| drop(m.update(&p.cad, *v)));
+                warm(k).iter().for_each(|v| {
+                    std::hint::black_box(m.update(&p.cad, *v));
+                });
                 m
             })
             .collect();
         let ctx: usize = cad.iter().map(context_ose::Series::contexts).sum();
-        let s = time_ticks(series, models, |i, v| drop(cad[i].update(&p.cad, v)));
+        let s = time_ticks(series, models, |i, v| {
+            std::hint::black_box(cad[i].update(&p.cad, v));
+        });
         println!(
             "context_ose  {s:.3} s per tick (mean {:.0} contexts per series)",
             ctx as f64 / models as f64
@@ -134,11 +146,15 @@ fn main() {
         let mut ens: Vec<Ensemble> = (0..models)
             .map(|k| {
                 let mut m = Ensemble::new(&p);
-                warm(k).iter().for_each(|v| drop(m.update(&p, *v)));
+                warm(k).iter().for_each(|v| {
+                    std::hint::black_box(m.update(&p, *v));
+                });
                 m
             })
             .collect();
-        let s = time_ticks(series, models, |i, v| drop(ens[i].update(&p, v)));
+        let s = time_ticks(series, models, |i, v| {
+            std::hint::black_box(ens[i].update(&p, v));
+        });
         println!("ensemble     {s:.3} s per tick");
     }
 }
