@@ -43,7 +43,7 @@
 //!
 //! Per point, O(semi-contexts) for the crossing (every stored left and right set is
 //! visited) plus the contexts of the crossed ones. CAD OSE never forgets, so `max_contexts`
-//! bounds the state: each context costs ≈ 100–200 bytes with its share of semi-contexts and
+//! bounds the state: each context costs an estimated 100–200 bytes with its share of semi-contexts and
 //! indexes (≈ 5–10 MB at the default cap of 50 000; NAB's files make 200–64 000 contexts).
 //! The model lives in the plugin instance; the state holds only a 16-byte stamp (newest
 //! time, points learned): an instance that finds another stamp or none rebuilds its model
