@@ -64,15 +64,47 @@ pub fn corpus(data: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
-/// Replays `plugin` over one data file and writes its results file.
+/// `options` (a JSON object) with NAB's per-file facts merged in: `input_min`, `input_max`
+/// (the file's value range) and `probation` (NAB's probationary period: 15 % of the rows,
+/// at most 750).
+pub fn with_nab_protocol(options: &str, values: &[f64]) -> Result<String, String> {
+    let mut v: serde_json::Value =
+        serde_json::from_str(options).map_err(|e| format!("options are not JSON: {e}"))?;
+    let Some(obj) = v.as_object_mut() else {
+        return Err("options must be a JSON object".into());
+    };
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let probation = ((0.15 * values.len() as f64).floor()).min(750.0) as u64;
+    obj.insert("input_min".into(), lo.into());
+    obj.insert("input_max".into(), hi.into());
+    obj.insert("probation".into(), probation.into());
+    Ok(v.to_string())
+}
+
+/// Replays `plugin` over one data file and writes its results file; with `nab_protocol`,
+/// the options get the file's facts ([`with_nab_protocol`]).
 pub fn run_file(
     plugin: &LoadedPlugin,
     options: &str,
     score: &ScoreField,
     data_file: &Path,
     out_file: &Path,
+    nab_protocol: bool,
 ) -> Result<usize, ReplayError> {
     let rows = read_rows(data_file)?;
+    let merged;
+    let options = if nab_protocol {
+        let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
+        merged = with_nab_protocol(options, &values).map_err(|message| ReplayError::Input {
+            file: data_file.display().to_string(),
+            line: 0,
+            message,
+        })?;
+        merged.as_str()
+    } else {
+        options
+    };
     let mut points: Vec<(i64, f64)> = rows.iter().map(|r| (r.ts, r.value)).collect();
     points.sort_by_key(|(t, _)| *t);
     let mut scores: BTreeMap<i64, f64> = BTreeMap::new();

@@ -36,7 +36,15 @@ fn results_mirror_the_corpus_row_by_row() {
     let score = ScoreField {
         name: "runs".into(),
     };
-    let n = run_file(&plugin, r#"{"mode": "ok"}"#, &score, &files[0].1, &target).unwrap();
+    let n = run_file(
+        &plugin,
+        r#"{"mode": "ok"}"#,
+        &score,
+        &files[0].1,
+        &target,
+        false,
+    )
+    .unwrap();
     assert_eq!(n, 4);
     let text = std::fs::read_to_string(&target).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -55,4 +63,19 @@ fn results_mirror_the_corpus_row_by_row() {
         assert_eq!(cols[3], "0");
     }
     assert_eq!(lines.len(), 5);
+}
+
+#[test]
+fn nab_protocol_merges_the_files_facts_into_the_options() {
+    let values: Vec<f64> = (0..4032).map(|i| f64::from(i % 10) - 2.0).collect();
+    let merged = am_runner::nab::with_nab_protocol(r#"{"metric": "x"}"#, &values).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
+    assert_eq!(v["metric"], "x");
+    assert_eq!(v["input_min"], -2.0);
+    assert_eq!(v["input_max"], 7.0);
+    assert_eq!(v["probation"], 604);
+    let long: Vec<f64> = vec![1.0; 20_000];
+    let merged = am_runner::nab::with_nab_protocol("{}", &long).unwrap();
+    assert!(merged.contains("\"probation\":750"));
+    assert!(am_runner::nab::with_nab_protocol("[1]", &long).is_err());
 }

@@ -39,6 +39,11 @@ pub struct ReplayArgs {
     /// ±1 as 1). Default `anomaly_score`, or `flag` when the plugin emits no such field.
     #[arg(long, default_value = "anomaly_score")]
     score_field: String,
+    /// NAB mode: give the plugin what NAB's protocol gives every detector — each file's
+    /// minimum and maximum value (`input_min`, `input_max`) and probationary period
+    /// (`probation`: 15 % of the rows, at most 750) — merged into the options object.
+    #[arg(long)]
+    nab_protocol: bool,
 }
 
 fn plugin(spec: &str, dir: &Path) -> anyhow::Result<LoadedPlugin> {
@@ -86,7 +91,15 @@ pub fn replay(
     };
     serde_json::from_str::<serde_json::Value>(&options).context("--options is not valid JSON")?;
     if let (Some(data), Some(out), Some(detector)) = (&args.nab, &args.out, &args.detector) {
-        return nab(&plugin, &options, data, out, detector, &args.score_field);
+        return nab(
+            &plugin,
+            &options,
+            data,
+            out,
+            detector,
+            &args.score_field,
+            args.nab_protocol,
+        );
     }
     let inputs = match (&args.csv, args.series.is_empty()) {
         (Some(f), true) => Inputs::Any(read_csv(f)?),
@@ -152,6 +165,7 @@ fn nab(
     out: &Path,
     detector: &str,
     score_field: &str,
+    nab_protocol: bool,
 ) -> anyhow::Result<()> {
     use am_plugin_host::nab::{ScoreField, corpus, run_file};
     let files = corpus(data).with_context(|| format!("reading {}", data.display()))?;
@@ -183,7 +197,7 @@ fn nab(
                             .join(cat)
                             .join(format!("{detector}_{name}"));
                         done.push(
-                            run_file(plugin, options, &score, file, &target)
+                            run_file(plugin, options, &score, file, &target, nab_protocol)
                                 .with_context(|| format!("{cat}/{name}")),
                         );
                     }

@@ -1,0 +1,160 @@
+//! Per-tick cost of each detector for many series on one core: every series gets one new
+//! point per tick, as in production with one tick per metric interval.
+//!
+//!   cargo run --release -p am-plugin-ensemble --example tick_bench -- [SERIES] [MODELS] [WARMUP] [ONLY]
+//!
+//! ONLY: one of novelty, artime, context_ose, ensemble (default: all).
+//!
+//! MODELS distinct models (default 500) are warmed up on distinct NAB-like series (a daily
+//! cycle of 288 points, noise, a random walk, rare spikes) for WARMUP points (default 5000,
+//! past Novelty's 4000-point history and every probationary period), then SERIES (default
+//! 10000) series are served per tick, series `i` by model `i mod MODELS` (holding 10 000
+//! warmed models would take ~10 GB for ContextOSE; the cycling keeps the per-point work
+//! the same, with 500 models' state — tens of MB — out of cache as 10 000 would be). Prints
+//! the median of 9 ticks per detector, and the models' state sizes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+use am_plugin_ensemble::{Ensemble, Options, artime, context_ose, novelty};
+use std::time::Instant;
+
+struct Gen {
+    x: u64,
+    walk: f64,
+    i: usize,
+    amp: f64,
+}
+
+impl Gen {
+    fn new(seed: u64) -> Self {
+        Gen {
+            x: seed.wrapping_mul(0x9E3779B97F4A7C15) | 1,
+            walk: 0.0,
+            i: 0,
+            amp: 5.0 + (seed % 50) as f64,
+        }
+    }
+    fn uniform(&mut self) -> f64 {
+        self.x ^= self.x << 13;
+        self.x ^= self.x >> 7;
+        self.x ^= self.x << 17;
+        (self.x >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn next(&mut self) -> f64 {
+        self.i += 1;
+        self.walk += (self.uniform() - 0.5) * 0.2;
+        let day = (self.i % 288) as f64 / 288.0 * std::f64::consts::TAU;
+        let spike = if self.uniform() < 0.001 {
+            5.0 * self.amp
+        } else {
+            0.0
+        };
+        100.0 + self.amp * day.sin() + self.walk + (self.uniform() - 0.5) * self.amp * 0.3 + spike
+    }
+}
+
+fn time_ticks(series: usize, models: usize, mut step: impl FnMut(usize, f64)) -> f64 {
+    let mut gens: Vec<Gen> = (0..series).map(|i| Gen::new(1000 + i as u64)).collect();
+    let mut times = Vec::new();
+    for _ in 0..9 {
+        let values: Vec<f64> = gens.iter_mut().map(Gen::next).collect();
+        let t = Instant::now();
+        for (i, v) in values.iter().enumerate() {
+            step(i % models, *v);
+        }
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn main() {
+    let only = std::env::args().nth(4).unwrap_or_default();
+    let run = |name: &str| only.is_empty() || only == name;
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .take(3)
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let series = args.first().copied().unwrap_or(10_000);
+    let models = args.get(1).copied().unwrap_or(500);
+    let warmup = args.get(2).copied().unwrap_or(5000);
+    let o: Options = serde_json::from_str(r#"{"metric": "x"}"#).unwrap();
+    let p = o.params().unwrap();
+    let warm = |k: usize| -> Vec<f64> {
+        let mut g = Gen::new(k as u64 + 1);
+        (0..warmup).map(|_| g.next()).collect()
+    };
+    println!(
+        "{series} series per tick, {models} distinct models warmed on {warmup} points, 1 core"
+    );
+
+    let np = am_plugin_ensemble::novelty_params();
+    if run("novelty") {
+        let mut nov: Vec<novelty::Model> = (0..models)
+            .map(|k| {
+                let mut m = novelty::Model::new(&np);
+                warm(k).iter().for_each(|v| {
+                    std::hint::black_box(m.update(&np, *v));
+                });
+                m
+            })
+            .collect();
+        let s = time_ticks(series, models, |i, v| {
+            std::hint::black_box(nov[i].update(&np, v));
+        });
+        println!("novelty      {s:.3} s per tick");
+    }
+    if run("artime") {
+        let mut art: Vec<artime::Artime> = (0..models)
+            .map(|k| {
+                let mut m = artime::Artime::new(&p.artime);
+                warm(k).iter().for_each(|v| {
+                    std::hint::black_box(m.update(&p.artime, *v));
+                });
+                m
+            })
+            .collect();
+        let cats: usize = art.iter().map(|m| m.art.categories()).sum();
+        let s = time_ticks(series, models, |i, v| {
+            std::hint::black_box(art[i].update(&p.artime, v));
+        });
+        println!(
+            "artime       {s:.3} s per tick (mean {:.0} categories, {:.1} kB of weights per series)",
+            cats as f64 / models as f64,
+            cats as f64 / models as f64 * 32.0 * 8.0 / 1000.0
+        );
+    }
+    if run("context_ose") {
+        let mut cad: Vec<context_ose::Series> = (0..models)
+            .map(|k| {
+                let mut m = context_ose::Series::new(&p.cad);
+                warm(k).iter().for_each(|v| {
+                    std::hint::black_box(m.update(&p.cad, *v));
+                });
+                m
+            })
+            .collect();
+        let ctx: usize = cad.iter().map(context_ose::Series::contexts).sum();
+        let s = time_ticks(series, models, |i, v| {
+            std::hint::black_box(cad[i].update(&p.cad, v));
+        });
+        println!(
+            "context_ose  {s:.3} s per tick (mean {:.0} contexts per series)",
+            ctx as f64 / models as f64
+        );
+    }
+    if run("ensemble") {
+        let mut ens: Vec<Ensemble> = (0..models)
+            .map(|k| {
+                let mut m = Ensemble::new(&p);
+                warm(k).iter().for_each(|v| {
+                    std::hint::black_box(m.update(&p, *v));
+                });
+                m
+            })
+            .collect();
+        let s = time_ticks(series, models, |i, v| {
+            std::hint::black_box(ens[i].update(&p, v));
+        });
+        println!("ensemble     {s:.3} s per tick");
+    }
+}
