@@ -214,6 +214,7 @@ impl AlgorithmSpec {
             .iter()
             .flat_map(|svc| {
                 (0..self.shards).map(move |shard| am_plugin_host::Task {
+                    algorithm: self.name.clone(),
                     plugin: svc.plugin.clone(),
                     service: svc.service.clone(),
                     options: svc.options.clone(),

@@ -81,7 +81,7 @@ impl Outputs {
             })
             .collect();
         let mark = self.graphite.send(points);
-        for event in result.events {
+        for event in result.verdicts {
             // The dispatcher logs every event it is given.
             m.events_emitted.inc();
             self.events.emit(event);

@@ -123,6 +123,7 @@ impl QueuedTask {
         Ok(QueuedTask {
             algorithm: get("a")?,
             task: Task {
+                algorithm: get("a")?,
                 plugin: get("p")?,
                 service: get("s")?,
                 options: get("o")?,

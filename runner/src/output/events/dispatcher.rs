@@ -132,7 +132,7 @@ impl EventsHandle {
             service = %event.service,
             state = %event.state,
             severity = %event.severity,
-            metric = %event.metric,
+            metric = %event.subject,
             reason = %event.reason,
             ts = event.ts,
             "event"
@@ -259,7 +259,7 @@ impl Output {
             let why = match verdict(result) {
                 Verdict::Delivered => {
                     self.metrics.events_delivered.inc();
-                    tracing::debug!(output = %self.name, plugin = %event.plugin, service = %event.service, metric = %event.metric, attempts = attempt + 1, "event delivered");
+                    tracing::debug!(output = %self.name, plugin = %event.plugin, service = %event.service, metric = %event.subject, attempts = attempt + 1, "event delivered");
                     return;
                 }
                 Verdict::Fail(why) => why,
@@ -275,7 +275,7 @@ impl Output {
             };
             self.metrics.events_failed.inc();
             if let Some(n) = self.fail_log.hit(1) {
-                tracing::warn!(output = %self.name, error = %why, events = n, plugin = %event.plugin, service = %event.service, metric = %event.metric, "event delivery failed; event given up");
+                tracing::warn!(output = %self.name, error = %why, events = n, plugin = %event.plugin, service = %event.service, metric = %event.subject, "event delivery failed; event given up");
             }
             return;
         }

@@ -36,7 +36,7 @@ mod http;
 
 use serde::Serialize;
 
-pub use am_plugin_api::records::EventRecord;
+pub use am_plugin_api::records::VerdictRecord as EventRecord;
 pub use config::{EventOutputConfig, GraphiteEventsConfig, WebhookConfig, validate_outputs};
 pub use dispatcher::{DispatchOptions, EventDispatcher, EventsHandle};
 
@@ -91,7 +91,7 @@ impl GraphiteEvent {
             data.push(')');
         }
         GraphiteEvent {
-            what: format!("{} {} {}: {}", e.plugin, e.service, e.state, e.metric),
+            what: format!("{} {} {}: {}", e.plugin, e.service, e.state, e.subject),
             tags,
             data,
             when: e.ts,
