@@ -117,14 +117,13 @@ mod finite {
     }
 }
 
-/// Named values as a JSON object that keeps their order (non-finite values as `null`).
-mod ordered_values {
+/// Named values (`Vec<(String, f64)>`) as a JSON object that keeps their order, non-finite
+/// values as `null`: `#[serde(with = "am_plugin_api::records::ordered_values")]`.
+pub mod ordered_values {
     use super::{Deserializer, MapAccess, SerializeMap, Serializer, Visitor};
 
-    pub(super) fn serialize<S: Serializer>(
-        values: &[(String, f64)],
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    /// Serialises the values as an object.
+    pub fn serialize<S: Serializer>(values: &[(String, f64)], s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(values.len()))?;
         for (name, value) in values {
             map.serialize_entry(name, &value.is_finite().then_some(*value))?;
@@ -150,9 +149,8 @@ mod ordered_values {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<(String, f64)>, D::Error> {
+    /// Reads an object of named numbers (`null` as NaN), in order.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, f64)>, D::Error> {
         d.deserialize_map(InOrder)
     }
 }

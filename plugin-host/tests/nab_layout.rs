@@ -68,14 +68,14 @@ fn results_mirror_the_corpus_row_by_row() {
 #[test]
 fn nab_protocol_merges_the_files_facts_into_the_options() {
     let values: Vec<f64> = (0..4032).map(|i| f64::from(i % 10) - 2.0).collect();
-    let merged = am_runner::nab::with_nab_protocol(r#"{"metric": "x"}"#, &values).unwrap();
+    let merged = am_plugin_host::nab::with_nab_protocol(r#"{"metric": "x"}"#, &values).unwrap();
     let v: serde_json::Value = serde_json::from_str(&merged).unwrap();
     assert_eq!(v["metric"], "x");
     assert_eq!(v["input_min"], -2.0);
     assert_eq!(v["input_max"], 7.0);
     assert_eq!(v["probation"], 604);
     let long: Vec<f64> = vec![1.0; 20_000];
-    let merged = am_runner::nab::with_nab_protocol("{}", &long).unwrap();
+    let merged = am_plugin_host::nab::with_nab_protocol("{}", &long).unwrap();
     assert!(merged.contains("\"probation\":750"));
-    assert!(am_runner::nab::with_nab_protocol("[1]", &long).is_err());
+    assert!(am_plugin_host::nab::with_nab_protocol("[1]", &long).is_err());
 }

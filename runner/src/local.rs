@@ -10,6 +10,7 @@ use am_plugin_api::hosting::Outcome;
 use am_plugin_host::{Task, TaskRunner};
 use tokio::runtime::Handle;
 
+use crate::alarm::Policy;
 use crate::metrics::RunnerMetrics;
 use crate::output::Outputs;
 use crate::scheduler::Dispatch;
@@ -18,19 +19,19 @@ use crate::scheduler::Dispatch;
 /// running now.
 #[derive(Debug)]
 pub struct Slot {
-    /// The algorithm (key in `services`).
-    pub algorithm: String,
     /// The task, at tick 0; each run gets the tick's time.
     pub task: Task,
+    /// Its service's alarm policy.
+    pub policy: Policy,
     running: AtomicBool,
 }
 
 impl Slot {
-    /// A slot running `task` for `algorithm`.
-    pub fn new(algorithm: &str, task: Task) -> Slot {
+    /// A slot running `task` under the alarm `policy`.
+    pub fn new(task: Task, policy: Policy) -> Slot {
         Slot {
-            algorithm: algorithm.to_owned(),
             task,
+            policy,
             running: AtomicBool::new(false),
         }
     }
@@ -78,7 +79,7 @@ impl Executor {
     pub fn dispatch(self: &Arc<Self>, slot: &Arc<Slot>, tick: i64) {
         if slot.running.swap(true, Ordering::SeqCst) {
             self.metrics.tasks_skipped.inc();
-            tracing::warn!(algorithm = %slot.algorithm, service = %slot.task.service, tick, "previous run still going; tick skipped");
+            tracing::warn!(algorithm = %slot.task.algorithm, service = %slot.task.service, tick, "previous run still going; tick skipped");
             return;
         }
         self.running.fetch_add(1, Ordering::SeqCst);
@@ -106,7 +107,8 @@ impl Executor {
         if outcome == Outcome::Ok {
             self.metrics.tasks_ok.inc();
         }
-        self.outputs.deliver(result);
+        self.rt
+            .block_on(self.outputs.deliver(&task, &slot.policy, result));
         outcome
     }
 }

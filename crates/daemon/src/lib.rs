@@ -7,11 +7,13 @@
 //!   what was expected;
 //! - [`metrics`]: self-metrics (counters, gauges, histograms), the Prometheus `/metrics`
 //!   endpoint and the reporter that sends the same numbers to carbon;
-//! - [`process`]: logging set-up, this host's name, and the stop signal.
+//! - [`process`]: logging set-up, this host's name, and the stop signal;
+//! - [`text`]: outside names shown as text (control characters escaped).
 
 pub mod config;
 pub mod metrics;
 pub mod process;
+pub mod text;
 
 pub use metrics::{
     Counter, Gauge, GraphiteMetricsConfig, Histogram, MetricsConfig, Sample, Telemetry,

@@ -55,13 +55,21 @@ impl Client {
             }
             Err(_) => {
                 self.conn = None;
-                Err(Error::Timeout(format!("waiting for {name} on {}", self.addr)))
+                Err(Error::Timeout(format!(
+                    "waiting for {name} on {}",
+                    self.addr
+                )))
             }
         }
     }
 
     /// Runs a Lua script (`EVAL`) with `keys` and `args`.
-    pub async fn eval(&mut self, script: &str, keys: &[&str], args: &[&[u8]]) -> Result<Value, Error> {
+    pub async fn eval(
+        &mut self,
+        script: &str,
+        keys: &[&str],
+        args: &[&[u8]],
+    ) -> Result<Value, Error> {
         let n = keys.len().to_string();
         let mut all: Vec<&[u8]> = vec![b"EVAL", script.as_bytes(), n.as_bytes()];
         all.extend(keys.iter().map(|k| k.as_bytes()));

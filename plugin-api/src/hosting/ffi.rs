@@ -567,6 +567,13 @@ unsafe extern "C" fn verdict(ctx: *mut c_void, verdict: *const abi::Verdict<'_>)
         let values: Vec<(String, f64)> = values.iter().map(|v| (owned(v.name), v.value)).collect();
         let ts = v.ts;
         with_call(ctx, "verdict", |s| {
+            if crate::State::parse(&state).is_none() {
+                s.log(
+                    Level::Error,
+                    format!("verdict on {subject:?} refused: its state is {state:?}, not `ok`, `anomalous` or `unknown`"),
+                );
+                return Status::Error;
+            }
             let record = VerdictRecord {
                 plugin: s.plugin.to_owned(),
                 service: s.service.to_owned(),

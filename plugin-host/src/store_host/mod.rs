@@ -8,7 +8,7 @@ mod reads;
 
 use am_plugin_api::Level;
 use am_plugin_api::hosting::{DeliverSeries, Host, HostError, Read, StateOp};
-use am_plugin_api::records::{Emitted, VerdictRecord, LogRecord};
+use am_plugin_api::records::{Emitted, LogRecord, VerdictRecord};
 use am_store::Reader;
 use am_store::resp::Value;
 use tokio::runtime::Handle;

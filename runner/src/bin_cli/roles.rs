@@ -87,7 +87,8 @@ async fn serve(
     if role != Role::Scheduler {
         // Load once here so a broken plugin folder is reported at start, not per task.
         load_plugins(&config, &metrics)?;
-        let (outputs, graphite_task) = start_outputs(&config, &metrics)?;
+        let started = start_outputs(&config, &metrics)?;
+        let outputs = started.outputs.clone();
         let processes = q
             .processes
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
@@ -118,7 +119,7 @@ async fn serve(
             stop_rx.clone(),
             SHUTDOWN_GRACE,
         ));
-        running = Some((outputs, graphite_task, worker));
+        running = Some((started, worker));
     }
     let side = side_tasks(&config, &metrics).await?;
     am_daemon::shutdown_signal()
@@ -129,9 +130,9 @@ async fn serve(
     for t in tasks {
         let _ = t.await;
     }
-    if let Some((outputs, graphite_task, worker)) = running {
+    if let Some((started, worker)) = running {
         let _ = worker.await;
-        drain_outputs(&outputs, graphite_task, &metrics).await;
+        drain_outputs(started, &metrics).await;
     }
     for t in side {
         t.abort();

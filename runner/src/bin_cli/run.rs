@@ -5,10 +5,11 @@ use std::time::{Duration, Instant};
 
 use am_daemon::{run_graphite_reporter, serve_prometheus};
 use am_plugin_host::{Plugins, TaskRunner};
+use am_runner::alarm::Alarms;
 use am_runner::config::{AlgorithmSpec, AnalyzerConfig};
 use am_runner::local::{Executor, RunHere, Slot};
 use am_runner::metrics::RunnerMetrics;
-use am_runner::output::events::EventDispatcher;
+use am_runner::notify::Notifiers;
 use am_runner::output::{GraphiteSink, Outputs};
 use am_runner::scheduler::run_schedule;
 use anyhow::Context;
@@ -59,29 +60,51 @@ pub fn load_plugins(config: &AnalyzerConfig, metrics: &RunnerMetrics) -> anyhow:
     Ok(plugins)
 }
 
-/// Starts the Graphite writer and the event outputs.
+/// What delivers a runner's results: the Graphite writer, the alarm layer, the notifiers.
+pub struct Running {
+    /// Points and verdicts of each task go here.
+    pub outputs: Outputs,
+    graphite_task: tokio::task::JoinHandle<()>,
+    notifiers: Notifiers,
+}
+
+/// Starts the Graphite writer, the alarm layer and the notifiers.
 pub fn start_outputs(
     config: &AnalyzerConfig,
     metrics: &Arc<RunnerMetrics>,
-) -> anyhow::Result<(Outputs, tokio::task::JoinHandle<()>)> {
+) -> anyhow::Result<Running> {
     let (graphite, graphite_task) =
         GraphiteSink::start(config.output_sink.graphite().clone(), metrics.clone());
-    let events = EventDispatcher::start(config.event_outputs.clone(), metrics.clone()).map_err(
-        |issues| {
-            let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
-            anyhow::anyhow!("event outputs: {}", lines.join("; "))
-        },
-    )?;
-    Ok((
-        Outputs::new(graphite, events, metrics.clone()),
+    let redis = config.metric_sink.redis();
+    let alarms = Arc::new(Alarms::new(
+        redis.clone(),
+        config.alarms.clone(),
+        metrics.clone(),
+    ));
+    let consumer = format!("{}:{}", am_daemon::hostname(), std::process::id());
+    let notifiers = Notifiers::start(
+        &config.event_outputs,
+        &redis,
+        &config.alarms,
+        &consumer,
+        metrics.clone(),
+    )
+    .map_err(|issues| {
+        let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("event outputs: {}", lines.join("; "))
+    })?;
+    Ok(Running {
+        outputs: Outputs::new(graphite, alarms, metrics.clone()),
         graphite_task,
-    ))
+        notifiers,
+    })
 }
 
 async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow::Result<()> {
     let metrics = Arc::new(RunnerMetrics::default());
     let plugins = load_plugins(&config, &metrics)?;
-    let (outputs, graphite_task) = start_outputs(&config, &metrics)?;
+    let running = start_outputs(&config, &metrics)?;
+    let outputs = running.outputs.clone();
     let rt = tokio::runtime::Handle::current();
     let tasks = Arc::new(TaskRunner::new(
         rt.clone(),
@@ -110,7 +133,8 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
                 disabled.insert(task.service);
                 continue;
             }
-            let slot = Slot::new(&alg.name, task);
+            let policy = alg.policy(&task.service);
+            let slot = Slot::new(task, policy);
             let exec2 = exec.clone();
             let (slot, result) = tokio::task::spawn_blocking(move || {
                 let r = exec2.prepare(&slot);
@@ -169,28 +193,27 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
             "tasks still running at shutdown; their outputs are lost"
         );
     }
-    drain_outputs(&outputs, graphite_task, &metrics).await;
+    drain_outputs(running, &metrics).await;
     for t in side {
         t.abort();
     }
     Ok(())
 }
 
-/// At shutdown: waits (bounded) for carbon to take the buffered points and for the events to
-/// be delivered, logging what was not, then stops the writer.
-pub async fn drain_outputs(
-    outputs: &Outputs,
-    graphite_task: tokio::task::JoinHandle<()>,
-    metrics: &RunnerMetrics,
-) {
-    if !outputs.graphite().flush(SHUTDOWN_GRACE).await {
+/// At shutdown: waits (bounded) for carbon to take the buffered points and for the notifiers
+/// to finish what they hold (what is left stays in the history for the next runner), logging
+/// what was not, then stops the writer.
+pub async fn drain_outputs(running: Running, metrics: &RunnerMetrics) {
+    if !running.outputs.graphite().flush(SHUTDOWN_GRACE).await {
         tracing::error!(
             buffered = metrics.points_buffered.get(),
             "carbon did not take every output point before shutdown"
         );
     }
-    if !outputs.events().shutdown(Duration::from_secs(5)).await {
-        tracing::error!("some events were not delivered before shutdown");
+    if !running.notifiers.shutdown(Duration::from_secs(5)).await {
+        tracing::warn!(
+            "notifiers stopped mid-delivery; the notifications stay in the history for the next runner"
+        );
     }
-    graphite_task.abort();
+    running.graphite_task.abort();
 }

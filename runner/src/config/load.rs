@@ -43,7 +43,7 @@ pub fn load(
         }
         Err(e) => return Err(e),
     };
-    let issues = crate::output::events::validate_outputs(&config.event_outputs)
+    let issues = crate::notify::validate_outputs(&config.event_outputs)
         .into_iter()
         .chain(
             config
@@ -61,6 +61,18 @@ pub fn load(
             "metrics.listen",
             format!("expected an address like \"127.0.0.1:9109\", got {listen:?}"),
         ));
+    }
+    if config.alarms.prefix.is_empty() || config.alarms.prefix.contains(char::is_whitespace) {
+        problems.push(Problem::new(
+            "alarms.prefix",
+            format!(
+                "expected a key prefix without spaces, got {:?}",
+                config.alarms.prefix
+            ),
+        ));
+    }
+    if config.alarms.history_max_len == 0 {
+        problems.push(Problem::new("alarms.history_max_len", "must be at least 1"));
     }
     if config.queue.time_limit == Some(0) {
         problems.push(Problem::new(
@@ -200,6 +212,30 @@ fn resolve_algorithms(
                 path: format!("{prefix}{name}.worker_options.{svc}"),
             })
             .collect();
+        if let Some(alarm) = &alg.alarm {
+            for (svc, o) in &alarm.services {
+                let at = format!("{prefix}{name}.alarm.services.{svc}");
+                if !alg.worker_options.contains_key(svc) {
+                    problems.push(Problem::new(
+                        at.clone(),
+                        format!(
+                            "no such service in worker_options (has: {})",
+                            alg.worker_options
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+                if !o.services.is_empty() {
+                    problems.push(Problem::new(
+                        format!("{at}.services"),
+                        "per-service overrides go in the algorithm's `alarm.services` only",
+                    ));
+                }
+            }
+        }
         if let Some(schedule) = schedule {
             out.push(AlgorithmSpec {
                 file: file.to_path_buf(),
@@ -208,6 +244,7 @@ fn resolve_algorithms(
                 schedule,
                 shards,
                 services,
+                alarm: alg.alarm.clone(),
             });
         }
     }

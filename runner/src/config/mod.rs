@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+use crate::alarm::{AlarmConfig, AlarmsConfig, Policy};
+use crate::notify::OutputConfig;
 use crate::output::GraphiteConfig;
-use crate::output::events::EventOutputConfig;
 
 pub use load::{ConfigError, Problem, load, parse, parse_services};
 pub use queue::{DEFAULT_TIME_LIMIT, QueueConfig};
@@ -37,10 +38,13 @@ pub struct AnalyzerConfig {
     /// `services.json` (relative to this file).
     #[serde(default)]
     pub services: ServicesSource,
-    /// Where plugins' events go (webhooks, Graphite's events API). None by default: events are
-    /// then only logged.
+    /// Where alarm transitions go (Alertmanager, PagerDuty, Slack, email, webhooks, Graphite's
+    /// events API). None by default: transitions are then only logged and kept in the history.
     #[serde(default)]
-    pub event_outputs: Vec<EventOutputConfig>,
+    pub event_outputs: Vec<OutputConfig>,
+    /// Where alarm state and history live.
+    #[serde(default)]
+    pub alarms: AlarmsConfig,
     /// The runner's own metrics.
     #[serde(default)]
     pub metrics: MetricsConfig,
@@ -142,6 +146,10 @@ pub struct AlgorithmConfig {
     pub scheduler_options: SchedulerOptions,
     /// Service name → the plugin's options for it. Each tick runs the plugin once per service.
     pub worker_options: IndexMap<String, serde_json::Value>,
+    /// Flap control of the algorithm's alarms (`for`, `keep_firing_for`,
+    /// `undetermined_after`, `severity`, `labels`), with per-service overrides in `services`.
+    #[serde(default)]
+    pub alarm: Option<AlarmConfig>,
 }
 
 /// anna-molly's `scheduler_options`.
@@ -208,6 +216,22 @@ pub struct ServiceSpec {
 }
 
 impl AlgorithmSpec {
+    /// The seconds between two of its ticks (what `"N ticks"` in its alarm settings counts).
+    pub fn period(&self) -> u64 {
+        let now = am_store::unix_now();
+        self.schedule
+            .next_after(now)
+            .and_then(|a| self.schedule.next_after(a).map(|b| b - a))
+            .and_then(|p| u64::try_from(p).ok())
+            .unwrap_or(60)
+            .max(1)
+    }
+
+    /// The alarm policy of `service`.
+    pub fn policy(&self, service: &str) -> Policy {
+        Policy::resolve(self.alarm.as_ref(), service, self.period())
+    }
+
     /// Its tasks at tick 0: one per service and shard.
     pub fn tasks(&self) -> Vec<am_plugin_host::Task> {
         self.services
@@ -242,4 +266,6 @@ pub struct AlgorithmSpec {
     pub shards: u32,
     /// Its services.
     pub services: Vec<ServiceSpec>,
+    /// Its alarm settings.
+    pub alarm: Option<AlarmConfig>,
 }

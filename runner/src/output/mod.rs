@@ -4,17 +4,15 @@
 //! - [`graphite`]: plugins' output series, written to carbon in the plaintext protocol
 //!   (`name value timestamp\n`) over one persistent TCP connection, with a bounded buffer
 //!   while carbon is unreachable ([`GraphiteSink`], [`GraphiteHandle`]).
-//! - [`events`]: plugins' events, delivered to webhooks and graphite-web's events API, each
-//!   output with its own bounded queue and retries ([`EventDispatcher`], [`EventsHandle`]).
+//! - verdicts go to the alarm layer ([`crate::alarm::Alarms`]), whose transitions the
+//!   notifiers ([`crate::notify`]) deliver; the alarm states go to Graphite too.
 //!
-//! Nothing here blocks a plugin: [`GraphiteHandle::send`] and [`EventsHandle::emit`] only
-//! queue; when a queue is full the oldest points (Graphite) or the new events (event outputs)
-//! are dropped and counted in [`RunnerMetrics`](crate::metrics::RunnerMetrics).
+//! Nothing here blocks a plugin: [`GraphiteHandle::send`] only queues; when its buffer is full
+//! the oldest points are dropped and counted in [`RunnerMetrics`](crate::metrics::RunnerMetrics).
 //!
-//! Config checks ([`GraphiteConfig::validate`], [`events::validate_outputs`]) return
+//! Config checks ([`GraphiteConfig::validate`], [`crate::notify::validate_outputs`]) return
 //! [`ConfigIssue`]s naming a JSON path inside `analyzer.json`, for the config loader to report.
 
-pub mod events;
 pub mod graphite;
 
 use std::fmt;
@@ -22,32 +20,29 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use events::{EventDispatcher, EventOutputConfig, EventRecord, EventsHandle};
 pub use graphite::{GraphiteConfig, GraphiteHandle, GraphiteSink, OutputPoint, WriteMark};
 
-use am_plugin_host::TaskResult;
+use am_plugin_host::{Task, TaskResult};
+
+use crate::alarm::{Alarms, Policy};
 
 use crate::metrics::RunnerMetrics;
 
-/// The outputs a task's result goes to: carbon for its points, the event outputs for its
-/// events.
+/// The outputs a task's result goes to: carbon for its points, the alarm layer for its
+/// verdicts.
 #[derive(Debug, Clone)]
 pub struct Outputs {
     graphite: GraphiteHandle,
-    events: EventsHandle,
+    alarms: Arc<Alarms>,
     metrics: Arc<RunnerMetrics>,
 }
 
 impl Outputs {
-    /// Outputs writing to `graphite` and `events`, counting in `metrics`.
-    pub fn new(
-        graphite: GraphiteHandle,
-        events: EventsHandle,
-        metrics: Arc<RunnerMetrics>,
-    ) -> Self {
+    /// Outputs writing to `graphite` and judging alarms with `alarms`, counting in `metrics`.
+    pub fn new(graphite: GraphiteHandle, alarms: Arc<Alarms>, metrics: Arc<RunnerMetrics>) -> Self {
         Outputs {
             graphite,
-            events,
+            alarms,
             metrics,
         }
     }
@@ -57,21 +52,19 @@ impl Outputs {
         &self.graphite
     }
 
-    /// The event outputs.
-    pub fn events(&self) -> &EventsHandle {
-        &self.events
-    }
-
-    /// Counts what a task read, failed and logged, and sends what it left (a failed task
-    /// left nothing): its points to carbon, its events to every event output. Never blocks;
-    /// the mark tells [`GraphiteHandle::written`] when carbon's socket took the points.
-    pub fn deliver(&self, result: TaskResult) -> WriteMark {
+    /// Counts what a task read, failed and logged; sends its points to carbon; applies its
+    /// verdicts (or its failure) to its service's alarms under `policy`, and sends the alarm
+    /// states to carbon too. The mark tells [`GraphiteHandle::written`] when carbon's socket
+    /// took the points.
+    pub async fn deliver(&self, task: &Task, policy: &Policy, result: TaskResult) -> WriteMark {
         let m = &self.metrics;
         m.series_read.add(result.stats.series_read);
         m.store_errors.add(result.stats.store_errors);
         m.plugin_log_lines.add(result.stats.log_lines);
         m.points_emitted.add(result.emitted.len() as u64);
-        let points: Vec<OutputPoint> = result
+        m.verdicts.add(result.verdicts.len() as u64);
+        let states = self.alarms.judge(task, policy, &result).await;
+        let mut points: Vec<OutputPoint> = result
             .emitted
             .into_iter()
             .map(|e| OutputPoint {
@@ -80,13 +73,16 @@ impl Outputs {
                 ts: e.ts,
             })
             .collect();
-        let mark = self.graphite.send(points);
-        for event in result.verdicts {
-            // The dispatcher logs every event it is given.
-            m.events_emitted.inc();
-            self.events.emit(event);
-        }
-        mark
+        points.extend(states.into_iter().map(|(subject, value, ts)| {
+            OutputPoint {
+                name: self
+                    .graphite
+                    .name(&task.plugin, &task.service, &format!("alarm.{subject}")),
+                value,
+                ts,
+            }
+        }));
+        self.graphite.send(points)
     }
 }
 

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use am_store::RedisAddr;
 use am_store::Client;
+use am_store::RedisAddr;
 use am_store::resp::Value;
 
 /// What went wrong talking to the queue.
@@ -161,7 +161,8 @@ impl QueueClient {
     }
 
     /// Enqueues one tick of an algorithm (see [`scripts::ENQUEUE`]): its `tasks` (one per
-    /// service and shard; their plugin and tick are `plugin` and `tick`).
+    /// service and shard; their plugin and tick are `plugin` and `tick`), each with its alarm
+    /// policy as JSON.
     #[allow(clippy::too_many_arguments)]
     pub async fn enqueue(
         &mut self,
@@ -169,7 +170,7 @@ impl QueueClient {
         plugin: &str,
         tick: i64,
         holder: &str,
-        tasks: &[am_plugin_host::Task],
+        tasks: &[(am_plugin_host::Task, String)],
         lease_ms: u64,
         busy_ms: u64,
         max_len: u64,
@@ -184,7 +185,7 @@ impl QueueClient {
         let tick_s = tick.to_string();
         let shard_texts: Vec<(String, String)> = tasks
             .iter()
-            .map(|t| (t.shard.to_string(), t.shards.to_string()))
+            .map(|(t, _)| (t.shard.to_string(), t.shards.to_string()))
             .collect();
         let mut args: Vec<&[u8]> = vec![
             nums[0].as_bytes(),
@@ -198,12 +199,13 @@ impl QueueClient {
             plugin.as_bytes(),
             holder.as_bytes(),
         ];
-        for (t, (i, n)) in tasks.iter().zip(&shard_texts) {
+        for ((t, policy), (i, n)) in tasks.iter().zip(&shard_texts) {
             args.extend([
                 t.service.as_bytes(),
                 t.options.as_bytes(),
                 i.as_bytes(),
                 n.as_bytes(),
+                policy.as_bytes(),
             ]);
         }
         let reply = self
@@ -422,7 +424,7 @@ impl QueueClient {
             task.busy_key(&self.keys),
             self.keys.stats(),
         );
-        let field = super::stat_field("ok", &task.algorithm, &task.task.service);
+        let field = super::stat_field("ok", &task.task.algorithm, &task.task.service);
         let tick = task.task.tick.to_string();
         let reply = self
             .eval(
@@ -459,7 +461,7 @@ impl QueueClient {
             Some(t) => (
                 t.busy_key(&self.keys),
                 t.task.tick.to_string(),
-                format!("{}{}{}", t.algorithm, super::SEP, t.task.service),
+                format!("{}{}{}", t.task.algorithm, super::SEP, t.task.service),
                 max_attempts.to_string(),
             ),
             None => (

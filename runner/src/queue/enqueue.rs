@@ -39,7 +39,7 @@ pub struct Enqueue {
     algorithm: String,
     plugin: String,
     schedule: Schedule,
-    tasks: Vec<Task>,
+    tasks: Vec<(Task, String)>,
     client: tokio::sync::Mutex<QueueClient>,
     settings: EnqueueSettings,
     metrics: Arc<RunnerMetrics>,
@@ -58,7 +58,14 @@ impl Enqueue {
             algorithm: alg.name.clone(),
             plugin,
             schedule: alg.schedule.clone(),
-            tasks: alg.tasks(),
+            tasks: alg
+                .tasks()
+                .into_iter()
+                .map(|t| {
+                    let policy = serde_json::to_string(&alg.policy(&t.service)).unwrap_or_default();
+                    (t, policy)
+                })
+                .collect(),
             client: tokio::sync::Mutex::new(client),
             settings,
             metrics,

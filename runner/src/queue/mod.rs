@@ -32,6 +32,8 @@ use std::collections::HashMap;
 
 use am_plugin_host::Task;
 
+use crate::alarm::Policy;
+
 /// The consumer group every worker joins.
 pub const GROUP: &str = "workers";
 
@@ -93,11 +95,12 @@ pub fn stat_field(kind: &str, algorithm: &str, service: &str) -> String {
 /// One task as it travels on the stream: what runs, and the queue's bookkeeping.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuedTask {
-    /// The algorithm (key in `services`).
-    pub algorithm: String,
-    /// What runs: plugin, service, options (so workers need no copy of the services), tick
-    /// and shard.
+    /// What runs: algorithm, plugin, service, options (so workers need no copy of the
+    /// services), tick and shard.
     pub task: Task,
+    /// The service's alarm policy (flap control), which travels with the task for the same
+    /// reason.
+    pub policy: Policy,
     /// 1 for the first attempt.
     pub attempt: u32,
     /// The error of the previous attempt, if any.
@@ -121,7 +124,10 @@ impl QueuedTask {
                 .map_err(|_| format!("field `{k}` is not a number"))
         };
         Ok(QueuedTask {
-            algorithm: get("a")?,
+            policy: match fields.get("m") {
+                Some(m) => serde_json::from_str(m).map_err(|e| format!("field `m`: {e}"))?,
+                None => Policy::default(),
+            },
             task: Task {
                 algorithm: get("a")?,
                 plugin: get("p")?,
@@ -139,7 +145,7 @@ impl QueuedTask {
 
     /// The busy marker this task holds.
     pub fn busy_key(&self, keys: &Keys) -> String {
-        keys.busy(&self.algorithm, &self.task.service, self.task.shard)
+        keys.busy(&self.task.algorithm, &self.task.service, self.task.shard)
     }
 }
 

@@ -5,19 +5,20 @@
 /// (service, shard) queues a task unless its busy marker is held (then counts a skip).
 ///
 /// KEYS: lease, tasks stream. ARGV: lease px, busy px, stream max len, busy prefix, stats key,
-/// now ms, tick, algorithm, plugin, holder, then (service, options, shard, shards) groups.
+/// now ms, tick, algorithm, plugin, holder, then (service, options, shard, shards, alarm
+/// policy) groups.
 /// Returns `{-1}` when another scheduler holds the lease, else `{queued, skipped, backlog}`
 /// (backlog: the stream's length, every task queued or running).
 pub const ENQUEUE: &str = r"
 if not redis.call('SET', KEYS[1], ARGV[10], 'NX', 'PX', ARGV[1]) then return {-1} end
 local queued, skipped = 0, 0
-for i = 11, #ARGV, 4 do
-  local svc, opts, shard, shards = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3]
+for i = 11, #ARGV, 5 do
+  local svc, opts, shard, shards, policy = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
   local busy = ARGV[4] .. ARGV[8] .. ':' .. svc .. ':' .. shard
   if redis.call('SET', busy, ARGV[7], 'NX', 'PX', ARGV[2]) then
     redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
       'a', ARGV[8], 'p', ARGV[9], 's', svc, 'o', opts, 't', ARGV[7],
-      'i', shard, 'n', shards, 'k', '1', 'q', ARGV[6])
+      'i', shard, 'n', shards, 'm', policy, 'k', '1', 'q', ARGV[6])
     queued = queued + 1
   else
     skipped = skipped + 1

@@ -238,7 +238,7 @@ async fn reclaim(shared: &Shared, client: &mut QueueClient, count: usize) {
                     "its worker stopped answering (no renewal for {} s)",
                     min_idle.as_secs()
                 );
-                tracing::warn!(id = %entry.id, algorithm = task.as_ref().map(|t| t.algorithm.as_str()), service = task.as_ref().map(|t| t.task.service.as_str()), "took over a task whose worker stopped answering");
+                tracing::warn!(id = %entry.id, algorithm = task.as_ref().map(|t| t.task.algorithm.as_str()), service = task.as_ref().map(|t| t.task.service.as_str()), "took over a task whose worker stopped answering");
                 fail(shared, client, &entry.id, task.as_ref(), &error).await;
             }
         }
@@ -268,7 +268,7 @@ async fn handle(shared: &Shared, entry: TaskEntry) {
     let result = run_in_process(shared, &queued.task).await;
     shared.metrics.task_duration.observe(started.elapsed());
     let task = &queued.task;
-    let (alg, svc, tick, attempt) = (&queued.algorithm, &task.service, task.tick, queued.attempt);
+    let (alg, svc, tick, attempt) = (&task.algorithm, &task.service, task.tick, queued.attempt);
     let ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(result) if result.outcome == Outcome::Ok => {
@@ -295,8 +295,9 @@ async fn handle(shared: &Shared, entry: TaskEntry) {
         Ok(result) => {
             let outcome = result.outcome.clone();
             report(&shared.metrics, task, &outcome, started);
-            // Counts its reads and store errors; a failed task has nothing to send.
-            shared.outputs.deliver(result);
+            // Counts its reads and store errors, and runs its alarms' clocks; a failed task has
+            // nothing to send.
+            shared.outputs.deliver(task, &queued.policy, result).await;
             let error = match outcome {
                 Outcome::Panicked(m) => format!("the plugin panicked: {m}"),
                 Outcome::Failed(m) => m,
@@ -348,7 +349,10 @@ async fn run_in_process(shared: &Shared, task: &Task) -> Result<TaskResult, Stri
 /// Delivers a task's result, and waits until carbon's socket took its points: the task is
 /// acknowledged only then.
 async fn deliver(shared: &Shared, queued: &QueuedTask, result: TaskResult) {
-    let mark = shared.outputs.deliver(result);
+    let mark = shared
+        .outputs
+        .deliver(&queued.task, &queued.policy, result)
+        .await;
     let mut waited = 0u64;
     while !shared
         .outputs
@@ -357,7 +361,7 @@ async fn deliver(shared: &Shared, queued: &QueuedTask, result: TaskResult) {
         .await
     {
         waited += 10;
-        tracing::warn!(algorithm = %queued.algorithm, service = %queued.task.service, tick = queued.task.tick, waited_s = waited, "outputs not yet written to carbon; the task stays unacknowledged");
+        tracing::warn!(algorithm = %queued.task.algorithm, service = %queued.task.service, tick = queued.task.tick, waited_s = waited, "outputs not yet written to carbon; the task stays unacknowledged");
     }
 }
 
@@ -383,7 +387,7 @@ async fn fail(
         )
         .await;
     let (alg, svc) = task.map_or(("?", "?"), |t| {
-        (t.algorithm.as_str(), t.task.service.as_str())
+        (t.task.algorithm.as_str(), t.task.service.as_str())
     });
     match result {
         Ok(Failed::Retried(k)) => {

@@ -130,6 +130,101 @@ pub trait Telemetry: Send + Sync + 'static {
     }
 }
 
+/// A metric a [`telemetry!`](crate::telemetry) struct exposes: counters and gauges as samples,
+/// histograms as histograms.
+pub trait Exposed {
+    /// Adds this metric to `samples` if it is a counter or a gauge.
+    fn sample(&self, _name: &'static str, _help: &'static str, _samples: &mut Vec<Sample>) {}
+    /// Adds this metric to `histograms` if it is one.
+    fn histogram<'a>(
+        &'a self,
+        _name: &'static str,
+        _help: &'static str,
+        _histograms: &mut Vec<(&'static str, &'static str, &'a Histogram)>,
+    ) {
+    }
+}
+
+impl Exposed for Counter {
+    fn sample(&self, name: &'static str, help: &'static str, samples: &mut Vec<Sample>) {
+        samples.push((name, help, "counter", self.get()));
+    }
+}
+
+impl Exposed for Gauge {
+    fn sample(&self, name: &'static str, help: &'static str, samples: &mut Vec<Sample>) {
+        samples.push((name, help, "gauge", self.get()));
+    }
+}
+
+impl Exposed for Histogram {
+    fn histogram<'a>(
+        &'a self,
+        name: &'static str,
+        help: &'static str,
+        histograms: &mut Vec<(&'static str, &'static str, &'a Histogram)>,
+    ) {
+        histograms.push((name, help, self));
+    }
+}
+
+/// Declares a daemon's metrics once: each field's type (`Counter`, `Gauge`, `Histogram`), its
+/// exposed name and its help, and derives the struct (with `Default`) and its [`Telemetry`].
+///
+/// ```
+/// am_daemon::telemetry! {
+///     /// What the thing counts.
+///     pub struct ThingMetrics("am_thing_") {
+///         /// Requests served.
+///         requests: Counter = "requests_total", "Requests served";
+///         /// Requests waiting.
+///         queued: Gauge = "queued", "Requests waiting";
+///     }
+/// }
+/// let m = ThingMetrics::default();
+/// m.requests.inc();
+/// let text = am_daemon::render_prometheus(&m);
+/// assert!(text.contains("am_thing_requests_total 1"));
+/// ```
+#[macro_export]
+macro_rules! telemetry {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident ($prefix:literal) {
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident : $kind:ident = $metric:literal, $help:literal;
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Default)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $crate::metrics::$kind, )*
+        }
+
+        impl $crate::metrics::Telemetry for $name {
+            fn prefix(&self) -> &'static str {
+                $prefix
+            }
+
+            fn samples(&self) -> Vec<$crate::metrics::Sample> {
+                let mut out = Vec::new();
+                $( $crate::metrics::Exposed::sample(&self.$field, $metric, $help, &mut out); )*
+                out
+            }
+
+            fn histograms(
+                &self,
+            ) -> Vec<(&'static str, &'static str, &$crate::metrics::Histogram)> {
+                let mut out = Vec::new();
+                $( $crate::metrics::Exposed::histogram(&self.$field, $metric, $help, &mut out); )*
+                out
+            }
+        }
+    };
+}
+
 /// The Prometheus text exposition (format 0.0.4) of every metric.
 pub fn render_prometheus(t: &dyn Telemetry) -> String {
     let p = t.prefix();
