@@ -8,6 +8,7 @@
 //! am-runner replay --plugin NAME_OR_FILE --options JSON (--csv FILE | --series NAME=FILE ...)
 //! am-runner --config analyzer.json --role scheduler|worker|all   the distributed runner
 //! am-runner status --config analyzer.json     workers, tasks per service, dead letters
+//! am-runner alarms --config analyzer.json [--json] [--history N]   alarms not OK, transitions
 //! ```
 
 // A command-line tool answers on stdout.
@@ -53,6 +54,8 @@ enum Command {
     /// The distributed runner's state, read from Redis: workers, tasks per service, dead
     /// letters.
     Status(bin_cli::status::StatusArgs),
+    /// The alarms that are not OK and the newest transitions, read from Redis.
+    Alarms(bin_cli::alarms::AlarmsArgs),
     /// A worker's plugin process (started by `--role worker`, not by hand).
     #[command(hide = true)]
     PluginProcess,
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
             None => bin_cli::run::run(config, algorithms),
         },
         Command::Status(args) => return bin_cli::status::status(&config, &algorithms, &args),
+        Command::Alarms(args) => return bin_cli::alarms::alarms(&config, &args),
         Command::Replay(_) | Command::PluginProcess => Ok(()),
     };
     match result {

@@ -22,6 +22,7 @@
 //! Set `AM_TESTS_KEEP=1` to keep the daemons' temporary directories (configs, logs, data) after a
 //! run for inspection; their paths are in every failure message.
 
+pub mod alertmanager;
 pub mod carbon;
 pub mod carbon_cache;
 pub mod carbon_relay;
@@ -38,6 +39,7 @@ pub mod sys;
 pub mod wait;
 pub mod whisper;
 
+pub use alertmanager::Alertmanager;
 pub use carbon_cache::{CarbonCache, CarbonCacheOptions};
 pub use carbon_relay::{CarbonRelay, CarbonRelayOptions, RelayMethod};
 pub use collector::{Collector, CollectorOptions};

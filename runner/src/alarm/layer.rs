@@ -1,6 +1,6 @@
 //! [`Alarms`]: a task's verdicts (or its failure) applied to its service's alarms.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use am_plugin_api::hosting::Outcome;
@@ -9,13 +9,18 @@ use am_plugin_api::{Reporting, State};
 use am_plugin_host::{Task, TaskResult};
 use am_store::RedisAddr;
 
+use super::machine::Record;
 use super::machine::{Detail, Input, step};
-use super::store::{AlarmStore, Change, Scope, Stored};
+use super::store::{AlarmStore, AlarmStoreError, Change, Scope, Stored};
 use super::{AlarmState, AlarmsConfig, Policy, Transition};
 use crate::metrics::RunnerMetrics;
 
 /// A point of an alarm's state series: subject, state (as [`AlarmState::gauge`]), time.
 pub type StatePoint = (String, f64, i64);
+
+/// Subjects known to be judged OK before, per service, remembered by this process up to this
+/// many per service (past it, asked of Redis each run).
+const KNOWN_CACHE_MAX: usize = 2_000_000;
 
 /// The alarm layer: judges each task's subjects against the alarms kept in Redis.
 #[derive(Debug)]
@@ -23,6 +28,9 @@ pub struct Alarms {
     redis: RedisAddr,
     config: AlarmsConfig,
     stores: Mutex<Vec<AlarmStore>>,
+    /// Subjects of each service this process has seen judged OK: they are members of the
+    /// service's OK set for good, so an `ok` verdict on one of them needs no Redis at all.
+    known: Mutex<HashMap<Scope, Arc<HashSet<String>>>>,
     metrics: Arc<RunnerMetrics>,
 }
 
@@ -33,6 +41,7 @@ impl Alarms {
             redis,
             config,
             stores: Mutex::new(Vec::new()),
+            known: Mutex::new(HashMap::new()),
             metrics,
         }
     }
@@ -96,6 +105,25 @@ impl Alarms {
         }
     }
 
+    fn cached(&self, scope: &Scope) -> Arc<HashSet<String>> {
+        self.known
+            .lock()
+            .ok()
+            .and_then(|m| m.get(scope).cloned())
+            .unwrap_or_default()
+    }
+
+    fn remember(&self, scope: &Scope, known: Arc<HashSet<String>>, more: Vec<String>) {
+        if more.is_empty() || known.len() + more.len() > KNOWN_CACHE_MAX {
+            return;
+        }
+        let mut set = Arc::unwrap_or_clone(known);
+        set.extend(more);
+        if let Ok(mut m) = self.known.lock() {
+            m.insert(scope.clone(), Arc::new(set));
+        }
+    }
+
     async fn judge_with(
         &self,
         store: &mut AlarmStore,
@@ -103,175 +131,274 @@ impl Alarms {
         task: &Task,
         policy: &Policy,
         result: &TaskResult,
-    ) -> Result<Vec<StatePoint>, super::store::AlarmStoreError> {
+    ) -> Result<Vec<StatePoint>, AlarmStoreError> {
         let stored = store.load(scope).await?;
-        let inputs = inputs(&stored, task, result);
-        let mut changes = Vec::new();
-        let mut points = Vec::new();
-        for (subject, input) in inputs {
-            let prev = stored.get(&subject);
-            let step = step(prev.map(|s| &s.record), &input, policy);
-            let ts = match &input {
-                Input::Judged { ts, .. } | Input::Unjudged { ts } => *ts,
-            };
-            let now_state = step
-                .record
-                .as_ref()
-                .map(|r| r.state)
-                .or(prev.map(|s| s.record.state))
-                .unwrap_or(AlarmState::Ok);
-            if now_state != AlarmState::Ok || step.change.is_some() {
-                points.push((subject.clone(), now_state.gauge(), ts));
-            }
-            if step.record.is_none() && step.change.is_none() {
-                continue;
-            }
-            let transition = step.change.map(|(from, to)| {
-                let record = step.record.as_ref().or(prev.map(|s| &s.record));
-                let detail = record.and_then(|r| r.detail.clone());
-                let since = match to {
-                    AlarmState::Alarm => record.and_then(|r| r.fired),
-                    _ => prev.and_then(|s| s.record.fired),
+        let known = self.cached(scope);
+        let judged = judged(result);
+        // Subjects without a record that this process has not seen OK: ask Redis whether
+        // they are known (OK) or new.
+        let ask: Vec<&str> = judged
+            .iter()
+            .filter(|v| !stored.contains_key(v.subject) && !known.contains(v.subject))
+            .map(|v| v.subject)
+            .collect();
+        let answers = if ask.is_empty() {
+            Vec::new()
+        } else {
+            store.known(scope, &ask).await?
+        };
+        let newly_known: HashSet<&str> = ask
+            .iter()
+            .zip(&answers)
+            .filter(|(_, k)| **k)
+            .map(|(s, _)| *s)
+            .collect();
+        let ok_record = Record::ok();
+        let mut run = Run::new(scope, policy);
+        for v in &judged {
+            let is_known = known.contains(v.subject) || newly_known.contains(v.subject);
+            let prev = match stored.get(v.subject) {
+                Some(s) => Some(s),
+                None if v.state == State::Ok && is_known => {
+                    // An OK alarm judged OK: nothing happens (the common case).
+                    continue;
                 }
-                .unwrap_or(ts);
-                let (severity, reason, values) = match (detail, &input) {
-                    (Some(d), _) => (d.severity, d.reason, d.values),
-                    (None, Input::Judged { detail, .. }) => (
-                        detail.severity.clone(),
-                        detail.reason.clone(),
-                        detail.values.clone(),
-                    ),
-                    (None, Input::Unjudged { .. }) => ("warning".into(), String::new(), Vec::new()),
-                };
-                Transition {
-                    algorithm: scope.algorithm.clone(),
-                    plugin: scope.plugin.clone(),
-                    service: scope.service.clone(),
-                    subject: subject.clone(),
-                    state: to,
-                    previous_state: from,
-                    severity,
-                    reason,
-                    values,
-                    ts,
-                    since,
-                    labels: policy.labels.clone(),
-                }
-            });
-            changes.push(Change {
-                subject,
-                expected: prev.map(|s| s.raw.clone()),
-                new: step.record,
-                transition,
-            });
-        }
-        if changes.is_empty() {
-            return Ok(points);
-        }
-        let applied = store.apply(scope, &changes).await?;
-        for (change, ok) in changes.iter().zip(applied) {
-            let Some(t) = &change.transition else {
-                continue;
+                None => None,
             };
-            if !ok {
-                self.metrics.alarm_conflicts.inc();
-                tracing::debug!(algorithm = %t.algorithm, service = %t.service, subject = %t.subject, "another runner changed this alarm first");
-                continue;
-            }
-            self.metrics.alarm_transitions.inc();
-            let (from, to) = (
-                t.previous_state.map_or("none", AlarmState::as_str),
-                t.state.as_str(),
-            );
-            if t.notifies() {
-                tracing::info!(algorithm = %t.algorithm, service = %t.service, subject = %t.subject, from, to, reason = %t.reason, "alarm");
-            } else {
-                tracing::debug!(algorithm = %t.algorithm, service = %t.service, subject = %t.subject, from, to, "alarm (not notified)");
+            let prev_record = prev.map(|s| &s.record).or(is_known.then_some(&ok_record));
+            run.step(v.subject, prev, prev_record, &v.input(task));
+        }
+        let silent = silent_inputs(&stored, &judged, task, result);
+        for (subject, input) in silent {
+            let prev = stored.get(subject);
+            run.step(subject, prev, prev.map(|s| &s.record), &input);
+        }
+        let Run {
+            changes, points, ..
+        } = run;
+        let mut seen_ok: Vec<String> = newly_known.into_iter().map(str::to_owned).collect();
+        if !changes.is_empty() {
+            let applied = store.apply(scope, &changes).await?;
+            for (change, ok) in changes.iter().zip(applied) {
+                if ok && change.new.is_none() {
+                    seen_ok.push(change.subject.clone());
+                }
+                self.report(change, ok);
             }
         }
+        self.remember(scope, known, seen_ok);
         Ok(points)
+    }
+
+    fn report(&self, change: &Change, applied: bool) {
+        let Some(t) = &change.transition else {
+            return;
+        };
+        if !applied {
+            self.metrics.alarm_conflicts.inc();
+            tracing::debug!(algorithm = %t.algorithm, service = %t.service, subject = %t.subject, "another runner changed this alarm first");
+            return;
+        }
+        self.metrics.alarm_transitions.inc();
+        let (from, to) = (
+            t.previous_state.map_or("none", AlarmState::as_str),
+            t.state.as_str(),
+        );
+        if t.notifies() {
+            tracing::info!(algorithm = %t.algorithm, service = %t.service, subject = %t.subject, from, to, reason = %t.reason, "alarm");
+        } else {
+            tracing::debug!(algorithm = %t.algorithm, service = %t.service, subject = %t.subject, from, to, "alarm (not notified)");
+        }
     }
 }
 
-/// What each subject of the service meets at this run: its verdict, the verdict its plugin's
-/// silence means ([`Reporting`]), or no verdict.
-fn inputs(
-    stored: &HashMap<String, Stored>,
+/// The changes and state points of one run.
+struct Run<'a> {
+    scope: &'a Scope,
+    policy: &'a Policy,
+    changes: Vec<Change>,
+    points: Vec<StatePoint>,
+}
+
+impl<'a> Run<'a> {
+    fn new(scope: &'a Scope, policy: &'a Policy) -> Self {
+        Run {
+            scope,
+            policy,
+            changes: Vec::new(),
+            points: Vec::new(),
+        }
+    }
+
+    /// One alarm's step: `stored` is its record in Redis (what the change compares with),
+    /// `prev` the record it is judged from (a stored one, an OK one, or none when new).
+    fn step(
+        &mut self,
+        subject: &str,
+        stored: Option<&Stored>,
+        prev: Option<&Record>,
+        input: &Input,
+    ) {
+        let step = step(prev, input, self.policy);
+        let ts = match input {
+            Input::Judged { ts, .. } | Input::Unjudged { ts } => *ts,
+        };
+        let now = step
+            .record
+            .as_ref()
+            .map(|r| r.state)
+            .or(prev.map(|r| r.state))
+            .unwrap_or(AlarmState::Ok);
+        if now != AlarmState::Ok || step.change.is_some() {
+            self.points.push((subject.to_owned(), now.gauge(), ts));
+        }
+        if step.record.is_none() && step.change.is_none() {
+            return;
+        }
+        let transition = step.change.map(|(from, to)| {
+            self.transition(subject, from, to, prev, step.record.as_ref(), input, ts)
+        });
+        let new = step.record.filter(|r| r.state != AlarmState::Ok);
+        // A new subject judged OK, or an OK one staying OK: only the OK set changes.
+        self.changes.push(Change {
+            subject: subject.to_owned(),
+            expected: stored.map(|s| s.raw.clone()),
+            new,
+            transition,
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn transition(
+        &self,
+        subject: &str,
+        from: Option<AlarmState>,
+        to: AlarmState,
+        prev: Option<&Record>,
+        next: Option<&Record>,
+        input: &Input,
+        ts: i64,
+    ) -> Transition {
+        let record = next.or(prev);
+        let since = match to {
+            AlarmState::Alarm => record.and_then(|r| r.fired),
+            _ => prev.and_then(|r| r.fired),
+        }
+        .unwrap_or(ts);
+        let detail = record
+            .and_then(|r| r.detail.clone())
+            .or_else(|| match input {
+                Input::Judged { detail, .. } => Some(detail.clone()),
+                Input::Unjudged { .. } => None,
+            })
+            .unwrap_or_else(Detail::empty);
+        Transition {
+            algorithm: self.scope.algorithm.clone(),
+            plugin: self.scope.plugin.clone(),
+            service: self.scope.service.clone(),
+            subject: subject.to_owned(),
+            state: to,
+            previous_state: from,
+            severity: detail.severity,
+            reason: detail.reason,
+            values: detail.values,
+            ts,
+            since,
+            labels: self.policy.labels.clone(),
+        }
+    }
+}
+
+/// One subject's verdict at a run.
+struct Judged<'r> {
+    subject: &'r str,
+    state: State,
+    record: &'r VerdictRecord,
+}
+
+impl Judged<'_> {
+    /// The state machine's input.
+    fn input(&self, task: &Task) -> Input {
+        Input::Judged {
+            state: self.state,
+            ts: self.record.ts,
+            shard: (task.shard, task.shards.max(1)),
+            detail: Detail {
+                severity: self.record.severity.clone(),
+                reason: self.record.reason.clone(),
+                values: self.record.values.clone(),
+            },
+        }
+    }
+}
+
+/// A run's verdicts, one per subject (the last reported wins); none when the task failed.
+fn judged(result: &TaskResult) -> Vec<Judged<'_>> {
+    if result.outcome != Outcome::Ok {
+        return Vec::new();
+    }
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(result.verdicts.len());
+    let mut out: Vec<Judged<'_>> = Vec::with_capacity(result.verdicts.len());
+    for v in &result.verdicts {
+        let j = Judged {
+            subject: &v.subject,
+            // The hosting layer refuses any other word.
+            state: State::parse(&v.state).unwrap_or(State::Unknown),
+            record: v,
+        };
+        match last.get(v.subject.as_str()) {
+            Some(&i) => out[i] = j,
+            None => {
+                last.insert(&v.subject, out.len());
+                out.push(j);
+            }
+        }
+    }
+    out
+}
+
+/// What the run's silence means for each alarm that is not OK and that the run did not
+/// mention ([`Reporting`]): `ok` (`Anomalies`), its last verdict again (`Changes`), or no
+/// verdict (`EveryRun`, and any failed run: only the `undetermined_after` clock runs).
+fn silent_inputs<'s>(
+    stored: &'s HashMap<String, Stored>,
+    judged: &[Judged<'_>],
     task: &Task,
     result: &TaskResult,
-) -> Vec<(String, Input)> {
+) -> Vec<(&'s str, Input)> {
     let shard = (task.shard, task.shards.max(1));
     let mine = |s: &Stored| match s.record.shard {
         Some((k, n)) if n == shard.1 => k == shard.0,
         // Judged under another number of shards (or never): the first shard looks after it.
         _ => shard.0 == 0,
     };
+    let mentioned: HashSet<&str> = judged.iter().map(|j| j.subject).collect();
     let ok = result.outcome == Outcome::Ok;
-    let mut inputs: Vec<(String, Input)> = Vec::new();
-    let mut reported: HashMap<&str, usize> = HashMap::new();
-    if ok {
-        for v in &result.verdicts {
-            let input = judged(v, shard);
-            match reported.get(v.subject.as_str()) {
-                // The last verdict on a subject in one run wins.
-                Some(&i) => inputs[i].1 = input,
-                None => {
-                    reported.insert(v.subject.as_str(), inputs.len());
-                    inputs.push((v.subject.clone(), input));
-                }
-            }
-        }
-    }
+    let mut out = Vec::new();
     for (subject, s) in stored {
-        if reported.contains_key(subject.as_str()) || s.record.state == AlarmState::Ok || !mine(s) {
+        if mentioned.contains(subject.as_str()) || !mine(s) {
             continue;
         }
-        let held = || s.record.verdict.as_deref().and_then(State::parse);
-        let input = match (ok, result.reporting, held()) {
-            (true, Reporting::Anomalies, _) => silent(State::Ok, task.tick, shard),
+        let held = s.record.verdict.as_deref().and_then(State::parse);
+        let input = match (ok, result.reporting, held) {
+            (true, Reporting::Anomalies, _) => Input::Judged {
+                state: State::Ok,
+                ts: task.tick,
+                shard,
+                detail: Detail {
+                    reason: "no longer reported".into(),
+                    ..Detail::empty()
+                },
+            },
             (true, Reporting::Changes, Some(state)) => Input::Judged {
                 state,
                 ts: task.tick,
                 shard,
-                detail: s.record.detail.clone().unwrap_or_else(empty_detail),
+                detail: s.record.detail.clone().unwrap_or_else(Detail::empty),
             },
             _ => Input::Unjudged { ts: task.tick },
         };
-        inputs.push((subject.clone(), input));
+        out.push((subject.as_str(), input));
     }
-    inputs
-}
-
-fn judged(v: &VerdictRecord, shard: (u32, u32)) -> Input {
-    Input::Judged {
-        // The hosting layer refuses any other word.
-        state: State::parse(&v.state).unwrap_or(State::Unknown),
-        ts: v.ts,
-        shard,
-        detail: Detail {
-            severity: v.severity.clone(),
-            reason: v.reason.clone(),
-            values: v.values.clone(),
-        },
-    }
-}
-
-fn silent(state: State, ts: i64, shard: (u32, u32)) -> Input {
-    Input::Judged {
-        state,
-        ts,
-        shard,
-        detail: Detail {
-            reason: "no longer reported".into(),
-            ..empty_detail()
-        },
-    }
-}
-
-fn empty_detail() -> Detail {
-    Detail {
-        severity: "warning".into(),
-        reason: String::new(),
-        values: Vec::new(),
-    }
+    out
 }

@@ -2,8 +2,9 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `<prefix>:a:<algorithm>:<service>` | hash | subject → its [`Record`] (JSON) |
-//! | `<prefix>:index` | hash | each such hash's key → `{"algorithm", "plugin", "service"}` |
+//! | `<prefix>:a:<algorithm>:<service>` | hash | subject → its [`Record`] (JSON), for every alarm that is not OK |
+//! | `<prefix>:ok:<algorithm>:<service>` | set | every subject judged OK at least once (so an OK alarm costs a set member, and a first verdict is told from a known subject's) |
+//! | `<prefix>:index` | hash | each such hash's key → `{"algorithm", "plugin", "service", "labels"}` |
 //! | `<prefix>:transitions` | stream | every [`Transition`] (`t`: JSON, `n`: `1` if it notifies), the newest `history_max_len` |
 //!
 //! A run's changes are written by one script that compares each subject's stored record with
@@ -20,9 +21,10 @@ use serde::{Deserialize, Serialize};
 use super::{AlarmState, Record, Transition};
 
 /// Compare-and-set of a run's changes. KEYS: the service's hash, the history stream, the
-/// index. ARGV: history bound, index field, index value, then per change: subject, the record
-/// it was computed from (`""`: none), the new record (`""`: delete), the transition (`""`:
-/// none), `1`/`0` whether it notifies. Returns 1/0 per change: applied or lost to another.
+/// index, the service's OK set. ARGV: history bound, index field, index value, then per change:
+/// subject, the record it was computed from (`""`: none), the new record (`""`: none: the
+/// alarm is OK), the transition (`""`: none), `1`/`0` whether it notifies. Returns 1/0 per
+/// change: applied or lost to another.
 const APPLY: &str = r#"
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 local applied = {}
@@ -31,7 +33,12 @@ while i <= #ARGV do
   local subject, expected, new, tr, notify = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
   local cur = redis.call('HGET', KEYS[1], subject)
   if (cur == false and expected == '') or cur == expected then
-    if new == '' then redis.call('HDEL', KEYS[1], subject) else redis.call('HSET', KEYS[1], subject, new) end
+    if new == '' then
+      redis.call('HDEL', KEYS[1], subject)
+      redis.call('SADD', KEYS[4], subject)
+    else
+      redis.call('HSET', KEYS[1], subject, new)
+    end
     if tr ~= '' then
       redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 't', tr, 'n', notify)
     end
@@ -43,6 +50,9 @@ while i <= #ARGV do
 end
 return applied
 "#;
+
+/// Subjects asked per `SMISMEMBER`.
+const MEMBERS: usize = 5000;
 
 /// Changes written per script call.
 const CHUNK: usize = 500;
@@ -75,9 +85,9 @@ pub struct Stored {
 pub struct Change {
     /// The subject.
     pub subject: String,
-    /// The stored record it was computed from.
+    /// The stored record it was computed from (`None`: the alarm was OK or new).
     pub expected: Option<String>,
-    /// The record to store (`None`: delete).
+    /// The record to store (`None`: the alarm is OK: no record, a member of the OK set).
     pub new: Option<Record>,
     /// The transition it makes.
     pub transition: Option<Transition>,
@@ -131,6 +141,25 @@ impl AlarmStore {
         format!("{}:index", self.prefix)
     }
 
+    fn ok_key(&self, scope: &Scope) -> String {
+        format!("{}:ok:{}:{}", self.prefix, scope.algorithm, scope.service)
+    }
+
+    /// Which of `subjects` were judged OK before (members of the service's OK set).
+    pub async fn known(&mut self, scope: &Scope, subjects: &[&str]) -> Result<Vec<bool>> {
+        let key = self.ok_key(scope);
+        let mut out = Vec::with_capacity(subjects.len());
+        for chunk in subjects.chunks(MEMBERS) {
+            let mut args: Vec<&[u8]> = vec![b"SMISMEMBER", key.as_bytes()];
+            args.extend(chunk.iter().map(|s| s.as_bytes()));
+            let Value::Array(Some(flags)) = self.client.call(&args, Duration::ZERO).await? else {
+                return Err(AlarmStoreError::Reply("SMISMEMBER"));
+            };
+            out.extend(flags.iter().map(|f| matches!(f, Value::Int(1))));
+        }
+        Ok(out)
+    }
+
     /// Every stored record of a service. A record that does not parse (written by a newer
     /// runner, say) is logged and left out: its subject starts afresh.
     pub async fn load(&mut self, scope: &Scope) -> Result<HashMap<String, Stored>> {
@@ -163,6 +192,7 @@ impl AlarmStore {
     /// Writes `changes` (compare-and-set, see [`APPLY`]); returns whether each was applied.
     pub async fn apply(&mut self, scope: &Scope, changes: &[Change]) -> Result<Vec<bool>> {
         let (hash, history, index) = (self.hash(scope), self.history_key(), self.index_key());
+        let ok = self.ok_key(scope);
         let max = self.history_max_len.to_string();
         let scope_json = serde_json::to_string(scope)?;
         let mut applied = Vec::with_capacity(changes.len());
@@ -191,7 +221,7 @@ impl AlarmStore {
             }
             let reply = self
                 .client
-                .eval(APPLY, &[&hash, &history, &index], &args)
+                .eval(APPLY, &[&hash, &history, &index, &ok], &args)
                 .await?;
             let Value::Array(Some(flags)) = reply else {
                 return Err(AlarmStoreError::Reply("the alarm script"));

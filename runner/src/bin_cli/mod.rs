@@ -1,5 +1,6 @@
 //! The binary's commands.
 
+pub mod alarms;
 pub mod check;
 pub mod plugins;
 pub mod replay;

@@ -40,6 +40,23 @@ pub struct Record {
     pub detail: Option<Detail>,
 }
 
+impl Record {
+    /// An OK alarm (what a subject in the service's OK set stands for).
+    pub fn ok() -> Record {
+        Record {
+            state: AlarmState::Ok,
+            since: 0,
+            anomalous_since: None,
+            ok_since: None,
+            fired: None,
+            judged: None,
+            verdict: None,
+            shard: None,
+            detail: None,
+        }
+    }
+}
+
 /// What a verdict said besides its state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detail {
@@ -52,6 +69,17 @@ pub struct Detail {
     /// The values behind it.
     #[serde(rename = "v", with = "am_plugin_api::records::ordered_values")]
     pub values: Vec<(String, f64)>,
+}
+
+impl Detail {
+    /// No severity beyond `warning`, no reason, no values.
+    pub fn empty() -> Detail {
+        Detail {
+            severity: "warning".into(),
+            reason: String::new(),
+            values: Vec::new(),
+        }
+    }
 }
 
 /// What happens to an alarm at a run.
@@ -142,13 +170,7 @@ fn judged(prev: Option<&Record>, verdict: State, ts: i64, policy: &Policy) -> Re
     let fresh = |state: AlarmState| Record {
         state,
         since: ts,
-        anomalous_since: None,
-        ok_since: None,
-        fired: None,
-        judged: None,
-        verdict: None,
-        shard: None,
-        detail: None,
+        ..Record::ok()
     };
     let keep = |r: &Record| r.clone();
     match (state, verdict, prev) {
@@ -214,11 +236,7 @@ fn unjudged(prev: Option<&Record>, ts: i64, policy: &Policy) -> Step {
     if !active || policy.undetermined_secs == 0 || ts - last < secs(policy.undetermined_secs) {
         return Step::unchanged();
     }
-    let mut detail = r.detail.clone().unwrap_or(Detail {
-        severity: "warning".into(),
-        reason: String::new(),
-        values: Vec::new(),
-    });
+    let mut detail = r.detail.clone().unwrap_or_else(Detail::empty);
     detail.reason = format!("not judged for {} s", ts - last);
     Step {
         record: Some(Record {

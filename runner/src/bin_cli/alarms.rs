@@ -1,0 +1,163 @@
+//! `am-runner alarms --config FILE`: the alarms that are not OK and the newest transitions,
+//! read from Redis, so it works from any host.
+
+use std::process::ExitCode;
+
+use am_daemon::text::escape_controls;
+use am_runner::alarm::store::AlarmStore;
+use am_runner::alarm::{AlarmState, Transition};
+use am_runner::config::AnalyzerConfig;
+use am_runner::notify::format::rfc3339;
+use serde_json::json;
+
+/// Options of `alarms`.
+#[derive(Debug, clap::Args)]
+pub struct AlarmsArgs {
+    /// Print one JSON object (`{"alarms": [...], "transitions": [...]}`) instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// How many of the newest transitions to show.
+    #[arg(long, default_value_t = 20)]
+    history: usize,
+}
+
+/// One alarm that is not OK, as listed.
+struct Row {
+    state: AlarmState,
+    since: i64,
+    severity: String,
+    algorithm: String,
+    service: String,
+    metric: String,
+    reason: String,
+}
+
+/// Prints the alarms; exit 0, or 1 when Redis cannot be read.
+pub fn alarms(config: &AnalyzerConfig, args: &AlarmsArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("am-runner alarms: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let redis = config.metric_sink.redis();
+    let mut store = AlarmStore::new(
+        redis.clone(),
+        &config.alarms.prefix,
+        config.alarms.history_max_len,
+    );
+    let read = rt.block_on(async {
+        let active = store.active().await?;
+        let history = store.history(args.history).await?;
+        Ok::<_, am_runner::alarm::store::AlarmStoreError>((active, history))
+    });
+    let (active, history) = match read {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("am-runner alarms: reading {redis}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let rows: Vec<Row> = active
+        .into_iter()
+        .map(|(scope, subject, r)| {
+            let detail = r
+                .detail
+                .unwrap_or_else(|| am_runner::alarm::machine::Detail {
+                    severity: String::new(),
+                    reason: String::new(),
+                    values: Vec::new(),
+                });
+            Row {
+                state: r.state,
+                since: r.since,
+                severity: detail.severity,
+                algorithm: scope.algorithm,
+                service: scope.service,
+                metric: subject,
+                reason: detail.reason,
+            }
+        })
+        .collect();
+    if args.json {
+        print_json(&rows, &history);
+    } else {
+        print_tables(&rows, &history);
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_json(rows: &[Row], history: &[(Transition, bool)]) {
+    let alarms: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            json!({"state": r.state, "since": r.since, "severity": r.severity,
+                   "algorithm": r.algorithm, "service": r.service, "metric": r.metric,
+                   "reason": r.reason})
+        })
+        .collect();
+    let transitions: Vec<serde_json::Value> = history
+        .iter()
+        .map(|(t, notified)| {
+            let mut v = serde_json::to_value(t).unwrap_or_default();
+            v["notified"] = json!(notified);
+            v
+        })
+        .collect();
+    println!("{}", json!({"alarms": alarms, "transitions": transitions}));
+}
+
+fn print_tables(rows: &[Row], history: &[(Transition, bool)]) {
+    let t = escape_controls;
+    if rows.is_empty() {
+        println!("no alarms: everything judged is OK");
+    } else {
+        println!(
+            "{:<13} {:<21} {:<9} {:<16} {:<12} {:<32} REASON",
+            "STATE", "SINCE", "SEVERITY", "ALGORITHM", "SERVICE", "METRIC"
+        );
+        for r in rows {
+            println!(
+                "{:<13} {:<21} {:<9} {:<16} {:<12} {:<32} {}",
+                r.state.as_str().to_uppercase(),
+                rfc3339(r.since),
+                t(&r.severity),
+                t(&r.algorithm),
+                t(&r.service),
+                t(&r.metric),
+                t(&r.reason)
+            );
+        }
+    }
+    if history.is_empty() {
+        return;
+    }
+    println!();
+    println!("newest transitions:");
+    println!(
+        "{:<21} {:<16} {:<12} {:<32} {:<27} REASON",
+        "TIME", "ALGORITHM", "SERVICE", "METRIC", "CHANGE"
+    );
+    for (tr, notified) in history {
+        let change = format!(
+            "{} -> {}{}",
+            tr.previous_state
+                .map_or("NONE".into(), |s| s.as_str().to_uppercase()),
+            tr.state.as_str().to_uppercase(),
+            if *notified { "" } else { " (quiet)" }
+        );
+        println!(
+            "{:<21} {:<16} {:<12} {:<32} {:<27} {}",
+            rfc3339(tr.ts),
+            t(&tr.algorithm),
+            t(&tr.service),
+            t(&tr.subject),
+            change,
+            t(&tr.reason)
+        );
+    }
+}
