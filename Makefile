@@ -17,7 +17,7 @@ run:
 	scripts/run
 
 test:
-	scripts/ensure-deps redis carbon nextest r
+	scripts/ensure-deps redis carbon nextest r alertmanager openssl smtp
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --release $(PRODUCT) $(TEST_PLUGINS)

@@ -32,10 +32,12 @@ mod guard;
 pub mod net;
 pub mod ports;
 pub mod process;
+pub mod pyserver;
 pub mod redis;
 pub mod resp;
 pub mod runner;
 pub mod sys;
+pub mod tls;
 pub mod wait;
 pub mod whisper;
 
