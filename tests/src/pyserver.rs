@@ -18,7 +18,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The script in `tests/support/`.
 fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("support").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("support")
+        .join(name)
 }
 
 /// The Python of the test virtualenv (`scripts/ensure-deps smtp` makes it, `make test` runs

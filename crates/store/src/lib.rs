@@ -59,12 +59,14 @@
 //! newest chunk has expired are removed from the index by the writer itself once a minute
 //! ([`writer::encode_trim`]): no separate sweeper has to keep up.
 
+mod addr;
 pub mod client;
 mod codec;
 pub mod keys;
 mod model;
 mod pattern;
 mod reader;
+pub mod reply;
 pub mod resp;
 pub mod scripts;
 pub mod writer;

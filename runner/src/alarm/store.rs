@@ -285,7 +285,8 @@ impl AlarmStore {
                 Duration::ZERO,
             )
             .await?;
-        Ok(entries(reply)
+        Ok(reply
+            .into_entries()
             .into_iter()
             .filter_map(|(_, fields)| {
                 let t = serde_json::from_str::<Transition>(fields.get("t")?).ok()?;
@@ -298,38 +299,4 @@ impl AlarmStore {
     pub fn client(&mut self) -> &mut Client {
         &mut self.client
     }
-}
-
-/// The entries of a stream reply (`XRANGE`, `XREVRANGE`, one stream of `XREADGROUP`): id and
-/// fields.
-pub fn entries(reply: Value) -> Vec<(String, HashMap<String, String>)> {
-    let Value::Array(Some(items)) = reply else {
-        return Vec::new();
-    };
-    items
-        .into_iter()
-        .filter_map(|item| {
-            let Value::Array(Some(mut parts)) = item else {
-                return None;
-            };
-            let fields = parts.pop()?;
-            let Value::Bulk(Some(id)) = parts.pop()? else {
-                return None;
-            };
-            let Value::Array(Some(kv)) = fields else {
-                return None;
-            };
-            let mut map = HashMap::new();
-            let mut it = kv.into_iter();
-            while let (Some(Value::Bulk(Some(k))), Some(Value::Bulk(Some(v)))) =
-                (it.next(), it.next())
-            {
-                map.insert(
-                    String::from_utf8_lossy(&k).into_owned(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                );
-            }
-            Some((String::from_utf8_lossy(&id).into_owned(), map))
-        })
-        .collect()
 }

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 
 use super::format::Alert;
 use super::{Sender, now};
-use crate::alarm::store::{AlarmStore, entries};
+use crate::alarm::store::AlarmStore;
 use crate::alarm::{AlarmState, AlarmsConfig, Transition};
 use crate::metrics::RunnerMetrics;
 
@@ -195,7 +195,7 @@ async fn ensure_group(client: &mut Client, out: &Output) -> Result<(), am_store:
     }
 }
 
-type Entries = Vec<(String, HashMap<String, String>)>;
+type Entries = Vec<am_store::reply::Entry>;
 
 async fn read(client: &mut Client, out: &Output) -> Result<Entries, am_store::Error> {
     let count = BATCH.to_string();
@@ -217,19 +217,7 @@ async fn read(client: &mut Client, out: &Output) -> Result<Entries, am_store::Er
             Duration::from_secs(1),
         )
         .await?;
-    // [[stream, entries]] or nil after the block time.
-    let Value::Array(Some(streams)) = reply else {
-        return Ok(Vec::new());
-    };
-    Ok(streams
-        .into_iter()
-        .next()
-        .and_then(|s| match s {
-            Value::Array(Some(mut parts)) if parts.len() == 2 => parts.pop(),
-            _ => None,
-        })
-        .map(entries)
-        .unwrap_or_default())
+    Ok(reply.into_read_entries())
 }
 
 /// Takes over entries idle past [`CLAIM_IDLE`] in other consumers; counts the ones trimmed
@@ -260,7 +248,7 @@ async fn claim(client: &mut Client, out: &Output) -> Result<(Entries, u64), am_s
         _ => 0,
     };
     let taken = if parts.len() >= 2 {
-        entries(parts.swap_remove(1))
+        parts.swap_remove(1).into_entries()
     } else {
         Vec::new()
     };

@@ -55,6 +55,12 @@ pub struct TaskEntry {
     pub fields: HashMap<String, String>,
 }
 
+impl From<am_store::reply::Entry> for TaskEntry {
+    fn from((id, fields): am_store::reply::Entry) -> Self {
+        TaskEntry { id, fields }
+    }
+}
+
 /// What `XAUTOCLAIM` took over.
 #[derive(Debug, Default)]
 pub struct Claimed {
@@ -211,7 +217,7 @@ impl QueueClient {
         let reply = self
             .eval(scripts::ENQUEUE, &[&lease, &stream], &args)
             .await?;
-        match ints(&reply).as_slice() {
+        match reply.ints().as_slice() {
             [-1] => Ok(Enqueued::LeaseTaken),
             [q, s, b] => Ok(Enqueued::Done {
                 queued: u64::try_from(*q).unwrap_or(0),
@@ -251,19 +257,11 @@ impl QueueClient {
                 block,
             )
             .await?;
-        let Value::Array(Some(streams)) = reply else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for s in streams {
-            if let Value::Array(Some(mut parts)) = s
-                && parts.len() == 2
-                && let Some(entries) = parts.pop()
-            {
-                out.extend(entries_of(entries));
-            }
-        }
-        Ok(out)
+        Ok(reply
+            .into_read_entries()
+            .into_iter()
+            .map(TaskEntry::from)
+            .collect())
     }
 
     /// Takes over up to `count` tasks idle for at least `min_idle` (their worker died).
@@ -296,12 +294,17 @@ impl QueueClient {
             )));
         };
         let deleted = if parts.len() >= 3 {
-            strings(parts.remove(2))
+            parts.remove(2).into_strings()
         } else {
             Vec::new()
         };
         let entries = if parts.len() >= 2 {
-            entries_of(parts.remove(1))
+            parts
+                .remove(1)
+                .into_entries()
+                .into_iter()
+                .map(TaskEntry::from)
+                .collect()
         } else {
             Vec::new()
         };
@@ -495,7 +498,7 @@ impl QueueClient {
                 ],
             )
             .await?;
-        let n = ints(&reply);
+        let n = reply.ints();
         Ok(match n.as_slice() {
             [0] => Failed::NotOurs,
             [-1] => Failed::Gone,
@@ -508,63 +511,4 @@ impl QueueClient {
             }
         })
     }
-}
-
-/// The integers of an array reply.
-fn ints(v: &Value) -> Vec<i64> {
-    match v {
-        Value::Array(Some(items)) => items
-            .iter()
-            .filter_map(|i| match i {
-                Value::Int(n) => Some(*n),
-                _ => None,
-            })
-            .collect(),
-        Value::Int(n) => vec![*n],
-        _ => Vec::new(),
-    }
-}
-
-/// The strings of an array reply.
-pub(crate) fn strings(v: Value) -> Vec<String> {
-    match v {
-        Value::Array(Some(items)) => items
-            .into_iter()
-            .filter_map(|i| match i {
-                Value::Bulk(Some(b)) => Some(String::from_utf8_lossy(&b).into_owned()),
-                Value::Simple(s) => Some(s),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// Stream entries `[[id, [f, v, ...]], ...]`; entries without fields (deleted) are skipped.
-pub(crate) fn entries_of(v: Value) -> Vec<TaskEntry> {
-    let Value::Array(Some(items)) = v else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for item in items {
-        let Value::Array(Some(mut pair)) = item else {
-            continue;
-        };
-        if pair.len() != 2 {
-            continue;
-        }
-        let fields = strings(pair.remove(1));
-        let Some(id) = strings(Value::Array(Some(pair))).pop() else {
-            continue;
-        };
-        let map = fields
-            .chunks(2)
-            .filter_map(|kv| match kv {
-                [k, v] => Some((k.clone(), v.clone())),
-                _ => None,
-            })
-            .collect();
-        out.push(TaskEntry { id, fields: map });
-    }
-    out
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use am_store::resp::Value;
 use serde::Serialize;
 
-use super::client::{entries_of, strings};
+use super::TaskEntry;
 use super::{GROUP, QueueClient, QueueError, SEP, now_ms};
 
 /// A worker is alive when its last heartbeat is this recent (heartbeats come every 5 s at
@@ -91,11 +91,11 @@ pub async fn read(client: &mut QueueClient, recent: usize) -> Result<Status, Que
             Duration::ZERO,
         )
         .await?;
-    let flat = strings(reply);
+    let flat = into_strings_of(reply);
     for pair in flat.chunks(2) {
         let [name, score] = pair else { continue };
         let seen = score.parse::<f64>().unwrap_or(0.0) as i64;
-        let info = strings(
+        let info = into_strings_of(
             client
                 .call(&[b"HGETALL", keys.worker(name).as_bytes()], Duration::ZERO)
                 .await?,
@@ -134,7 +134,7 @@ pub async fn read(client: &mut QueueClient, recent: usize) -> Result<Status, Que
     let running: HashSet<String> = match pending {
         Ok(Value::Array(Some(items))) => items
             .into_iter()
-            .filter_map(|i| strings(i).into_iter().next())
+            .filter_map(|i| into_strings_of(i).into_iter().next())
             .collect(),
         // No stream or group yet: nothing is running.
         _ => HashSet::new(),
@@ -169,7 +169,7 @@ pub async fn read(client: &mut QueueClient, recent: usize) -> Result<Status, Que
             c.queued += 1;
         }
     }
-    let stats = strings(
+    let stats = into_strings_of(
         client
             .call(&[b"HGETALL", keys.stats().as_bytes()], Duration::ZERO)
             .await?,
@@ -238,4 +238,14 @@ pub async fn read(client: &mut QueueClient, recent: usize) -> Result<Status, Que
         dead_letters,
         recent_dead,
     })
+}
+
+/// The strings of an array reply.
+fn into_strings_of(v: Value) -> Vec<String> {
+    v.into_strings()
+}
+
+/// The entries of a stream range reply.
+fn entries_of(v: Value) -> Vec<TaskEntry> {
+    v.into_entries().into_iter().map(TaskEntry::from).collect()
 }
