@@ -6,3 +6,4 @@ pub mod metrics;
 pub mod router;
 pub mod sink;
 pub mod spout;
+pub mod text;

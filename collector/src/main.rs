@@ -14,6 +14,7 @@ mod bin_cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use am_collector::text::escaped_lines;
 use clap::{Parser, Subcommand};
 
 /// anna-molly's collector: carbon metrics in, routed through models, into Redis.
@@ -58,7 +59,8 @@ fn main() -> ExitCode {
     let config = match am_collector::config::load(&config_path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}");
+            // Quoted keys and values are the file's: shown escaped, one problem per line.
+            eprintln!("{}", escaped_lines(&e.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -77,7 +79,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("am-collector: {e:#}");
+            eprintln!("am-collector: {}", escaped_lines(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -4,12 +4,14 @@
 
 mod graphite;
 mod http;
+mod limits;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 pub use graphite::{GraphiteMetricsConfig, run_graphite_reporter};
+pub use limits::raise_open_files_limit;
 
 /// A daemon's self-metrics settings (the `metrics` section of its config); `PORT` is the
 /// daemon's default `/metrics` port on 127.0.0.1.
@@ -67,6 +69,16 @@ impl Gauge {
     /// Sets the value.
     pub fn set(&self, v: u64) {
         self.0.store(v, Relaxed);
+    }
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Relaxed);
+    }
+    /// Subtracts `n` (stopping at 0).
+    pub fn sub(&self, n: u64) {
+        let _ = self
+            .0
+            .fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(n)));
     }
     /// The current value.
     pub fn get(&self) -> u64 {

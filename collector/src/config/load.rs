@@ -118,6 +118,13 @@ pub fn validate(config: &CollectorConfig) -> Vec<Problem> {
             "must be at least 1",
         );
     }
+    if redis.timeout_secs == 0 {
+        problem(
+            &mut problems,
+            "writer.RedisSink.timeout_secs",
+            "must be at least 1",
+        );
+    }
     if config.listener.0.is_empty() {
         problem(&mut problems, "listener", "expected at least one listener");
     }
@@ -138,8 +145,8 @@ pub fn validate(config: &CollectorConfig) -> Vec<Problem> {
                 format!("{at}.max_frame_bytes"),
                 "must be at least 1024",
             ),
-            Listener::CarbonPlaintextTcpSpout(c) | Listener::CarbonPlaintextUdpSpout(c)
-                if c.max_line_bytes < 64 =>
+            Listener::CarbonPlaintextTcpSpout(_) | Listener::CarbonPlaintextUdpSpout(_)
+                if l.max_unit_bytes() < 64 =>
             {
                 problem(
                     &mut problems,
@@ -149,6 +156,42 @@ pub fn validate(config: &CollectorConfig) -> Vec<Problem> {
             }
             _ => {}
         }
+        if let Some(limits) = l.tcp_limits() {
+            if limits.max_connections == 0 {
+                problem(
+                    &mut problems,
+                    format!("{at}.max_connections"),
+                    "must be at least 1",
+                );
+            }
+            if limits.idle_timeout_secs == 0 {
+                problem(
+                    &mut problems,
+                    format!("{at}.idle_timeout_secs"),
+                    "must be at least 1",
+                );
+            }
+        }
+    }
+    // One whole frame or line of the largest kind must fit, with as much again for the rest.
+    let largest = config
+        .listener
+        .0
+        .iter()
+        .filter(|l| l.tcp_limits().is_some())
+        .map(|l| l.max_unit_bytes() as u64)
+        .max()
+        .unwrap_or(0);
+    let floor = (2 * largest).max(1 << 20);
+    if config.limits.max_pending_bytes < floor {
+        problem(
+            &mut problems,
+            "limits.max_pending_bytes",
+            format!(
+                "must be at least {floor} (twice the largest max_frame_bytes or max_line_bytes \
+                 of a TCP listener, and at least 1 MiB)"
+            ),
+        );
     }
     if let Some(listen) = &config.metrics.listen
         && listen.parse::<std::net::SocketAddr>().is_err()

@@ -9,13 +9,18 @@ mod load;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-pub use listener::{LineSpoutConfig, Listener, Listeners, PickleSpoutConfig};
+pub use listener::{
+    LineSpoutConfig, Listener, Listeners, PickleSpoutConfig, TcpLimits, UdpSpoutConfig,
+};
 pub use load::{ConfigError, Problem, load, parse};
 
 /// The whole `collector.json`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectorConfig {
+    /// Bounds shared by every listener.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// Which metrics are kept and under which models.
     pub router: RouterConfig,
     /// Where points are written.
@@ -25,6 +30,31 @@ pub struct CollectorConfig {
     /// The collector's own metrics.
     #[serde(default)]
     pub metrics: MetricsConfig,
+}
+
+/// Bounds shared by every listener.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most bytes all TCP connections together may hold in unfinished frames and lines. Past
+    /// it the connections holding the most are closed first (counted, logged once per peer),
+    /// so a crowd of half-sent frames cannot take the host's memory.
+    #[serde(default = "default_max_pending_bytes")]
+    pub max_pending_bytes: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_pending_bytes: default_max_pending_bytes(),
+        }
+    }
+}
+
+/// 256 full-size pickle frames at once: far more than the few connections of carbon-relays
+/// ever hold, small beside the write buffer.
+fn default_max_pending_bytes() -> u64 {
+    256 << 20
 }
 
 /// Blacklist, whitelist and routing cache.
@@ -141,6 +171,13 @@ pub struct RedisSinkConfig {
     /// Seconds to keep flushing on shutdown before giving up (and counting what is left).
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout_secs: u64,
+    /// Seconds Redis may leave sent commands unanswered, or take none of the bytes being
+    /// written, before the connection is presumed dead: it is dropped (counted) and everything
+    /// unanswered is sent again on a new one. It also bounds connecting, and sets the socket's
+    /// TCP keepalive and `TCP_USER_TIMEOUT`, so the kernel gives up on a silently dropped
+    /// path within about the same time.
+    #[serde(default = "default_redis_timeout")]
+    pub timeout_secs: u64,
 }
 
 fn default_host() -> String {
@@ -165,6 +202,9 @@ fn default_buffer_max_seconds() -> u64 {
     60
 }
 fn default_shutdown_timeout() -> u64 {
+    30
+}
+fn default_redis_timeout() -> u64 {
     30
 }
 
