@@ -11,6 +11,12 @@
 
 mod bin_cli;
 
+/// jemalloc, with its background threads purging freed pages: after a burst of connections
+/// the memory goes back to the system within about its 10 s decay, where glibc's malloc kept
+/// most of it (figures in the README's "Production" section, from `bench/memory-burst`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

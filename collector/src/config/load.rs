@@ -297,4 +297,81 @@ mod tests {
         let e = err("{ \"router\": ");
         assert!(e.contains("not valid JSON"), "{e}");
     }
+
+    #[test]
+    fn connection_limits_have_defaults_and_are_checked() {
+        let c = parse(ANNA_MOLLY, Path::new("c.json")).unwrap();
+        assert_eq!(c.limits.max_pending_bytes, 256 << 20);
+        assert_eq!(c.writer.redis().timeout_secs, 30);
+        let limits = c.listener.0[0].tcp_limits().unwrap();
+        assert_eq!(
+            (limits.max_connections, limits.idle_timeout_secs),
+            (4096, 600)
+        );
+
+        let text = ANNA_MOLLY
+            .replacen(
+                "{ \"router\"",
+                "{ \"limits\": { \"max_pending_bytes\": 67108864 }, \"router\"",
+                1,
+            )
+            .replace(
+                r#""port": 2014"#,
+                r#""port": 2014, "max_connections": 5, "idle_timeout_secs": 2"#,
+            )
+            .replace(
+                r#""pipeline_size": 50"#,
+                r#""pipeline_size": 50, "timeout_secs": 3"#,
+            );
+        let c = parse(&text, Path::new("c.json")).unwrap();
+        assert_eq!(c.limits.max_pending_bytes, 64 << 20);
+        assert_eq!(c.writer.redis().timeout_secs, 3);
+        let limits = c.listener.0[0].tcp_limits().unwrap();
+        assert_eq!((limits.max_connections, limits.idle_timeout_secs), (5, 2));
+
+        let e =
+            err(&ANNA_MOLLY.replace(r#""port": 2014"#, r#""port": 2014, "max_connections": 0"#));
+        assert!(
+            e.contains("at listener.CarbonAsyncTcpSpout.max_connections: must be at least 1"),
+            "{e}"
+        );
+        let e =
+            err(&ANNA_MOLLY.replace(r#""port": 2014"#, r#""port": 2014, "idle_timeout_secs": 0"#));
+        assert!(
+            e.contains("at listener.CarbonAsyncTcpSpout.idle_timeout_secs: must be at least 1"),
+            "{e}"
+        );
+        let e = err(&ANNA_MOLLY.replace(
+            r#""pipeline_size": 50"#,
+            r#""pipeline_size": 50, "timeout_secs": 0"#,
+        ));
+        assert!(
+            e.contains("at writer.RedisSink.timeout_secs: must be at least 1"),
+            "{e}"
+        );
+        let e = err(&ANNA_MOLLY.replacen(
+            "{ \"router\"",
+            "{ \"limits\": { \"max_pending_bytes\": 1000 }, \"router\"",
+            1,
+        ));
+        assert!(
+            e.contains("at limits.max_pending_bytes: must be at least 2097152"),
+            "{e}"
+        );
+        let e = err(&ANNA_MOLLY.replacen(
+            "{ \"router\"",
+            "{ \"limits\": { \"max_pending\": 1 }, \"router\"",
+            1,
+        ));
+        assert!(
+            e.contains("at limits.max_pending: unknown field `max_pending`"),
+            "{e}"
+        );
+        // A UDP listener has no connections to bound.
+        let e = err(&ANNA_MOLLY.replace(
+            r#"{ "CarbonAsyncTcpSpout": { "host": "0.0.0.0", "port": 2014 } }"#,
+            r#"{ "CarbonPlaintextUdpSpout": { "port": 2003, "max_connections": 5 } }"#,
+        ));
+        assert!(e.contains("unknown field `max_connections`"), "{e}");
+    }
 }

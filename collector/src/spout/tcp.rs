@@ -29,6 +29,9 @@ pub(super) const READ_CHUNK: usize = 64 * 1024;
 /// Spare room below which a read first grows the buffer.
 const MIN_SPARE: usize = 4 * 1024;
 
+/// Bytes read on the stack to learn whether a connection has data before allocating for it.
+const PROBE: usize = 1024;
+
 /// A remainder is moved to an allocation of its own size when the buffer is more than four
 /// times larger than it plus this.
 const SHRINK_SLACK: usize = 16 * 1024;
@@ -99,13 +102,39 @@ impl TcpConn {
                 _ = self.charge.evicted() => return Got::Closed,
                 _ = stopped(&mut self.shutdown) => return Got::Closed,
             }
-            if self.buf.capacity() - self.buf.len() < MIN_SPARE && !self.grow(room.max(1)) {
-                return Got::Closed;
+            // Readiness can be stale (it stays set until a read would block), so a buffer
+            // without room is grown only once a small read on the stack shows bytes are there.
+            let mut got = false;
+            if self.buf.capacity() - self.buf.len() < MIN_SPARE {
+                let mut probe = [0u8; PROBE];
+                match self.stream.try_read(&mut probe) {
+                    Ok(0) => return Got::Eof,
+                    Ok(n) => {
+                        if !self.grow(room.max(n)) {
+                            return Got::Closed;
+                        }
+                        self.buf.extend_from_slice(&probe[..n]);
+                        if n < PROBE {
+                            return Got::Bytes;
+                        }
+                        got = true;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(e) => {
+                        tracing::debug!(peer = %self.peer, error = %e, "connection read failed");
+                        return Got::Closed;
+                    }
+                }
+            }
+            if self.buf.capacity() == self.buf.len() {
+                return Got::Bytes;
             }
             match self.stream.try_read_buf(&mut self.buf) {
-                Ok(0) => return Got::Eof,
+                Ok(0) if !got => return Got::Eof,
                 Ok(_) => return Got::Bytes,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !got => continue,
+                // The bytes already taken are delivered; the next read sees the end or error.
+                _ if got => return Got::Bytes,
                 Err(e) => {
                     tracing::debug!(peer = %self.peer, error = %e, "connection read failed");
                     return Got::Closed;
