@@ -221,6 +221,11 @@ fn pending_budget_bounds_unfinished_frames_and_lines() {
         collector.logs()
     );
     let overhead = 96 * MIB;
+    eprintln!(
+        "RSS before {} MiB, peak {} MiB; {evicted} connections evicted; pending_bytes {pending}",
+        before / MIB,
+        rss.peak() / MIB
+    );
     assert!(
         rss.peak() <= before + budget + overhead,
         "RSS peaked at {} MiB (before: {} MiB, budget 64 MiB, overhead allowed 96 MiB)",

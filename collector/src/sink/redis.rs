@@ -28,6 +28,7 @@ use tokio::sync::mpsc;
 use super::{Buffer, link};
 use crate::config::RedisSinkConfig;
 use crate::metrics::Metrics;
+use crate::text::escaped;
 
 /// How often names of expired series are trimmed from the index.
 const TRIM_EVERY: Duration = Duration::from_secs(60);
@@ -486,7 +487,7 @@ impl RedisSink {
                 let wait = self.retry_backoff;
                 self.retry_backoff = (self.retry_backoff * 2).min(Duration::from_secs(5));
                 self.retry_at = Some(Instant::now() + wait);
-                tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "Redis refused a write for now; will retry");
+                tracing::warn!(error = %escaped(&error), retry_in_ms = wait.as_millis() as u64, "Redis refused a write for now; will retry");
                 let mut again = cmd.clone();
                 again.range = 0..bytes.len();
                 retry = Some((Bytes::copy_from_slice(bytes), again));
@@ -494,10 +495,10 @@ impl RedisSink {
             Outcome::Failed { points, error } => {
                 if points > 0 {
                     self.metrics.dropped_redis_error.add(u64::from(points));
-                    tracing::error!(error = %error, points, "Redis refused points; they are dropped");
+                    tracing::error!(error = %escaped(&error), points, "Redis refused points; they are dropped");
                 } else {
                     self.metrics.redis_housekeeping_errors.inc();
-                    tracing::warn!(error = %error, "Redis refused a housekeeping command");
+                    tracing::warn!(error = %escaped(&error), "Redis refused a housekeeping command");
                 }
             }
         }

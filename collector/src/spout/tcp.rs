@@ -78,29 +78,22 @@ impl TcpConn {
                 return Got::Closed;
             }
             let idle_at = self.progress_at + self.idle;
+            if Instant::now() >= idle_at {
+                // Bytes kept coming, but never a complete frame or line.
+                return self.idle_close();
+            }
+            // Bytes that are there are read before the idle timer may close the connection.
             tokio::select! {
+                biased;
+                _ = stopped(&mut self.shutdown) => return Got::Closed,
                 ready = self.stream.readable() => {
                     if let Err(e) = ready {
                         tracing::debug!(peer = %self.peer, error = %e, "connection failed");
                         return Got::Closed;
                     }
                 }
-                _ = tokio::time::sleep_until(idle_at) => {
-                    self.ingest.metrics.connections_idle_closed.inc();
-                    if let Some(a) = self.ingest.warnings.admit(Some(self.peer.ip()), Kind::Idle) {
-                        tracing::warn!(
-                            peer = %self.peer,
-                            idle_timeout_secs = self.idle.as_secs(),
-                            pending_bytes = self.buf.len(),
-                            suppressed = a.suppressed,
-                            idle_closes_of_peer = a.total,
-                            "no complete frame or line within idle_timeout_secs; closing the connection"
-                        );
-                    }
-                    return Got::Closed;
-                }
                 _ = self.charge.evicted() => return Got::Closed,
-                _ = stopped(&mut self.shutdown) => return Got::Closed,
+                _ = tokio::time::sleep_until(idle_at) => return self.idle_close(),
             }
             // Readiness can be stale (it stays set until a read would block), so a buffer
             // without room is grown only once a small read on the stack shows bytes are there.
@@ -141,6 +134,22 @@ impl TcpConn {
                 }
             }
         }
+    }
+
+    /// Counts and logs (rate-limited) an idle close.
+    fn idle_close(&self) -> Got {
+        self.ingest.metrics.connections_idle_closed.inc();
+        if let Some(a) = self.ingest.warnings.admit(Some(self.peer.ip()), Kind::Idle) {
+            tracing::warn!(
+                peer = %self.peer,
+                idle_timeout_secs = self.idle.as_secs(),
+                pending_bytes = self.buf.len(),
+                suppressed = a.suppressed,
+                idle_closes_of_peer = a.total,
+                "no complete frame or line within idle_timeout_secs; closing the connection"
+            );
+        }
+        Got::Closed
     }
 
     /// Reallocates the buffer with `room` more bytes of space, charging them first; false if
