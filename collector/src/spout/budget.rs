@@ -7,6 +7,10 @@
 //! holding the most are told to close, largest first, until the rest fit: the one that asked
 //! may be among them. Each such close is counted and logged (rate-limited per peer).
 //!
+//! A connection told to close while it waits for write-buffer space (Redis slow or down)
+//! closes when that wait ends: the complete frames it is handing over are not thrown away, so
+//! until then what it holds stays counted, and nobody else is closed in its place.
+//!
 //! The common path is two atomic operations; the registry lock is taken only to register, to
 //! leave, and when the budget is exceeded.
 
