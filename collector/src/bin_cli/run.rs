@@ -58,7 +58,7 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
         sink: handle,
         metrics: metrics.clone(),
         budget: PendingBudget::new(
-            config.limits.max_pending_bytes,
+            config.max_pending_bytes(),
             metrics.clone(),
             warnings.clone(),
         ),
@@ -102,7 +102,7 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
     }
     tracing::info!(
         redis = %redis.addr(),
-        max_pending_bytes = config.limits.max_pending_bytes,
+        max_pending_bytes = config.max_pending_bytes(),
         "collector running"
     );
 

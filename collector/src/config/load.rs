@@ -174,16 +174,10 @@ pub fn validate(config: &CollectorConfig) -> Vec<Problem> {
         }
     }
     // One whole frame or line of the largest kind must fit, with as much again for the rest.
-    let largest = config
-        .listener
-        .0
-        .iter()
-        .filter(|l| l.tcp_limits().is_some())
-        .map(|l| l.max_unit_bytes() as u64)
-        .max()
-        .unwrap_or(0);
-    let floor = (2 * largest).max(1 << 20);
-    if config.limits.max_pending_bytes < floor {
+    let floor = config.min_pending_bytes();
+    if let Some(set) = config.limits.max_pending_bytes
+        && set < floor
+    {
         problem(
             &mut problems,
             "limits.max_pending_bytes",
@@ -301,7 +295,7 @@ mod tests {
     #[test]
     fn connection_limits_have_defaults_and_are_checked() {
         let c = parse(ANNA_MOLLY, Path::new("c.json")).unwrap();
-        assert_eq!(c.limits.max_pending_bytes, 256 << 20);
+        assert_eq!(c.max_pending_bytes(), 256 << 20);
         assert_eq!(c.writer.redis().timeout_secs, 30);
         let limits = c.listener.0[0].tcp_limits().unwrap();
         assert_eq!(
@@ -324,7 +318,18 @@ mod tests {
                 r#""pipeline_size": 50, "timeout_secs": 3"#,
             );
         let c = parse(&text, Path::new("c.json")).unwrap();
-        assert_eq!(c.limits.max_pending_bytes, 64 << 20);
+        assert_eq!(c.max_pending_bytes(), 64 << 20);
+        // A listener taking bigger frames than the default budget allows raises the default.
+        let big = ANNA_MOLLY.replace(
+            r#""port": 2014"#,
+            r#""port": 2014, "max_frame_bytes": 268435456"#,
+        );
+        assert_eq!(
+            parse(&big, Path::new("c.json"))
+                .unwrap()
+                .max_pending_bytes(),
+            512 << 20
+        );
         assert_eq!(c.writer.redis().timeout_secs, 3);
         let limits = c.listener.0[0].tcp_limits().unwrap();
         assert_eq!((limits.max_connections, limits.idle_timeout_secs), (5, 2));

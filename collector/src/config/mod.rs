@@ -33,28 +33,42 @@ pub struct CollectorConfig {
 }
 
 /// Bounds shared by every listener.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Most bytes all TCP connections together may hold in unfinished frames and lines. Past
     /// it the connections holding the most are closed first (counted, logged once per peer),
-    /// so a crowd of half-sent frames cannot take the host's memory.
-    #[serde(default = "default_max_pending_bytes")]
-    pub max_pending_bytes: u64,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig {
-            max_pending_bytes: default_max_pending_bytes(),
-        }
-    }
+    /// so a crowd of half-sent frames cannot take the host's memory. By default 256 MiB, or
+    /// twice the largest `max_frame_bytes`/`max_line_bytes` of a TCP listener if that is more.
+    #[serde(default)]
+    pub max_pending_bytes: Option<u64>,
 }
 
 /// 256 full-size pickle frames at once: far more than the few connections of carbon-relays
 /// ever hold, small beside the write buffer.
-fn default_max_pending_bytes() -> u64 {
-    256 << 20
+pub const DEFAULT_MAX_PENDING_BYTES: u64 = 256 << 20;
+
+impl CollectorConfig {
+    /// The least `max_pending_bytes` that lets one whole frame or line of the largest kind in,
+    /// with as much again for the other connections (and at least 1 MiB).
+    pub fn min_pending_bytes(&self) -> u64 {
+        let largest = self
+            .listener
+            .0
+            .iter()
+            .filter(|l| l.tcp_limits().is_some())
+            .map(|l| l.max_unit_bytes() as u64)
+            .max()
+            .unwrap_or(0);
+        (2 * largest).max(1 << 20)
+    }
+
+    /// `limits.max_pending_bytes`, or its default.
+    pub fn max_pending_bytes(&self) -> u64 {
+        self.limits
+            .max_pending_bytes
+            .unwrap_or_else(|| DEFAULT_MAX_PENDING_BYTES.max(self.min_pending_bytes()))
+    }
 }
 
 /// Blacklist, whitelist and routing cache.
