@@ -11,9 +11,16 @@
 
 mod bin_cli;
 
+/// jemalloc, with its background threads purging freed pages: after a burst of connections
+/// the memory goes back to the system within about its 10 s decay, where glibc's malloc kept
+/// most of it (figures in the README's "Production" section, from `bench/memory-burst`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use am_daemon::text::escaped_lines;
 use clap::{Parser, Subcommand};
 
 /// anna-molly's collector: carbon metrics in, routed through models, into Redis.
@@ -58,7 +65,8 @@ fn main() -> ExitCode {
     let config = match am_collector::config::load(&config_path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{e}");
+            // Quoted keys and values are the file's: shown escaped, one problem per line.
+            eprintln!("{}", escaped_lines(&e.to_string()));
             return ExitCode::from(2);
         }
     };
@@ -77,7 +85,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("am-collector: {e:#}");
+            eprintln!("am-collector: {}", escaped_lines(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -41,6 +41,23 @@ pub struct Metrics {
     pub connections: Counter,
     /// TCP connections closed because of bad input.
     pub connections_refused: Counter,
+    /// TCP connections open now.
+    pub connections_open: Gauge,
+    /// TCP connections closed at once because their listener was at `max_connections`.
+    pub connections_over_limit: Counter,
+    /// TCP connections closed after `idle_timeout_secs` without a complete frame or line.
+    pub connections_idle_closed: Counter,
+    /// TCP connections closed to keep unfinished frames and lines within
+    /// `max_pending_bytes`.
+    pub connections_evicted: Counter,
+    /// Bytes held by TCP connections for unfinished frames and lines.
+    pub pending_bytes: Gauge,
+    /// `limits.max_pending_bytes`.
+    pub pending_limit_bytes: Gauge,
+    /// Warnings about peers not logged because of the per-peer rate limit.
+    pub log_suppressed: Counter,
+    /// The open-file limit the collector runs with (raised to the hard limit at start).
+    pub open_files_limit: Gauge,
     /// Bytes waiting for Redis (queued or unanswered).
     pub buffer_bytes: Gauge,
     /// Current bound on `buffer_bytes`.
@@ -53,6 +70,11 @@ pub struct Metrics {
     pub redis_reconnects: Counter,
     /// Commands sent again after a transient refusal or a lost connection.
     pub redis_retries: Counter,
+    /// Connections to Redis dropped because Redis stopped answering or taking bytes for
+    /// `timeout_secs`.
+    pub redis_timeouts: Counter,
+    /// Bytes of pipelines sent to Redis that its socket has not taken yet.
+    pub redis_unwritten_bytes: Gauge,
     /// Housekeeping commands (expiry, index) Redis refused.
     pub redis_housekeeping_errors: Counter,
     /// Names dropped from the index after their data expired.
@@ -175,6 +197,54 @@ impl Telemetry for Metrics {
                 self.connections_refused.get(),
             ),
             (
+                "connections_open",
+                "TCP connections open now",
+                g,
+                self.connections_open.get(),
+            ),
+            (
+                "connections_over_limit_total",
+                "TCP connections refused at max_connections",
+                c,
+                self.connections_over_limit.get(),
+            ),
+            (
+                "connections_idle_closed_total",
+                "TCP connections closed after idle_timeout_secs without a complete frame or line",
+                c,
+                self.connections_idle_closed.get(),
+            ),
+            (
+                "connections_evicted_total",
+                "TCP connections closed to keep unfinished frames and lines within max_pending_bytes",
+                c,
+                self.connections_evicted.get(),
+            ),
+            (
+                "pending_bytes",
+                "Bytes held for unfinished frames and lines",
+                g,
+                self.pending_bytes.get(),
+            ),
+            (
+                "pending_limit_bytes",
+                "limits.max_pending_bytes",
+                g,
+                self.pending_limit_bytes.get(),
+            ),
+            (
+                "log_suppressed_total",
+                "Warnings about peers not logged because of the per-peer rate limit",
+                c,
+                self.log_suppressed.get(),
+            ),
+            (
+                "open_files_limit",
+                "The open-file limit the collector runs with",
+                g,
+                self.open_files_limit.get(),
+            ),
+            (
                 "buffer_bytes",
                 "Bytes waiting for Redis",
                 g,
@@ -209,6 +279,18 @@ impl Telemetry for Metrics {
                 "Commands sent again",
                 c,
                 self.redis_retries.get(),
+            ),
+            (
+                "redis_timeouts_total",
+                "Redis connections dropped because Redis stopped answering for timeout_secs",
+                c,
+                self.redis_timeouts.get(),
+            ),
+            (
+                "redis_unwritten_bytes",
+                "Bytes of sent pipelines the Redis socket has not taken yet",
+                g,
+                self.redis_unwritten_bytes.get(),
             ),
             (
                 "redis_housekeeping_errors_total",

@@ -79,6 +79,10 @@ fn main() -> ExitCode {
     }
     let running = matches!(cli.command, None | Some(Command::Run));
     am_daemon::init_tracing(if running { "info" } else { "warn" });
+    if running {
+        // Systemd's soft limit of 1024 is not enough for many connections.
+        am_daemon::raise_open_files_limit();
+    }
     if let Some(Command::Replay(args)) = &cli.command {
         return match bin_cli::replay::replay(args, cli.plugin_dir.as_deref(), cli.config.as_deref())
         {

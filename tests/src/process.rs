@@ -41,6 +41,7 @@ pub struct DaemonSpec {
     env_remove: Vec<OsString>,
     dir: PathBuf,
     extra_logs: Vec<PathBuf>,
+    open_files: Option<(u64, u64)>,
 }
 
 impl DaemonSpec {
@@ -58,7 +59,16 @@ impl DaemonSpec {
             env_remove: Vec::new(),
             dir: dir.into(),
             extra_logs: Vec::new(),
+            open_files: None,
         }
+    }
+
+    /// Starts the daemon with this soft and hard open-file limit (`RLIMIT_NOFILE`), through
+    /// util-linux's `prlimit`, which sets them and then execs the daemon (same PID).
+    #[must_use]
+    pub fn open_files(mut self, soft: u64, hard: u64) -> Self {
+        self.open_files = Some((soft, hard));
+        self
     }
 
     /// Adds one argument.
@@ -160,7 +170,16 @@ impl DaemonProcess {
         )
         .with_context(|| format!("writing to {}", self.stdout_log().display()))?;
 
-        let mut command = Command::new(&self.spec.program);
+        let mut command = match self.spec.open_files {
+            Some((soft, hard)) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={soft}:{hard}"))
+                    .arg("--")
+                    .arg(&self.spec.program);
+                c
+            }
+            None => Command::new(&self.spec.program),
+        };
         command
             .args(&self.spec.args)
             .current_dir(&self.spec.dir)

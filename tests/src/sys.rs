@@ -56,6 +56,37 @@ pub fn process_exists(pid: u32) -> bool {
     !matches!(kill(Pid::from_raw(raw), None), Err(Errno::ESRCH))
 }
 
+/// A process's resident set size in bytes (`VmRSS` of `/proc/PID/status`).
+pub fn rss_bytes(pid: u32) -> Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let kib = text
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| anyhow!("no VmRSS in {path}"))?;
+    Ok(kib * 1024)
+}
+
+/// A process's soft and hard open-file limits (`Max open files` of `/proc/PID/limits`).
+pub fn open_files_limits(pid: u32) -> Result<(u64, u64)> {
+    let path = format!("/proc/{pid}/limits");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .ok_or_else(|| anyhow!("no `Max open files` in {path}"))?;
+    let mut numbers = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .map(str::parse::<u64>);
+    match (numbers.next(), numbers.next()) {
+        (Some(Ok(soft)), Some(Ok(hard))) => Ok((soft, hard)),
+        _ => bail!("cannot read the limits in {line:?}"),
+    }
+}
+
 /// The last `max_bytes` of a file, as lossy UTF-8 (starting at a line boundary when cut).
 pub fn read_tail(path: &Path, max_bytes: u64) -> Result<String> {
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;

@@ -60,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         buffer_max_bytes: 1 << 30,
         buffer_max_seconds: 60,
         shutdown_timeout_secs: 30,
+        timeout_secs: 30,
     };
     let (sink, handle) = RedisSink::new(config, table.clone(), metrics.clone());
     let sink_thread = std::thread::spawn(move || -> anyhow::Result<()> {

@@ -4,11 +4,13 @@ use std::io::Write;
 use std::time::Duration;
 
 use am_collector::config::CollectorConfig;
+use am_daemon::text::escaped;
 use am_store::{Pattern, Reader, unix_now};
 use anyhow::Context;
 
 /// Prints `name timestamp value` for every stored point of the matching series, oldest first
-/// per series, series in name order (then model), optionally only those of one model.
+/// per series, series in name order (then model), optionally only those of one model. Names
+/// are escaped ([`escaped`]): a name cannot forge a line or reach the terminal's controls.
 pub fn inspect(
     config: &CollectorConfig,
     pattern: &str,
@@ -46,7 +48,7 @@ pub fn inspect(
                 .context("reading series")?;
             for (id, points) in chunk.iter().zip(series) {
                 for p in points {
-                    writeln!(out, "{} {} {}", id.name, p.ts, p.value)?;
+                    writeln!(out, "{} {} {}", escaped(&id.name), p.ts, p.value)?;
                 }
             }
         }

@@ -4,9 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use am_collector::config::CollectorConfig;
+use am_collector::config::{Listener, TcpLimits};
 use am_collector::metrics::{Metrics, run_graphite_reporter, serve_prometheus};
 use am_collector::router::Router;
 use am_collector::sink::RedisSink;
+use am_collector::spout::budget::PendingBudget;
+use am_collector::spout::warn::Warnings;
 use am_collector::spout::{self, Ingest};
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -22,8 +25,13 @@ pub fn run(config: CollectorConfig) -> anyhow::Result<()> {
     rt.block_on(serve(config))
 }
 
+/// Descriptors kept for everything but listener connections: Redis, `/metrics`, logs.
+const RESERVED_FDS: u64 = 64;
+
 async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
+    let open_files = am_daemon::raise_open_files_limit();
+    metrics.open_files_limit.set(open_files.unwrap_or(0));
     let router = Arc::new(Router::new(&config.router).context("building the router")?);
     let redis = config.writer.redis().clone();
     let shutdown_timeout = Duration::from_secs(redis.shutdown_timeout_secs);
@@ -44,20 +52,37 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
             let _ = sink_done_tx.send(());
         })
         .context("starting the sink thread")?;
+    let warnings = Arc::new(Warnings::new(metrics.clone()));
     let ingest = Arc::new(Ingest {
         router,
         sink: handle,
         metrics: metrics.clone(),
+        budget: PendingBudget::new(
+            config.max_pending_bytes(),
+            metrics.clone(),
+            warnings.clone(),
+        ),
+        warnings,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut listeners = Vec::new();
     for l in &config.listener.0 {
         let bind = l.bind();
-        let task = spout::start(l, ingest.clone(), stop_rx.clone())
+        let limits = fitted_limits(l, &config.listener.0, open_files);
+        let task = spout::start(l, limits, ingest.clone(), stop_rx.clone())
             .await
             .with_context(|| format!("binding {} on {bind}", l.kind()))?;
-        tracing::info!(listener = l.kind(), bind = %bind, "listening");
+        match limits {
+            Some(t) => tracing::info!(
+                listener = l.kind(),
+                bind = %bind,
+                max_connections = t.max_connections,
+                idle_timeout_secs = t.idle_timeout_secs,
+                "listening"
+            ),
+            None => tracing::info!(listener = l.kind(), bind = %bind, "listening"),
+        }
         listeners.push(task);
     }
     let mut side_tasks = Vec::new();
@@ -75,7 +100,11 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
             metrics.clone(),
         )));
     }
-    tracing::info!(redis = %redis.addr(), "collector running");
+    tracing::info!(
+        redis = %redis.addr(),
+        max_pending_bytes = config.max_pending_bytes(),
+        "collector running"
+    );
 
     am_daemon::shutdown_signal()
         .await
@@ -111,4 +140,35 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
         t.abort();
     }
     Ok(())
+}
+
+/// A TCP listener's limits, with `max_connections` lowered when every TCP listener full at
+/// once would take more descriptors than the process may open: the connections to Redis and
+/// the metrics endpoint must never find the descriptors gone.
+fn fitted_limits(l: &Listener, all: &[Listener], open_files: Option<u64>) -> Option<TcpLimits> {
+    let mut limits = l.tcp_limits()?;
+    let tcp = all.iter().filter(|x| x.tcp_limits().is_some()).count() as u64;
+    let wanted: u64 = all
+        .iter()
+        .filter_map(Listener::tcp_limits)
+        .map(|x| x.max_connections as u64)
+        .sum();
+    if let Some(fds) = open_files
+        && wanted + RESERVED_FDS > fds
+    {
+        let share = (fds.saturating_sub(RESERVED_FDS) / tcp.max(1)).max(1);
+        let fitted = (limits.max_connections as u64).min(share);
+        if fitted < limits.max_connections as u64 {
+            tracing::warn!(
+                listener = l.kind(),
+                bind = %l.bind(),
+                max_connections = limits.max_connections,
+                fitted,
+                open_files_limit = fds,
+                "the open-file limit cannot hold max_connections on every listener; lowered"
+            );
+            limits.max_connections = usize::try_from(fitted).unwrap_or(usize::MAX);
+        }
+    }
+    Some(limits)
 }

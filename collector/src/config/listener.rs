@@ -21,7 +21,7 @@ pub enum Listener {
     /// Carbon's plaintext protocol over TCP (what carbon-c-relay sends).
     CarbonPlaintextTcpSpout(LineSpoutConfig),
     /// Carbon's plaintext protocol over UDP, one or more lines per datagram.
-    CarbonPlaintextUdpSpout(LineSpoutConfig),
+    CarbonPlaintextUdpSpout(UdpSpoutConfig),
 }
 
 impl Listener {
@@ -38,9 +38,8 @@ impl Listener {
     pub fn bind(&self) -> String {
         let (host, port) = match self {
             Listener::CarbonAsyncTcpSpout(c) => (&c.host, c.port),
-            Listener::CarbonPlaintextTcpSpout(c) | Listener::CarbonPlaintextUdpSpout(c) => {
-                (&c.host, c.port)
-            }
+            Listener::CarbonPlaintextTcpSpout(c) => (&c.host, c.port),
+            Listener::CarbonPlaintextUdpSpout(c) => (&c.host, c.port),
         };
         if host.contains(':') {
             format!("[{host}]:{port}")
@@ -63,12 +62,42 @@ pub struct PickleSpoutConfig {
     /// own receiver allows 1 MiB.
     #[serde(default = "default_max_frame")]
     pub max_frame_bytes: usize,
+    /// Most connections open at once; past it a new connection is closed as soon as it is
+    /// accepted (counted), and the established ones keep working.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Seconds a connection may go without delivering a complete frame before it is closed
+    /// (counted): a silent or trickling peer cannot hold a connection for ever.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
 }
 
-/// Settings of a plaintext listener.
+/// Settings of the plaintext TCP listener.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LineSpoutConfig {
+    /// Address to bind.
+    #[serde(default = "any_host")]
+    pub host: String,
+    /// Port to bind (carbon's plaintext port is 2003).
+    pub port: u16,
+    /// Longest line accepted; longer lines are skipped and counted.
+    #[serde(default = "default_max_line")]
+    pub max_line_bytes: usize,
+    /// Most connections open at once; past it a new connection is closed as soon as it is
+    /// accepted (counted), and the established ones keep working.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Seconds a connection may go without delivering a complete line before it is closed
+    /// (counted): a silent or trickling peer cannot hold a connection for ever.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+}
+
+/// Settings of the plaintext UDP listener (datagrams have no connection to bound or time out).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UdpSpoutConfig {
     /// Address to bind.
     #[serde(default = "any_host")]
     pub host: String,
@@ -87,6 +116,51 @@ fn default_max_frame() -> usize {
 }
 fn default_max_line() -> usize {
     64 * 1024
+}
+/// Far more than carbon-relays open (one per destination each), few enough that a flood cannot
+/// take every descriptor from the metrics endpoint and Redis.
+fn default_max_connections() -> usize {
+    4096
+}
+/// carbon-c-relay drops an idle incoming connection after 10 minutes; senders that report
+/// every minute (or every five) never come near it.
+fn default_idle_timeout() -> u64 {
+    600
+}
+
+/// What a TCP listener's connections are held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// `max_connections`.
+    pub max_connections: usize,
+    /// `idle_timeout_secs`.
+    pub idle_timeout_secs: u64,
+}
+
+impl Listener {
+    /// The connection limits of a TCP listener; `None` for UDP.
+    pub fn tcp_limits(&self) -> Option<TcpLimits> {
+        match self {
+            Listener::CarbonAsyncTcpSpout(c) => Some(TcpLimits {
+                max_connections: c.max_connections,
+                idle_timeout_secs: c.idle_timeout_secs,
+            }),
+            Listener::CarbonPlaintextTcpSpout(c) => Some(TcpLimits {
+                max_connections: c.max_connections,
+                idle_timeout_secs: c.idle_timeout_secs,
+            }),
+            Listener::CarbonPlaintextUdpSpout(_) => None,
+        }
+    }
+
+    /// The most bytes one unfinished frame or line of this listener can hold.
+    pub fn max_unit_bytes(&self) -> usize {
+        match self {
+            Listener::CarbonAsyncTcpSpout(c) => c.max_frame_bytes,
+            Listener::CarbonPlaintextTcpSpout(c) => c.max_line_bytes,
+            Listener::CarbonPlaintextUdpSpout(c) => c.max_line_bytes,
+        }
+    }
 }
 
 /// Every configured listener, in the order given.

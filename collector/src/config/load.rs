@@ -118,6 +118,13 @@ pub fn validate(config: &CollectorConfig) -> Vec<Problem> {
             "must be at least 1",
         );
     }
+    if redis.timeout_secs == 0 {
+        problem(
+            &mut problems,
+            "writer.RedisSink.timeout_secs",
+            "must be at least 1",
+        );
+    }
     if config.listener.0.is_empty() {
         problem(&mut problems, "listener", "expected at least one listener");
     }
@@ -138,8 +145,8 @@ pub fn validate(config: &CollectorConfig) -> Vec<Problem> {
                 format!("{at}.max_frame_bytes"),
                 "must be at least 1024",
             ),
-            Listener::CarbonPlaintextTcpSpout(c) | Listener::CarbonPlaintextUdpSpout(c)
-                if c.max_line_bytes < 64 =>
+            Listener::CarbonPlaintextTcpSpout(_) | Listener::CarbonPlaintextUdpSpout(_)
+                if l.max_unit_bytes() < 64 =>
             {
                 problem(
                     &mut problems,
@@ -149,6 +156,36 @@ pub fn validate(config: &CollectorConfig) -> Vec<Problem> {
             }
             _ => {}
         }
+        if let Some(limits) = l.tcp_limits() {
+            if limits.max_connections == 0 {
+                problem(
+                    &mut problems,
+                    format!("{at}.max_connections"),
+                    "must be at least 1",
+                );
+            }
+            if limits.idle_timeout_secs == 0 {
+                problem(
+                    &mut problems,
+                    format!("{at}.idle_timeout_secs"),
+                    "must be at least 1",
+                );
+            }
+        }
+    }
+    // One whole frame or line of the largest kind must fit, with as much again for the rest.
+    let floor = config.min_pending_bytes();
+    if let Some(set) = config.limits.max_pending_bytes
+        && set < floor
+    {
+        problem(
+            &mut problems,
+            "limits.max_pending_bytes",
+            format!(
+                "must be at least {floor} (twice the largest max_frame_bytes or max_line_bytes \
+                 of a TCP listener, and at least 1 MiB)"
+            ),
+        );
     }
     if let Some(listen) = &config.metrics.listen
         && listen.parse::<std::net::SocketAddr>().is_err()
@@ -253,5 +290,93 @@ mod tests {
         assert!(e.contains("unknown variant `RedisTimestamped`"), "{e}");
         let e = err("{ \"router\": ");
         assert!(e.contains("not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits_have_defaults_and_are_checked() {
+        let c = parse(ANNA_MOLLY, Path::new("c.json")).unwrap();
+        assert_eq!(c.max_pending_bytes(), 256 << 20);
+        assert_eq!(c.writer.redis().timeout_secs, 30);
+        let limits = c.listener.0[0].tcp_limits().unwrap();
+        assert_eq!(
+            (limits.max_connections, limits.idle_timeout_secs),
+            (4096, 600)
+        );
+
+        let text = ANNA_MOLLY
+            .replacen(
+                "{ \"router\"",
+                "{ \"limits\": { \"max_pending_bytes\": 67108864 }, \"router\"",
+                1,
+            )
+            .replace(
+                r#""port": 2014"#,
+                r#""port": 2014, "max_connections": 5, "idle_timeout_secs": 2"#,
+            )
+            .replace(
+                r#""pipeline_size": 50"#,
+                r#""pipeline_size": 50, "timeout_secs": 3"#,
+            );
+        let c = parse(&text, Path::new("c.json")).unwrap();
+        assert_eq!(c.max_pending_bytes(), 64 << 20);
+        // A listener taking bigger frames than the default budget allows raises the default.
+        let big = ANNA_MOLLY.replace(
+            r#""port": 2014"#,
+            r#""port": 2014, "max_frame_bytes": 268435456"#,
+        );
+        assert_eq!(
+            parse(&big, Path::new("c.json"))
+                .unwrap()
+                .max_pending_bytes(),
+            512 << 20
+        );
+        assert_eq!(c.writer.redis().timeout_secs, 3);
+        let limits = c.listener.0[0].tcp_limits().unwrap();
+        assert_eq!((limits.max_connections, limits.idle_timeout_secs), (5, 2));
+
+        let e =
+            err(&ANNA_MOLLY.replace(r#""port": 2014"#, r#""port": 2014, "max_connections": 0"#));
+        assert!(
+            e.contains("at listener.CarbonAsyncTcpSpout.max_connections: must be at least 1"),
+            "{e}"
+        );
+        let e =
+            err(&ANNA_MOLLY.replace(r#""port": 2014"#, r#""port": 2014, "idle_timeout_secs": 0"#));
+        assert!(
+            e.contains("at listener.CarbonAsyncTcpSpout.idle_timeout_secs: must be at least 1"),
+            "{e}"
+        );
+        let e = err(&ANNA_MOLLY.replace(
+            r#""pipeline_size": 50"#,
+            r#""pipeline_size": 50, "timeout_secs": 0"#,
+        ));
+        assert!(
+            e.contains("at writer.RedisSink.timeout_secs: must be at least 1"),
+            "{e}"
+        );
+        let e = err(&ANNA_MOLLY.replacen(
+            "{ \"router\"",
+            "{ \"limits\": { \"max_pending_bytes\": 1000 }, \"router\"",
+            1,
+        ));
+        assert!(
+            e.contains("at limits.max_pending_bytes: must be at least 2097152"),
+            "{e}"
+        );
+        let e = err(&ANNA_MOLLY.replacen(
+            "{ \"router\"",
+            "{ \"limits\": { \"max_pending\": 1 }, \"router\"",
+            1,
+        ));
+        assert!(
+            e.contains("at limits.max_pending: unknown field `max_pending`"),
+            "{e}"
+        );
+        // A UDP listener has no connections to bound.
+        let e = err(&ANNA_MOLLY.replace(
+            r#"{ "CarbonAsyncTcpSpout": { "host": "0.0.0.0", "port": 2014 } }"#,
+            r#"{ "CarbonPlaintextUdpSpout": { "port": 2003, "max_connections": 5 } }"#,
+        ));
+        assert!(e.contains("unknown field `max_connections`"), "{e}");
     }
 }

@@ -9,13 +9,18 @@ mod load;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-pub use listener::{LineSpoutConfig, Listener, Listeners, PickleSpoutConfig};
+pub use listener::{
+    LineSpoutConfig, Listener, Listeners, PickleSpoutConfig, TcpLimits, UdpSpoutConfig,
+};
 pub use load::{ConfigError, Problem, load, parse};
 
 /// The whole `collector.json`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectorConfig {
+    /// Bounds shared by every listener.
+    #[serde(default)]
+    pub limits: LimitsConfig,
     /// Which metrics are kept and under which models.
     pub router: RouterConfig,
     /// Where points are written.
@@ -25,6 +30,45 @@ pub struct CollectorConfig {
     /// The collector's own metrics.
     #[serde(default)]
     pub metrics: MetricsConfig,
+}
+
+/// Bounds shared by every listener.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Most bytes all TCP connections together may hold in unfinished frames and lines. Past
+    /// it the connections holding the most are closed first (counted, logged once per peer),
+    /// so a crowd of half-sent frames cannot take the host's memory. By default 256 MiB, or
+    /// twice the largest `max_frame_bytes`/`max_line_bytes` of a TCP listener if that is more.
+    #[serde(default)]
+    pub max_pending_bytes: Option<u64>,
+}
+
+/// 256 full-size pickle frames at once: far more than the few connections of carbon-relays
+/// ever hold, small beside the write buffer.
+pub const DEFAULT_MAX_PENDING_BYTES: u64 = 256 << 20;
+
+impl CollectorConfig {
+    /// The least `max_pending_bytes` that lets one whole frame or line of the largest kind in,
+    /// with as much again for the other connections (and at least 1 MiB).
+    pub fn min_pending_bytes(&self) -> u64 {
+        let largest = self
+            .listener
+            .0
+            .iter()
+            .filter(|l| l.tcp_limits().is_some())
+            .map(|l| l.max_unit_bytes() as u64)
+            .max()
+            .unwrap_or(0);
+        (2 * largest).max(1 << 20)
+    }
+
+    /// `limits.max_pending_bytes`, or its default.
+    pub fn max_pending_bytes(&self) -> u64 {
+        self.limits
+            .max_pending_bytes
+            .unwrap_or_else(|| DEFAULT_MAX_PENDING_BYTES.max(self.min_pending_bytes()))
+    }
 }
 
 /// Blacklist, whitelist and routing cache.
@@ -130,6 +174,13 @@ am_store::redis_config! {
     /// Seconds to keep flushing on shutdown before giving up (and counting what is left).
     #[serde(default = "default_shutdown_timeout")]
     pub shutdown_timeout_secs: u64,
+    /// Seconds Redis may leave sent commands unanswered, or take none of the bytes being
+    /// written, before the connection is presumed dead: it is dropped (counted) and everything
+    /// unanswered is sent again on a new one. It also bounds connecting, and sets the socket's
+    /// TCP keepalive and `TCP_USER_TIMEOUT`, so the kernel gives up on a silently dropped
+    /// path within about the same time.
+    #[serde(default = "default_redis_timeout")]
+    pub timeout_secs: u64,
     }
 }
 
@@ -149,6 +200,9 @@ fn default_buffer_max_seconds() -> u64 {
     60
 }
 fn default_shutdown_timeout() -> u64 {
+    30
+}
+fn default_redis_timeout() -> u64 {
     30
 }
 

@@ -1,6 +1,7 @@
 //! Where routed points go: the Redis sink and the buffer bound in front of it.
 
 mod buffer;
+pub mod link;
 mod redis;
 
 pub use buffer::Buffer;

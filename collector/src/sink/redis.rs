@@ -7,27 +7,51 @@
 //! commands in order. A command leaves the sink's hands only when Redis has answered it; after a
 //! lost connection every unanswered command is sent again (appends are deduplicated on read,
 //! the rest is idempotent).
+//!
+//! Writing, reading replies and taking new batches go on together in one loop, so a Redis
+//! that stops taking bytes is noticed in the middle of a write as surely as one that stops
+//! answering: see [`link`](super::link) for what the sink promises then.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use am_store::resp::{Value, parse_reply_at};
+use am_store::unix_now;
 use am_store::writer::{Cmd, ModelTable, Outcome, encode_trim, on_reply};
-use am_store::{Conn, unix_now};
 use bytes::Buf;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::Buffer;
+use super::{Buffer, link};
 use crate::config::RedisSinkConfig;
 use crate::metrics::Metrics;
+use am_daemon::text::escaped;
 
 /// How often names of expired series are trimmed from the index.
 const TRIM_EVERY: Duration = Duration::from_secs(60);
-/// A connection whose replies stall this long is presumed dead.
-const STALL: Duration = Duration::from_secs(30);
+/// Most bytes of pipelines queued for the socket at once; more wait as commands, so the copy
+/// stays small while Redis is slow.
+const OUT_MAX: usize = 4 << 20;
+
+/// How a connection to Redis ended.
+#[derive(Debug)]
+enum Lost {
+    /// Redis stopped answering or taking bytes for `timeout_secs`.
+    Timeout(String),
+    /// The connection failed or Redis closed it.
+    Failed(String),
+}
+
+impl std::fmt::Display for Lost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Lost::Timeout(e) | Lost::Failed(e) => f.write_str(e),
+        }
+    }
+}
 
 /// Commands encoded by a listener, with the buffer bytes charged for them.
 #[derive(Debug)]
@@ -176,12 +200,13 @@ impl RedisSink {
     /// Runs until every listener handle is dropped and everything accepted is answered.
     pub async fn run(mut self) {
         let mut backoff = Duration::from_millis(100);
+        let timeout = Duration::from_secs(self.config.timeout_secs.max(1));
         loop {
             if self.idle() {
                 return;
             }
             let addr = self.config.addr();
-            match Conn::connect(&addr, Duration::from_secs(5)).await {
+            match link::connect(&addr, timeout).await {
                 Ok(conn) => {
                     backoff = Duration::from_millis(100);
                     if self.connected_once {
@@ -190,16 +215,21 @@ impl RedisSink {
                     self.connected_once = true;
                     self.metrics.redis_connected.set(1);
                     tracing::info!(redis = %addr, "connected to Redis");
-                    let reason = self.session(conn).await;
+                    let reason = self.session(conn, timeout).await;
                     self.metrics.redis_connected.set(0);
+                    self.metrics.redis_unwritten_bytes.set(0);
+                    let unanswered = self.sent_total - self.answered_total;
                     match reason {
                         Ok(()) => return,
-                        Err(e) => {
-                            let unanswered = self.sent_total - self.answered_total;
+                        Err(Lost::Timeout(e)) => {
+                            self.metrics.redis_timeouts.inc();
+                            tracing::warn!(redis = %addr, error = %e, unanswered, timeout_secs = timeout.as_secs(), "Redis stopped answering; dropped the connection, unanswered commands will be sent again");
+                        }
+                        Err(Lost::Failed(e)) => {
                             tracing::warn!(redis = %addr, error = %e, unanswered, "lost Redis connection; unanswered commands will be sent again");
-                            self.metrics.redis_retries.add(unanswered);
                         }
                     }
+                    self.metrics.redis_retries.add(unanswered);
                     // Everything unanswered goes out again, first, on the next connection.
                     for seg in &mut self.segs {
                         seg.resend_below = seg.resend_below.max(seg.sent);
@@ -232,9 +262,8 @@ impl RedisSink {
         }
     }
 
-    /// Copies up to `pipeline_size` unsent commands into `wbuf`; returns how many.
+    /// Appends up to `pipeline_size` unsent commands to `wbuf`; returns how many.
     fn next_pipeline(&mut self, wbuf: &mut BytesMut) -> usize {
-        wbuf.clear();
         let mut budget = self.config.pipeline_size;
         let mut taken = 0;
         for seg in self.segs.iter_mut() {
@@ -258,11 +287,15 @@ impl RedisSink {
         taken
     }
 
-    /// Works one connection until it fails (Err) or the sink is done (Ok).
-    async fn session(&mut self, conn: Conn) -> Result<(), String> {
-        let (stream, mut rbuf) = conn.into_parts();
+    /// Works one connection until it is lost (Err) or the sink is done (Ok).
+    async fn session(
+        &mut self,
+        (stream, mut rbuf): (TcpStream, BytesMut),
+        timeout: Duration,
+    ) -> Result<(), Lost> {
         let (mut rd, mut wr) = stream.into_split();
-        let mut wbuf = BytesMut::with_capacity(1 << 20);
+        // Pipelines sent (counted in `sent_total`) whose bytes the socket has not taken yet.
+        let mut out = BytesMut::with_capacity(1 << 20);
         let mut follow = BytesMut::new();
         let mut follow_cmds: Vec<Cmd> = Vec::new();
         let flush_every = Duration::from_millis(self.config.flush_interval_ms.max(1));
@@ -274,11 +307,12 @@ impl RedisSink {
         let mut last_tick = Instant::now();
         let mut last_trim = Instant::now() - TRIM_EVERY;
         let mut last_reply = Instant::now();
+        let mut last_taken = Instant::now();
         loop {
             if self.idle() {
                 return Ok(());
             }
-            // Send every pipeline that is due.
+            // Queue every pipeline that is due.
             loop {
                 let now = Instant::now();
                 let due = self.unsent >= self.config.pipeline_size
@@ -287,39 +321,62 @@ impl RedisSink {
                     || self.unsent_since.is_some_and(|t| now >= t + flush_every);
                 let paused = self.retry_at.is_some_and(|t| now < t);
                 let inflight = self.sent_total - self.answered_total;
-                if self.unsent == 0 || !due || paused || inflight >= max_inflight {
+                if self.unsent == 0
+                    || !due
+                    || paused
+                    || inflight >= max_inflight
+                    || out.len() >= OUT_MAX
+                {
                     break;
                 }
-                let n = self.next_pipeline(&mut wbuf);
                 if inflight == 0 {
                     last_reply = now;
                 }
+                if out.is_empty() {
+                    last_taken = now;
+                }
+                let n = self.next_pipeline(&mut out);
                 self.sent_total += n as u64;
                 self.pipelines.push_back((self.sent_total, now));
                 self.unsent_since = (self.unsent > 0).then_some(now);
                 self.urgent &= self.unsent > 0;
-                wr.write_all(&wbuf)
-                    .await
-                    .map_err(|e| format!("write: {e}"))?;
             }
+            self.metrics.redis_unwritten_bytes.set(out.len() as u64);
             let deadline = match (self.unsent_since, self.retry_at) {
                 (_, Some(r)) if self.unsent > 0 => Some(r.max(Instant::now())),
                 (Some(q), _) => Some(q + flush_every),
                 _ => None,
             };
+            // Dead: sent commands unanswered, or queued bytes untaken, for `timeout`.
+            let unanswered_at =
+                (self.sent_total > self.answered_total).then_some(last_reply + timeout);
+            let untaken_at = (!out.is_empty()).then_some(last_taken + timeout);
+            let dead_at = match (unanswered_at, untaken_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let mut dead = None;
             tokio::select! {
+                written = wr.write(&out), if !out.is_empty() => match written {
+                    Ok(0) => return Err(Lost::Failed("Redis closed the connection".into())),
+                    Ok(n) => {
+                        out.advance(n);
+                        last_taken = Instant::now();
+                    }
+                    Err(e) => return Err(Lost::Failed(format!("write: {e}"))),
+                },
                 read = rd.read_buf(&mut rbuf) => {
                     match read {
-                        Ok(0) => return Err("Redis closed the connection".into()),
-                        Err(e) => return Err(format!("read: {e}")),
+                        Ok(0) => return Err(Lost::Failed("Redis closed the connection".into())),
+                        Err(e) => return Err(Lost::Failed(format!("read: {e}"))),
                         Ok(_) => {}
                     }
                     last_reply = Instant::now();
                     let wall = unix_now();
                     let mut stored = 0u64;
                     let mut pos = 0;
-                    while let Some(reply) = parse_reply_at(&rbuf, &mut pos).map_err(|e| e.to_string())? {
-                        stored += self.settle(&reply, wall, &mut follow, &mut follow_cmds)?;
+                    while let Some(reply) = parse_reply_at(&rbuf, &mut pos).map_err(|e| Lost::Failed(e.to_string()))? {
+                        stored += self.settle(&reply, wall, &mut follow, &mut follow_cmds).map_err(Lost::Failed)?;
                     }
                     rbuf.advance(pos);
                     self.metrics.stored.add(stored);
@@ -343,12 +400,35 @@ impl RedisSink {
                         let cmds = std::mem::take(&mut follow_cmds);
                         self.push_segment(follow.split().freeze(), cmds, false);
                     }
-                    if self.sent_total > self.answered_total && now.duration_since(last_reply) > STALL {
-                        return Err(format!("no reply for {} s", STALL.as_secs()));
-                    }
+                    self.shrink_idle_queues();
                 }
                 _ = sleep_until_opt(deadline) => {}
+                _ = sleep_until_opt(dead_at) => {
+                    dead = Some(if out.is_empty() {
+                        format!("no reply for {} s", timeout.as_secs())
+                    } else {
+                        format!(
+                            "no reply for {} s, {} bytes not taken by the socket",
+                            Instant::now().duration_since(last_reply).as_secs(),
+                            out.len()
+                        )
+                    });
+                }
             }
+            if let Some(why) = dead {
+                link::abort(wr.as_ref());
+                return Err(Lost::Timeout(why));
+            }
+        }
+    }
+
+    /// Gives back the memory of queues a burst left large once they are empty again.
+    fn shrink_idle_queues(&mut self) {
+        if self.segs.is_empty() && self.segs.capacity() > 1024 {
+            self.segs.shrink_to(64);
+        }
+        if self.pipelines.is_empty() && self.pipelines.capacity() > 1024 {
+            self.pipelines.shrink_to(64);
         }
     }
 
@@ -407,7 +487,7 @@ impl RedisSink {
                 let wait = self.retry_backoff;
                 self.retry_backoff = (self.retry_backoff * 2).min(Duration::from_secs(5));
                 self.retry_at = Some(Instant::now() + wait);
-                tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "Redis refused a write for now; will retry");
+                tracing::warn!(error = %escaped(&error), retry_in_ms = wait.as_millis() as u64, "Redis refused a write for now; will retry");
                 let mut again = cmd.clone();
                 again.range = 0..bytes.len();
                 retry = Some((Bytes::copy_from_slice(bytes), again));
@@ -415,10 +495,10 @@ impl RedisSink {
             Outcome::Failed { points, error } => {
                 if points > 0 {
                     self.metrics.dropped_redis_error.add(u64::from(points));
-                    tracing::error!(error = %error, points, "Redis refused points; they are dropped");
+                    tracing::error!(error = %escaped(&error), points, "Redis refused points; they are dropped");
                 } else {
                     self.metrics.redis_housekeeping_errors.inc();
-                    tracing::warn!(error = %error, "Redis refused a housekeeping command");
+                    tracing::warn!(error = %escaped(&error), "Redis refused a housekeeping command");
                 }
             }
         }

@@ -6,23 +6,23 @@
 //! a bad line is skipped; either way it is logged with the peer and counted, and no other
 //! connection or point is touched.
 
+pub mod budget;
 mod line;
 mod pickle;
+mod tcp;
 mod udp;
+pub mod warn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use am_store::writer::{Batch, ModelTable};
 use bytes::BytesMut;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
-
-use std::future::Future;
-
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
-use crate::config::Listener;
+use crate::config::{Listener, TcpLimits};
 
 use crate::metrics::Metrics;
 use crate::router::{Decision, Router};
@@ -37,7 +37,16 @@ pub struct Ingest {
     pub sink: SinkHandle,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The bound on unfinished frames and lines of every TCP connection.
+    pub budget: Arc<budget::PendingBudget>,
+    /// Rate limits of the warnings about peers.
+    pub warnings: Arc<warn::Warnings>,
 }
+
+/// A connection's batch holding more points than this after a read is not kept for reuse: a
+/// huge frame's batch would otherwise stay allocated for the connection's life. Busy
+/// carbon-relay connections (about 1,600 points per 64 KiB read) keep theirs.
+const RETAIN_POINTS: usize = 16 * 1024;
 
 /// Per-batch counts, added to the shared counters once per batch rather than per point.
 #[derive(Debug, Default)]
@@ -122,7 +131,9 @@ impl Ingest {
         } else {
             self.metrics.dropped_buffer_full.add(points);
             // Routed but not stored: keep routed = stored + dropped consistent.
-            tracing::warn!(%peer, points, "write buffer full; UDP datapoints dropped");
+            if let Some(a) = self.warnings.admit(Some(peer.ip()), warn::Kind::UdpDropped) {
+                tracing::warn!(%peer, points, suppressed = a.suppressed, "write buffer full; UDP datapoints dropped");
+            }
         }
     }
 
@@ -147,70 +158,51 @@ pub async fn stopped(shutdown: &mut Shutdown) {
     }
 }
 
-/// Binds a configured listener and starts serving it until shutdown.
+/// Binds a configured listener and starts serving it until shutdown. `limits` overrides the
+/// listener's own connection limits (the daemon lowers `max_connections` to what its
+/// descriptor limit allows).
 pub async fn start(
     listener: &Listener,
+    limits: Option<TcpLimits>,
     ingest: Arc<Ingest>,
     shutdown: Shutdown,
 ) -> std::io::Result<JoinHandle<()>> {
     let bind = listener.bind();
-    Ok(match listener {
-        Listener::CarbonAsyncTcpSpout(c) => {
+    let limits = limits.or(listener.tcp_limits());
+    Ok(match (listener, limits) {
+        (Listener::CarbonAsyncTcpSpout(c), Some(limits)) => {
             let max = c.max_frame_bytes;
             let sock = TcpListener::bind(&bind).await?;
-            tokio::spawn(accept_loop(
+            tokio::spawn(tcp::accept_loop(
                 sock,
                 "pickle",
+                limits,
                 ingest,
                 shutdown,
-                move |s, p, i, d| pickle::connection(s, p, max, i, d),
+                move |conn| pickle::connection(conn, max),
             ))
         }
-        Listener::CarbonPlaintextTcpSpout(c) => {
+        (Listener::CarbonPlaintextTcpSpout(c), Some(limits)) => {
             let max = c.max_line_bytes;
             let sock = TcpListener::bind(&bind).await?;
-            tokio::spawn(accept_loop(
+            tokio::spawn(tcp::accept_loop(
                 sock,
                 "plaintext",
+                limits,
                 ingest,
                 shutdown,
-                move |s, p, i, d| line::connection(s, p, max, i, d),
+                move |conn| line::connection(conn, max),
             ))
         }
-        Listener::CarbonPlaintextUdpSpout(c) => {
+        (Listener::CarbonPlaintextUdpSpout(c), _) => {
             let sock = UdpSocket::bind(&bind).await?;
             tokio::spawn(udp::serve_udp(sock, c.max_line_bytes, ingest, shutdown))
         }
-    })
-}
-
-/// Accepts TCP connections until shutdown, one task per connection.
-async fn accept_loop<F, Fut>(
-    listener: TcpListener,
-    protocol: &'static str,
-    ingest: Arc<Ingest>,
-    mut shutdown: Shutdown,
-    connection: F,
-) where
-    F: Fn(TcpStream, SocketAddr, Arc<Ingest>, Shutdown) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    ingest.metrics.connections.inc();
-                    stream.set_nodelay(true).ok();
-                    tracing::debug!(%peer, protocol, "connection");
-                    tokio::spawn(connection(stream, peer, ingest.clone(), shutdown.clone()));
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off rather than spin.
-                    tracing::warn!(error = %e, protocol, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-            },
-            _ = stopped(&mut shutdown) => return,
+        (_, None) => {
+            return Err(std::io::Error::other(format!(
+                "{} has no connection limits",
+                listener.kind()
+            )));
         }
-    }
+    })
 }

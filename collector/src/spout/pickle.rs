@@ -1,40 +1,57 @@
 //! `CarbonAsyncTcpSpout`: carbon's pickle protocol over TCP, as carbon-relay sends it.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
 use am_carbon::pickle::{Decoder, FrameSplitter};
 use am_store::unix_now;
 use am_store::writer::Batch;
-use bytes::BytesMut;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 
-use super::{Ingest, Shutdown, Tally, stopped};
+use super::tcp::{Got, READ_CHUNK, TcpConn};
+use super::warn::Kind;
+use super::{RETAIN_POINTS, Tally};
+use am_daemon::text::escaped;
 
-/// Read buffer growth step; frames above it get exactly their announced size reserved.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// Serves one connection until it closes, fails or shutdown.
-pub(super) async fn connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    max_frame: usize,
-    ingest: Arc<Ingest>,
-    mut shutdown: Shutdown,
-) {
+/// Serves one connection until it closes, fails, idles, is evicted or shutdown.
+pub(super) async fn connection(mut conn: TcpConn, max_frame: usize) {
+    let ingest = conn.ingest().clone();
     let splitter = FrameSplitter::new(max_frame);
     let mut decoder = Decoder::new();
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut batch = Batch::default();
     loop {
+        // Room for the rest of the frame being read, but past one chunk no more than has
+        // arrived of it: a peer that announces 1 MiB and sends 10 bytes gets 64 KiB, not
+        // 1 MiB. A bad prefix is refused below, after decoding what came before it.
+        let needed = splitter.bytes_needed(&conn.buf).unwrap_or(0);
+        let room = READ_CHUNK.max(needed.min(conn.buf.len()));
+        match conn.read(room).await {
+            Got::Bytes => {}
+            Got::Eof => {
+                if !conn.buf.is_empty() {
+                    ingest.metrics.bad_frames.inc();
+                    if let Some(a) = ingest
+                        .warnings
+                        .admit(Some(conn.peer.ip()), Kind::PartialFrame)
+                    {
+                        tracing::warn!(
+                            peer = %conn.peer,
+                            bytes = conn.buf.len(),
+                            suppressed = a.suppressed,
+                            "connection closed in the middle of a frame; partial frame dropped"
+                        );
+                    }
+                }
+                tracing::debug!(peer = %conn.peer, "pickle connection closed");
+                return;
+            }
+            Got::Closed => return,
+        }
         // Decode every complete frame buffered so far into one batch.
         let mut tally = Tally::default();
         let now = unix_now();
         let mut refused = None;
+        let mut frames = 0;
         loop {
-            match splitter.next_frame(&mut buf) {
+            match splitter.next_frame(&mut conn.buf) {
                 Ok(Some(frame)) => {
+                    frames += 1;
                     match decoder.decode(&frame, |name, ts, value| {
                         ingest.route(&mut batch, &mut tally, name, ts, value, now)
                     }) {
@@ -56,35 +73,28 @@ pub(super) async fn connection(
             }
         }
         // Points of the good frames before a bad one are kept.
+        let large = batch.points() > RETAIN_POINTS;
         ingest.submit_waiting(&mut batch, tally).await;
+        if large {
+            // A huge frame's batch would otherwise stay allocated for the connection's life.
+            batch = Batch::default();
+        }
         if let Some(reason) = refused {
             ingest.metrics.bad_frames.inc();
             ingest.metrics.connections_refused.inc();
-            tracing::warn!(%peer, reason = %reason, "bad pickle frame; closing the connection");
+            if let Some(a) = ingest.warnings.admit(Some(conn.peer.ip()), Kind::BadFrame) {
+                tracing::warn!(
+                    peer = %conn.peer,
+                    reason = %escaped(&reason),
+                    suppressed = a.suppressed,
+                    bad_frames_from_peer = a.total,
+                    "bad pickle frame; closing the connection"
+                );
+            }
             return;
         }
-        // The prefix was validated above, so this never exceeds the frame limit.
-        let want = splitter.bytes_needed(&buf).unwrap_or(0).max(READ_CHUNK);
-        if buf.capacity() - buf.len() < want {
-            buf.reserve(want);
-        }
-        tokio::select! {
-            read = stream.read_buf(&mut buf) => match read {
-                Ok(0) => {
-                    if !buf.is_empty() {
-                        ingest.metrics.bad_frames.inc();
-                        tracing::warn!(%peer, bytes = buf.len(), "connection closed in the middle of a frame; partial frame dropped");
-                    }
-                    tracing::debug!(%peer, "pickle connection closed");
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "pickle connection read failed");
-                    return;
-                }
-            },
-            _ = stopped(&mut shutdown) => return,
+        if !conn.settle(frames) {
+            return;
         }
     }
 }

@@ -19,7 +19,6 @@ pub(super) async fn serve_udp(
     mut shutdown: Shutdown,
 ) {
     let mut buf = vec![0u8; 65536];
-    let mut bad = 0u64;
     let mut batch = Batch::default();
     loop {
         tokio::select! {
@@ -29,10 +28,10 @@ pub(super) async fn serve_udp(
                     let now = unix_now();
                     for line in buf[..n].split(|b| *b == b'\n') {
                         if line.len() > max_line {
-                            bad_line(&ingest, peer, &mut bad, "line too long");
+                            bad_line(&ingest, peer, "line too long");
                             continue;
                         }
-                        take_line(&ingest, &mut batch, &mut tally, line, now, peer, &mut bad);
+                        take_line(&ingest, &mut batch, &mut tally, line, now, peer);
                     }
                     ingest.submit_or_drop(&mut batch, tally, peer);
                 }

@@ -68,7 +68,9 @@ impl Pattern {
 }
 
 fn glob_to_regex(glob: &str) -> Result<(String, String), Error> {
-    let mut re = String::from("^");
+    // `(?s)`: `*` and `?` match a newline too, as Redis globs do, so that a name holding one
+    // (pickle names can) is still found by `inspect` and the runner.
+    let mut re = String::from("(?s)^");
     let mut prefix = String::new();
     let mut literal = true;
     let mut depth = 0usize;
@@ -166,6 +168,9 @@ mod tests {
         assert!(p.matches("lit*") && !p.matches("litx"));
         assert!(Pattern::parse("a[bc").is_err());
         assert!(Pattern::parse("a{b").is_err());
+        let p = Pattern::parse("x.*").unwrap();
+        assert!(p.matches("x.a\nb 1 2"));
+        assert!(Pattern::parse("x.?b").unwrap().matches("x.\nb"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use am_daemon::text::escape_controls;
+use am_daemon::text::escaped;
 use am_runner::alarm::store::AlarmStore;
 use am_runner::alarm::{AlarmState, Transition};
 use am_runner::config::AnalyzerConfig;
@@ -112,7 +112,7 @@ fn print_json(rows: &[Row], history: &[(Transition, bool)]) {
 }
 
 fn print_tables(rows: &[Row], history: &[(Transition, bool)]) {
-    let t = escape_controls;
+    let t = |s: &str| escaped(s).into_owned();
     if rows.is_empty() {
         println!("no alarms: everything judged is OK");
     } else {

@@ -135,7 +135,7 @@ impl EmailSender {
             t.algorithm,
             t.plugin,
             t.service,
-            am_daemon::text::escape_controls(&t.subject),
+            am_daemon::text::escaped(&t.subject),
             t.state,
             t.previous_state.map_or("none", |s| s.as_str()),
             t.severity,

@@ -49,11 +49,14 @@ impl Collector {
             let config_path = dir.path().join("collector.json");
             std::fs::write(&config_path, &config_text)
                 .with_context(|| format!("writing {}", config_path.display()))?;
-            let spec = DaemonSpec::new("am-collector", &binary, dir.path())
+            let mut spec = DaemonSpec::new("am-collector", &binary, dir.path())
                 .arg("--config")
                 .arg(&config_path)
                 .env("RUST_LOG", "info")
                 .env_remove("RUST_BACKTRACE");
+            if let Some((soft, hard)) = options.open_files_limits() {
+                spec = spec.open_files(soft, hard);
+            }
             let process = DaemonProcess::spawn(spec)?;
             let mut collector = Self {
                 process,
@@ -93,6 +96,24 @@ impl Collector {
     /// The process guard (signals, PID, exit status).
     pub fn process(&mut self) -> &mut DaemonProcess {
         &mut self.process
+    }
+
+    /// Its PID while it runs.
+    pub fn pid(&mut self) -> Result<u32> {
+        self.process
+            .pid()
+            .ok_or_else(|| anyhow!("the collector is not running\n{}", self.logs()))
+    }
+
+    /// Its resident set size in bytes (`VmRSS`).
+    pub fn rss_bytes(&mut self) -> Result<u64> {
+        crate::sys::rss_bytes(self.pid()?)
+    }
+
+    /// The full text of its log (stderr) so far.
+    pub fn log_text(&self) -> Result<String> {
+        let path = self.process.stderr_log();
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
     }
 
     /// True while the collector process runs.

@@ -32,6 +32,9 @@ pub struct CollectorOptions {
     plaintext_udp: bool,
     max_line_bytes: Option<usize>,
     max_frame_bytes: Option<usize>,
+    tcp_fields: Vec<(String, String)>,
+    limits: Option<String>,
+    open_files: Option<(u64, u64)>,
     graphite: Option<(u16, u64)>,
 }
 
@@ -46,6 +49,9 @@ impl Default for CollectorOptions {
             plaintext_udp: true,
             max_line_bytes: None,
             max_frame_bytes: None,
+            tcp_fields: Vec::new(),
+            limits: None,
+            open_files: None,
             graphite: None,
         }
     }
@@ -91,6 +97,34 @@ impl CollectorOptions {
         self
     }
 
+    /// Sets a field of both TCP listeners (pickle and plaintext) to `json` (raw JSON text),
+    /// e.g. `("max_connections", "5")` or `("idle_timeout_secs", "2")`.
+    #[must_use]
+    pub fn tcp_listener(mut self, field: impl Into<String>, json: impl Into<String>) -> Self {
+        self.tcp_fields.push((field.into(), json.into()));
+        self
+    }
+
+    /// The top-level `limits` section, as JSON text (e.g. `{ "max_pending_bytes": 67108864 }`).
+    #[must_use]
+    pub fn limits(mut self, json: impl Into<String>) -> Self {
+        self.limits = Some(json.into());
+        self
+    }
+
+    /// Starts the collector with this soft and hard open-file limit (see
+    /// [`DaemonSpec::open_files`](crate::DaemonSpec::open_files)).
+    #[must_use]
+    pub fn open_files(mut self, soft: u64, hard: u64) -> Self {
+        self.open_files = Some((soft, hard));
+        self
+    }
+
+    /// The open-file limits to start the collector with, if set.
+    pub fn open_files_limits(&self) -> Option<(u64, u64)> {
+        self.open_files
+    }
+
     /// Sends self-metrics to carbon's plaintext port `port` on 127.0.0.1 every
     /// `interval_secs`, with prefix `am`.
     #[must_use]
@@ -125,16 +159,21 @@ impl CollectorOptions {
             .max_frame_bytes
             .map(|n| format!(r#", "max_frame_bytes": {n}"#))
             .unwrap_or_default();
+        let tcp: String = self
+            .tcp_fields
+            .iter()
+            .map(|(field, json)| format!(r#", "{field}": {json}"#))
+            .collect();
         let mut listeners = Vec::new();
         if self.pickle {
             listeners.push(format!(
-                r#"{{ "CarbonAsyncTcpSpout": {{ "host": "127.0.0.1", "port": {}{frame_limit} }} }}"#,
+                r#"{{ "CarbonAsyncTcpSpout": {{ "host": "127.0.0.1", "port": {}{frame_limit}{tcp} }} }}"#,
                 ports.pickle
             ));
         }
         if self.plaintext_tcp {
             listeners.push(format!(
-                r#"{{ "CarbonPlaintextTcpSpout": {{ "host": "127.0.0.1", "port": {}{line_limit} }} }}"#,
+                r#"{{ "CarbonPlaintextTcpSpout": {{ "host": "127.0.0.1", "port": {}{line_limit}{tcp} }} }}"#,
                 ports.line
             ));
         }
@@ -152,8 +191,13 @@ impl CollectorOptions {
                 )
             })
             .unwrap_or_default();
+        let limits = self
+            .limits
+            .as_ref()
+            .map(|json| format!("\n  \"limits\": {json},"))
+            .unwrap_or_default();
         format!(
-            "{{\n  \"router\": {},\n  \"writer\": {{ \"RedisSink\": {{ {sink} }} }},\n  \
+            "{{{limits}\n  \"router\": {},\n  \"writer\": {{ \"RedisSink\": {{ {sink} }} }},\n  \
              \"listener\": [\n    {}\n  ],\n  \"metrics\": {{ \"listen\": \"127.0.0.1:{}\"{graphite} }}\n}}\n",
             self.router,
             listeners.join(",\n    "),

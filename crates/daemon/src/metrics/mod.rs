@@ -68,6 +68,16 @@ impl Gauge {
     pub fn set(&self, v: u64) {
         self.0.store(v, Relaxed);
     }
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Relaxed);
+    }
+    /// Subtracts `n` (stopping at 0).
+    pub fn sub(&self, n: u64) {
+        let _ = self
+            .0
+            .fetch_update(Relaxed, Relaxed, |v| Some(v.saturating_sub(n)));
+    }
     /// The current value.
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)

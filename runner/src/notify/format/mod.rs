@@ -34,7 +34,7 @@ pub fn summary(t: &Transition) -> String {
     if !t.values.is_empty() {
         s.push_str(&format!(" ({})", values_text(&t.values)));
     }
-    am_daemon::text::escape_controls(&s)
+    am_daemon::text::escaped(&s).into_owned()
 }
 
 /// The `Webhook` body: the transition as JSON.
