@@ -5,306 +5,82 @@ pub use am_daemon::{
     Counter, Gauge, Histogram, Sample, Telemetry, run_graphite_reporter, serve_prometheus,
 };
 
-/// Every counter of the collector. Names follow Prometheus conventions; the Graphite names are
-/// the same with `_` kept.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// Datapoints decoded from the wire.
-    pub received: Counter,
-    /// Datapoints whose timestamp or value was not a number (skipped; the frame was kept).
-    pub invalid_points: Counter,
-    /// Datapoints whose value was NaN (dropped, as carbon drops them).
-    pub nan_points: Counter,
-    /// Datapoints rejected by the blacklist.
-    pub blacklisted: Counter,
-    /// Datapoints matching no whitelist pattern.
-    pub ignored: Counter,
-    /// Point copies routed to a model (a point stored under two models counts twice).
-    pub routed: Counter,
-    /// Point copies Redis confirmed.
-    pub stored: Counter,
-    /// Point copies dropped because they were already past their model's retention.
-    pub dropped_expired: Counter,
-    /// Point copies dropped because the timestamp was not a number or too far in the future.
-    pub dropped_bad_timestamp: Counter,
-    /// UDP datapoints dropped because the write buffer was full.
-    pub dropped_buffer_full: Counter,
-    /// Point copies Redis refused permanently (e.g. WRONGTYPE).
-    pub dropped_redis_error: Counter,
-    /// Point copies still unwritten when the shutdown timeout ran out.
-    pub dropped_shutdown: Counter,
-    /// Pickle frames refused (the connection was closed).
-    pub bad_frames: Counter,
-    /// Plaintext lines skipped.
-    pub bad_lines: Counter,
-    /// TCP connections accepted.
-    pub connections: Counter,
-    /// TCP connections closed because of bad input.
-    pub connections_refused: Counter,
-    /// TCP connections open now.
-    pub connections_open: Gauge,
-    /// TCP connections closed at once because their listener was at `max_connections`.
-    pub connections_over_limit: Counter,
-    /// TCP connections closed after `idle_timeout_secs` without a complete frame or line.
-    pub connections_idle_closed: Counter,
-    /// TCP connections closed to keep unfinished frames and lines within
-    /// `max_pending_bytes`.
-    pub connections_evicted: Counter,
-    /// Bytes held by TCP connections for unfinished frames and lines.
-    pub pending_bytes: Gauge,
-    /// `limits.max_pending_bytes`.
-    pub pending_limit_bytes: Gauge,
-    /// Warnings about peers not logged because of the per-peer rate limit.
-    pub log_suppressed: Counter,
-    /// The open-file limit the collector runs with (raised to the hard limit at start).
-    pub open_files_limit: Gauge,
-    /// Bytes waiting for Redis (queued or unanswered).
-    pub buffer_bytes: Gauge,
-    /// Current bound on `buffer_bytes`.
-    pub buffer_limit_bytes: Gauge,
-    /// Times a TCP listener waited for buffer space (backpressure).
-    pub backpressure_waits: Counter,
-    /// 1 while connected to Redis.
-    pub redis_connected: Gauge,
-    /// Connections made to Redis after the first.
-    pub redis_reconnects: Counter,
-    /// Commands sent again after a transient refusal or a lost connection.
-    pub redis_retries: Counter,
-    /// Connections to Redis dropped because Redis stopped answering or taking bytes for
-    /// `timeout_secs`.
-    pub redis_timeouts: Counter,
-    /// Bytes of pipelines sent to Redis that its socket has not taken yet.
-    pub redis_unwritten_bytes: Gauge,
-    /// Housekeeping commands (expiry, index) Redis refused.
-    pub redis_housekeeping_errors: Counter,
-    /// Names dropped from the index after their data expired.
-    pub index_trimmed: Counter,
-    /// Time from sending a pipeline to its last reply.
-    pub redis_write_latency: Histogram,
-}
-
-impl Telemetry for Metrics {
-    fn prefix(&self) -> &'static str {
-        "am_collector_"
-    }
-
-    fn histograms(&self) -> Vec<(&'static str, &'static str, &Histogram)> {
-        vec![(
-            "redis_write_latency_seconds",
-            "Time from sending a pipeline to its last reply",
-            &self.redis_write_latency,
-        )]
-    }
-
-    fn samples(&self) -> Vec<Sample> {
-        let c = "counter";
-        let g = "gauge";
-        vec![
-            (
-                "received_points_total",
-                "Datapoints decoded from the wire",
-                c,
-                self.received.get(),
-            ),
-            (
-                "invalid_points_total",
-                "Datapoints with a non-numeric timestamp or value",
-                c,
-                self.invalid_points.get(),
-            ),
-            (
-                "nan_points_total",
-                "Datapoints with a NaN value, dropped as carbon drops them",
-                c,
-                self.nan_points.get(),
-            ),
-            (
-                "blacklisted_points_total",
-                "Datapoints rejected by the blacklist",
-                c,
-                self.blacklisted.get(),
-            ),
-            (
-                "ignored_points_total",
-                "Datapoints matching no whitelist pattern",
-                c,
-                self.ignored.get(),
-            ),
-            (
-                "routed_points_total",
-                "Point copies routed to a model",
-                c,
-                self.routed.get(),
-            ),
-            (
-                "stored_points_total",
-                "Point copies confirmed by Redis",
-                c,
-                self.stored.get(),
-            ),
-            (
-                "dropped_expired_points_total",
-                "Point copies already past retention",
-                c,
-                self.dropped_expired.get(),
-            ),
-            (
-                "dropped_bad_timestamp_points_total",
-                "Point copies with a timestamp not a number or too far ahead",
-                c,
-                self.dropped_bad_timestamp.get(),
-            ),
-            (
-                "dropped_buffer_full_points_total",
-                "UDP datapoints dropped while the buffer was full",
-                c,
-                self.dropped_buffer_full.get(),
-            ),
-            (
-                "dropped_redis_error_points_total",
-                "Point copies Redis refused permanently",
-                c,
-                self.dropped_redis_error.get(),
-            ),
-            (
-                "dropped_shutdown_points_total",
-                "Point copies unwritten at shutdown",
-                c,
-                self.dropped_shutdown.get(),
-            ),
-            (
-                "bad_frames_total",
-                "Pickle frames refused",
-                c,
-                self.bad_frames.get(),
-            ),
-            (
-                "bad_lines_total",
-                "Plaintext lines skipped",
-                c,
-                self.bad_lines.get(),
-            ),
-            (
-                "connections_total",
-                "TCP connections accepted",
-                c,
-                self.connections.get(),
-            ),
-            (
-                "connections_refused_total",
-                "TCP connections closed for bad input",
-                c,
-                self.connections_refused.get(),
-            ),
-            (
-                "connections_open",
-                "TCP connections open now",
-                g,
-                self.connections_open.get(),
-            ),
-            (
-                "connections_over_limit_total",
-                "TCP connections refused at max_connections",
-                c,
-                self.connections_over_limit.get(),
-            ),
-            (
-                "connections_idle_closed_total",
-                "TCP connections closed after idle_timeout_secs without a complete frame or line",
-                c,
-                self.connections_idle_closed.get(),
-            ),
-            (
-                "connections_evicted_total",
-                "TCP connections closed to keep unfinished frames and lines within max_pending_bytes",
-                c,
-                self.connections_evicted.get(),
-            ),
-            (
-                "pending_bytes",
-                "Bytes held for unfinished frames and lines",
-                g,
-                self.pending_bytes.get(),
-            ),
-            (
-                "pending_limit_bytes",
-                "limits.max_pending_bytes",
-                g,
-                self.pending_limit_bytes.get(),
-            ),
-            (
-                "log_suppressed_total",
-                "Warnings about peers not logged because of the per-peer rate limit",
-                c,
-                self.log_suppressed.get(),
-            ),
-            (
-                "open_files_limit",
-                "The open-file limit the collector runs with",
-                g,
-                self.open_files_limit.get(),
-            ),
-            (
-                "buffer_bytes",
-                "Bytes waiting for Redis",
-                g,
-                self.buffer_bytes.get(),
-            ),
-            (
-                "buffer_limit_bytes",
-                "Current bound on buffered bytes",
-                g,
-                self.buffer_limit_bytes.get(),
-            ),
-            (
-                "backpressure_waits_total",
-                "Times a TCP listener waited for buffer space",
-                c,
-                self.backpressure_waits.get(),
-            ),
-            (
-                "redis_connected",
-                "1 while connected to Redis",
-                g,
-                self.redis_connected.get(),
-            ),
-            (
-                "redis_reconnects_total",
-                "Reconnections to Redis",
-                c,
-                self.redis_reconnects.get(),
-            ),
-            (
-                "redis_retries_total",
-                "Commands sent again",
-                c,
-                self.redis_retries.get(),
-            ),
-            (
-                "redis_timeouts_total",
-                "Redis connections dropped because Redis stopped answering for timeout_secs",
-                c,
-                self.redis_timeouts.get(),
-            ),
-            (
-                "redis_unwritten_bytes",
-                "Bytes of sent pipelines the Redis socket has not taken yet",
-                g,
-                self.redis_unwritten_bytes.get(),
-            ),
-            (
-                "redis_housekeeping_errors_total",
-                "Expiry or index commands Redis refused",
-                c,
-                self.redis_housekeeping_errors.get(),
-            ),
-            (
-                "index_trimmed_names_total",
-                "Names dropped from the index after expiry",
-                c,
-                self.index_trimmed.get(),
-            ),
-        ]
+am_daemon::telemetry! {
+    /// Every counter of the collector. Names follow Prometheus conventions; the Graphite names are
+    /// the same with `_` kept.
+    pub struct Metrics("am_collector_") {
+        /// Datapoints decoded from the wire.
+        received: Counter = "received_points_total", "Datapoints decoded from the wire";
+        /// Datapoints whose timestamp or value was not a number (skipped; the frame was kept).
+        invalid_points: Counter = "invalid_points_total", "Datapoints with a non-numeric timestamp or value";
+        /// Datapoints whose value was NaN (dropped, as carbon drops them).
+        nan_points: Counter = "nan_points_total", "Datapoints with a NaN value, dropped as carbon drops them";
+        /// Datapoints rejected by the blacklist.
+        blacklisted: Counter = "blacklisted_points_total", "Datapoints rejected by the blacklist";
+        /// Datapoints matching no whitelist pattern.
+        ignored: Counter = "ignored_points_total", "Datapoints matching no whitelist pattern";
+        /// Point copies routed to a model (a point stored under two models counts twice).
+        routed: Counter = "routed_points_total", "Point copies routed to a model";
+        /// Point copies Redis confirmed.
+        stored: Counter = "stored_points_total", "Point copies confirmed by Redis";
+        /// Point copies dropped because they were already past their model's retention.
+        dropped_expired: Counter = "dropped_expired_points_total", "Point copies already past retention";
+        /// Point copies dropped because the timestamp was not a number or too far in the future.
+        dropped_bad_timestamp: Counter = "dropped_bad_timestamp_points_total", "Point copies with a timestamp not a number or too far ahead";
+        /// UDP datapoints dropped because the write buffer was full.
+        dropped_buffer_full: Counter = "dropped_buffer_full_points_total", "UDP datapoints dropped while the buffer was full";
+        /// Point copies Redis refused permanently (e.g. WRONGTYPE).
+        dropped_redis_error: Counter = "dropped_redis_error_points_total", "Point copies Redis refused permanently";
+        /// Point copies still unwritten when the shutdown timeout ran out.
+        dropped_shutdown: Counter = "dropped_shutdown_points_total", "Point copies unwritten at shutdown";
+        /// Pickle frames refused (the connection was closed).
+        bad_frames: Counter = "bad_frames_total", "Pickle frames refused";
+        /// Plaintext lines skipped.
+        bad_lines: Counter = "bad_lines_total", "Plaintext lines skipped";
+        /// TCP connections accepted.
+        connections: Counter = "connections_total", "TCP connections accepted";
+        /// TCP connections closed because of bad input.
+        connections_refused: Counter = "connections_refused_total", "TCP connections closed for bad input";
+        /// TCP connections open now.
+        connections_open: Gauge = "connections_open", "TCP connections open now";
+        /// TCP connections closed at once because their listener was at `max_connections`.
+        connections_over_limit: Counter = "connections_over_limit_total", "TCP connections refused at max_connections";
+        /// TCP connections closed after `idle_timeout_secs` without a complete frame or line.
+        connections_idle_closed: Counter = "connections_idle_closed_total", "TCP connections closed after idle_timeout_secs without a complete frame or line";
+        /// TCP connections closed to keep unfinished frames and lines within
+        /// `max_pending_bytes`.
+        connections_evicted: Counter = "connections_evicted_total", "TCP connections closed to keep unfinished frames and lines within max_pending_bytes";
+        /// Bytes held by TCP connections for unfinished frames and lines.
+        pending_bytes: Gauge = "pending_bytes", "Bytes held for unfinished frames and lines";
+        /// `limits.max_pending_bytes`.
+        pending_limit_bytes: Gauge = "pending_limit_bytes", "limits.max_pending_bytes";
+        /// Warnings about peers not logged because of the per-peer rate limit.
+        log_suppressed: Counter = "log_suppressed_total", "Warnings about peers not logged because of the per-peer rate limit";
+        /// The open-file limit the collector runs with (raised to the hard limit at start).
+        open_files_limit: Gauge = "open_files_limit", "The open-file limit the collector runs with";
+        /// Bytes waiting for Redis (queued or unanswered).
+        buffer_bytes: Gauge = "buffer_bytes", "Bytes waiting for Redis";
+        /// Current bound on `buffer_bytes`.
+        buffer_limit_bytes: Gauge = "buffer_limit_bytes", "Current bound on buffered bytes";
+        /// Times a TCP listener waited for buffer space (backpressure).
+        backpressure_waits: Counter = "backpressure_waits_total", "Times a TCP listener waited for buffer space";
+        /// 1 while connected to Redis.
+        redis_connected: Gauge = "redis_connected", "1 while connected to Redis";
+        /// Connections made to Redis after the first.
+        redis_reconnects: Counter = "redis_reconnects_total", "Reconnections to Redis";
+        /// Commands sent again after a transient refusal or a lost connection.
+        redis_retries: Counter = "redis_retries_total", "Commands sent again";
+        /// Connections to Redis dropped because Redis stopped answering or taking bytes for
+        /// `timeout_secs`.
+        redis_timeouts: Counter = "redis_timeouts_total", "Redis connections dropped because Redis stopped answering for timeout_secs";
+        /// Bytes of pipelines sent to Redis that its socket has not taken yet.
+        redis_unwritten_bytes: Gauge = "redis_unwritten_bytes", "Bytes of sent pipelines the Redis socket has not taken yet";
+        /// Housekeeping commands (expiry, index) Redis refused.
+        redis_housekeeping_errors: Counter = "redis_housekeeping_errors_total", "Expiry or index commands Redis refused";
+        /// Names dropped from the index after their data expired.
+        index_trimmed: Counter = "index_trimmed_names_total", "Names dropped from the index after expiry";
+        /// Time from sending a pipeline to its last reply.
+        redis_write_latency: Histogram = "redis_write_latency_seconds", "Time from sending a pipeline to its last reply";
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use am_bench::machine;
 use am_collector::config::RedisSinkConfig;
 use am_collector::metrics::Metrics;
-use am_collector::sink::{EncodedBatch, RedisSink};
+use am_collector::writer::{EncodedBatch, RedisWriter};
 use am_store::Model;
 use am_store::writer::{Batch, ModelTable};
 use am_tests::RedisServer;
@@ -62,12 +62,12 @@ fn main() -> anyhow::Result<()> {
         shutdown_timeout_secs: 30,
         timeout_secs: 30,
     };
-    let (sink, handle) = RedisSink::new(config, table.clone(), metrics.clone());
+    let (writer, handle) = RedisWriter::new(config, table.clone(), metrics.clone());
     let sink_thread = std::thread::spawn(move || -> anyhow::Result<()> {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
-            .block_on(sink.run());
+            .block_on(writer.run());
         Ok(())
     });
     let names: Vec<String> = (0..metrics_n)

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use am_collector::config::CollectorConfig;
 use am_collector::config::{Listener, TcpLimits};
+use am_collector::listener::budget::PendingBudget;
+use am_collector::listener::warn::Warnings;
+use am_collector::listener::{self, Ingest};
 use am_collector::metrics::{Metrics, run_graphite_reporter, serve_prometheus};
 use am_collector::router::Router;
-use am_collector::sink::RedisSink;
-use am_collector::spout::budget::PendingBudget;
-use am_collector::spout::warn::Warnings;
-use am_collector::spout::{self, Ingest};
+use am_collector::writer::RedisWriter;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -35,27 +35,28 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
     let router = Arc::new(Router::new(&config.router).context("building the router")?);
     let redis = config.writer.redis().clone();
     let shutdown_timeout = Duration::from_secs(redis.shutdown_timeout_secs);
-    let (sink, handle) = RedisSink::new(redis.clone(), router.models().clone(), metrics.clone());
+    let (writer, handle) =
+        RedisWriter::new(redis.clone(), router.models().clone(), metrics.clone());
     // The sink gets a thread of its own: it is the one serial stage, and sharing a worker with
     // the connection tasks costs it wake-ups.
-    let (sink_done_tx, sink_task) = tokio::sync::oneshot::channel::<()>();
+    let (writer_done_tx, writer_task) = tokio::sync::oneshot::channel::<()>();
     std::thread::Builder::new()
-        .name("am-redis-sink".into())
+        .name("am-redis-writer".into())
         .spawn(move || {
             match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
             {
-                Ok(rt) => rt.block_on(sink.run()),
-                Err(e) => tracing::error!(error = %e, "cannot start the sink's runtime"),
+                Ok(rt) => rt.block_on(writer.run()),
+                Err(e) => tracing::error!(error = %e, "cannot start the writer's runtime"),
             }
-            let _ = sink_done_tx.send(());
+            let _ = writer_done_tx.send(());
         })
-        .context("starting the sink thread")?;
+        .context("starting the writer thread")?;
     let warnings = Arc::new(Warnings::new(metrics.clone()));
     let ingest = Arc::new(Ingest {
         router,
-        sink: handle,
+        writer: handle,
         metrics: metrics.clone(),
         budget: PendingBudget::new(
             config.max_pending_bytes(),
@@ -70,7 +71,7 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
     for l in &config.listener.0 {
         let bind = l.bind();
         let limits = fitted_limits(l, &config.listener.0, open_files);
-        let task = spout::start(l, limits, ingest.clone(), stop_rx.clone())
+        let task = listener::start(l, limits, ingest.clone(), stop_rx.clone())
             .await
             .with_context(|| format!("binding {} on {bind}", l.kind()))?;
         match limits {
@@ -110,7 +111,7 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
         .await
         .context("installing the signal handlers")?;
     tracing::info!(
-        buffered_bytes = ingest.sink.buffer.used(),
+        buffered_bytes = ingest.writer.buffer.used(),
         "stopping: closing listeners and flushing to Redis"
     );
     let _ = stop_tx.send(true);
@@ -119,7 +120,7 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
         let _ = l.await;
     }
     // Connection tasks end at their next read; give them a moment, then the sink drains.
-    let flushed = tokio::time::timeout(shutdown_timeout, sink_task).await;
+    let flushed = tokio::time::timeout(shutdown_timeout, writer_task).await;
     let m = &metrics;
     let unwritten = m
         .routed

@@ -137,14 +137,14 @@ impl ModelSpec {
 #[serde(deny_unknown_fields)]
 pub enum WriterConfig {
     /// Write to Redis.
-    RedisSink(RedisSinkConfig),
+    RedisWriter(RedisSinkConfig),
 }
 
 impl WriterConfig {
     /// The Redis sink's settings.
     pub fn redis(&self) -> &RedisSinkConfig {
         match self {
-            WriterConfig::RedisSink(r) => r,
+            WriterConfig::RedisWriter(r) => r,
         }
     }
 }

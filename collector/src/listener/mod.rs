@@ -26,7 +26,7 @@ use crate::config::{Listener, TcpLimits};
 
 use crate::metrics::Metrics;
 use crate::router::{Decision, Router};
-use crate::sink::{EncodedBatch, SinkHandle};
+use crate::writer::{EncodedBatch, WriterHandle};
 
 /// Everything a listener needs to turn datapoints into writes.
 #[derive(Debug)]
@@ -34,7 +34,7 @@ pub struct Ingest {
     /// The router.
     pub router: Arc<Router>,
     /// The sink.
-    pub sink: SinkHandle,
+    pub writer: WriterHandle,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// The bound on unfinished frames and lines of every TCP connection.
@@ -113,7 +113,7 @@ impl Ingest {
             return;
         }
         let enc = self.encode(batch);
-        self.sink.buffer.acquire(enc.bytes.len() as u64).await;
+        self.writer.buffer.acquire(enc.bytes.len() as u64).await;
         self.send(enc);
     }
 
@@ -126,7 +126,7 @@ impl Ingest {
         }
         let points = batch.points() as u64;
         let enc = self.encode(batch);
-        if self.sink.buffer.try_acquire(enc.bytes.len() as u64) {
+        if self.writer.buffer.try_acquire(enc.bytes.len() as u64) {
             self.send(enc);
         } else {
             self.metrics.dropped_buffer_full.add(points);
@@ -139,7 +139,7 @@ impl Ingest {
 
     fn send(&self, enc: EncodedBatch) {
         let points: u64 = enc.cmds.iter().map(|c| u64::from(c.points())).sum();
-        if !self.sink.send(enc) {
+        if !self.writer.send(enc) {
             self.metrics.dropped_shutdown.add(points);
             tracing::error!(points, "sink has stopped; datapoints dropped");
         }

@@ -5,4 +5,4 @@ pub mod link;
 mod redis;
 
 pub use buffer::Buffer;
-pub use redis::{EncodedBatch, RedisSink, SinkHandle};
+pub use redis::{EncodedBatch, RedisWriter, WriterHandle};

@@ -64,14 +64,14 @@ pub struct EncodedBatch {
 
 /// What listeners hold to reach the sink.
 #[derive(Debug, Clone)]
-pub struct SinkHandle {
+pub struct WriterHandle {
     tx: mpsc::UnboundedSender<EncodedBatch>,
-    /// The bound on buffered bytes (charge before [`SinkHandle::send`]).
+    /// The bound on buffered bytes (charge before [`WriterHandle::send`]).
     pub buffer: Arc<Buffer>,
 }
 
-impl SinkHandle {
-    /// Hands over a batch whose `bytes.len()` has been charged to [`SinkHandle::buffer`].
+impl WriterHandle {
+    /// Hands over a batch whose `bytes.len()` has been charged to [`WriterHandle::buffer`].
     /// Returns false once the sink has stopped (the caller gives the charge back).
     pub fn send(&self, batch: EncodedBatch) -> bool {
         let n = batch.bytes.len() as u64;
@@ -106,7 +106,7 @@ impl Segment {
 
 /// The sink task's state.
 #[derive(Debug)]
-pub struct RedisSink {
+pub struct RedisWriter {
     config: RedisSinkConfig,
     table: ModelTable,
     rx: mpsc::UnboundedReceiver<EncodedBatch>,
@@ -130,24 +130,24 @@ pub struct RedisSink {
     connected_once: bool,
 }
 
-impl RedisSink {
+impl RedisWriter {
     /// Creates the sink and the handle listeners use to reach it.
     pub fn new(
         config: RedisSinkConfig,
         table: ModelTable,
         metrics: Arc<Metrics>,
-    ) -> (RedisSink, SinkHandle) {
+    ) -> (RedisWriter, WriterHandle) {
         let (tx, rx) = mpsc::unbounded_channel();
         let buffer = Arc::new(Buffer::new(
             config.buffer_max_bytes,
             config.buffer_max_seconds,
             metrics.clone(),
         ));
-        let handle = SinkHandle {
+        let handle = WriterHandle {
             tx,
             buffer: buffer.clone(),
         };
-        let sink = RedisSink {
+        let writer = RedisWriter {
             config,
             table,
             rx,
@@ -165,7 +165,7 @@ impl RedisSink {
             open: true,
             connected_once: false,
         };
-        (sink, handle)
+        (writer, handle)
     }
 
     fn idle(&self) -> bool {
