@@ -6,9 +6,9 @@
 //! - emits `count` (series read), `max` and `mean` (of their last values), `runs` (how many
 //!   times this service ran, kept in the persistent state) and `reference` (the reference
 //!   metric's last value);
-//! - sends an `anomalous` event (severity warning) when a metric's last value goes above
-//!   `threshold`, and an `ok` event when it comes back (which metrics are anomalous is kept in
-//!   the state, so each crossing is reported once);
+//! - reports a verdict on every metric it read: `anomalous` (severity warning) while its last
+//!   value is above `threshold`, `ok` otherwise (the runner's alarm layer remembers them and
+//!   notifies each crossing once);
 //! - logs a summary at info level.
 //!
 //! ```json
@@ -21,9 +21,7 @@
 //! }
 //! ```
 
-use std::collections::BTreeSet;
-
-use am_plugin_api::{BaseTask, Context, Event, Init, PluginError};
+use am_plugin_api::{BaseTask, Context, Init, PluginError, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// The options of one service.
@@ -53,8 +51,6 @@ pub struct Memory {
     pub runs: u64,
     /// The `max` of the previous run with data.
     pub last_max: Option<f64>,
-    /// The metrics whose last value is above the threshold.
-    pub anomalous: BTreeSet<String>,
 }
 
 /// The state key of [`Memory`].
@@ -118,29 +114,17 @@ impl BaseTask for Example {
             }
         }
 
+        let mut anomalous = 0;
         for &(name, value) in &lasts {
-            let high = value > self.options.threshold;
-            let event = match (high, memory.anomalous.contains(name)) {
-                (true, false) => Event::anomalous(name).reason(format!(
-                    "last value {value} is above the threshold {}",
-                    self.options.threshold
-                )),
-                (false, true) => Event::ok(name).reason(format!(
-                    "last value {value} is back under the threshold {}",
-                    self.options.threshold
-                )),
-                _ => continue,
-            };
-            ctx.event(
-                event
-                    .value("last", value)
-                    .value("threshold", self.options.threshold),
-            )?;
-            if high {
-                memory.anomalous.insert(name.to_owned());
+            let t = self.options.threshold;
+            let verdict = if value > t {
+                anomalous += 1;
+                Verdict::anomalous(name)
+                    .reason(format!("last value {value} is above the threshold {t}"))
             } else {
-                memory.anomalous.remove(name);
-            }
+                Verdict::ok(name).reason(format!("last value {value} is under the threshold {t}"))
+            };
+            ctx.verdict(verdict.value("last", value).value("threshold", t))?;
         }
 
         ctx.state_set_json(MEMORY, &memory)?;
@@ -149,7 +133,7 @@ impl BaseTask for Example {
             memory.runs,
             series.len(),
             max.map_or_else(|| "-".to_owned(), |m| m.to_string()),
-            memory.anomalous.len()
+            anomalous
         ));
         Ok(())
     }

@@ -81,53 +81,47 @@ fn state_persists_across_ticks_and_instances() {
         .unwrap();
     assert_eq!(memory.runs, 3);
     assert_eq!(memory.last_max, Some(120.0));
-    assert_eq!(
-        memory.anomalous.into_iter().collect::<Vec<_>>(),
-        ["system.total.cpu"]
-    );
     // Another service has its own state.
     run_task::<Example>(OPTIONS, "service2", &mut host, 1060).unwrap();
     assert_eq!(host.last_value("runs"), Some(1.0));
 }
 
 #[test]
-fn events_on_crossing_the_threshold_and_coming_back() {
+fn a_verdict_on_every_metric_at_every_tick() {
     let mut host = TestHost::new();
     let mut runner = TestRunner::new::<Example>(OPTIONS, "service1", &mut host).unwrap();
     host.add_point("system.db.cpu", 1000, 50.0);
     runner.run(&mut host, 1000).unwrap();
-    assert!(host.events().is_empty());
+    let verdicts = host.take_verdicts();
+    assert_eq!(verdicts.len(), 1);
+    assert_eq!(verdicts[0].state, "ok");
 
     host.add_point("system.db.cpu", 1030, 95.5);
     runner.run(&mut host, 1030).unwrap();
-    let events = host.take_events();
-    assert_eq!(events.len(), 1);
-    let e = &events[0];
+    let verdicts = host.take_verdicts();
+    assert_eq!(verdicts.len(), 1);
+    let v = &verdicts[0];
     assert_eq!(
-        (e.state.as_str(), e.severity.as_str(), e.metric.as_str()),
+        (v.state.as_str(), v.severity.as_str(), v.subject.as_str()),
         ("anomalous", "warning", "system.db.cpu")
     );
-    assert_eq!(e.reason, "last value 95.5 is above the threshold 90");
+    assert_eq!(v.reason, "last value 95.5 is above the threshold 90");
     assert_eq!(
-        e.values,
+        v.values,
         [("last".into(), 95.5), ("threshold".into(), 90.0)]
     );
-    assert_eq!(e.ts, 1030);
+    assert_eq!(v.ts, 1030);
 
-    // Still high: no new event.
+    // Still high: judged anomalous again (the alarm layer notifies once).
     host.add_point("system.db.cpu", 1060, 97.0);
     runner.run(&mut host, 1060).unwrap();
-    assert!(host.events().is_empty());
+    assert_eq!(host.take_verdicts()[0].state, "anomalous");
 
     host.add_point("system.db.cpu", 1090, 20.0);
     runner.run(&mut host, 1090).unwrap();
-    let events = host.take_events();
-    assert_eq!(events.len(), 1);
-    assert_eq!(
-        (events[0].state.as_str(), events[0].severity.as_str()),
-        ("ok", "info")
-    );
-    assert_eq!(events[0].value("last"), Some(20.0));
+    let verdicts = host.take_verdicts();
+    assert_eq!(verdicts[0].state, "ok");
+    assert_eq!(verdicts[0].value("last"), Some(20.0));
 }
 
 #[test]

@@ -5,9 +5,10 @@
 //! reads them in batches over `[tick − full_duration, tick]`, skips the series that are too
 //! short, stale or boring, and runs the ensemble of [`am_skyline`] on the rest. A metric is
 //! anomalous when at least `consensus` of the nine algorithms fire. For each anomalous metric
-//! it sends an `anomalous` event whose reason names the algorithms that fired (values: `value`,
-//! the newest point; `algorithms`, how many fired) and writes its flag; then it writes the
-//! tick's totals:
+//! it reports an `anomalous` verdict whose reason names the algorithms that fired (values:
+//! `value`, the newest point; `algorithms`, how many fired) and writes its flag; the metrics it
+//! does not report are judged ok (`Reporting::Anomalies`), so an alarm it stops reporting
+//! resolves. Then it writes the tick's totals:
 //!
 //! | field | value |
 //! |---|---|
@@ -59,7 +60,7 @@ mod totals;
 
 use std::time::Instant;
 
-use am_plugin_api::{BaseTask, Context, Event, Init, PluginError};
+use am_plugin_api::{BaseTask, Context, Init, PluginError, Reporting, Verdict};
 use am_skyline::{Analyser, Rules, Skip, Window, shard_of};
 use serde::Deserialize;
 
@@ -143,6 +144,9 @@ fn refuse(what: &str, value: impl std::fmt::Display) -> PluginError {
 impl BaseTask for Skyline {
     type Options = Options;
     const NAME: &'static str = "Skyline";
+    /// Only the anomalous metrics are reported; every other metric of the service (and
+    /// shard) that an earlier tick raised is judged ok again.
+    const REPORTING: Reporting = Reporting::Anomalies;
 
     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
         if options.patterns.is_empty() || options.patterns.iter().any(String::is_empty) {
@@ -219,7 +223,7 @@ impl Skyline {
         Ok(names)
     }
 
-    /// Reads and judges `names` in batches; emits flags and events; counts.
+    /// Reads and judges `names` in batches; emits flags and verdicts; counts.
     fn analyse(&mut self, ctx: &Context<'_>, names: &[String]) -> Result<Totals, PluginError> {
         let o = &self.options;
         let tick = ctx.tick();
@@ -257,8 +261,8 @@ impl Skyline {
                                 .find(|v| v.is_finite())
                                 .copied()
                                 .unwrap_or(f64::NAN);
-                            ctx.event(
-                                Event::anomalous(s.name.as_str())
+                            ctx.verdict(
+                                Verdict::anomalous(s.name.as_str())
                                     .reason(verdict.fired.to_string())
                                     .value("value", last)
                                     .value("algorithms", verdict.fired.len() as f64),

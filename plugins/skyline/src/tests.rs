@@ -1,4 +1,4 @@
-//! The plugin in `TestHost`: detection and events, skip counts, options, sharding.
+//! The plugin in `TestHost`: detection and verdicts, skip counts, options, sharding.
 
 use std::collections::BTreeMap;
 
@@ -33,7 +33,7 @@ fn fields(host: &TestHost) -> BTreeMap<String, f64> {
 }
 
 #[test]
-fn an_anomalous_metric_is_flagged_and_its_event_names_the_algorithms() {
+fn an_anomalous_metric_is_flagged_and_its_verdict_names_the_algorithms() {
     let mut host = TestHost::new();
     day(&mut host, "web01.cpu", 1, 0.0);
     day(&mut host, "web02.cpu", 2, 500.0);
@@ -49,11 +49,11 @@ fn an_anomalous_metric_is_flagged_and_its_event_names_the_algorithms() {
     assert_eq!(out.get("anomalous"), Some(&1.0));
     assert_eq!(out.get("skipped_short"), Some(&0.0));
     assert!(out.get("run_time_ms").is_some_and(|t| *t >= 0.0));
-    let events = host.events();
-    assert_eq!(events.len(), 1, "{events:?}");
-    let e = &events[0];
+    let verdicts = host.verdicts();
+    assert_eq!(verdicts.len(), 1, "{verdicts:?}");
+    let e = &verdicts[0];
     assert_eq!(
-        (e.state.as_str(), e.metric.as_str()),
+        (e.state.as_str(), e.subject.as_str()),
         ("anomalous", "web02.cpu")
     );
     let fired: Vec<&str> = e.reason.split(", ").collect();
@@ -106,7 +106,7 @@ fn short_stale_and_boring_series_are_counted_not_analysed() {
     assert_eq!(out.get("skipped_short"), Some(&2.0));
     assert_eq!(out.get("skipped_stale"), Some(&1.0));
     assert_eq!(out.get("skipped_boring"), Some(&1.0));
-    assert!(host.events().is_empty());
+    assert!(host.verdicts().is_empty());
 }
 
 #[test]
@@ -123,14 +123,14 @@ fn patterns_select_the_metrics_once_each() {
         Some(&3.0),
         "web.a matches both, counted once"
     );
-    assert_eq!(host.events().len(), 2);
+    assert_eq!(host.verdicts().len(), 2);
     let host2 = &mut TestHost::new();
     day(host2, "web.a", 1, 500.0);
     day(host2, "db.a", 3, 500.0);
     run_task::<Skyline>(r#"{"patterns": ["db.*"]}"#, "db", host2, TICK).unwrap();
     let out = fields(host2);
     assert_eq!(out.get("analysed"), Some(&1.0));
-    assert_eq!(host2.events()[0].metric, "db.a");
+    assert_eq!(host2.verdicts()[0].subject, "db.a");
 }
 
 #[test]
@@ -182,7 +182,7 @@ fn batches_do_not_change_the_result() {
         f
     };
     assert_eq!(strip(&one), strip(&small));
-    assert_eq!(one.events(), small.events());
+    assert_eq!(one.verdicts(), small.verdicts());
 }
 
 /// Runs the 4 shards of one tick in the given order; returns the metrics each flagged

@@ -10,10 +10,11 @@
 //! | `zscore` | the newest point's z-score (not written when the history is flat)  |
 //! | `mean`   | the mean of the history the newest point is judged against         |
 //!
-//! as `<prefix>.Template.<service>.<field>`, and sends an event when the verdict changes
-//! (`ok` → `anomalous`, back to `ok`, or `unknown` when the data is missing or stale). When
-//! the data is stale (newest point older than `max_age`) or too short (fewer than
-//! `min_points` before the newest), it writes **nothing** (a gap in Graphite) and logs why.
+//! as `<prefix>.Template.<service>.<field>`, and reports its verdict on the metric at every
+//! tick: `anomalous` when flagged, `ok` otherwise, `unknown` when the data is missing, stale
+//! (newest point older than `max_age`) or too short (fewer than `min_points` before the
+//! newest) — then it writes **nothing** (a gap in Graphite) and logs why. The runner's alarm
+//! layer turns the verdicts into an alarm and notifies its transitions only.
 //!
 //! ```json
 //! "Template": {
@@ -34,8 +35,8 @@
 // Imports. `am_plugin_api` is the only anna-molly crate a plugin needs (the shipped detectors
 // also use `am_plugin_kit` for t-digests, gap filling and STL; add it if you need those).
 // ---------------------------------------------------------------------------------------------
-use am_plugin_api::{BaseTask, Context, Event, Init, PluginError, Point, Severity, State};
-use serde::{Deserialize, Serialize};
+use am_plugin_api::{BaseTask, Context, Init, PluginError, Point, Verdict};
+use serde::Deserialize;
 
 // ---------------------------------------------------------------------------------------------
 // 1. Options: one service's `worker_options` entry in analyzer.json.
@@ -90,28 +91,13 @@ fn default_max_age() -> i64 {
 //
 // The runner may rebuild your instance at any time (after a panic, on another worker, after a
 // restart), so anything that must be remembered goes into the state (a Redis hash per plugin
-// and service), never into fields of the struct. Here: the last verdict, so that an event is
-// sent only when it changes.
+// and service, `ctx.state_set_json`/`state_get_json`), never into fields of the struct. This
+// detector needs none: it judges each tick afresh, and the runner's alarm layer remembers what
+// it said (so it need not keep its last verdict to report changes only).
 //
 // CHANGE: keep whatever your algorithm needs (a t-digest, a running average, a counter...).
-// Store it as JSON with `state_set_json`/`state_get_json` (or raw bytes with `state_set`).
-// If you change its shape later, old state will not parse: handle that (see `run`).
+// If you change its shape later, old state will not parse: handle that.
 // ---------------------------------------------------------------------------------------------
-
-/// The state key under which the last verdict is kept.
-pub const VERDICT: &str = "verdict";
-
-/// The last verdict, kept in the state as JSON (`"ok"`, `"anomalous"`, `"unknown"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// Within the threshold.
-    Ok,
-    /// Outside the threshold.
-    Anomalous,
-    /// No verdict: no data, stale data or too little history.
-    Unknown,
-}
 
 // ---------------------------------------------------------------------------------------------
 // 3. The detector.
@@ -187,7 +173,7 @@ impl BaseTask for Template {
     // `ctx.read_pattern("system.*.cpu", from, until)` for a pattern).
     //
     // Errors: return `Err` (with `?`) when the task cannot do its job (the store failed, the
-    // state is corrupt). The runner logs it and DISCARDS the task's outputs and events; state
+    // state is corrupt). The runner logs it and DISCARDS the task's outputs and verdicts; state
     // already written stays written. Data that does not allow a verdict (stale, too short) is
     // NOT an error: say so in the log and return `Ok`. Never panic on purpose: a panic is
     // caught, logged, fails the task and makes the runner rebuild the instance.
@@ -251,28 +237,24 @@ impl BaseTask for Template {
         }
         ctx.emit("mean", mean)?;
 
-        // Remember, and report changes. The event goes to the runner's event outputs
-        // (webhook, Graphite events) and its log.
-        let verdict = if flag == 0.0 {
-            Verdict::Ok
+        // Judge. The verdict goes to the runner's alarm layer, which keeps the alarm's state
+        // and notifies people of its transitions only: report it at every tick.
+        let mut verdict = if flag == 0.0 {
+            Verdict::ok(&o.metric).reason(format!(
+                "value {} is within {} standard deviations of the mean {mean:.3}",
+                newest.value, o.threshold
+            ))
         } else {
-            Verdict::Anomalous
-        };
-        let mut event = match verdict {
-            Verdict::Anomalous => Event::anomalous(&o.metric).reason(format!(
+            Verdict::anomalous(&o.metric).reason(format!(
                 "value {} is {:.1} standard deviations from the mean {mean:.3} (threshold {})",
                 newest.value, zscore, o.threshold
-            )),
-            _ => Event::ok(&o.metric).reason(format!(
-                "value {} is back within {} standard deviations of the mean {mean:.3}",
-                newest.value, o.threshold
-            )),
+            ))
         };
-        event = event.value("value", newest.value).value("mean", mean);
+        verdict = verdict.value("value", newest.value).value("mean", mean);
         if zscore.is_finite() {
-            event = event.value("zscore", zscore);
+            verdict = verdict.value("zscore", zscore);
         }
-        change_verdict(ctx, verdict, event)
+        ctx.verdict(verdict)
     }
 }
 
@@ -301,32 +283,10 @@ pub fn zscore(value: f64, mean: f64, stddev: f64) -> f64 {
     }
 }
 
-/// No verdict this tick: log why, write nothing, and report `unknown` once.
+/// No verdict this tick: log why, write nothing, and report `unknown`.
 fn no_verdict(ctx: &Context<'_>, metric: &str, why: &str) -> Result<(), PluginError> {
     ctx.warn(format!("{why}; nothing written"));
-    let event = Event::new(State::Unknown, metric)
-        .severity(Severity::Warning)
-        .reason(why);
-    change_verdict(ctx, Verdict::Unknown, event)
-}
-
-/// Sends `event` if `verdict` differs from the one in the state, then stores `verdict`.
-/// A service that never ran counts as `ok`, so a healthy start sends nothing.
-fn change_verdict(ctx: &Context<'_>, verdict: Verdict, event: Event) -> Result<(), PluginError> {
-    // State written by an older version of the plugin may not parse: start afresh rather
-    // than failing every tick forever.
-    let previous = match ctx.state_get_json::<Verdict>(VERDICT) {
-        Ok(v) => v.unwrap_or(Verdict::Ok),
-        Err(e) => {
-            ctx.warn(format!("{}; starting afresh", e.message()));
-            Verdict::Ok
-        }
-    };
-    if verdict != previous {
-        ctx.event(event)?;
-        ctx.state_set_json(VERDICT, &verdict)?;
-    }
-    Ok(())
+    ctx.verdict(Verdict::unknown(metric).reason(why))
 }
 
 // ---------------------------------------------------------------------------------------------

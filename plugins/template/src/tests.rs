@@ -57,41 +57,41 @@ fn a_clear_anomaly_is_flagged() {
         .collect();
     assert_eq!(flagged, [90], "{flags:?}");
 
-    // The spike's tick alone: flag 1, a z-score well above the threshold, an event.
+    // The spike's tick alone: flag 1, a z-score well above the threshold, an anomalous verdict.
     let mut h = self::host(91, Some((90, 100.0)));
     run_task::<Template>(OPTIONS, "web", &mut h, T0 + 90 * STEP).unwrap();
     assert_eq!(fields(&h), ["flag", "zscore", "mean"]);
     assert_eq!(h.last_value("flag"), Some(1.0));
     assert!(h.last_value("zscore").unwrap() > 10.0);
-    let event = &h.events()[0];
+    let verdict = &h.verdicts()[0];
     assert_eq!(
-        (event.state.as_str(), event.metric.as_str()),
+        (verdict.state.as_str(), verdict.subject.as_str()),
         ("anomalous", METRIC)
     );
-    assert_eq!(event.value("value"), Some(100.0));
-    assert_eq!(
-        h.state_json::<Verdict>("Template", "web", VERDICT).unwrap(),
-        Some(Verdict::Anomalous)
-    );
+    assert_eq!(verdict.value("value"), Some(100.0));
 }
 
 #[test]
-fn events_are_sent_only_when_the_verdict_changes() {
+fn every_tick_reports_a_verdict() {
     let mut host = host(120, Some((90, 100.0)));
     let mut runner = TestRunner::new::<Template>(OPTIONS, "web", &mut host).unwrap();
     for i in 60..120 {
         runner.run(&mut host, T0 + i * STEP).unwrap();
     }
-    let events: Vec<(&str, i64)> = host
-        .events()
+    let verdicts: Vec<(&str, i64)> = host
+        .verdicts()
         .iter()
-        .map(|e| (e.state.as_str(), e.ts))
+        .map(|v| (v.state.as_str(), v.ts))
         .collect();
-    // Anomalous at the spike, ok again at the next tick, nothing else.
-    assert_eq!(
-        events,
-        [("anomalous", T0 + 90 * STEP), ("ok", T0 + 91 * STEP)]
-    );
+    // One per tick, on the metric: anomalous at the spike alone.
+    assert_eq!(verdicts.len(), 60);
+    assert!(host.verdicts().iter().all(|v| v.subject == METRIC));
+    let anomalous: Vec<i64> = verdicts
+        .iter()
+        .filter(|(s, _)| *s == "anomalous")
+        .map(|(_, ts)| *ts)
+        .collect();
+    assert_eq!(anomalous, [T0 + 90 * STEP]);
 }
 
 #[test]
@@ -105,7 +105,11 @@ fn normal_data_is_not_flagged() {
         let z = host.last_value("zscore").unwrap();
         assert!(z.abs() <= 3.0, "minute {i}: zscore {z}");
     }
-    assert!(host.events().is_empty(), "{:?}", host.events());
+    assert!(
+        host.verdicts().iter().all(|v| v.state == "ok"),
+        "{:?}",
+        host.verdicts()
+    );
 }
 
 #[test]
@@ -150,7 +154,7 @@ fn invalid_options_are_refused_naming_the_option() {
 }
 
 #[test]
-fn stale_data_writes_nothing_and_reports_unknown_once() {
+fn stale_data_writes_nothing_and_reports_unknown() {
     let mut host = host(120, None);
     let mut runner = TestRunner::new::<Template>(OPTIONS, "web", &mut host).unwrap();
     // 20 minutes after the newest point (max_age is 600 s).
@@ -164,18 +168,15 @@ fn stale_data_writes_nothing_and_reports_unknown_once() {
         "{:?}",
         host.logs()
     );
-    assert_eq!(host.events().len(), 1);
-    assert_eq!(host.events()[0].state, "unknown");
-
-    // Still stale: no second event.
-    runner.run(&mut host, late + 60).unwrap();
-    assert_eq!(host.events().len(), 1);
+    assert_eq!(host.verdicts().len(), 1);
+    assert_eq!(host.verdicts()[0].state, "unknown");
+    assert!(host.verdicts()[0].reason.contains("is stale"));
 
     // Data again: back to `ok`.
     host.add_point(METRIC, late + 120, 50.0);
     runner.run(&mut host, late + 120).unwrap();
     assert_eq!(host.last_value("flag"), Some(0.0));
-    assert_eq!(host.events().last().map(|e| e.state.as_str()), Some("ok"));
+    assert_eq!(host.verdicts().last().map(|v| v.state.as_str()), Some("ok"));
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! fences `q25 − k·IQR` and `q75 + k·IQR` (`iqr_scaling` k, default 1.5), narrowed by
 //! `static_lower_threshold` / `static_upper_threshold` when given; and writes, per instance,
 //! `1` (above), `-1` (below) or `0`, plus `quantile_25`, `quantile_75`, `count` (instances
-//! judged) and `invalid` (instances flagged) — anna-molly's output fields.
+//! judged) and `invalid` (instances flagged) — anna-molly's output fields — and reports a verdict
+//! on each instance metric: `anomalous` when flagged, `ok` otherwise.
 //!
 //! The instance's field is its metric name without the pattern's literal path, up to the last
 //! dot before the first wildcard (`metrics: "system.*"` or `"system.web*"`, metric
@@ -24,7 +25,7 @@
 //! }
 //! ```
 
-use am_plugin_api::{BaseTask, Context, Init, PluginError};
+use am_plugin_api::{BaseTask, Context, Init, PluginError, Verdict};
 use am_plugin_kit::closest;
 use serde::Deserialize;
 
@@ -179,6 +180,19 @@ impl BaseTask for TukeysFilter {
                 .filter(|r| !r.is_empty())
                 .unwrap_or(&s.name);
             states.push((instance.to_string(), state));
+            let verdict = match state {
+                1.0 => Verdict::anomalous(&s.name)
+                    .reason(format!("{v} is above the upper fence {upper}")),
+                -1.0 => Verdict::anomalous(&s.name)
+                    .reason(format!("{v} is below the lower fence {lower}")),
+                _ => Verdict::ok(&s.name).reason(format!("{v} is within [{lower}, {upper}]")),
+            };
+            ctx.verdict(
+                verdict
+                    .value("value", v)
+                    .value("lower", lower)
+                    .value("upper", upper),
+            )?;
         }
         if states.is_empty() {
             ctx.error(format!(
