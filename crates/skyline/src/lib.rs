@@ -264,17 +264,6 @@ pub fn analyse(ts: &[i64], values: &[f64], window: &Window, consensus: usize) ->
     Analyser::new().analyse(ts, values, window, consensus)
 }
 
-/// Applies the skip rules (see [`Analyser::classify`]).
-pub fn classify(
-    ts: &[i64],
-    values: &[f64],
-    now: i64,
-    stale_period: i64,
-    min_points: usize,
-) -> Option<Skip> {
-    Analyser::new().classify(ts, values, now, stale_period, min_points)
-}
-
 /// FNV-1a, 64-bit, of `bytes`.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
