@@ -21,6 +21,17 @@ pub const REDIS_CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Environment variable that overrides where `redis-server` is found.
 pub const REDIS_SERVER_ENV: &str = "AM_TESTS_REDIS_SERVER";
 
+/// The redis-server on `127.0.0.1:port`, database 0, no password, as the store crate's
+/// clients (`am_store::Conn`, `am_store::Reader`) take it.
+pub fn local_redis(port: u16) -> am_store::RedisAddr {
+    am_store::RedisAddr {
+        host: "127.0.0.1".into(),
+        port,
+        db: 0,
+        password: None,
+    }
+}
+
 /// A running `redis-server` (see [`RedisServer::start`]); stopped by PID when dropped.
 #[derive(Debug)]
 pub struct RedisServer {
@@ -77,6 +88,11 @@ impl RedisServer {
                 }
             },
         )
+    }
+
+    /// Its address for the store crate's clients ([`local_redis`] of its port).
+    pub fn addr(&self) -> am_store::RedisAddr {
+        local_redis(self.port)
     }
 
     /// The TCP port it listens on (on 127.0.0.1); the same after [`start_again`](Self::start_again).

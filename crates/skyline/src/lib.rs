@@ -5,9 +5,9 @@
 //! an ensemble of simple statistical tests, and a metric is anomalous when enough of them agree
 //! (6 of 9 by default). Skyline ran them in Python (earthgecko's fork states about 45,000
 //! metrics a minute on 4 vCPUs); this crate computes the same verdicts in a few microseconds
-//! per day-long series on one core (`examples/bench.rs`), without allocating per series
-//! ([`Analyser`] keeps its buffers) and without reading the clock (the analysis' "now" is a
-//! parameter, the runner's tick).
+//! per day-long series on one core (`bench/src/bin/skyline_analyse.rs`), without allocating
+//! per series ([`Analyser`] keeps its buffers) and without reading the clock (the analysis'
+//! "now" is a parameter, the runner's tick).
 //!
 //! ```
 //! use am_skyline::{Algorithm, Analyser, Window};
