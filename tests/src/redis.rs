@@ -187,13 +187,19 @@ impl RedisServer {
         Ok(parse_info(&text))
     }
 
-    /// All keys matching `pattern` (via `KEYS`, fine for tests), sorted.
-    pub fn keys(&self, pattern: &str) -> Result<Vec<String>> {
-        let reply = self.cmd(&["KEYS", pattern])?;
+    /// Runs a command that answers an array (`KEYS`, `SMEMBERS`, `ZRANGE`...) and returns
+    /// its text items, in the order Redis gave them.
+    pub fn texts(&self, args: &[&str]) -> Result<Vec<String>> {
+        let reply = self.cmd(args)?;
         let items = reply
             .as_array()
-            .ok_or_else(|| anyhow!("KEYS {pattern} answered {reply:?}, not an array"))?;
-        let mut keys: Vec<String> = items.iter().filter_map(Resp::as_text).collect();
+            .ok_or_else(|| anyhow!("{args:?} answered {reply:?}, not an array"))?;
+        Ok(items.iter().filter_map(Resp::as_text).collect())
+    }
+
+    /// All keys matching `pattern` (via `KEYS`, fine for tests), sorted.
+    pub fn keys(&self, pattern: &str) -> Result<Vec<String>> {
+        let mut keys = self.texts(&["KEYS", pattern])?;
         keys.sort();
         Ok(keys)
     }
