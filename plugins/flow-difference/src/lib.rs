@@ -20,7 +20,7 @@
 //! ```
 
 use am_plugin_api::{BaseTask, Context, Init, PluginError};
-use am_plugin_kit::{ErrorParams, eval_tukey, load_digest, save_digest};
+use am_plugin_kit::{ErrorParams, check, eval_tukey, load_digest, save_digest};
 use serde::Deserialize;
 
 /// The options of one service.
@@ -52,12 +52,7 @@ impl BaseTask for FlowDifference {
     const NAME: &'static str = "FlowDifference";
 
     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
-        if options.stale <= 0 {
-            return Err(PluginError::options(format!(
-                "`stale` must be positive, got {}",
-                options.stale
-            )));
-        }
+        check(options.stale > 0, "stale", "positive", options.stale)?;
         options.error_params.validate()?;
         options.error_params.refuse_unused(
             "FlowDifference (Tukey fences only)",

@@ -41,9 +41,7 @@ impl BaseTask for SeasonalDecompositionEnsemble {
     const NAME: &'static str = "SeasonalDecompositionEnsemble";
 
     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
-        options.validate()?;
-        options.error_params.validate()?;
-        options.error_params.refuse_unused(
+        options.validate(
             "SeasonalDecompositionEnsemble (both error types, both judgements)",
             &["error_type", "error_handling"],
         )?;

@@ -66,11 +66,7 @@ impl BaseTask for SeasonalDecomposition {
     const NAME: &'static str = "SeasonalDecomposition";
 
     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
-        options.validate()?;
-        options.error_params.validate()?;
-        options
-            .error_params
-            .refuse_unused("SeasonalDecomposition", &["threshold"])?;
+        options.validate("SeasonalDecomposition", &["threshold"])?;
         let et = options
             .error_type
             .clone()

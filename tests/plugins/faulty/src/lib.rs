@@ -53,20 +53,17 @@ pub enum Mode {
     Alloc,
 }
 
-/// The options of one service.
-#[derive(Debug, Deserialize)]
+/// The options of one service; every one may be left out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Options {
     /// What to do.
-    #[serde(default)]
     pub mode: Mode,
     /// Panic on every N-th run of an instance.
-    #[serde(default)]
     pub panic_every: Option<u64>,
     /// Sleep this long at the start of every run, in milliseconds.
-    #[serde(default)]
     pub sleep_ms: Option<u64>,
     /// MiB to allocate with `"alloc"`.
-    #[serde(default)]
     pub alloc_mb: Option<usize>,
 }
 
