@@ -237,6 +237,16 @@ pub struct Verdict {
     pub upper: f64,
 }
 
+impl Verdict {
+    /// Writes it as anna-molly's fields `<prefix>flag`, `<prefix>lower`, `<prefix>upper`
+    /// (`prefix` is `""` or ends with a dot).
+    pub fn emit(&self, ctx: &Context<'_>, prefix: &str) -> Result<(), PluginError> {
+        ctx.emit(&format!("{prefix}flag"), self.flag)?;
+        ctx.emit(&format!("{prefix}lower"), self.lower)?;
+        ctx.emit(&format!("{prefix}upper"), self.upper)
+    }
+}
+
 fn judge(error: f64, lower: f64, upper: f64, p: &ErrorParams) -> Verdict {
     let above = error > upper && p.minimal_upper_threshold.is_none_or(|m| error > m);
     let below = error < lower && p.minimal_lower_threshold.is_none_or(|m| error < m);
@@ -290,6 +300,23 @@ pub fn load_digest(ctx: &Context<'_>, key: &str) -> Result<TDigest, PluginError>
 /// Saves a t-digest to the plugin's state.
 pub fn save_digest(ctx: &Context<'_>, key: &str, digest: &TDigest) -> Result<(), PluginError> {
     ctx.state_set(key, &digest.to_bytes())
+}
+
+/// Adds `value` to the distribution kept in the plugin's state under `key` (see
+/// [`load_digest`]) and saves it; returns it, `value` included, to judge `value` by.
+pub fn record(ctx: &Context<'_>, key: &str, value: f64) -> Result<TDigest, PluginError> {
+    let mut digest = load_digest(ctx, key)?;
+    digest.add(value);
+    digest.compress();
+    save_digest(ctx, key, &digest)?;
+    Ok(digest)
+}
+
+/// No verdict this tick, anna-molly's way: logs why at warning level and writes −1 as the
+/// flag field `flag` (`flag`, `overall.flag`).
+pub fn no_verdict(ctx: &Context<'_>, flag: &str, why: &str) -> Result<(), PluginError> {
+    ctx.warn(format!("{why}; writing {flag} -1"));
+    ctx.emit(flag, -1.0)
 }
 
 #[cfg(test)]
