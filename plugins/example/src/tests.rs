@@ -1,5 +1,5 @@
 use am_plugin_api::Level;
-use am_plugin_api::testing::{Failure, TestHost, TestRunner, run_task};
+use am_plugin_api::testing::{EventRecord, Failure, TestHost, TestRunner, run_task};
 
 use super::*;
 
@@ -90,17 +90,21 @@ fn state_persists_across_ticks_and_instances() {
     assert_eq!(host.last_value("runs"), Some(1.0));
 }
 
+/// Adds the point `(ts, value)` of `system.db.cpu`, runs the tick `ts` and returns the events
+/// it sent.
+fn tick(host: &mut TestHost, runner: &mut TestRunner, ts: i64, value: f64) -> Vec<EventRecord> {
+    host.add_point("system.db.cpu", ts, value);
+    runner.run(host, ts).unwrap();
+    host.take_events()
+}
+
 #[test]
 fn events_on_crossing_the_threshold_and_coming_back() {
     let mut host = TestHost::new();
     let mut runner = TestRunner::new::<Example>(OPTIONS, "service1", &mut host).unwrap();
-    host.add_point("system.db.cpu", 1000, 50.0);
-    runner.run(&mut host, 1000).unwrap();
-    assert!(host.events().is_empty());
+    assert!(tick(&mut host, &mut runner, 1000, 50.0).is_empty());
 
-    host.add_point("system.db.cpu", 1030, 95.5);
-    runner.run(&mut host, 1030).unwrap();
-    let events = host.take_events();
+    let events = tick(&mut host, &mut runner, 1030, 95.5);
     assert_eq!(events.len(), 1);
     let e = &events[0];
     assert_eq!(
@@ -115,13 +119,9 @@ fn events_on_crossing_the_threshold_and_coming_back() {
     assert_eq!(e.ts, 1030);
 
     // Still high: no new event.
-    host.add_point("system.db.cpu", 1060, 97.0);
-    runner.run(&mut host, 1060).unwrap();
-    assert!(host.events().is_empty());
+    assert!(tick(&mut host, &mut runner, 1060, 97.0).is_empty());
 
-    host.add_point("system.db.cpu", 1090, 20.0);
-    runner.run(&mut host, 1090).unwrap();
-    let events = host.take_events();
+    let events = tick(&mut host, &mut runner, 1090, 20.0);
     assert_eq!(events.len(), 1);
     assert_eq!(
         (events[0].state.as_str(), events[0].severity.as_str()),
@@ -130,11 +130,14 @@ fn events_on_crossing_the_threshold_and_coming_back() {
     assert_eq!(events[0].value("last"), Some(20.0));
 }
 
+/// Why a service with `options` cannot be created.
+fn refused(options: &str) -> Failure {
+    TestRunner::new::<Example>(options, "service1", &mut host()).unwrap_err()
+}
+
 #[test]
 fn unknown_options_are_refused_naming_the_key() {
-    let mut host = host();
-    let options = r#"{"metrics": "a.*", "threshold": 1, "windw": 60}"#;
-    let failure = TestRunner::new::<Example>(options, "service1", &mut host).unwrap_err();
+    let failure = refused(r#"{"metrics": "a.*", "threshold": 1, "windw": 60}"#);
     assert!(!failure.is_panic());
     assert!(
         failure.message().contains("unknown field `windw`"),
@@ -144,27 +147,15 @@ fn unknown_options_are_refused_naming_the_key() {
 
 #[test]
 fn bad_options_are_refused_with_what_was_expected() {
-    let mut host = host();
-    let failure = TestRunner::new::<Example>(
-        r#"{"metrics": "a.*", "threshold": "high"}"#,
-        "service1",
-        &mut host,
-    )
-    .unwrap_err();
+    let failure = refused(r#"{"metrics": "a.*", "threshold": "high"}"#);
     assert!(
         failure
             .message()
             .starts_with("invalid option `threshold`: invalid type: string \"high\", expected f64"),
         "{failure}"
     );
-    let failure = TestRunner::new::<Example>(
-        r#"{"metrics": "a.*", "threshold": 1, "window": 0}"#,
-        "service1",
-        &mut host,
-    )
-    .unwrap_err();
     assert_eq!(
-        failure,
+        refused(r#"{"metrics": "a.*", "threshold": 1, "window": 0}"#),
         Failure::Error("`window` must be positive, got 0".into())
     );
 }
