@@ -167,35 +167,31 @@ impl Decoder {
                 root.kind()
             )));
         };
+        // The two elements of item `i` (`part` "") or of its datapoint (`part` ": the
+        // datapoint"), a tuple (or list) of `holds`.
+        let pair =
+            |v: Value, i: usize, part: &str, holds: &str| -> Result<[Value; 2], PickleError> {
+                let elements = self.elements(v).ok_or_else(|| {
+                    shape(format!(
+                        "item {i}{part} is {}, not a {holds} tuple",
+                        v.kind()
+                    ))
+                })?;
+                match *elements {
+                    [a, b] => Ok([a, b]),
+                    _ => Err(shape(format!(
+                        "item {i}{part} has {} elements, expected 2",
+                        elements.len()
+                    ))),
+                }
+            };
         let items = self.elements(root).unwrap_or_default();
         for (i, &item) in items.iter().enumerate() {
-            let parts = self.elements(item).ok_or_else(|| {
-                shape(format!(
-                    "item {i} is {}, not a (name, (timestamp, value)) tuple",
-                    item.kind()
-                ))
-            })?;
-            let &[name, datapoint] = parts else {
-                return Err(shape(format!(
-                    "item {i} has {} elements, expected 2",
-                    parts.len()
-                )));
-            };
+            let [name, datapoint] = pair(item, i, "", "(name, (timestamp, value))")?;
             if name.is_container() {
                 return Err(shape(format!("item {i}: the name is {}", name.kind())));
             }
-            let pair = self.elements(datapoint).ok_or_else(|| {
-                shape(format!(
-                    "item {i}: the datapoint is {}, not a (timestamp, value) tuple",
-                    datapoint.kind()
-                ))
-            })?;
-            let &[ts, value] = pair else {
-                return Err(shape(format!(
-                    "item {i}: the datapoint has {} elements, expected 2",
-                    pair.len()
-                )));
-            };
+            let [ts, value] = pair(datapoint, i, ": the datapoint", "(timestamp, value)")?;
             if ts.is_container() || value.is_container() {
                 return Err(shape(format!(
                     "item {i}: the timestamp or value is a container"
