@@ -39,19 +39,35 @@ impl Decoder {
                     self.push(Value::Num(f));
                 }
                 op::TUPLE2 => self.make_pair(at)?,
-                op::BINPUT | op::LONG_BINPUT | op::PUT => {
-                    let name = opcode_name(code).unwrap_or("PUT");
-                    let key = r.memo_key(code, name, at)?;
-                    self.memo_put(key, name, at)?;
+                op::BINPUT => {
+                    let key = r.u8("BINPUT", at)?;
+                    self.memo_put(u64::from(key), "BINPUT", at)?;
+                }
+                op::LONG_BINPUT => {
+                    let key = u32::from_le_bytes(r.array("LONG_BINPUT", at)?);
+                    self.memo_put(u64::from(key), "LONG_BINPUT", at)?;
                 }
                 op::MEMOIZE => {
                     let key = self.memo.len() as u64;
                     self.memo_put(key, "MEMOIZE", at)?;
                 }
-                op::BINGET | op::LONG_BINGET | op::GET => {
-                    let name = opcode_name(code).unwrap_or("GET");
-                    let key = r.memo_key(code, name, at)?;
-                    self.memo_get(key, name, at)?;
+                op::PUT => {
+                    let line = r.line("PUT", at)?;
+                    let key = pynum::parse_index(line).ok_or(bad("PUT", at, "bad memo key"))?;
+                    self.memo_put(key, "PUT", at)?;
+                }
+                op::BINGET => {
+                    let key = r.u8("BINGET", at)?;
+                    self.memo_get(u64::from(key), "BINGET", at)?;
+                }
+                op::LONG_BINGET => {
+                    let key = u32::from_le_bytes(r.array("LONG_BINGET", at)?);
+                    self.memo_get(u64::from(key), "LONG_BINGET", at)?;
+                }
+                op::GET => {
+                    let line = r.line("GET", at)?;
+                    let key = pynum::parse_index(line).ok_or(bad("GET", at, "bad memo key"))?;
+                    self.memo_get(key, "GET", at)?;
                 }
                 op::MARK => self.marks.push(self.stack.len()),
                 op::EMPTY_LIST => {

@@ -167,31 +167,24 @@ impl Decoder {
                 root.kind()
             )));
         };
-        // The two elements of item `i` (`part` "") or of its datapoint (`part` ": the
-        // datapoint"), a tuple (or list) of `holds`.
-        let pair =
-            |v: Value, i: usize, part: &str, holds: &str| -> Result<[Value; 2], PickleError> {
-                let elements = self.elements(v).ok_or_else(|| {
-                    shape(format!(
-                        "item {i}{part} is {}, not a {holds} tuple",
-                        v.kind()
-                    ))
-                })?;
-                match *elements {
-                    [a, b] => Ok([a, b]),
-                    _ => Err(shape(format!(
-                        "item {i}{part} has {} elements, expected 2",
-                        elements.len()
-                    ))),
-                }
-            };
+        // Why `v`, item `i` (`part` "") or its datapoint (`part` ": the datapoint"), is not a
+        // pair: a tuple (or list) of `holds`. Only called on the way out.
+        let not_a_pair = |v: Value, i: usize, part: &str, holds: &str| match self.elements(v) {
+            Some(elements) => format!("item {i}{part} has {} elements, expected 2", elements.len()),
+            None => format!("item {i}{part} is {}, not a {holds} tuple", v.kind()),
+        };
         let items = self.elements(root).unwrap_or_default();
         for (i, &item) in items.iter().enumerate() {
-            let [name, datapoint] = pair(item, i, "", "(name, (timestamp, value))")?;
+            let Some(&[name, datapoint]) = self.elements(item) else {
+                return Err(shape(not_a_pair(item, i, "", "(name, (timestamp, value))")));
+            };
             if name.is_container() {
                 return Err(shape(format!("item {i}: the name is {}", name.kind())));
             }
-            let [ts, value] = pair(datapoint, i, ": the datapoint", "(timestamp, value)")?;
+            let Some(&[ts, value]) = self.elements(datapoint) else {
+                let holds = "(timestamp, value)";
+                return Err(shape(not_a_pair(datapoint, i, ": the datapoint", holds)));
+            };
             if ts.is_container() || value.is_container() {
                 return Err(shape(format!(
                     "item {i}: the timestamp or value is a container"

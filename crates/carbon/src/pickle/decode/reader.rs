@@ -2,8 +2,6 @@
 //! before anything is sliced.
 
 use super::PickleError;
-use crate::pickle::opcodes as op;
-use crate::pynum;
 
 pub(super) struct Reader<'a> {
     pub(super) buf: &'a [u8],
@@ -60,27 +58,6 @@ impl<'a> Reader<'a> {
 
     pub(super) fn u8(&mut self, opcode: &'static str, at: usize) -> Result<u8, PickleError> {
         Ok(self.array::<1>(opcode, at)?[0])
-    }
-
-    /// The memo key argument of the PUT or GET opcode `code` (named `opcode`): one byte
-    /// (`BINPUT`, `BINGET`), four little-endian bytes (`LONG_BINPUT`, `LONG_BINGET`) or a
-    /// decimal line (`PUT`, `GET`).
-    pub(super) fn memo_key(
-        &mut self,
-        code: u8,
-        opcode: &'static str,
-        at: usize,
-    ) -> Result<u64, PickleError> {
-        match code {
-            op::BINPUT | op::BINGET => self.u8(opcode, at).map(u64::from),
-            op::LONG_BINPUT | op::LONG_BINGET => self
-                .array(opcode, at)
-                .map(|key| u64::from(u32::from_le_bytes(key))),
-            _ => {
-                let line = self.line(opcode, at)?;
-                pynum::parse_index(line).ok_or(bad(opcode, at, "bad memo key"))
-            }
-        }
     }
 
     /// A protocol-0 text argument: up to the next newline, which is consumed.
