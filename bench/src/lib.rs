@@ -1,4 +1,5 @@
-//! Shared pieces of the benchmarks: the machine description and the collector's counters.
+//! Shared pieces of the benchmarks: the machine description, the collector's counters, the
+//! command line of the scripted benchmarks and a reproducible random source.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -53,6 +54,76 @@ pub fn counter(counters: &[(String, f64)], name: &str) -> f64 {
         .iter()
         .find(|(k, _)| k == name)
         .map_or(0.0, |(_, v)| *v)
+}
+
+/// Reads the raw series named `names` (model `Raw { ttl }`, as the collector's default
+/// router stores a whitelisted metric) over `[from, until]` back from the redis-server on
+/// `127.0.0.1:port`, in one pipelined round trip; the points of each, in `names`' order.
+pub fn read_back(
+    port: u16,
+    ttl: u32,
+    names: &[String],
+    from: i64,
+    until: i64,
+) -> anyhow::Result<Vec<Vec<am_store::Point>>> {
+    let ids: Vec<am_store::SeriesId> = names
+        .iter()
+        .map(|name| am_store::SeriesId {
+            name: name.clone(),
+            model: am_store::Model::Raw { ttl },
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let addr = am_tests::local_redis(port);
+        let mut reader = am_store::Reader::connect(&addr, Duration::from_secs(5)).await?;
+        Ok(reader.read_many(&ids, from, until).await?)
+    })
+}
+
+/// A mode of a bench binary: runs with the `--flag value` pairs that follow its name.
+pub type Mode = fn(&[(String, String)]) -> anyhow::Result<()>;
+
+/// The command line of the bench binaries the scripts drive: `ports N` (see
+/// [`print_free_ports`]) or one of `modes` by name, followed by its flags; `usage` is the
+/// message when there is no mode.
+pub fn run_mode(usage: &str, modes: &[(&str, Mode)]) -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((mode, rest)) = args.split_first() else {
+        anyhow::bail!("usage: {usage}");
+    };
+    if mode == "ports" {
+        return print_free_ports(rest);
+    }
+    match modes.iter().find(|(name, _)| name == mode) {
+        Some((_, run)) => run(&flags(rest)?),
+        None => {
+            let names: Vec<&str> = modes.iter().map(|(name, _)| *name).collect();
+            anyhow::bail!("unknown mode {mode} (ports, {})", names.join(" or "))
+        }
+    }
+}
+
+/// A 64-bit LCG: reproducible load without a dependency.
+#[derive(Debug, Clone)]
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / 9_007_199_254_740_992.0
+    }
+
+    /// Roughly normal (sum of four uniforms), mean 0, sd 1.
+    pub fn normal(&mut self) -> f64 {
+        (self.uniform() + self.uniform() + self.uniform() + self.uniform() - 2.0) * 3f64.sqrt()
+    }
 }
 
 /// `--flag value` pairs of a bench binary's command line.

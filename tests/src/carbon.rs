@@ -257,6 +257,50 @@ mod tests {
     }
 }
 
+/// Options of a carbon daemon's start: what only that daemon takes (`K`: the retentions of
+/// carbon-cache, the [`RelayMethod`](crate::RelayMethod) of carbon-relay) and settings of its
+/// carbon.conf section.
+#[derive(Debug, Clone, Default)]
+pub struct CarbonOptions<K> {
+    /// What only this daemon takes.
+    pub(crate) own: K,
+    /// Settings overriding the harness' values.
+    pub(crate) settings: CarbonConf,
+}
+
+impl<K> CarbonOptions<K> {
+    /// Any setting of the daemon's carbon.conf section (`[cache]`, `[relay]`), overriding the
+    /// harness' value: for example `CARBON_METRIC_INTERVAL` to turn its self-metrics back on,
+    /// or `MAX_QUEUE_SIZE` (ports and directories too, at your own risk).
+    #[must_use]
+    pub fn setting(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.settings.set(key, value);
+        self
+    }
+}
+
+/// Dereferences a carbon daemon's guard (a struct with a `daemon: CarbonDaemon` field) to
+/// that [`CarbonDaemon`]: what carbon-cache and carbon-relay share (ports, `send_lines`,
+/// `stop`, `logs`, ...) is written once, there.
+macro_rules! deref_to_daemon {
+    ($guard:ty) => {
+        impl std::ops::Deref for $guard {
+            type Target = $crate::carbon::CarbonDaemon;
+
+            fn deref(&self) -> &$crate::carbon::CarbonDaemon {
+                &self.daemon
+            }
+        }
+
+        impl std::ops::DerefMut for $guard {
+            fn deref_mut(&mut self) -> &mut $crate::carbon::CarbonDaemon {
+                &mut self.daemon
+            }
+        }
+    };
+}
+pub(crate) use deref_to_daemon;
+
 /// What a running carbon-cache and carbon-relay have in common: the process guard, the line
 /// and pickle ports and the temporary directory. [`CarbonCache`](crate::CarbonCache) and
 /// [`CarbonRelay`](crate::CarbonRelay) dereference to it.

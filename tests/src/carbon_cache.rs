@@ -1,30 +1,29 @@
 //! A real carbon-cache writing whisper files in a fresh temporary directory, and reading them
 //! back.
 
-use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::carbon::{CARBON_CACHE_ENV, CarbonConf, CarbonDaemon, storage_schemas, whisper_path};
+use crate::carbon::{
+    CARBON_CACHE_ENV, CarbonConf, CarbonDaemon, CarbonOptions, deref_to_daemon, storage_schemas,
+    whisper_path,
+};
 use crate::ports::{free_ports, retry_on_port_clash};
 use crate::sys::find_binary;
 use crate::whisper::read_points;
 
 /// Options of [`CarbonCache::start_with`].
-#[derive(Debug, Clone)]
-pub struct CarbonCacheOptions {
-    retentions: String,
-    settings: CarbonConf,
-}
+pub type CarbonCacheOptions = CarbonOptions<Retentions>;
 
-impl Default for CarbonCacheOptions {
+/// The retentions of carbon-cache's catch-all storage schema (`pattern = .*`).
+#[derive(Debug, Clone)]
+pub struct Retentions(String);
+
+impl Default for Retentions {
     fn default() -> Self {
-        Self {
-            retentions: "1s:1d".to_owned(),
-            settings: CarbonConf::default(),
-        }
+        Self("1s:1d".to_owned())
     }
 }
 
@@ -32,15 +31,7 @@ impl CarbonCacheOptions {
     /// The retentions of the catch-all storage schema (`pattern = .*`); default `1s:1d`.
     #[must_use]
     pub fn retentions(mut self, retentions: impl Into<String>) -> Self {
-        self.retentions = retentions.into();
-        self
-    }
-
-    /// Any `[cache]` setting of carbon.conf, overriding the harness' value (ports and
-    /// directories too, at your own risk).
-    #[must_use]
-    pub fn setting(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.settings.set(key, value);
+        self.own = Retentions(retentions.into());
         self
     }
 }
@@ -54,19 +45,7 @@ pub struct CarbonCache {
     query_port: u16,
 }
 
-impl Deref for CarbonCache {
-    type Target = CarbonDaemon;
-
-    fn deref(&self) -> &CarbonDaemon {
-        &self.daemon
-    }
-}
-
-impl DerefMut for CarbonCache {
-    fn deref_mut(&mut self) -> &mut CarbonDaemon {
-        &mut self.daemon
-    }
-}
+deref_to_daemon!(CarbonCache);
 
 impl CarbonCache {
     /// Starts Debian's carbon-cache with every retention `1s:1d` (see
@@ -107,7 +86,7 @@ impl CarbonCache {
                 "cache",
                 configure,
                 &options.settings,
-                &[("storage-schemas.conf", storage_schemas(&options.retentions))],
+                &[("storage-schemas.conf", storage_schemas(&options.own.0))],
             )?;
             Ok(Self { daemon, query_port })
         })

@@ -1,12 +1,11 @@
 //! A real carbon-relay that forwards what it receives, over the pickle protocol, to
 //! destinations on 127.0.0.1.
 
-use std::ops::{Deref, DerefMut};
-
 use anyhow::Result;
 
 use crate::carbon::{
-    CARBON_RELAY_ENV, CarbonConf, CarbonDaemon, destination_strings, storage_schemas,
+    CARBON_RELAY_ENV, CarbonConf, CarbonDaemon, CarbonOptions, deref_to_daemon,
+    destination_strings, storage_schemas,
 };
 use crate::ports::{free_ports, retry_on_port_clash};
 use crate::sys::find_binary;
@@ -32,25 +31,13 @@ impl RelayMethod {
 }
 
 /// Options of [`CarbonRelay::start_with`].
-#[derive(Debug, Clone, Default)]
-pub struct CarbonRelayOptions {
-    method: RelayMethod,
-    settings: CarbonConf,
-}
+pub type CarbonRelayOptions = CarbonOptions<RelayMethod>;
 
 impl CarbonRelayOptions {
     /// The relay method; default [`RelayMethod::Rules`].
     #[must_use]
     pub fn method(mut self, method: RelayMethod) -> Self {
-        self.method = method;
-        self
-    }
-
-    /// Any `[relay]` setting of carbon.conf, overriding the harness' value (for example
-    /// `CARBON_METRIC_INTERVAL` to turn its self-metrics back on, or `MAX_QUEUE_SIZE`).
-    #[must_use]
-    pub fn setting(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.settings.set(key, value);
+        self.own = method;
         self
     }
 }
@@ -64,19 +51,7 @@ pub struct CarbonRelay {
     destinations: Vec<String>,
 }
 
-impl Deref for CarbonRelay {
-    type Target = CarbonDaemon;
-
-    fn deref(&self) -> &CarbonDaemon {
-        &self.daemon
-    }
-}
-
-impl DerefMut for CarbonRelay {
-    fn deref_mut(&mut self) -> &mut CarbonDaemon {
-        &mut self.daemon
-    }
-}
+deref_to_daemon!(CarbonRelay);
 
 impl CarbonRelay {
     /// Starts Debian's carbon-relay relaying every metric to all `destinations` (`(host,
@@ -100,7 +75,7 @@ impl CarbonRelay {
             let ports = free_ports(2)?;
             let (line_port, pickle_port) = (ports[0], ports[1]);
             let configure = |conf: &mut CarbonConf| {
-                conf.set("RELAY_METHOD", options.method.as_setting())
+                conf.set("RELAY_METHOD", options.own.as_setting())
                     .set("REPLICATION_FACTOR", "1")
                     .set("DESTINATIONS", dests.join(", "))
                     .set("DESTINATION_PROTOCOL", "pickle")

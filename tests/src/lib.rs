@@ -48,7 +48,7 @@ pub use collector::{Collector, CollectorOptions};
 pub use net::{FrameListener, line, now_unix, send_frame, send_lines};
 pub use ports::{free_port, free_ports};
 pub use process::{DaemonProcess, DaemonSpec};
-pub use redis::RedisServer;
+pub use redis::{RedisServer, local_redis};
 pub use resp::{Resp, RespClient};
 pub use runner::{Runner, RunnerSetup};
 pub use sys::{find_binary, process_exists};

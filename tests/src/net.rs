@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::ports::LOOPBACK;
+use crate::ports::{LOOPBACK, bind_any};
 
 /// Connect and write timeout of [`send_lines`] and [`send_frame`].
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -20,21 +20,23 @@ pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 /// How long one blocking read or accept waits before the deadline is looked at again.
 const SLICE: Duration = Duration::from_millis(100);
 
-fn connect(port: u16) -> Result<TcpStream> {
+/// A connection to `127.0.0.1:port`; connecting, each read and each write give up after
+/// `timeout`.
+pub fn connect(port: u16, timeout: Duration) -> Result<TcpStream> {
     let addr = SocketAddr::from((LOOPBACK, port));
-    let stream = TcpStream::connect_timeout(&addr, SEND_TIMEOUT)
-        .with_context(|| format!("connecting to 127.0.0.1:{port}"))?;
+    let stream = TcpStream::connect_timeout(&addr, timeout)
+        .with_context(|| format!("connecting to {addr}"))?;
     stream
-        .set_write_timeout(Some(SEND_TIMEOUT))
-        .and_then(|()| stream.set_read_timeout(Some(SEND_TIMEOUT)))
-        .with_context(|| format!("setting timeouts on a connection to 127.0.0.1:{port}"))?;
+        .set_write_timeout(Some(timeout))
+        .and_then(|()| stream.set_read_timeout(Some(timeout)))
+        .with_context(|| format!("setting timeouts on a connection to {addr}"))?;
     Ok(stream)
 }
 
 /// Sends `text` (carbon plaintext: `metric value timestamp\n` lines) to `127.0.0.1:port` on a
 /// new connection, then closes it. A missing final newline is added.
 pub fn send_lines(port: u16, text: &str) -> Result<()> {
-    let mut stream = connect(port)?;
+    let mut stream = connect(port, SEND_TIMEOUT)?;
     let mut data = text.as_bytes().to_vec();
     if !data.ends_with(b"\n") {
         data.push(b'\n');
@@ -58,7 +60,7 @@ pub fn line(metric: &str, value: f64, timestamp: i64) -> String {
 /// pickled list of datapoints.
 pub fn send_frame(port: u16, payload: &[u8]) -> Result<()> {
     let len = u32::try_from(payload.len()).context("frame longer than 4 GiB")?;
-    let mut stream = connect(port)?;
+    let mut stream = connect(port, SEND_TIMEOUT)?;
     let mut data = len.to_be_bytes().to_vec();
     data.extend_from_slice(payload);
     stream
@@ -93,12 +95,7 @@ pub struct FrameListener {
 impl FrameListener {
     /// Listens on a free port of 127.0.0.1.
     pub fn bind() -> Result<Self> {
-        let listener = TcpListener::bind(SocketAddr::from((LOOPBACK, 0)))
-            .context("binding a frame listener on 127.0.0.1:0")?;
-        let port = listener
-            .local_addr()
-            .context("reading the frame listener's address")?
-            .port();
+        let (listener, port) = bind_any("a frame listener")?;
         listener
             .set_nonblocking(true)
             .context("making the frame listener non-blocking")?;
@@ -246,7 +243,7 @@ mod tests {
             b"first payload"
         );
         // A second connection, with two frames written in pieces.
-        let mut stream = connect(port).unwrap();
+        let mut stream = connect(port, SEND_TIMEOUT).unwrap();
         stream.write_all(&[0, 0, 0, 3, b'a']).unwrap();
         stream.flush().unwrap();
         std::thread::sleep(Duration::from_millis(50));
@@ -277,7 +274,7 @@ mod tests {
     #[test]
     fn rejects_huge_frames() {
         let mut listener = FrameListener::bind().unwrap();
-        let mut stream = connect(listener.port()).unwrap();
+        let mut stream = connect(listener.port(), SEND_TIMEOUT).unwrap();
         stream.write_all(&[0xff, 0xff, 0xff, 0xff]).unwrap();
         let err = listener.read_frame(Duration::from_secs(5)).unwrap_err();
         assert!(err.to_string().contains("exceeds"), "{err}");

@@ -25,16 +25,23 @@ fn handed_out() -> &'static Mutex<HashSet<u16>> {
     PORTS.get_or_init(|| Mutex::new(HashSet::new()))
 }
 
+/// A listener on a port of 127.0.0.1 the kernel chose, and that port; `what` names the
+/// listener in errors.
+pub fn bind_any(what: &str) -> Result<(TcpListener, u16)> {
+    let listener = TcpListener::bind(SocketAddr::from((LOOPBACK, 0)))
+        .with_context(|| format!("binding {what} on 127.0.0.1:0"))?;
+    let port = listener
+        .local_addr()
+        .with_context(|| format!("reading the address of {what}"))?
+        .port();
+    Ok((listener, port))
+}
+
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago and that this process has not
 /// handed out before.
 pub fn free_port() -> Result<u16> {
     for _ in 0..MAX_TRIES {
-        let listener = TcpListener::bind(SocketAddr::from((LOOPBACK, 0)))
-            .context("binding 127.0.0.1:0 to find a free TCP port")?;
-        let port = listener
-            .local_addr()
-            .context("reading the local address of a listener bound to 127.0.0.1:0")?
-            .port();
+        let (listener, port) = bind_any("a listener to find a free TCP port")?;
         drop(listener);
         // A poisoned lock only means another test panicked while holding it; the set is
         // still usable.

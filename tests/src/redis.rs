@@ -21,6 +21,17 @@ pub const REDIS_CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Environment variable that overrides where `redis-server` is found.
 pub const REDIS_SERVER_ENV: &str = "AM_TESTS_REDIS_SERVER";
 
+/// The redis-server on `127.0.0.1:port`, database 0, no password, as the store crate's
+/// clients (`am_store::Conn`, `am_store::Reader`) take it.
+pub fn local_redis(port: u16) -> am_store::RedisAddr {
+    am_store::RedisAddr {
+        host: "127.0.0.1".into(),
+        port,
+        db: 0,
+        password: None,
+    }
+}
+
 /// A running `redis-server` (see [`RedisServer::start`]); stopped by PID when dropped.
 #[derive(Debug)]
 pub struct RedisServer {
@@ -77,6 +88,11 @@ impl RedisServer {
                 }
             },
         )
+    }
+
+    /// Its address for the store crate's clients ([`local_redis`] of its port).
+    pub fn addr(&self) -> am_store::RedisAddr {
+        local_redis(self.port)
     }
 
     /// The TCP port it listens on (on 127.0.0.1); the same after [`start_again`](Self::start_again).
@@ -171,13 +187,19 @@ impl RedisServer {
         Ok(parse_info(&text))
     }
 
-    /// All keys matching `pattern` (via `KEYS`, fine for tests), sorted.
-    pub fn keys(&self, pattern: &str) -> Result<Vec<String>> {
-        let reply = self.cmd(&["KEYS", pattern])?;
+    /// Runs a command that answers an array (`KEYS`, `SMEMBERS`, `ZRANGE`...) and returns
+    /// its text items, in the order Redis gave them.
+    pub fn texts(&self, args: &[&str]) -> Result<Vec<String>> {
+        let reply = self.cmd(args)?;
         let items = reply
             .as_array()
-            .ok_or_else(|| anyhow!("KEYS {pattern} answered {reply:?}, not an array"))?;
-        let mut keys: Vec<String> = items.iter().filter_map(Resp::as_text).collect();
+            .ok_or_else(|| anyhow!("{args:?} answered {reply:?}, not an array"))?;
+        Ok(items.iter().filter_map(Resp::as_text).collect())
+    }
+
+    /// All keys matching `pattern` (via `KEYS`, fine for tests), sorted.
+    pub fn keys(&self, pattern: &str) -> Result<Vec<String>> {
+        let mut keys = self.texts(&["KEYS", pattern])?;
         keys.sort();
         Ok(keys)
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 
+use crate::net::connect;
 use crate::ports::LOOPBACK;
 
 /// Nesting deeper than this in a reply is treated as a protocol error.
@@ -190,13 +191,10 @@ impl RespClient {
     /// `timeout`.
     pub fn connect(port: u16, timeout: Duration) -> Result<Self> {
         let addr = SocketAddr::from((LOOPBACK, port));
-        let stream = TcpStream::connect_timeout(&addr, timeout)
-            .with_context(|| format!("connecting to redis at {addr}"))?;
+        let stream = connect(port, timeout).context("redis")?;
         stream
-            .set_read_timeout(Some(timeout))
-            .and_then(|()| stream.set_write_timeout(Some(timeout)))
-            .and_then(|()| stream.set_nodelay(true))
-            .with_context(|| format!("setting socket options for redis at {addr}"))?;
+            .set_nodelay(true)
+            .with_context(|| format!("setting TCP_NODELAY for redis at {addr}"))?;
         Ok(Self {
             reader: BufReader::new(stream),
             addr,

@@ -51,22 +51,20 @@ pub struct WhisperFile {
     bytes: Vec<u8>,
 }
 
+/// The `N` bytes at `at`, or an error saying where the data ends.
+fn be_bytes<const N: usize>(bytes: &[u8], at: usize) -> Result<[u8; N]> {
+    bytes
+        .get(at..at + N)
+        .and_then(|slice| slice.try_into().ok())
+        .with_context(|| format!("whisper data ends before byte {}", at + N))
+}
+
 fn be_u32(bytes: &[u8], at: usize) -> Result<u32> {
-    let slice = bytes
-        .get(at..at + 4)
-        .with_context(|| format!("whisper data ends before byte {}", at + 4))?;
-    let mut buf = [0; 4];
-    buf.copy_from_slice(slice);
-    Ok(u32::from_be_bytes(buf))
+    be_bytes(bytes, at).map(u32::from_be_bytes)
 }
 
 fn be_f64(bytes: &[u8], at: usize) -> Result<f64> {
-    let slice = bytes
-        .get(at..at + 8)
-        .with_context(|| format!("whisper data ends before byte {}", at + 8))?;
-    let mut buf = [0; 8];
-    buf.copy_from_slice(slice);
-    Ok(f64::from_be_bytes(buf))
+    be_bytes(bytes, at).map(f64::from_be_bytes)
 }
 
 impl WhisperFile {

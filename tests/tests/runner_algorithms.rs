@@ -135,6 +135,74 @@ fn close(a: f64, b: f64, what: &str) {
     );
 }
 
+/// A seasonal plugin run past a spike in its metric (a seasonal series, one point a second).
+struct SeasonalRun {
+    // Dropped first: the runner stops before the daemons.
+    runner: Runner,
+    carbon: CarbonCache,
+    _redis: RedisServer,
+    /// The spike's second.
+    spike: i64,
+    /// The tick that models the spike (its second-newest point).
+    tick: i64,
+    /// `AnnaMolly.<algorithm>.<service>`.
+    prefix: String,
+}
+
+impl SeasonalRun {
+    /// Runs `plugin` as `algorithm` with one service `service` watching `metric` with
+    /// `error_params`, writes the spike after the warm-up, and asserts that the flag field
+    /// `flag` was 0 on every clean tick and is 1 at the tick modelling the spike.
+    fn start(
+        plugin: PluginLib,
+        algorithm: &str,
+        service: &str,
+        metric: &'static str,
+        error_params: serde_json::Value,
+        flag: &str,
+    ) -> Self {
+        let (redis, carbon, _) = daemons_with(&[(metric, -100, 60, seasonal_value)]);
+        let options = json!({ service: seasonal_options(metric, error_params) });
+        let mut runner = start_algorithm(&redis, &carbon, plugin, algorithm, options);
+        let spike = anomaly_after_warm_up(&mut runner, &redis, |_| vec![(metric, SPIKE)]);
+        let run = SeasonalRun {
+            runner,
+            carbon,
+            _redis: redis,
+            spike,
+            tick: spike + 1,
+            prefix: format!("AnnaMolly.{algorithm}.{service}"),
+        };
+        let flags = points_until(&run.carbon, &run.runner, &run.field(flag), run.tick);
+        assert_verdicts(&flags, 0.0, 1.0, &run.runner);
+        run
+    }
+
+    /// The full name of the output field `f`.
+    fn field(&self, f: &str) -> String {
+        format!("{}.{f}", self.prefix)
+    }
+
+    /// The output field `f` at the tick modelling the spike.
+    #[track_caller]
+    fn get(&self, f: &str) -> f64 {
+        value_at(&self.carbon, &self.runner, &self.field(f), self.tick)
+    }
+
+    /// Asserts the model of the spike: `input` the spike, `model` near the clean level and
+    /// equal to `seasonal` + `trend`; returns `(input, model)`.
+    #[track_caller]
+    fn assert_spike_modelled(&self) -> (f64, f64) {
+        let (input, model) = (self.get("input"), self.get("model"));
+        assert_eq!(input, SPIKE);
+        let clean = seasonal_value(self.spike);
+        assert!((model - clean).abs() < 1.0, "model {model}, clean {clean}");
+        let (seasonal, trend) = (self.get("seasonal"), self.get("trend"));
+        close(seasonal + trend, model, "seasonal + trend = model");
+        (input, model)
+    }
+}
+
 /// Proves SeasonalDecomposition end to end: with anna-molly's `norm` errors judged by Tukey
 /// fences, every clean tick writes `flag` 0 and has its second-newest point as `input`; the
 /// tick whose second-newest point is a spike (ten times the level) writes `flag` 1 with
@@ -142,38 +210,25 @@ fn close(a: f64, b: f64, what: &str) {
 /// relative error `(input − model) / input` above `upper`, and `lower` < `upper`.
 #[test]
 fn seasonal_decomposition_flags_a_spike_in_the_second_newest_point() {
-    let (redis, carbon, _) = daemons_with(&[("web.hits", -100, 60, seasonal_value)]);
     let params = json!({ "error_type": "norm", "error_handling": "tukey", "iqr_scaling": 1.5,
                          "minimal_upper_threshold": 0.1, "minimal_lower_threshold": -0.1 });
-    let mut runner = start_algorithm(
-        &redis,
-        &carbon,
+    let run = SeasonalRun::start(
         PluginLib::SeasonalDecomposition,
         "SeasonalDecomposition",
-        json!({ "stl": seasonal_options("web.hits", params) }),
+        "stl",
+        "web.hits",
+        params,
+        "flag",
     );
-    let spike = anomaly_after_warm_up(&mut runner, &redis, |_| vec![("web.hits", SPIKE)]);
-    let tick = spike + 1;
-    let m = |f: &str| format!("AnnaMolly.SeasonalDecomposition.stl.{f}");
-    let flags = points_until(&carbon, &runner, &m("flag"), tick);
-    assert_verdicts(&flags, 0.0, 1.0, &runner);
 
     // Every tick modelled its second-newest point.
-    for (ts, input) in points_until(&carbon, &runner, &m("input"), tick - 1) {
+    let inputs = points_until(&run.carbon, &run.runner, &run.field("input"), run.tick - 1);
+    for (ts, input) in inputs {
         close(input, seasonal_value(ts - 1), &format!("input at {ts}"));
     }
 
-    let get = |f: &str| value_at(&carbon, &runner, &m(f), tick);
-    let (input, model, error) = (get("input"), get("model"), get("error"));
-    let (lower, upper) = (get("lower"), get("upper"));
-    assert_eq!(input, SPIKE);
-    let clean = seasonal_value(spike);
-    assert!((model - clean).abs() < 1.0, "model {model}, clean {clean}");
-    close(
-        get("seasonal") + get("trend"),
-        model,
-        "seasonal + trend = model",
-    );
+    let (input, model) = run.assert_spike_modelled();
+    let (error, lower, upper) = (run.get("error"), run.get("lower"), run.get("upper"));
     close(error, (input - model) / input, "norm error");
     assert!(lower < upper && error > upper, "{lower} {upper} {error}");
 }
@@ -185,24 +240,19 @@ fn seasonal_decomposition_flags_a_spike_in_the_second_newest_point() {
 /// input − model and `error_norm` the relative error.
 #[test]
 fn seasonal_decomposition_ensemble_votes_a_spike_anomalous() {
-    let (redis, carbon, _) = daemons_with(&[("shop.orders", -100, 60, seasonal_value)]);
     // anna-molly's spellings: `scaling`, `treshold`.
     let params = json!({ "scaling": 2, "minimal_upper_threshold": 0.5,
                          "minimal_lower_threshold": -0.5, "treshold": 2 });
-    let mut runner = start_algorithm(
-        &redis,
-        &carbon,
+    let run = SeasonalRun::start(
         PluginLib::SeasonalDecompositionEnsemble,
         "SeasonalDecompositionEnsemble",
-        json!({ "stle": seasonal_options("shop.orders", params) }),
+        "stle",
+        "shop.orders",
+        params,
+        "overall.flag",
     );
-    let spike = anomaly_after_warm_up(&mut runner, &redis, |_| vec![("shop.orders", SPIKE)]);
-    let tick = spike + 1;
-    let m = |f: &str| format!("AnnaMolly.SeasonalDecompositionEnsemble.stle.{f}");
-    let overall = points_until(&carbon, &runner, &m("overall.flag"), tick);
-    assert_verdicts(&overall, 0.0, 1.0, &runner);
 
-    let get = |f: &str| value_at(&carbon, &runner, &m(f), tick);
+    let get = |f: &str| run.get(f);
     let mut sum = 0.0;
     for kind in ["norm_tukey", "norm_quantile", "stl_tukey", "stl_quantile"] {
         let flag = get(&format!("{kind}.flag"));
@@ -218,15 +268,7 @@ fn seasonal_decomposition_ensemble_votes_a_spike_anomalous() {
     let consensus = get("overall.consensus");
     assert!(consensus >= 2.0, "{consensus}");
     assert_eq!(consensus, sum);
-    let (input, model) = (get("input"), get("model"));
-    assert_eq!(input, SPIKE);
-    let clean = seasonal_value(spike);
-    assert!((model - clean).abs() < 1.0, "model {model}, clean {clean}");
-    close(
-        get("seasonal") + get("trend"),
-        model,
-        "seasonal + trend = model",
-    );
+    let (input, model) = run.assert_spike_modelled();
     close(get("error"), input - model, "error");
     close(get("error_norm"), (input - model) / input, "error_norm");
 }

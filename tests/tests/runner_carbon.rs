@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 
 use am_tests::now_unix;
 use am_tests::runner::test_helpers::{
-    WAIT, assert_counter, daemons, faulty_every_second, setup, start, wait_counter, wait_points,
+    WAIT, assert_counters, daemons, start_faulty, wait_counter, wait_points,
 };
-use am_tests::runner::{PluginLib, missing_seconds, wait_whisper};
+use am_tests::runner::{missing_seconds, wait_whisper};
 use serde_json::json;
 
 const TICK: &str = "AnnaMolly.Faulty.f1.tick";
@@ -29,11 +29,7 @@ const RUNS: &str = "AnnaMolly.Faulty.f1.runs";
 #[test]
 fn carbon_cache_down_for_ten_seconds_loses_no_output_point() {
     let (redis, mut carbon) = daemons();
-    let mut runner = start(
-        &setup(&redis, &carbon)
-            .plugin(PluginLib::Faulty)
-            .service("Faulty", faulty_every_second("f1", json!({ "mode": "ok" }))),
-    );
+    let mut runner = start_faulty(&redis, &carbon, "f1", json!({ "mode": "ok" }));
     wait_points(&carbon, &runner, TICK, 2);
     wait_counter(&mut runner, "graphite_connected", |v| v == 1.0);
 
@@ -88,8 +84,10 @@ fn carbon_cache_down_for_ten_seconds_loses_no_output_point() {
         (1..=runs.len()).map(|i| i as f64).collect::<Vec<_>>()
     );
 
-    assert_counter(&runner, "points_dropped_total", 0.0);
-    assert_counter(&runner, "tasks_failed_total", 0.0);
+    assert_counters(
+        &runner,
+        &[("points_dropped_total", 0.0), ("tasks_failed_total", 0.0)],
+    );
     wait_counter(&mut runner, "points_buffered", |v| v < 4.0);
 }
 
@@ -104,10 +102,8 @@ fn counter_at_least(runner: &am_tests::Runner, name: &str, min: f64) -> bool {
 #[test]
 fn sigterm_exits_zero_after_delivering_the_last_completed_tick() {
     let (redis, carbon) = daemons();
-    let mut runner = start(&setup(&redis, &carbon).plugin(PluginLib::Faulty).service(
-        "Faulty",
-        faulty_every_second("f1", json!({ "mode": "ok", "sleep_ms": 600 })),
-    ));
+    let options = json!({ "mode": "ok", "sleep_ms": 600 });
+    let mut runner = start_faulty(&redis, &carbon, "f1", options);
     wait_points(&carbon, &runner, RUNS, 3);
     // Signal while a task runs (each second, one runs for 600 ms of it).
     wait_counter(&mut runner, "tasks_started_total", |v| v >= 4.0);

@@ -22,25 +22,23 @@ fn role(setup: &RunnerSetup, role: &str) -> Runner {
     start(&setup.clone().arg("--role").arg(role))
 }
 
-/// Redis, and carbon-cache reporting what it received every second.
-fn daemons() -> (RedisServer, CarbonCache) {
+/// Redis, carbon-cache reporting what it received every second, and a setup for them of
+/// `Faulty` services (`services`, its `worker_options`) on a 1-second cron with the queue
+/// section `queue`.
+fn cluster(services: Value, queue: Value) -> (RedisServer, CarbonCache, RunnerSetup) {
     let redis = RedisServer::start().unwrap();
     let carbon = CarbonCache::start_with(
         CarbonCacheOptions::default().setting("CARBON_METRIC_INTERVAL", "1"),
     )
     .unwrap();
-    (redis, carbon)
-}
-
-/// `Faulty` services on a 1-second cron, with a queue section.
-fn setup(redis: &RedisServer, carbon: &CarbonCache, services: Value, queue: Value) -> RunnerSetup {
-    RunnerSetup::new(redis.port(), carbon.line_port())
+    let setup = RunnerSetup::new(redis.port(), carbon.line_port())
         .plugin(PluginLib::Faulty)
         .set("queue", queue)
         .service(
             "Faulty",
             json!({ "scheduler_options": { "cron": "* * * * * *" }, "worker_options": services }),
-        )
+        );
+    (redis, carbon, setup)
 }
 
 fn redis_cmd(redis: &RedisServer, args: &[&str]) -> Resp {
@@ -100,12 +98,9 @@ fn logs(runners: &[&Runner]) -> String {
 /// points equals the number of points in the whisper files.
 #[test]
 fn three_workers_two_schedulers_every_tick_exactly_once() {
-    let (redis, carbon) = daemons();
     let services: serde_json::Map<String, Value> =
         (0..20).map(|i| (format!("s{i:02}"), json!({}))).collect();
-    let s = setup(
-        &redis,
-        &carbon,
+    let (_redis, carbon, s) = cluster(
         Value::Object(services),
         json!({ "processes": 2, "time_limit": 10 }),
     );
@@ -200,10 +195,7 @@ fn three_workers_two_schedulers_every_tick_exactly_once() {
 /// within time_limit + 5 s.
 #[test]
 fn killed_worker_task_completes_elsewhere() {
-    let (redis, carbon) = daemons();
-    let s = setup(
-        &redis,
-        &carbon,
+    let (redis, carbon, s) = cluster(
         json!({ "slow": { "sleep_ms": 1500 } }),
         json!({ "processes": 1, "time_limit": 5 }),
     );
@@ -280,10 +272,7 @@ fn killed_worker_task_completes_elsewhere() {
 /// most the tick in flight is lost.
 #[test]
 fn killed_lease_holder_loses_at_most_one_tick() {
-    let (redis, carbon) = daemons();
-    let s = setup(
-        &redis,
-        &carbon,
+    let (redis, carbon, s) = cluster(
         json!({ "f": {} }),
         json!({ "processes": 2, "time_limit": 10 }),
     );
@@ -335,10 +324,7 @@ fn killed_lease_holder_loses_at_most_one_tick() {
 /// healthy service stays on schedule.
 #[test]
 fn crashing_plugins_fail_their_tasks_only() {
-    let (redis, carbon) = daemons();
-    let s = setup(
-        &redis,
-        &carbon,
+    let (_redis, carbon, s) = cluster(
         json!({
             "healthy": {},
             "aborts": { "mode": "abort" },
@@ -412,10 +398,7 @@ fn crashing_plugins_fail_their_tasks_only() {
 /// counted, and the backlog is a self-metric.
 #[test]
 fn without_workers_ticks_do_not_pile_up() {
-    let (redis, carbon) = daemons();
-    let s = setup(
-        &redis,
-        &carbon,
+    let (redis, _carbon, s) = cluster(
         json!({ "a": {}, "b": {}, "c": {} }),
         json!({ "time_limit": 10 }),
     );

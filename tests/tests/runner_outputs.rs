@@ -12,7 +12,7 @@
 
 use am_tests::now_unix;
 use am_tests::runner::test_helpers::{
-    assert_counter, daemons, example_every_second, faulty_every_second, setup, start, wait_counter,
+    assert_counters, daemons, example_every_second, setup, start, start_faulty, wait_counter,
     wait_points, write,
 };
 use am_tests::runner::{PluginLib, missing_seconds, steps, tree};
@@ -86,12 +86,17 @@ fn plugin_from_disk_on_a_one_second_cron_writes_into_carbon_cache() {
             "AnnaMolly/Example/web/runs.wsp",
         ]
     );
-    assert_counter(&runner, "plugins_loaded", 1.0);
-    assert_counter(&runner, "plugins_skipped", 0.0);
-    assert_counter(&runner, "tasks_failed_total", 0.0);
-    assert_counter(&runner, "tasks_panicked_total", 0.0);
-    assert_counter(&runner, "points_dropped_total", 0.0);
-    assert_counter(&runner, "graphite_connected", 1.0);
+    assert_counters(
+        &runner,
+        &[
+            ("plugins_loaded", 1.0),
+            ("plugins_skipped", 0.0),
+            ("tasks_failed_total", 0.0),
+            ("tasks_panicked_total", 0.0),
+            ("points_dropped_total", 0.0),
+            ("graphite_connected", 1.0),
+        ],
+    );
     wait_counter(&mut runner, "points_sent_total", |v| v >= 20.0);
 }
 
@@ -104,10 +109,7 @@ fn plugin_from_disk_on_a_one_second_cron_writes_into_carbon_cache() {
 fn hostile_service_names_are_sanitised_into_one_whisper_path() {
     let (redis, carbon) = daemons();
     let service = "bad name\nwith\tstuff..$;x=1 \r\n.end.";
-    let mut runner = start(&setup(&redis, &carbon).plugin(PluginLib::Faulty).service(
-        "Faulty",
-        faulty_every_second(service, json!({ "mode": "ok" })),
-    ));
+    let mut runner = start_faulty(&redis, &carbon, service, json!({ "mode": "ok" }));
     let base = "AnnaMolly.Faulty.bad_name_with_stuff.__x_1___.end";
     let ticks = wait_points(&carbon, &runner, &format!("{base}.tick"), 2);
     for (ts, value) in &ticks {

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 
 use am_tests::now_unix;
 use am_tests::runner::test_helpers::{
-    WAIT, assert_counter, daemons, example_every_second, faulty_every_second, setup, start,
-    wait_counter, wait_points, write,
+    WAIT, assert_counter, assert_counters, daemons, example_every_second, faulty_every_second,
+    setup, start, wait_counter, wait_points, write,
 };
 use am_tests::runner::{PluginLib, missing_seconds, steps, tree, wait_whisper};
 use serde_json::json;
@@ -96,9 +96,14 @@ fn abi_mismatch_and_non_plugins_are_refused_and_the_others_keep_running() {
         "{log}"
     );
     let skipped = if libz.is_some() { 3.0 } else { 2.0 };
-    assert_counter(&runner, "plugins_loaded", 1.0);
-    assert_counter(&runner, "plugins_skipped", skipped);
-    assert_counter(&runner, "tasks_failed_total", 0.0);
+    assert_counters(
+        &runner,
+        &[
+            ("plugins_loaded", 1.0),
+            ("plugins_skipped", skipped),
+            ("tasks_failed_total", 0.0),
+        ],
+    );
 
     // `plugins`: the loaded one, then each skipped file with its reason.
     let listed = runner.plugins().unwrap();

@@ -8,10 +8,8 @@
 // only): a failing unwrap or panic is a failing test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use am_tests::runner::test_helpers::{
-    WAIT, counter, daemons, faulty_every_second, setup, start, wait_counter,
-};
-use am_tests::runner::{PluginLib, steps, wait_whisper};
+use am_tests::runner::test_helpers::{WAIT, counter, daemons, start_faulty, wait_counter};
+use am_tests::runner::{steps, wait_whisper};
 use am_tests::wait_until;
 use serde_json::json;
 
@@ -24,10 +22,8 @@ use serde_json::json;
 #[test]
 fn a_tick_is_skipped_while_the_previous_run_is_still_going() {
     let (redis, carbon) = daemons();
-    let mut runner = start(&setup(&redis, &carbon).plugin(PluginLib::Faulty).service(
-        "Faulty",
-        faulty_every_second("slow", json!({ "mode": "ok", "sleep_ms": 2500 })),
-    ));
+    let options = json!({ "mode": "ok", "sleep_ms": 2500 });
+    let mut runner = start_faulty(&redis, &carbon, "slow", options);
     wait_counter(&mut runner, "tasks_ok_total", |v| v >= 2.0);
     // A quiet moment: every started task has finished (each 3-second cycle has one).
     let (started, ticks, skipped) = wait_until("no task running", WAIT, || {

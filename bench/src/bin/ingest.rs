@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use am_bench::{collector_counters, counter, machine, send_share};
+use am_bench::{collector_counters, counter, machine, read_back, send_share};
 use am_tests::{DaemonProcess, DaemonSpec, RedisServer, free_port, wait_for_tcp};
 use anyhow::{Context, bail};
 
@@ -186,30 +186,22 @@ fn main() -> anyhow::Result<()> {
         bail!("loss: received {received} of {total}, dropped/bad {lost}");
     }
     // Check the data itself: a sample of series holds every timestamp.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let addr = am_store::RedisAddr {
-            host: "127.0.0.1".into(),
-            port: redis.port(),
-            db: 0,
-            password: None,
-        };
-        let mut reader = am_store::Reader::connect(&addr, Duration::from_secs(5)).await?;
-        for i in (0..a.metrics).step_by((a.metrics / 20).max(1)) {
-            let name = format!("bench.host{:03}.metric{:05}", i % 1000, i / 1000);
-            let id = am_store::SeriesId {
-                name: name.clone(),
-                model: am_store::Model::Raw { ttl: 86400 },
-            };
-            let pts = reader.read(&id, base_ts, base_ts + a.rounds as i64).await?;
-            if pts.len() != a.rounds {
-                bail!("{name}: {} points stored, {} sent", pts.len(), a.rounds);
-            }
+    let names: Vec<String> = (0..a.metrics)
+        .step_by((a.metrics / 20).max(1))
+        .map(|i| format!("bench.host{:03}.metric{:05}", i % 1000, i / 1000))
+        .collect();
+    let stored = read_back(
+        redis.port(),
+        86_400,
+        &names,
+        base_ts,
+        base_ts + a.rounds as i64,
+    )?;
+    for (name, pts) in names.iter().zip(stored) {
+        if pts.len() != a.rounds {
+            bail!("{name}: {} points stored, {} sent", pts.len(), a.rounds);
         }
-        anyhow::Ok(())
-    })?;
+    }
     let latency = counter(&c, "am_collector_redis_write_latency_seconds_sum")
         / counter(&c, "am_collector_redis_write_latency_seconds_count").max(1.0);
     println!(

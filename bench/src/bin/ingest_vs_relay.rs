@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use am_bench::{collector_counters, counter, flag, flags, machine, print_free_ports, send_share};
+use am_bench::{collector_counters, counter, flag, machine, read_back, run_mode, send_share};
 use am_tests::wait_for_tcp;
 use anyhow::{Context, bail};
 
@@ -31,16 +31,10 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(90);
 const STALL_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((mode, rest)) = args.split_first() else {
-        bail!("usage: ingest_vs_relay ports N | sink --port P --stats-port S | run ...");
-    };
-    match mode.as_str() {
-        "ports" => print_free_ports(rest),
-        "sink" => sink(&flags(rest)?),
-        "run" => run(&flags(rest)?),
-        other => bail!("unknown mode {other} (ports, sink or run)"),
-    }
+    run_mode(
+        "ingest_vs_relay ports N | sink --port P --stats-port S | run ...",
+        &[("sink", sink), ("run", run)],
+    )
 }
 
 /// The discarding sink: counts lines and bytes of everything it receives.
@@ -394,38 +388,23 @@ const SAMPLE: usize = 50;
 
 /// Reads a sample of series back and compares every point with what was sent.
 fn verify_sample(load: &Load, redis_port: u16) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let addr = am_store::RedisAddr {
-            host: "127.0.0.1".into(),
-            port: redis_port,
-            db: 0,
-            password: None,
-        };
-        let mut reader = am_store::Reader::connect(&addr, Duration::from_secs(5)).await?;
-        for i in (0..load.metrics)
-            .step_by((load.metrics / SAMPLE).max(1))
-            .take(SAMPLE)
-        {
-            let n = name(i, load.hosts);
-            let id = am_store::SeriesId {
-                name: n.clone(),
-                model: am_store::Model::Raw { ttl: TTL },
-            };
-            let end = load.base_ts + 60 * load.rounds as i64;
-            let pts = reader.read(&id, load.base_ts, end).await?;
-            if pts.len() != load.rounds + 1 {
-                bail!("{n}: {} points stored, {} sent", pts.len(), load.rounds + 1);
-            }
-            for (r, p) in pts.iter().enumerate() {
-                let want = (load.base_ts + 60 * r as i64, value(i, r));
-                if (p.ts, p.value) != want {
-                    bail!("{n}: stored {p:?} at round {r}, sent {want:?}");
-                }
+    let sample: Vec<usize> = (0..load.metrics)
+        .step_by((load.metrics / SAMPLE).max(1))
+        .take(SAMPLE)
+        .collect();
+    let names: Vec<String> = sample.iter().map(|&i| name(i, load.hosts)).collect();
+    let end = load.base_ts + 60 * load.rounds as i64;
+    let stored = read_back(redis_port, TTL, &names, load.base_ts, end)?;
+    for ((&i, n), pts) in sample.iter().zip(&names).zip(stored) {
+        if pts.len() != load.rounds + 1 {
+            bail!("{n}: {} points stored, {} sent", pts.len(), load.rounds + 1);
+        }
+        for (r, p) in pts.iter().enumerate() {
+            let want = (load.base_ts + 60 * r as i64, value(i, r));
+            if (p.ts, p.value) != want {
+                bail!("{n}: stored {p:?} at round {r}, sent {want:?}");
             }
         }
-        anyhow::Ok(())
-    })
+    }
+    Ok(())
 }

@@ -25,9 +25,10 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use am_bench::{flag, flags, print_free_ports};
+use am_bench::{Lcg, flag, run_mode};
 use am_store::writer::{Batch, ModelTable, write_batch};
-use am_store::{Conn, Model, RedisAddr};
+use am_store::{Conn, Model};
+use am_tests::local_redis;
 use anyhow::{Context, bail};
 
 /// The model the series are stored under (the collector's default for raw metrics).
@@ -37,16 +38,10 @@ const MODEL: Model = Model::Raw { ttl: 86_400 };
 const LOAD_BATCH: usize = 100;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((mode, rest)) = args.split_first() else {
-        bail!("usage: skyline_bench ports N | load ... | sink ...");
-    };
-    match mode.as_str() {
-        "ports" => print_free_ports(rest),
-        "load" => load(&flags(rest)?),
-        "sink" => sink(&flags(rest)?),
-        other => bail!("unknown mode {other} (ports, load or sink)"),
-    }
+    run_mode(
+        "skyline_bench ports N | load ... | sink ...",
+        &[("load", load), ("sink", sink)],
+    )
 }
 
 /// The name of metric `i`: 1000 hosts, then metrics per host.
@@ -54,32 +49,14 @@ fn name(i: usize) -> String {
     format!("bench.host{:04}.metric{:03}", i % 1000, i / 1000)
 }
 
-/// A 64-bit LCG: uniform in [0, 1).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 11) as f64 / 9_007_199_254_740_992.0
-    }
-
-    /// Roughly normal (sum of four uniforms), mean 0, sd 1.
-    fn normal(&mut self) -> f64 {
-        (self.next() + self.next() + self.next() + self.next() - 2.0) * 3f64.sqrt()
-    }
-}
-
 /// Metric `i`'s values at `ts`: a level, a daily cycle, noise and a slow drift; a metric with
 /// `anomalous` set jumps by 40 noise deviations in its last three points.
 fn values(i: usize, ts: &[i64], anomalous: bool) -> Vec<f64> {
     let mut rng = Lcg(i as u64 * 0x9e37_79b9 + 1);
-    let level = 10.0 + 990.0 * rng.next();
-    let amp = level * 0.3 * rng.next();
-    let sd = level * (0.01 + 0.05 * rng.next());
-    let phase = std::f64::consts::TAU * rng.next();
+    let level = 10.0 + 990.0 * rng.uniform();
+    let amp = level * 0.3 * rng.uniform();
+    let sd = level * (0.01 + 0.05 * rng.uniform());
+    let phase = std::f64::consts::TAU * rng.uniform();
     let mut drift = 0.0;
     let n = ts.len();
     ts.iter()
@@ -117,13 +94,7 @@ fn load(f: &[(String, String)]) -> anyhow::Result<()> {
         for c in 0..connections.max(1) {
             let ts = ts.clone();
             tasks.push(tokio::spawn(async move {
-                let addr = RedisAddr {
-                    host: "127.0.0.1".into(),
-                    port,
-                    db: 0,
-                    password: None,
-                };
-                let mut conn = Conn::connect(&addr, Duration::from_secs(5)).await?;
+                let mut conn = Conn::connect(&local_redis(port), Duration::from_secs(5)).await?;
                 let table = ModelTable::new(vec![MODEL]);
                 let mut batch = Batch::default();
                 let mut stored = 0u64;

@@ -5,7 +5,7 @@ mod common;
 
 use am_carbon::plaintext::{LineError, LineSplitter, parse_line};
 use bytes::BytesMut;
-use common::{decode, fixture_dir, frame, payload};
+use common::{decode, drain_lines, fixture_dir, frame, payload};
 
 fn lines_of(file: &str) -> Vec<BytesMut> {
     let mut buf = BytesMut::from(&std::fs::read(fixture_dir().join(file)).unwrap()[..]);
@@ -66,43 +66,28 @@ fn carbon_relay_crlf_lines_match_the_relayed_pickle() {
 
 #[test]
 fn bad_lines_say_what_is_wrong() {
-    assert_eq!(parse_line(b""), Err(LineError::Empty));
-    assert_eq!(parse_line(b" \t\r\n"), Err(LineError::Empty));
-    assert_eq!(
-        parse_line(b"a.b 1"),
-        Err(LineError::FieldCount { found: 2 })
-    );
-    assert_eq!(parse_line(b"a.b"), Err(LineError::FieldCount { found: 1 }));
-    assert_eq!(
-        parse_line(b"a.b 1 2 3 4"),
-        Err(LineError::FieldCount { found: 5 })
-    );
-    assert_eq!(
-        parse_line(b"a\xffb 1 2"),
-        Err(LineError::NonUtf8Name { offset: 0 })
-    );
-    assert_eq!(
-        parse_line(b"a.b  one 2"),
-        Err(LineError::BadValue {
-            offset: 5,
-            text: "one".into()
-        })
-    );
-    assert_eq!(
-        parse_line(b"a.b 1 17e"),
-        Err(LineError::BadTimestamp {
-            offset: 6,
-            text: "17e".into()
-        })
-    );
-    assert_eq!(
-        parse_line(b"a.b nan 2"),
-        Err(LineError::NanValue { offset: 4 })
-    );
-    assert_eq!(
-        parse_line(b"a.b -NaN 2\r"),
-        Err(LineError::NanValue { offset: 4 })
-    );
+    let bad_value = |offset, text: &str| LineError::BadValue {
+        offset,
+        text: text.into(),
+    };
+    let bad_timestamp = |offset, text: &str| LineError::BadTimestamp {
+        offset,
+        text: text.into(),
+    };
+    for (line, error) in [
+        (&b""[..], LineError::Empty),
+        (b" \t\r\n", LineError::Empty),
+        (b"a.b 1", LineError::FieldCount { found: 2 }),
+        (b"a.b", LineError::FieldCount { found: 1 }),
+        (b"a.b 1 2 3 4", LineError::FieldCount { found: 5 }),
+        (b"a\xffb 1 2", LineError::NonUtf8Name { offset: 0 }),
+        (b"a.b  one 2", bad_value(5, "one")),
+        (b"a.b 1 17e", bad_timestamp(6, "17e")),
+        (b"a.b nan 2", LineError::NanValue { offset: 4 }),
+        (b"a.b -NaN 2\r", LineError::NanValue { offset: 4 }),
+    ] {
+        assert_eq!(parse_line(line), Err(error), "{line:?}");
+    }
     let msg = parse_line(b"a.b 1 x").unwrap_err().to_string();
     assert_eq!(msg, "timestamp \"x\" at byte 6 is not a number");
     // what Python's float() accepts is accepted
@@ -120,13 +105,7 @@ fn over_long_lines_are_dropped_without_buffering() {
     let mut results = Vec::new();
     for chunk in [&b"ok 1 2\n"[..], &[b'x'; 40], &[b'y'; 40], b"\nafter 3 4\n"] {
         buf.extend_from_slice(chunk);
-        loop {
-            match splitter.next_line(&mut buf) {
-                Ok(Some(line)) => results.push(Ok(line.to_vec())),
-                Ok(None) => break,
-                Err(e) => results.push(Err(e)),
-            }
-        }
+        results.extend(drain_lines(&mut splitter, &mut buf));
         assert!(
             buf.len() <= 16 + chunk.len(),
             "buffer holds {} bytes",

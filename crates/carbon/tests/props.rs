@@ -7,7 +7,7 @@ mod common;
 use am_carbon::pickle::{Decoder, FrameSplitter, encode_frame};
 use am_carbon::plaintext::{LineError, LineSplitter, parse_line};
 use bytes::BytesMut;
-use common::{frames, payload};
+use common::{drain_lines, frames, payload};
 use proptest::prelude::*;
 
 type Point = (String, f64, f64);
@@ -130,13 +130,7 @@ proptest! {
         let mut got = Vec::new();
         for read in reads(&stream, &sizes) {
             buf.extend_from_slice(read);
-            loop {
-                match splitter.next_line(&mut buf) {
-                    Ok(Some(line)) => got.push(Ok(line.to_vec())),
-                    Ok(None) => break,
-                    Err(e) => got.push(Err(e)),
-                }
-            }
+            got.extend(drain_lines(&mut splitter, &mut buf));
             prop_assert!(buf.len() <= MAX + 64, "buffered {} bytes", buf.len());
         }
         prop_assert_eq!(got, expected);

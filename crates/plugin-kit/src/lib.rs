@@ -103,54 +103,69 @@ pub fn fill_gaps(points: &[Point], step: i64, fill: Fill) -> Vec<Point> {
     out
 }
 
+/// Checks one option: an options error, ``"`option` must be RULE, got VALUE"``, unless `ok`.
+pub fn check(
+    ok: bool,
+    option: &str,
+    rule: &str,
+    value: impl std::fmt::Display,
+) -> Result<(), PluginError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(PluginError::options(format!(
+            "`{option}` must be {rule}, got {value}"
+        )))
+    }
+}
+
+/// Tukey's k: fences at `q25 − 1.5·IQR` and `q75 + 1.5·IQR` unless configured otherwise.
+pub const DEFAULT_IQR_SCALING: f64 = 1.5;
+
+/// [`DEFAULT_IQR_SCALING`], for serde's `default = "..."`.
+pub fn default_iqr_scaling() -> f64 {
+    DEFAULT_IQR_SCALING
+}
+
 /// How errors are judged against their past distribution (anna-molly's `error_params`).
+/// Every field has a default ([`ErrorParams::default`]).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ErrorParams {
     /// Tukey fences: `q25 − k·IQR`, `q75 + k·IQR` (default 1.5). anna-molly also called it
     /// `scaling`.
-    #[serde(default = "default_iqr", alias = "scaling")]
+    #[serde(alias = "scaling")]
     pub iqr_scaling: f64,
     /// Quantile fences at `alpha/2` and `1 − alpha/2` (default 0.01).
-    #[serde(default = "default_alpha")]
     pub alpha: f64,
     /// Flag 1 also needs the error above this.
-    #[serde(default)]
     pub minimal_upper_threshold: Option<f64>,
     /// Flag −1 also needs the error below this.
-    #[serde(default)]
     pub minimal_lower_threshold: Option<f64>,
     /// Ensemble: |consensus| at which `overall.flag` is set (default 2; anna-molly's files
     /// spell it `treshold`).
-    #[serde(default = "default_threshold", alias = "treshold")]
+    #[serde(alias = "treshold")]
     pub threshold: f64,
     /// Single decomposition: `abs` (error as is) or `norm` (relative; anna-molly's default).
     /// anna-molly's `stl` means `abs`.
-    #[serde(default)]
     pub error_type: Option<String>,
     /// Single decomposition: `tukey` or `quantile` (default `tukey`).
-    #[serde(default)]
     pub error_handling: Option<String>,
 }
 
-fn default_iqr() -> f64 {
-    1.5
-}
-fn default_alpha() -> f64 {
-    0.01
-}
-fn default_threshold() -> f64 {
-    2.0
-}
+/// [`ErrorParams::alpha`]'s default.
+const DEFAULT_ALPHA: f64 = 0.01;
+/// [`ErrorParams::threshold`]'s default.
+const DEFAULT_THRESHOLD: f64 = 2.0;
 
 impl Default for ErrorParams {
     fn default() -> Self {
         ErrorParams {
-            iqr_scaling: default_iqr(),
-            alpha: default_alpha(),
+            iqr_scaling: DEFAULT_IQR_SCALING,
+            alpha: DEFAULT_ALPHA,
             minimal_upper_threshold: None,
             minimal_lower_threshold: None,
-            threshold: default_threshold(),
+            threshold: DEFAULT_THRESHOLD,
             error_type: None,
             error_handling: None,
         }
@@ -160,24 +175,25 @@ impl Default for ErrorParams {
 impl ErrorParams {
     /// Checks ranges; the message names the option.
     pub fn validate(&self) -> Result<(), PluginError> {
-        if !(self.iqr_scaling.is_finite() && self.iqr_scaling >= 0.0) {
-            return Err(PluginError::options(format!(
-                "`error_params.iqr_scaling` must be a number ≥ 0, got {}",
-                self.iqr_scaling
-            )));
-        }
-        if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(PluginError::options(format!(
-                "`error_params.alpha` must be between 0 and 1 (exclusive), got {}",
-                self.alpha
-            )));
-        }
-        if !(self.threshold.is_finite() && self.threshold > 0.0) {
-            return Err(PluginError::options(format!(
-                "`error_params.threshold` must be positive, got {}",
-                self.threshold
-            )));
-        }
+        let (k, a, t) = (self.iqr_scaling, self.alpha, self.threshold);
+        check(
+            k.is_finite() && k >= 0.0,
+            "error_params.iqr_scaling",
+            "a number ≥ 0",
+            k,
+        )?;
+        check(
+            a > 0.0 && a < 1.0,
+            "error_params.alpha",
+            "between 0 and 1 (exclusive)",
+            a,
+        )?;
+        check(
+            t.is_finite() && t > 0.0,
+            "error_params.threshold",
+            "positive",
+            t,
+        )?;
         if let (Some(lo), Some(hi)) = (self.minimal_lower_threshold, self.minimal_upper_threshold)
             && lo > hi
         {
@@ -187,17 +203,15 @@ impl ErrorParams {
         }
         Ok(())
     }
-}
 
-impl ErrorParams {
     /// Refuses settings the plugin ignores (rather than accepting and silently not using
     /// them): each of `names` (`alpha`, `threshold`, `error_type`, `error_handling`) that was
     /// set is an error naming it.
     pub fn refuse_unused(&self, plugin: &str, names: &[&str]) -> Result<(), PluginError> {
         for name in names {
             let set = match *name {
-                "alpha" => self.alpha != default_alpha(),
-                "threshold" => self.threshold != default_threshold(),
+                "alpha" => self.alpha != DEFAULT_ALPHA,
+                "threshold" => self.threshold != DEFAULT_THRESHOLD,
                 "error_type" => self.error_type.is_some(),
                 "error_handling" => self.error_handling.is_some(),
                 _ => false,
@@ -221,6 +235,16 @@ pub struct Verdict {
     pub lower: f64,
     /// Upper fence.
     pub upper: f64,
+}
+
+impl Verdict {
+    /// Writes it as anna-molly's fields `<prefix>flag`, `<prefix>lower`, `<prefix>upper`
+    /// (`prefix` is `""` or ends with a dot).
+    pub fn emit(&self, ctx: &Context<'_>, prefix: &str) -> Result<(), PluginError> {
+        ctx.emit(&format!("{prefix}flag"), self.flag)?;
+        ctx.emit(&format!("{prefix}lower"), self.lower)?;
+        ctx.emit(&format!("{prefix}upper"), self.upper)
+    }
 }
 
 fn judge(error: f64, lower: f64, upper: f64, p: &ErrorParams) -> Verdict {
@@ -276,6 +300,23 @@ pub fn load_digest(ctx: &Context<'_>, key: &str) -> Result<TDigest, PluginError>
 /// Saves a t-digest to the plugin's state.
 pub fn save_digest(ctx: &Context<'_>, key: &str, digest: &TDigest) -> Result<(), PluginError> {
     ctx.state_set(key, &digest.to_bytes())
+}
+
+/// Adds `value` to the distribution kept in the plugin's state under `key` (see
+/// [`load_digest`]) and saves it; returns it, `value` included, to judge `value` by.
+pub fn record(ctx: &Context<'_>, key: &str, value: f64) -> Result<TDigest, PluginError> {
+    let mut digest = load_digest(ctx, key)?;
+    digest.add(value);
+    digest.compress();
+    save_digest(ctx, key, &digest)?;
+    Ok(digest)
+}
+
+/// No verdict this tick, anna-molly's way: logs why at warning level and writes −1 as the
+/// flag field `flag` (`flag`, `overall.flag`).
+pub fn no_verdict(ctx: &Context<'_>, flag: &str, why: &str) -> Result<(), PluginError> {
+    ctx.warn(format!("{why}; writing {flag} -1"));
+    ctx.emit(flag, -1.0)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use am_plugin_api::{Context, PluginError, Point};
 use am_stl::{StlParams, decompose};
 use serde::Deserialize;
 
-use crate::{Fill, common_step, fill_gaps};
+use crate::{ErrorParams, Fill, check, common_step, fill_gaps};
 
 /// The options of both seasonal plugins (one service's `worker_options` entry).
 #[derive(Debug, Clone, Deserialize)]
@@ -21,33 +21,31 @@ pub struct SeasonalOptions {
     pub seasons: usize,
     /// Seconds between points; gaps are filled on this grid. When absent, the most common
     /// step in the data.
-    #[serde(default)]
     pub interval: Option<i64>,
     /// Value for missing points (anna-molly's `default`); when absent, gaps are interpolated.
-    #[serde(default)]
     pub default: Option<f64>,
     /// SeasonalDecomposition: `abs` or `norm` (default; anna-molly's `stl` means `abs`);
     /// overrides `error_params.error_type`. The ensemble uses both and refuses it.
-    #[serde(default)]
     pub error_type: Option<String>,
     /// SeasonalDecomposition: `tukey` (default) or `quantile`; overrides
     /// `error_params.error_handling`. The ensemble uses both and refuses it.
-    #[serde(default)]
     pub error_handling: Option<String>,
     /// How errors are judged (and, for the ensemble, the vote threshold).
     #[serde(default)]
-    pub error_params: crate::ErrorParams,
+    pub error_params: ErrorParams,
 }
 
 impl SeasonalOptions {
-    /// Checks the window can ever be decomposed; the message names the options.
-    pub fn validate(&self) -> Result<(), PluginError> {
-        if self.period_length < 2 {
-            return Err(PluginError::options(format!(
-                "`period_length` must be at least 2, got {}",
-                self.period_length
-            )));
-        }
+    /// Checks the window can ever be decomposed and the error parameters are in range, and
+    /// refuses the `unused` error parameters (see [`ErrorParams::refuse_unused`]); the message
+    /// names the option, and `plugin` for an unused one.
+    pub fn validate(&self, plugin: &str, unused: &[&str]) -> Result<(), PluginError> {
+        check(
+            self.period_length >= 2,
+            "period_length",
+            "at least 2",
+            self.period_length,
+        )?;
         if self.seasons <= 2 {
             return Err(PluginError::options(format!(
                 "STL needs more than two full periods: `period_length` {} × `seasons` {} = {} points is {} period(s); set `seasons` to 3 or more",
@@ -63,14 +61,11 @@ impl SeasonalOptions {
                 self.period_length.saturating_mul(self.seasons)
             )));
         }
-        if let Some(i) = self.interval
-            && i <= 0
-        {
-            return Err(PluginError::options(format!(
-                "`interval` must be positive, got {i}"
-            )));
+        if let Some(i) = self.interval {
+            check(i > 0, "interval", "positive", i)?;
         }
-        Ok(())
+        self.error_params.validate()?;
+        self.error_params.refuse_unused(plugin, unused)
     }
 }
 

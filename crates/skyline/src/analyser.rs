@@ -65,17 +65,7 @@ pub struct Rules {
 /// Evaluation order when `ks_test` cannot run (its precondition fails, which costs nothing
 /// to learn): it comes first as a free `false`. Otherwise the cheapest algorithms come first,
 /// so that a series far from the consensus is given up on early.
-const KS_IMPOSSIBLE: [Algorithm; 9] = [
-    Algorithm::KsTest,
-    Algorithm::StddevFromAverage,
-    Algorithm::Grubbs,
-    Algorithm::FirstHourAverage,
-    Algorithm::MeanSubtractionCumulation,
-    Algorithm::HistogramBins,
-    Algorithm::LeastSquares,
-    Algorithm::StddevFromMovingAverage,
-    Algorithm::MedianAbsoluteDeviation,
-];
+const KS_IMPOSSIBLE: [Algorithm; 9] = last_first(KS_POSSIBLE);
 const KS_POSSIBLE: [Algorithm; 9] = [
     Algorithm::StddevFromAverage,
     Algorithm::Grubbs,
@@ -87,6 +77,17 @@ const KS_POSSIBLE: [Algorithm; 9] = [
     Algorithm::MedianAbsoluteDeviation,
     Algorithm::KsTest,
 ];
+
+/// `order` with its last algorithm moved to the front.
+const fn last_first(order: [Algorithm; 9]) -> [Algorithm; 9] {
+    let mut out = order;
+    let mut i = 0;
+    while i < order.len() {
+        out[(i + 1) % order.len()] = order[i];
+        i += 1;
+    }
+    out
+}
 
 /// Judges series one after another, reusing its buffers (nothing is allocated per series once
 /// they have grown to the largest series seen) and its cache of Grubbs' critical values.

@@ -5,9 +5,9 @@
 //! an ensemble of simple statistical tests, and a metric is anomalous when enough of them agree
 //! (6 of 9 by default). Skyline ran them in Python (earthgecko's fork states about 45,000
 //! metrics a minute on 4 vCPUs); this crate computes the same verdicts in a few microseconds
-//! per day-long series on one core (`examples/bench.rs`), without allocating per series
-//! ([`Analyser`] keeps its buffers) and without reading the clock (the analysis' "now" is a
-//! parameter, the runner's tick).
+//! per day-long series on one core (`bench/src/bin/skyline_analyse.rs`), without allocating
+//! per series ([`Analyser`] keeps its buffers) and without reading the clock (the analysis'
+//! "now" is a parameter, the runner's tick).
 //!
 //! ```
 //! use am_skyline::{Algorithm, Analyser, Window};
@@ -262,17 +262,6 @@ pub fn check(alg: Algorithm, ts: &[i64], values: &[f64], window: &Window) -> boo
 /// fire. Allocates; keep an [`Analyser`] to judge many series.
 pub fn analyse(ts: &[i64], values: &[f64], window: &Window, consensus: usize) -> Verdict {
     Analyser::new().analyse(ts, values, window, consensus)
-}
-
-/// Applies the skip rules (see [`Analyser::classify`]).
-pub fn classify(
-    ts: &[i64],
-    values: &[f64],
-    now: i64,
-    stale_period: i64,
-    min_points: usize,
-) -> Option<Skip> {
-    Analyser::new().classify(ts, values, now, stale_period, min_points)
 }
 
 /// FNV-1a, 64-bit, of `bytes`.

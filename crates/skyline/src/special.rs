@@ -34,10 +34,24 @@ pub(crate) fn ln_gamma(x: f64) -> f64 {
     (z - 0.5) * z.ln() - z + 0.5 * (2.0 * PI).ln() + series - product.ln()
 }
 
+/// Below this, a modified-Lentz denominator counts as zero and is replaced by it.
+const TINY: f64 = 1e-300;
+
+/// One term of a continued fraction `… a/(b + …)` by the modified Lentz method: updates
+/// Lentz's `c` and `d` and returns the factor the fraction's value is multiplied by.
+fn lentz_step(c: &mut f64, d: &mut f64, a: f64, b: f64) -> f64 {
+    *d = b + a * *d;
+    *d = if d.abs() < TINY { 1.0 / TINY } else { 1.0 / *d };
+    *c = b + a / *c;
+    if c.abs() < TINY {
+        *c = TINY;
+    }
+    *c * *d
+}
+
 /// The continued fraction of the incomplete beta function (modified Lentz), valid and fast
 /// for `x < (a + 1) / (a + b + 2)`.
 fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
-    const TINY: f64 = 1e-300;
     let mut c = 1.0;
     let mut d = 1.0 - (a + b) * x / (a + 1.0);
     if d.abs() < TINY {
@@ -50,22 +64,10 @@ fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
         let two_m = 2.0 * m;
         // Even step.
         let num = m * (b - m) * x / ((a + two_m - 1.0) * (a + two_m));
-        d = 1.0 + num * d;
-        d = if d.abs() < TINY { 1.0 / TINY } else { 1.0 / d };
-        c = 1.0 + num / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        f *= d * c;
+        f *= lentz_step(&mut c, &mut d, num, 1.0);
         // Odd step.
         let num = -(a + m) * (a + b + m) * x / ((a + two_m) * (a + two_m + 1.0));
-        d = 1.0 + num * d;
-        d = if d.abs() < TINY { 1.0 / TINY } else { 1.0 / d };
-        c = 1.0 + num / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        let delta = d * c;
+        let delta = lentz_step(&mut c, &mut d, num, 1.0);
         f *= delta;
         if (delta - 1.0).abs() < 1e-16 {
             break;
@@ -191,18 +193,10 @@ pub(crate) fn erfc(x: f64) -> f64 {
     }
     // Laplace's continued fraction erfc x = e^(−x²)/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))),
     // evaluated by modified Lentz.
-    const TINY: f64 = 1e-300;
     let mut f = x;
     let (mut c, mut d) = (x, 0.0);
     for k in 1..500 {
-        let a = f64::from(k) / 2.0;
-        d = x + a * d;
-        d = if d.abs() < TINY { 1.0 / TINY } else { 1.0 / d };
-        c = x + a / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        let delta = c * d;
+        let delta = lentz_step(&mut c, &mut d, f64::from(k) / 2.0, x);
         f *= delta;
         if (delta - 1.0).abs() < 1e-16 {
             break;

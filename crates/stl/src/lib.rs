@@ -118,6 +118,20 @@ pub enum StlError {
     },
 }
 
+/// The `with_*` setters of [`StlParams`]: `with_x => x` sets the field `x` to the value,
+/// `with_x => x: Some` to `Some(value)`, and each returns the parameters.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident => $field:ident $(: $wrap:ident)?;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, value: usize) -> Self {
+                self.$field = $($wrap)?(value);
+                self
+            }
+        )*
+    };
+}
+
 /// Settings of one decomposition. Unset overrides take R's defaults, resolved against the
 /// series length at [`decompose`] time (the periodic seasonal window depends on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,71 +172,30 @@ impl StlParams {
         }
     }
 
-    /// A seasonal loess span of `window` cycles (R's numeric `s.window`), letting the
-    /// seasonal pattern evolve; disables the periodic post-processing.
-    pub fn with_s_window(mut self, window: usize) -> Self {
-        self.s_window = Some(window);
-        self
-    }
-
-    /// Seasonal loess degree (0 or 1); ignored when periodic, where R forces 0.
-    pub fn with_s_degree(mut self, degree: usize) -> Self {
-        self.s_degree = degree;
-        self
-    }
-
-    /// Trend loess span, in points.
-    pub fn with_t_window(mut self, window: usize) -> Self {
-        self.t_window = Some(window);
-        self
-    }
-
-    /// Trend loess degree (0 or 1).
-    pub fn with_t_degree(mut self, degree: usize) -> Self {
-        self.t_degree = degree;
-        self
-    }
-
-    /// Low-pass loess span, in points.
-    pub fn with_l_window(mut self, window: usize) -> Self {
-        self.l_window = Some(window);
-        self
-    }
-
-    /// Low-pass loess degree (0 or 1).
-    pub fn with_l_degree(mut self, degree: usize) -> Self {
-        self.l_degree = Some(degree);
-        self
-    }
-
-    /// Evaluation stride of the seasonal smoother.
-    pub fn with_s_jump(mut self, jump: usize) -> Self {
-        self.s_jump = Some(jump);
-        self
-    }
-
-    /// Evaluation stride of the trend smoother.
-    pub fn with_t_jump(mut self, jump: usize) -> Self {
-        self.t_jump = Some(jump);
-        self
-    }
-
-    /// Evaluation stride of the low-pass smoother.
-    pub fn with_l_jump(mut self, jump: usize) -> Self {
-        self.l_jump = Some(jump);
-        self
-    }
-
-    /// Passes of the inner loop per outer iteration.
-    pub fn with_inner(mut self, inner: usize) -> Self {
-        self.inner = Some(inner);
-        self
-    }
-
-    /// Robustness iterations (0 disables robustness weighting whatever `robust` says).
-    pub fn with_outer(mut self, outer: usize) -> Self {
-        self.outer = Some(outer);
-        self
+    setters! {
+        /// A seasonal loess span of this many cycles (R's numeric `s.window`), letting the
+        /// seasonal pattern evolve; disables the periodic post-processing.
+        with_s_window => s_window: Some;
+        /// Seasonal loess degree (0 or 1); ignored when periodic, where R forces 0.
+        with_s_degree => s_degree;
+        /// Trend loess span, in points.
+        with_t_window => t_window: Some;
+        /// Trend loess degree (0 or 1).
+        with_t_degree => t_degree;
+        /// Low-pass loess span, in points.
+        with_l_window => l_window: Some;
+        /// Low-pass loess degree (0 or 1).
+        with_l_degree => l_degree: Some;
+        /// Evaluation stride of the seasonal smoother.
+        with_s_jump => s_jump: Some;
+        /// Evaluation stride of the trend smoother.
+        with_t_jump => t_jump: Some;
+        /// Evaluation stride of the low-pass smoother.
+        with_l_jump => l_jump: Some;
+        /// Passes of the inner loop per outer iteration.
+        with_inner => inner: Some;
+        /// Robustness iterations (0 disables robustness weighting whatever `robust` says).
+        with_outer => outer: Some;
     }
 
     /// Points per cycle.

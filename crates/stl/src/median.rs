@@ -47,6 +47,13 @@ struct Segment {
     end: usize,
 }
 
+impl Segment {
+    /// Whether any wanted position is left to this segment.
+    fn owns(&self) -> bool {
+        self.first < self.end
+    }
+}
+
 /// Singleton's quicksort restricted to the segments that hold one of `targets`, with R's
 /// bookkeeping: each segment owns a contiguous run of `targets`, split at each partition on
 /// the assumption that `targets` ascend. With ascending targets every target ends up holding
@@ -68,46 +75,30 @@ fn partial_sort(v: &mut [f64], targets: &[usize]) {
             let (left_end, right_start) = partition(v, seg.lo, seg.hi);
             // Continue with the shorter part; the longer waits, with the targets the
             // bookkeeping gives it.
+            let mut left = Segment {
+                hi: left_end,
+                ..seg
+            };
+            let mut right = Segment {
+                lo: right_start,
+                ..seg
+            };
             let continues = if left_end - seg.lo <= seg.hi - right_start {
-                let mut left = Segment {
-                    hi: left_end,
-                    ..seg
-                };
-                while left.first < left.end && targets[left.end - 1] > left.hi {
+                while left.owns() && targets[left.end - 1] > left.hi {
                     left.end -= 1;
                 }
-                let right = Segment {
-                    lo: right_start,
-                    first: if left.first < left.end {
-                        left.end
-                    } else {
-                        seg.first
-                    },
-                    ..seg
-                };
+                right.first = if left.owns() { left.end } else { seg.first };
                 pending.push(right);
                 left
             } else {
-                let mut right = Segment {
-                    lo: right_start,
-                    ..seg
-                };
-                while right.first < right.end && targets[right.first] < right.lo {
+                while right.owns() && targets[right.first] < right.lo {
                     right.first += 1;
                 }
-                let left = Segment {
-                    hi: left_end,
-                    end: if right.first < right.end {
-                        right.first
-                    } else {
-                        seg.end
-                    },
-                    ..seg
-                };
+                left.end = if right.owns() { right.first } else { seg.end };
                 pending.push(left);
                 right
             };
-            if continues.first < continues.end {
+            if continues.owns() {
                 seg = continues;
                 continue;
             }
@@ -120,7 +111,7 @@ fn partial_sort(v: &mut [f64], targets: &[usize]) {
         loop {
             match pending.pop() {
                 None => return,
-                Some(next) if next.first < next.end => {
+                Some(next) if next.owns() => {
                     seg = next;
                     break;
                 }

@@ -39,39 +39,34 @@ struct Case {
     offset: usize,
 }
 
+/// A setter of [`StlParams`].
+type Setter = fn(StlParams, usize) -> StlParams;
+
 impl Case {
+    /// R's optional arguments: name, value (-1: R's default) and the setter that passes it.
+    fn optional(&self) -> [(&'static str, i64, Setter); 9] {
+        [
+            ("t.window", self.t_window, StlParams::with_t_window),
+            ("t.degree", self.t_degree, StlParams::with_t_degree),
+            ("l.window", self.l_window, StlParams::with_l_window),
+            ("l.degree", self.l_degree, StlParams::with_l_degree),
+            ("s.jump", self.s_jump, StlParams::with_s_jump),
+            ("t.jump", self.t_jump, StlParams::with_t_jump),
+            ("l.jump", self.l_jump, StlParams::with_l_jump),
+            ("inner", self.inner, StlParams::with_inner),
+            ("outer", self.outer, StlParams::with_outer),
+        ]
+    }
+
     fn params(&self) -> StlParams {
         let mut p = StlParams::periodic(self.period, self.robust);
         if self.s_window > 0 {
             p = p.with_s_window(self.s_window).with_s_degree(self.s_degree);
         }
-        let set = |v: i64| usize::try_from(v).ok();
-        if let Some(v) = set(self.t_window) {
-            p = p.with_t_window(v);
-        }
-        if let Some(v) = set(self.t_degree) {
-            p = p.with_t_degree(v);
-        }
-        if let Some(v) = set(self.l_window) {
-            p = p.with_l_window(v);
-        }
-        if let Some(v) = set(self.l_degree) {
-            p = p.with_l_degree(v);
-        }
-        if let Some(v) = set(self.s_jump) {
-            p = p.with_s_jump(v);
-        }
-        if let Some(v) = set(self.t_jump) {
-            p = p.with_t_jump(v);
-        }
-        if let Some(v) = set(self.l_jump) {
-            p = p.with_l_jump(v);
-        }
-        if let Some(v) = set(self.inner) {
-            p = p.with_inner(v);
-        }
-        if let Some(v) = set(self.outer) {
-            p = p.with_outer(v);
+        for (_, v, set) in self.optional() {
+            if let Ok(v) = usize::try_from(v) {
+                p = set(p, v);
+            }
         }
         p
     }
@@ -86,17 +81,7 @@ impl Case {
             "period {} n {} s.window {s_window} robust {}",
             self.period, self.n, self.robust
         );
-        for (name, v) in [
-            ("t.window", self.t_window),
-            ("t.degree", self.t_degree),
-            ("l.window", self.l_window),
-            ("l.degree", self.l_degree),
-            ("s.jump", self.s_jump),
-            ("t.jump", self.t_jump),
-            ("l.jump", self.l_jump),
-            ("inner", self.inner),
-            ("outer", self.outer),
-        ] {
+        for (name, v, _) in self.optional() {
             if v >= 0 {
                 text.push_str(&format!(" {name} {v}"));
             }

@@ -5,22 +5,24 @@
 use std::time::Duration;
 
 use am_store::writer::{Batch, ModelTable, encode_trim, execute, write_batch};
-use am_store::{Conn, Model, Pattern, Point, Reader, RedisAddr, SeriesId, keys, unix_now};
+use am_store::{Conn, Model, Pattern, Point, Reader, SeriesId, keys, unix_now};
 use am_tests::RedisServer;
 
-fn addr(redis: &RedisServer) -> RedisAddr {
-    RedisAddr {
-        host: "127.0.0.1".into(),
-        port: redis.port(),
-        db: 0,
-        password: None,
-    }
-}
-
 async fn conn(redis: &RedisServer) -> Conn {
-    Conn::connect(&addr(redis), Duration::from_secs(5))
+    Conn::connect(&redis.addr(), Duration::from_secs(5))
         .await
         .unwrap()
+}
+
+async fn reader(redis: &RedisServer) -> Reader {
+    Reader::connect(&redis.addr(), Duration::from_secs(5))
+        .await
+        .unwrap()
+}
+
+/// The points of series `name` under `model` in `[from, until]`.
+async fn read(r: &mut Reader, name: &str, model: Model, from: i64, until: i64) -> Vec<Point> {
+    r.read(&series(name, model), from, until).await.unwrap()
 }
 
 const RAW: Model = Model::Raw { ttl: 86_400 };
@@ -75,13 +77,8 @@ async fn last_write_wins_in_order_across_batches_and_chunks() {
         &[("a.b", 0, t0 + 0.9, 4.0), ("a.b", 0, t0 - 20000.0, 5.0)],
     )
     .await;
-    let mut r = Reader::connect(&addr(&redis), Duration::from_secs(5))
-        .await
-        .unwrap();
-    let pts = r
-        .read(&series("a.b", RAW), i64::MIN, i64::MAX)
-        .await
-        .unwrap();
+    let mut r = reader(&redis).await;
+    let pts = read(&mut r, "a.b", RAW, i64::MIN, i64::MAX).await;
     let t = t0 as i64;
     assert_eq!(
         pts,
@@ -98,7 +95,7 @@ async fn last_write_wins_in_order_across_batches_and_chunks() {
         ]
     );
     // A window reads only its points.
-    let pts = r.read(&series("a.b", RAW), t, t + 59).await.unwrap();
+    let pts = read(&mut r, "a.b", RAW, t, t + 59).await;
     assert_eq!(pts, vec![Point { ts: t, value: 4.0 }]);
 }
 
@@ -116,13 +113,8 @@ async fn interval_model_keeps_last_value_per_bucket_at_bucket_start() {
         ("x.cpu", 0, (b + 5) as f64, 9.0),
     ];
     assert_eq!(write(&mut c, &table, &pts).await, 5);
-    let mut r = Reader::connect(&addr(&redis), Duration::from_secs(5))
-        .await
-        .unwrap();
-    let got = r
-        .read(&series("x.cpu", IV), i64::MIN, i64::MAX)
-        .await
-        .unwrap();
+    let mut r = reader(&redis).await;
+    let got = read(&mut r, "x.cpu", IV, i64::MIN, i64::MAX).await;
     assert_eq!(
         got,
         vec![
@@ -133,10 +125,7 @@ async fn interval_model_keeps_last_value_per_bucket_at_bucket_start() {
             }
         ]
     );
-    let raw = r
-        .read(&series("x.cpu", RAW), i64::MIN, i64::MAX)
-        .await
-        .unwrap();
+    let raw = read(&mut r, "x.cpu", RAW, i64::MIN, i64::MAX).await;
     assert_eq!(
         raw,
         vec![Point {
@@ -181,13 +170,8 @@ async fn every_chunk_expires_and_is_indexed_and_old_chunks_are_sealed() {
         after < before && after < 200 * 10 + 200,
         "sealing gives the slack back: {before} -> {after}"
     );
-    let mut r = Reader::connect(&addr(&redis), Duration::from_secs(5))
-        .await
-        .unwrap();
-    let pts = r
-        .read(&series("s.m", RAW), chunk, chunk + span - 1)
-        .await
-        .unwrap();
+    let mut r = reader(&redis).await;
+    let pts = read(&mut r, "s.m", RAW, chunk, chunk + span - 1).await;
     assert_eq!(pts.len(), 150);
     // Records 0..50 were written twice; the later write (smaller i) wins.
     assert_eq!(
@@ -261,9 +245,7 @@ async fn find_uses_the_index_and_trim_drops_expired_names() {
     ];
     let pts: Vec<_> = names.iter().map(|n| (*n, 0u16, now - 60.0, 1.0)).collect();
     write(&mut c, &table, &pts).await;
-    let mut r = Reader::connect(&addr(&redis), Duration::from_secs(5))
-        .await
-        .unwrap();
+    let mut r = reader(&redis).await;
     let pat = Pattern::parse("sys.*.cpu").unwrap();
     let got: Vec<String> = r
         .find(&pat)
@@ -325,9 +307,7 @@ async fn read_many_each_streams_what_read_returns() {
         .map(|(i, n)| series(n, if i % 2 == 0 { RAW } else { IV }))
         .collect();
     ids.insert(7, series("no.such.metric", RAW));
-    let mut r = Reader::connect(&addr(&redis), Duration::from_secs(5))
-        .await
-        .unwrap();
+    let mut r = reader(&redis).await;
     let (from, until) = (now - 20_000, now);
     let mut streamed: Vec<(usize, Vec<Point>)> = Vec::new();
     r.read_many_each(&ids, from, until, |i, pts| streamed.push((i, pts.to_vec())))

@@ -267,11 +267,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<TDigest, TDigestError> {
     let mut reader = Reader {
         rest: bytes.get(5..).unwrap_or_default(),
     };
-    let compression = reader.f64();
-    let count = reader.f64();
-    let min = reader.f64();
-    let max = reader.f64();
-    let rejected = u64::from_le_bytes(reader.take());
+    let mut parts = Parts {
+        compression: reader.f64(),
+        count: reader.f64(),
+        min: reader.f64(),
+        max: reader.f64(),
+        rejected: u64::from_le_bytes(reader.take()),
+        centroids: Vec::new(),
+    };
     let n = u32::from_le_bytes(reader.take()) as usize;
     let needed = n
         .checked_mul(CENTROID_LEN)
@@ -285,14 +288,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<TDigest, TDigestError> {
             extra: bytes.len() - needed,
         });
     }
-    let centroids = (0..n).map(|_| (reader.f64(), reader.f64())).collect();
-    Parts {
-        compression,
-        count,
-        min,
-        max,
-        rejected,
-        centroids,
-    }
-    .validate()
+    parts.centroids = (0..n).map(|_| (reader.f64(), reader.f64())).collect();
+    parts.validate()
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use am_tdigest::{MAX_COMPRESSION, MIN_COMPRESSION, TDigest};
-use common::Rng;
+use common::{Rng, digest_of, samples};
 
 #[test]
 fn empty_digest_answers_none() {
@@ -65,11 +65,7 @@ fn compression_is_clamped() {
 
 #[test]
 fn queries_do_not_change_the_digest_and_match_after_compress() {
-    let mut d = TDigest::new(50.0);
-    let mut rng = Rng::new(8);
-    for _ in 0..1_234 {
-        d.add(rng.normal());
-    }
+    let mut d = digest_of(&samples("normal", 1_234, 8), 50.0);
     assert!(d.buffered() > 0);
     let before = d.clone();
     let q = d.quantile(0.9);
@@ -83,11 +79,7 @@ fn queries_do_not_change_the_digest_and_match_after_compress() {
 
 #[test]
 fn quantile_is_monotone_and_cdf_inverts_it() {
-    let mut d = TDigest::new(100.0);
-    let mut rng = Rng::new(4);
-    for _ in 0..50_000 {
-        d.add(rng.cauchy());
-    }
+    let mut d = digest_of(&samples("cauchy", 50_000, 4), 100.0);
     d.compress();
     let mut last = f64::NEG_INFINITY;
     for i in 0..=1000 {

@@ -36,7 +36,6 @@ pub struct Options {
     /// Above this, a metric's last value is anomalous.
     pub threshold: f64,
     /// A metric read by its exact name, whose last value is emitted as `reference`.
-    #[serde(default)]
     pub reference: Option<String>,
 }
 

@@ -1,5 +1,5 @@
 use am_plugin_api::Level;
-use am_plugin_api::testing::{Failure, TestHost, TestRunner, run_task};
+use am_plugin_api::testing::{VerdictRecord, Failure, TestHost, TestRunner, run_task};
 
 use super::*;
 
@@ -86,19 +86,23 @@ fn state_persists_across_ticks_and_instances() {
     assert_eq!(host.last_value("runs"), Some(1.0));
 }
 
+/// Adds the point `(ts, value)` of `system.db.cpu`, runs the tick `ts` and returns the verdicts
+/// it reported.
+fn tick(host: &mut TestHost, runner: &mut TestRunner, ts: i64, value: f64) -> Vec<VerdictRecord> {
+    host.add_point("system.db.cpu", ts, value);
+    runner.run(host, ts).unwrap();
+    host.take_verdicts()
+}
+
 #[test]
 fn a_verdict_on_every_metric_at_every_tick() {
     let mut host = TestHost::new();
     let mut runner = TestRunner::new::<Example>(OPTIONS, "service1", &mut host).unwrap();
-    host.add_point("system.db.cpu", 1000, 50.0);
-    runner.run(&mut host, 1000).unwrap();
-    let verdicts = host.take_verdicts();
+    let verdicts = tick(&mut host, &mut runner, 1000, 50.0);
     assert_eq!(verdicts.len(), 1);
     assert_eq!(verdicts[0].state, "ok");
 
-    host.add_point("system.db.cpu", 1030, 95.5);
-    runner.run(&mut host, 1030).unwrap();
-    let verdicts = host.take_verdicts();
+    let verdicts = tick(&mut host, &mut runner, 1030, 95.5);
     assert_eq!(verdicts.len(), 1);
     let v = &verdicts[0];
     assert_eq!(
@@ -113,22 +117,21 @@ fn a_verdict_on_every_metric_at_every_tick() {
     assert_eq!(v.ts, 1030);
 
     // Still high: judged anomalous again (the alarm layer notifies once).
-    host.add_point("system.db.cpu", 1060, 97.0);
-    runner.run(&mut host, 1060).unwrap();
-    assert_eq!(host.take_verdicts()[0].state, "anomalous");
+    assert_eq!(tick(&mut host, &mut runner, 1060, 97.0)[0].state, "anomalous");
 
-    host.add_point("system.db.cpu", 1090, 20.0);
-    runner.run(&mut host, 1090).unwrap();
-    let verdicts = host.take_verdicts();
+    let verdicts = tick(&mut host, &mut runner, 1090, 20.0);
     assert_eq!(verdicts[0].state, "ok");
     assert_eq!(verdicts[0].value("last"), Some(20.0));
 }
 
+/// Why a service with `options` cannot be created.
+fn refused(options: &str) -> Failure {
+    TestRunner::new::<Example>(options, "service1", &mut host()).unwrap_err()
+}
+
 #[test]
 fn unknown_options_are_refused_naming_the_key() {
-    let mut host = host();
-    let options = r#"{"metrics": "a.*", "threshold": 1, "windw": 60}"#;
-    let failure = TestRunner::new::<Example>(options, "service1", &mut host).unwrap_err();
+    let failure = refused(r#"{"metrics": "a.*", "threshold": 1, "windw": 60}"#);
     assert!(!failure.is_panic());
     assert!(
         failure.message().contains("unknown field `windw`"),
@@ -138,27 +141,15 @@ fn unknown_options_are_refused_naming_the_key() {
 
 #[test]
 fn bad_options_are_refused_with_what_was_expected() {
-    let mut host = host();
-    let failure = TestRunner::new::<Example>(
-        r#"{"metrics": "a.*", "threshold": "high"}"#,
-        "service1",
-        &mut host,
-    )
-    .unwrap_err();
+    let failure = refused(r#"{"metrics": "a.*", "threshold": "high"}"#);
     assert!(
         failure
             .message()
             .starts_with("invalid option `threshold`: invalid type: string \"high\", expected f64"),
         "{failure}"
     );
-    let failure = TestRunner::new::<Example>(
-        r#"{"metrics": "a.*", "threshold": 1, "window": 0}"#,
-        "service1",
-        &mut host,
-    )
-    .unwrap_err();
     assert_eq!(
-        failure,
+        refused(r#"{"metrics": "a.*", "threshold": 1, "window": 0}"#),
         Failure::Error("`window` must be positive, got 0".into())
     );
 }

@@ -2,9 +2,9 @@
 //!
 //! Takes the second-newest point of `in_metric` and of `out_metric` (the newest may still be
 //! filling), their deviation `out − in`, adds it to a t-digest of past deviations kept in the
-//! plugin's state (a runner restart continues it), and flags it with Tukey fences of the
-//! digest's quartiles (`error_params.iqr_scaling`, default 1.5; flag 1 also needs the deviation
-//! above `minimal_upper_threshold`, −1 below `minimal_lower_threshold`).
+//! plugin's state (a runner restart continues it), and flags it with Tukey
+//! fences of the digest's quartiles (`error_params.iqr_scaling`, default 1.5; flag 1 also needs
+//! the deviation above `minimal_upper_threshold`, −1 below `minimal_lower_threshold`).
 //!
 //! Writes anna-molly's fields: `flag`, `lower`, `upper`, `deviation`. When either metric has
 //! fewer than two points or its newest is older than `stale` seconds, only `flag` = −1 is
@@ -20,7 +20,7 @@
 //! ```
 
 use am_plugin_api::{BaseTask, Context, Init, PluginError};
-use am_plugin_kit::{ErrorParams, eval_tukey, load_digest, save_digest};
+use am_plugin_kit::{ErrorParams, check, eval_tukey, no_verdict, record};
 use serde::Deserialize;
 
 /// The options of one service.
@@ -52,12 +52,7 @@ impl BaseTask for FlowDifference {
     const NAME: &'static str = "FlowDifference";
 
     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
-        if options.stale <= 0 {
-            return Err(PluginError::options(format!(
-                "`stale` must be positive, got {}",
-                options.stale
-            )));
-        }
+        check(options.stale > 0, "stale", "positive", options.stale)?;
         options.error_params.validate()?;
         options.error_params.refuse_unused(
             "FlowDifference (Tukey fences only)",
@@ -90,21 +85,14 @@ impl BaseTask for FlowDifference {
                 }
             };
             if let Some(why) = why {
-                ctx.warn(format!("{why}; writing flag -1"));
-                ctx.emit("flag", -1.0)?;
-                return Ok(());
+                return no_verdict(ctx, "flag", &why);
             }
         }
         let deviation = second_newest[1] - second_newest[0];
-        let mut digest = load_digest(ctx, DIGEST)?;
-        digest.add(deviation);
-        digest.compress();
-        save_digest(ctx, DIGEST, &digest)?;
+        let digest = record(ctx, DIGEST, deviation)?;
         let v = eval_tukey(deviation, &o.error_params, &digest)
             .ok_or_else(|| PluginError::data("the deviation distribution is empty"))?;
-        ctx.emit("flag", v.flag)?;
-        ctx.emit("lower", v.lower)?;
-        ctx.emit("upper", v.upper)?;
+        v.emit(ctx, "")?;
         ctx.emit("deviation", deviation)?;
         Ok(())
     }

@@ -25,7 +25,7 @@
 
 use am_plugin_api::{BaseTask, Context, Init, PluginError};
 use am_plugin_kit::seasonal::{SeasonalOptions, model};
-use am_plugin_kit::{Verdict, eval_quantile, eval_tukey, load_digest, save_digest};
+use am_plugin_kit::{eval_quantile, eval_tukey, no_verdict, record};
 
 /// The options of one service (shared with `SeasonalDecomposition`).
 pub type Options = SeasonalOptions;
@@ -41,9 +41,7 @@ impl BaseTask for SeasonalDecompositionEnsemble {
     const NAME: &'static str = "SeasonalDecompositionEnsemble";
 
     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
-        options.validate()?;
-        options.error_params.validate()?;
-        options.error_params.refuse_unused(
+        options.validate(
             "SeasonalDecompositionEnsemble (both error types, both judgements)",
             &["error_type", "error_handling"],
         )?;
@@ -58,30 +56,20 @@ impl BaseTask for SeasonalDecompositionEnsemble {
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
         let m = match model(ctx, &self.options)? {
             Ok(m) => m,
-            Err(why) => {
-                ctx.warn(format!("{}; writing overall.flag -1", why.0));
-                ctx.emit("overall.flag", -1.0)?;
-                return Ok(());
-            }
+            Err(why) => return no_verdict(ctx, "overall.flag", &why.0),
         };
         let p = &self.options.error_params;
         let mut consensus = 0.0;
         for (kind, error) in [("norm", m.norm_error()), ("stl", m.error)] {
-            let key = format!("errors.{kind}");
-            let mut digest = load_digest(ctx, &key)?;
-            digest.add(error);
-            digest.compress();
-            save_digest(ctx, &key, &digest)?;
+            let digest = record(ctx, &format!("errors.{kind}"), error)?;
             for (method, verdict) in [
                 ("tukey", eval_tukey(error, p, &digest)),
                 ("quantile", eval_quantile(error, p, &digest)),
             ] {
-                let Verdict { flag, lower, upper } =
+                let verdict =
                     verdict.ok_or_else(|| PluginError::data("the error distribution is empty"))?;
-                consensus += flag;
-                ctx.emit(&format!("{kind}_{method}.flag"), flag)?;
-                ctx.emit(&format!("{kind}_{method}.lower"), lower)?;
-                ctx.emit(&format!("{kind}_{method}.upper"), upper)?;
+                consensus += verdict.flag;
+                verdict.emit(ctx, &format!("{kind}_{method}."))?;
                 if method == "quantile" {
                     ctx.emit(&format!("{kind}_{method}.alpha"), p.alpha)?;
                 }

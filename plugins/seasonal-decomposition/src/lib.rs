@@ -5,11 +5,11 @@
 //! interval may still be filling), decomposes them with robust periodic STL (as anna-molly did
 //! with R's `stl`), and models the window's last point ("input") as seasonal + trend, floored
 //! at 0.01. The error (`abs`: input − model; `norm`: relative, see below) goes into a t-digest
-//! of past errors kept in the plugin's state — so a runner restart continues the distribution —
-//! and is flagged by `error_handling`: `tukey` (IQR fences of the digest's quartiles,
-//! `iqr_scaling`) or `quantile` (fences at the `alpha/2` and `1 − alpha/2` quantiles). Flag 1
-//! needs the error above the upper fence and above `minimal_upper_threshold`; −1 below the
-//! lower fence and below `minimal_lower_threshold`.
+//! of past errors kept in the plugin's state — so a runner restart continues the
+//! distribution — and is flagged by `error_handling`: `tukey` (IQR fences of the digest's
+//! quartiles, `iqr_scaling`) or `quantile` (fences at the `alpha/2` and `1 − alpha/2`
+//! quantiles). Flag 1 needs the error above the upper fence and above
+//! `minimal_upper_threshold`; −1 below the lower fence and below `minimal_lower_threshold`.
 //!
 //! `norm` divides the error by the model when the error is ≤ 0, and by the input otherwise
 //! (1.0 when the input is 0).
@@ -33,7 +33,7 @@
 
 use am_plugin_api::{BaseTask, Context, Init, PluginError};
 use am_plugin_kit::seasonal::{SeasonalOptions, model};
-use am_plugin_kit::{eval_quantile, eval_tukey, load_digest, save_digest};
+use am_plugin_kit::{eval_quantile, eval_tukey, no_verdict, record};
 
 /// The options of one service (shared with the ensemble).
 pub type Options = SeasonalOptions;
@@ -61,42 +61,52 @@ pub struct SeasonalDecomposition {
 /// State key of the error distribution.
 const DIGEST: &str = "errors";
 
+/// The option `name`: the first of `settings` that is set (the plugin's own, then
+/// `error_params`'), one of `choices` by its spelling; the first choice when none is set.
+fn choose<T: Copy>(
+    name: &str,
+    settings: [&Option<String>; 2],
+    choices: &[(&str, T)],
+    expected: &str,
+) -> Result<T, PluginError> {
+    let value = settings.into_iter().find_map(Option::as_deref);
+    let choice = match value {
+        None => choices.first(),
+        Some(v) => choices.iter().find(|(spelling, _)| *spelling == v),
+    };
+    choice.map(|(_, c)| *c).ok_or_else(|| {
+        PluginError::options(format!(
+            "`{name}` must be {expected}, got `{}`",
+            value.unwrap_or_default()
+        ))
+    })
+}
+
 impl BaseTask for SeasonalDecomposition {
     type Options = Options;
     const NAME: &'static str = "SeasonalDecomposition";
 
     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
-        options.validate()?;
-        options.error_params.validate()?;
-        options
-            .error_params
-            .refuse_unused("SeasonalDecomposition", &["threshold"])?;
-        let et = options
-            .error_type
-            .clone()
-            .or(options.error_params.error_type.clone());
-        let error_type = match et.as_deref() {
-            None | Some("norm") => ErrorType::Norm,
-            Some("abs") | Some("stl") => ErrorType::Abs,
-            Some(other) => {
-                return Err(PluginError::options(format!(
-                    "`error_type` must be `abs` or `norm`, got `{other}`"
-                )));
-            }
-        };
-        let eh = options
-            .error_handling
-            .clone()
-            .or(options.error_params.error_handling.clone());
-        let handling = match eh.as_deref() {
-            None | Some("tukey") => Handling::Tukey,
-            Some("quantile") => Handling::Quantile,
-            Some(other) => {
-                return Err(PluginError::options(format!(
-                    "`error_handling` must be `tukey` or `quantile`, got `{other}`"
-                )));
-            }
-        };
+        options.validate("SeasonalDecomposition", &["threshold"])?;
+        let error_type = choose(
+            "error_type",
+            [&options.error_type, &options.error_params.error_type],
+            &[
+                ("norm", ErrorType::Norm),
+                ("abs", ErrorType::Abs),
+                ("stl", ErrorType::Abs),
+            ],
+            "`abs` or `norm`",
+        )?;
+        let handling = choose(
+            "error_handling",
+            [
+                &options.error_handling,
+                &options.error_params.error_handling,
+            ],
+            &[("tukey", Handling::Tukey), ("quantile", Handling::Quantile)],
+            "`tukey` or `quantile`",
+        )?;
         Ok(SeasonalDecomposition {
             options,
             error_type,
@@ -107,29 +117,20 @@ impl BaseTask for SeasonalDecomposition {
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
         let m = match model(ctx, &self.options)? {
             Ok(m) => m,
-            Err(why) => {
-                ctx.warn(format!("{}; writing flag -1", why.0));
-                ctx.emit("flag", -1.0)?;
-                return Ok(());
-            }
+            Err(why) => return no_verdict(ctx, "flag", &why.0),
         };
         let error = match self.error_type {
             ErrorType::Abs => m.error,
             ErrorType::Norm => m.norm_error(),
         };
-        let mut digest = load_digest(ctx, DIGEST)?;
-        digest.add(error);
-        digest.compress();
-        save_digest(ctx, DIGEST, &digest)?;
+        let digest = record(ctx, DIGEST, error)?;
         let p = &self.options.error_params;
         let verdict = match self.handling {
             Handling::Tukey => eval_tukey(error, p, &digest),
             Handling::Quantile => eval_quantile(error, p, &digest),
         }
         .ok_or_else(|| PluginError::data("the error distribution is empty"))?;
-        ctx.emit("flag", verdict.flag)?;
-        ctx.emit("lower", verdict.lower)?;
-        ctx.emit("upper", verdict.upper)?;
+        verdict.emit(ctx, "")?;
         if self.handling == Handling::Quantile {
             ctx.emit("alpha", p.alpha)?;
         }

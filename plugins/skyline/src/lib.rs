@@ -77,54 +77,42 @@ pub enum Flags {
     All,
 }
 
-/// The options of one service.
+/// The options of one service; every one has a default ([`Options::default`]).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Options {
     /// Metric globs (or `re:` regexes). Default `["*"]`: every metric.
-    #[serde(default = "default_patterns")]
     pub patterns: Vec<String>,
     /// Seconds of history analysed. Default 86400.
-    #[serde(default = "default_full_duration")]
     pub full_duration: i64,
     /// How many algorithms must fire, 1..=9. Default 6.
-    #[serde(default = "default_consensus")]
     pub consensus: usize,
     /// Seconds after which a metric without a new point is stale. Default 500.
-    #[serde(default = "default_stale_period")]
     pub stale_period: i64,
     /// Fewer points than this in the window: too short. Default 100.
-    #[serde(default = "default_min_points")]
     pub min_points: usize,
     /// Which flags to write. Default `anomalous`.
-    #[serde(default)]
     pub flags: Flags,
     /// Metrics per batched read. Default 50.
-    #[serde(default = "default_batch_size")]
     pub batch_size: usize,
 }
 
-fn default_patterns() -> Vec<String> {
-    vec!["*".to_owned()]
-}
-fn default_full_duration() -> i64 {
-    86_400
-}
-fn default_consensus() -> usize {
-    6
-}
-fn default_stale_period() -> i64 {
-    500
-}
-fn default_min_points() -> usize {
-    100
-}
-/// Small batches are faster, not slower: a batch of day-long series is 23 KB a metric, and
-/// batches of a few megabytes are freed back to the system and faulted in again at every
-/// batch (1000 a batch took about twice the CPU of 50 in `bench/analysis`); a round trip per 50
-/// metrics is cheap next to reading them.
-fn default_batch_size() -> usize {
-    50
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            patterns: vec!["*".to_owned()],
+            full_duration: 86_400,
+            consensus: 6,
+            stale_period: 500,
+            min_points: 100,
+            flags: Flags::Anomalous,
+            // Small batches are faster, not slower: a batch of day-long series is 23 KB a
+            // metric, and batches of a few megabytes are freed back to the system and faulted
+            // in again at every batch (1000 a batch took about twice the CPU of 50 in
+            // `bench/analysis`); a round trip per 50 metrics is cheap next to reading them.
+            batch_size: 50,
+        }
+    }
 }
 
 /// The detector.

@@ -26,7 +26,7 @@
 //! ```
 
 use am_plugin_api::{BaseTask, Context, Init, PluginError, Verdict};
-use am_plugin_kit::closest;
+use am_plugin_kit::{check, closest};
 use serde::Deserialize;
 
 /// The options of one service.
@@ -40,7 +40,7 @@ pub struct Options {
     /// The instance metrics: a glob or `re:` + a regex.
     pub metrics: String,
     /// k in the fences `q25 − k·IQR`, `q75 + k·IQR`.
-    #[serde(default = "default_iqr")]
+    #[serde(default = "am_plugin_kit::default_iqr_scaling")]
     pub iqr_scaling: f64,
     /// Seconds before the tick to look at (lets late data arrive).
     #[serde(default)]
@@ -50,19 +50,13 @@ pub struct Options {
     #[serde(default = "default_delay", alias = "maxmium_delay")]
     pub maximum_delay: i64,
     /// The lower fence is at least this.
-    #[serde(default)]
     pub static_lower_threshold: Option<f64>,
     /// The upper fence is at most this.
-    #[serde(default)]
     pub static_upper_threshold: Option<f64>,
     /// Accepted for anna-molly's files (a fill value there); unused.
-    #[serde(default)]
     pub default: Option<f64>,
 }
 
-fn default_iqr() -> f64 {
-    1.5
-}
 fn default_delay() -> i64 {
     600
 }
@@ -95,24 +89,10 @@ impl BaseTask for TukeysFilter {
     const NAME: &'static str = "TukeysFilter";
 
     fn new(options: Options, _init: &Init<'_>) -> Result<Self, PluginError> {
-        if !(options.iqr_scaling.is_finite() && options.iqr_scaling >= 0.0) {
-            return Err(PluginError::options(format!(
-                "`iqr_scaling` must be a number ≥ 0, got {}",
-                options.iqr_scaling
-            )));
-        }
-        if options.offset < 0 {
-            return Err(PluginError::options(format!(
-                "`offset` must be ≥ 0, got {}",
-                options.offset
-            )));
-        }
-        if options.maximum_delay <= 0 {
-            return Err(PluginError::options(format!(
-                "`maximum_delay` must be positive, got {}",
-                options.maximum_delay
-            )));
-        }
+        let (k, offset, delay) = (options.iqr_scaling, options.offset, options.maximum_delay);
+        check(k.is_finite() && k >= 0.0, "iqr_scaling", "a number ≥ 0", k)?;
+        check(offset >= 0, "offset", "≥ 0", offset)?;
+        check(delay > 0, "maximum_delay", "positive", delay)?;
         if let (Some(lo), Some(hi)) = (
             options.static_lower_threshold,
             options.static_upper_threshold,

@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use am_store::writer::{Batch, ModelTable, write_batch};
-use am_store::{Conn, Model, RedisAddr};
+use am_store::{Conn, Model};
 use anyhow::{Context, Result, bail};
+
+use crate::local_redis;
 
 /// The model the series are written under: `RedisTimeStamped` with a one-day ttl (tag
 /// `r86400`), as the collector's default router stores `test.*`.
@@ -23,13 +25,7 @@ pub fn write_series(redis_port: u16, series: &[Series<'_>]) -> Result<()> {
         .build()
         .context("starting a runtime to write series")?;
     runtime.block_on(async {
-        let addr = RedisAddr {
-            host: "127.0.0.1".into(),
-            port: redis_port,
-            db: 0,
-            password: None,
-        };
-        let mut conn = Conn::connect(&addr, Duration::from_secs(5))
+        let mut conn = Conn::connect(&local_redis(redis_port), Duration::from_secs(5))
             .await
             .with_context(|| format!("connecting to redis-server on port {redis_port}"))?;
         let table = ModelTable::new(vec![SERIES_MODEL]);

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::PluginLib;
 use super::daemon::Runner;
 use super::series::{Points, wait_whisper};
 use super::setup::RunnerSetup;
@@ -91,6 +92,31 @@ pub fn counter(runner: &Runner, name: &str) -> f64 {
 pub fn assert_counter(runner: &Runner, name: &str, expected: f64) {
     let got = counter(runner, name);
     assert_eq!(got, expected, "{name}\n{}", runner.logs());
+}
+
+/// Asserts the values of several counters, `(name, expected)`, with the runner's logs on
+/// failure.
+#[track_caller]
+pub fn assert_counters(runner: &Runner, expected: &[(&str, f64)]) {
+    for &(name, value) in expected {
+        assert_counter(runner, name, value);
+    }
+}
+
+/// Starts a runner with the `Faulty` plugin, its algorithm `Faulty` firing every second (see
+/// [`faulty_every_second`]) for one service `service` with `options`.
+pub fn start_faulty(
+    redis: &RedisServer,
+    carbon: &CarbonCache,
+    service: &str,
+    options: Value,
+) -> Runner {
+    let algorithm = faulty_every_second(service, options);
+    start(
+        &setup(redis, carbon)
+            .plugin(PluginLib::Faulty)
+            .service("Faulty", algorithm),
+    )
 }
 
 /// Waits (at most [`WAIT`]) until a counter satisfies `ok`, and returns its value.

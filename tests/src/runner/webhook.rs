@@ -2,7 +2,7 @@
 //! answers every request `200 OK` and keeps what it received.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::ports::LOOPBACK;
+use crate::ports::bind_any;
 use crate::wait::wait_until;
 
 /// One request the server received.
@@ -52,12 +52,10 @@ impl WebhookServer {
     /// Binds a free port of 127.0.0.1 and serves it from a thread: one request per connection,
     /// each answered `200 OK` with an empty body.
     pub fn start() -> Result<Self> {
-        let listener = TcpListener::bind(SocketAddr::from((LOOPBACK, 0)))
-            .context("binding the webhook server")?;
+        let (listener, port) = bind_any("the webhook server")?;
         listener
             .set_nonblocking(true)
             .context("making the webhook listener non-blocking")?;
-        let port = listener.local_addr().context("webhook address")?.port();
         let received: Received = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: the fixture directory and its frames.
+//! Helpers shared by the integration tests: the fixture directory and its frames, pickle
+//! pieces, and draining a line splitter.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
@@ -73,4 +74,20 @@ pub fn float(f: f64) -> Vec<u8> {
 /// `(name, (ts, value))` as carbon-relay writes it, without memo opcodes.
 pub fn item(name: &str, ts: f64, value: f64) -> Vec<u8> {
     [unicode(name), float(ts), float(value), vec![0x86, 0x86]].concat()
+}
+
+/// Every line (or error) `splitter` can take from `buf` now, in order: what a listener
+/// delivers after each read.
+pub fn drain_lines(
+    splitter: &mut am_carbon::plaintext::LineSplitter,
+    buf: &mut bytes::BytesMut,
+) -> Vec<Result<Vec<u8>, am_carbon::plaintext::LineError>> {
+    let mut out = Vec::new();
+    loop {
+        match splitter.next_line(buf) {
+            Ok(Some(line)) => out.push(Ok(line.to_vec())),
+            Ok(None) => return out,
+            Err(e) => out.push(Err(e)),
+        }
+    }
 }

@@ -2,8 +2,8 @@
 
 use super::{T0, series};
 use crate::{
-    Algorithm, AlgorithmSet, Analyser, BOREDOM, Rules, Skip, Window, analyse, check, classify,
-    fnv1a64, shard_of,
+    Algorithm, AlgorithmSet, Analyser, BOREDOM, Rules, Skip, Window, analyse, check, fnv1a64,
+    shard_of,
 };
 
 const DAY: Window = Window {
@@ -101,7 +101,10 @@ fn non_finite_values_are_dropped() {
     // All non-finite: nothing to analyse.
     let nan = vec![f64::NAN; 1440];
     assert!(verdicts(&ts, &nan, &DAY).iter().all(|f| !f));
-    assert_eq!(classify(&ts, &nan, DAY.now, 500, 1), Some(Skip::Short));
+    assert_eq!(
+        Analyser::new().classify(&ts, &nan, DAY.now, 500, 1),
+        Some(Skip::Short)
+    );
 }
 
 #[test]
@@ -250,36 +253,43 @@ fn the_fired_set_names_algorithms() {
 #[test]
 fn skip_rules() {
     let now = DAY.now;
+    let mut a = Analyser::new();
     let (ts, v) = series("noise", 1440, 60, 2, &[]);
-    assert_eq!(classify(&ts, &v, now, 500, 100), None);
+    assert_eq!(a.classify(&ts, &v, now, 500, 100), None);
     // Short.
-    assert_eq!(classify(&[], &[], now, 500, 0), Some(Skip::Short));
+    assert_eq!(a.classify(&[], &[], now, 500, 0), Some(Skip::Short));
     assert_eq!(
-        classify(&ts[..99], &v[..99], now, 500, 100),
+        a.classify(&ts[..99], &v[..99], now, 500, 100),
         Some(Skip::Short)
     );
     assert_eq!(
-        classify(&ts[1340..], &v[1340..], now, 500, 100),
+        a.classify(&ts[1340..], &v[1340..], now, 500, 100),
         None,
         "exactly min_points"
     );
     // Stale: the newest point more than stale_period before now.
     let last = ts[1439];
-    assert_eq!(classify(&ts, &v, last + 500, 500, 1), None);
-    assert_eq!(classify(&ts, &v, last + 501, 500, 1), Some(Skip::Stale));
+    assert_eq!(a.classify(&ts, &v, last + 500, 500, 1), None);
+    assert_eq!(a.classify(&ts, &v, last + 501, 500, 1), Some(Skip::Stale));
     // Short wins over stale, stale over boring (Skyline's order).
-    assert_eq!(classify(&ts[..5], &v[..5], now, 500, 10), Some(Skip::Short));
+    assert_eq!(
+        a.classify(&ts[..5], &v[..5], now, 500, 10),
+        Some(Skip::Short)
+    );
     let flat = vec![3.0; 1440];
-    assert_eq!(classify(&ts, &flat, last + 501, 500, 1), Some(Skip::Stale));
+    assert_eq!(
+        a.classify(&ts, &flat, last + 501, 500, 1),
+        Some(Skip::Stale)
+    );
     // Boring: the last 100 values identical.
     let mut b = v.clone();
     b[1440 - BOREDOM..].fill(7.0);
-    assert_eq!(classify(&ts, &b, now, 500, 1), Some(Skip::Boring));
+    assert_eq!(a.classify(&ts, &b, now, 500, 1), Some(Skip::Boring));
     b[1440 - BOREDOM] = 7.5;
-    assert_eq!(classify(&ts, &b, now, 500, 1), None);
+    assert_eq!(a.classify(&ts, &b, now, 500, 1), None);
     // Fewer than 100 values, all identical: boring (as Skyline's set of the last 100).
     assert_eq!(
-        classify(&ts[..10], &flat[..10], ts[9], 500, 1),
+        a.classify(&ts[..10], &flat[..10], ts[9], 500, 1),
         Some(Skip::Boring)
     );
     // 0.0 and -0.0 are the same value.
@@ -287,7 +297,7 @@ fn skip_rules() {
         .map(|i| if i % 2 == 0 { 0.0 } else { -0.0 })
         .collect();
     assert_eq!(
-        classify(&ts[..200], &signed, ts[199], 500, 1),
+        a.classify(&ts[..200], &signed, ts[199], 500, 1),
         Some(Skip::Boring)
     );
 }

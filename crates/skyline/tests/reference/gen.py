@@ -171,18 +171,6 @@ def analyse(ts, v, now, full_duration):
     return out, st
 
 
-ALGS = [
-    "median_absolute_deviation",
-    "grubbs",
-    "first_hour_average",
-    "stddev_from_average",
-    "stddev_from_moving_average",
-    "mean_subtraction_cumulation",
-    "least_squares",
-    "histogram_bins",
-    "ks_test",
-]
-
 # name, kind, n, step, seed, bumps, now offset after the last point, full_duration
 CASES = [
     ("walk", "walk", 1440, 60, 1, [], 30, 86400),
@@ -231,15 +219,15 @@ def main():
         ts, v = make(kind, n, step, seed, bumps)
         now = int(ts[-1]) + now_off
         out, st = analyse(ts, v, now, fd)
-        verdicts = ", ".join(rs(out[a]) for a in ALGS)
+        # `analyse` sets the verdicts in `Algorithm::ALL` order.
+        verdicts = ", ".join(rs(x) for x in out.values())
         bumps_rs = ", ".join(f"({c}, {rs(d)})" for c, d in bumps)
-        print("    Case {")
-        print(f'        name: "{name}", kind: "{kind}", n: {n}, step: {step}, seed: {seed},')
-        print(f"        bumps: &[{bumps_rs}], now: {now}, full_duration: {fd},")
-        print(f"        verdicts: [{verdicts}],")
-        for k, val in st.items():
-            print(f"        {k}: {rs(val)},")
-        print("    },")
+        stats_rs = "".join(f", {k}: {rs(val)}" for k, val in st.items())
+        # One case a line: the file is a table.
+        print(
+            f'    Case {{ name: "{name}", kind: "{kind}", n: {n}, step: {step}, seed: {seed}, '
+            f"bumps: &[{bumps_rs}], now: {now}, full_duration: {fd}, verdicts: [{verdicts}]{stats_rs} }},"
+        )
     print("];")
     print()
     print("/// (p, df, scipy.stats.t.isf(p, df)).")

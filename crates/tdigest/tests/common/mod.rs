@@ -115,3 +115,19 @@ pub fn sorted(values: &[f64]) -> Vec<f64> {
     s.sort_by(f64::total_cmp);
     s
 }
+
+/// Asserts that two digests of the same data (`sorted`) put each checked quantile at nearly
+/// the same rank: within the allowance of [`QUANTILES`]; `label` and the digests' names go
+/// into the message.
+pub fn assert_same_ranks(label: &str, sorted: &[f64], a: (&str, &TDigest), b: (&str, &TDigest)) {
+    for (q, allowed) in QUANTILES {
+        let rank_a = empirical_cdf(sorted, a.1.quantile(q).unwrap());
+        let rank_b = empirical_cdf(sorted, b.1.quantile(q).unwrap());
+        assert!(
+            (rank_a - rank_b).abs() < allowed,
+            "{label}: q {q}: {} at rank {rank_a}, {} at {rank_b}",
+            a.0,
+            b.0
+        );
+    }
+}

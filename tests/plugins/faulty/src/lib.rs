@@ -53,20 +53,17 @@ pub enum Mode {
     Alloc,
 }
 
-/// The options of one service.
-#[derive(Debug, Deserialize)]
+/// The options of one service; every one may be left out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Options {
     /// What to do.
-    #[serde(default)]
     pub mode: Mode,
     /// Panic on every N-th run of an instance.
-    #[serde(default)]
     pub panic_every: Option<u64>,
     /// Sleep this long at the start of every run, in milliseconds.
-    #[serde(default)]
     pub sleep_ms: Option<u64>,
     /// MiB to allocate with `"alloc"`.
-    #[serde(default)]
     pub alloc_mb: Option<usize>,
 }
 
@@ -186,34 +183,42 @@ mod tests {
         );
     }
 
+    /// `{"mode": "<mode>"}`.
+    fn mode(mode: &str) -> String {
+        format!(r#"{{"mode": "{mode}"}}"#)
+    }
+
     #[test]
     fn failing_modes() {
         let mut host = TestHost::new();
-        let mut runner = TestRunner::new::<Faulty>(r#"{"mode": "error"}"#, "s", &mut host).unwrap();
-        let failure = runner.run(&mut host, 0).unwrap_err();
-        assert_eq!(
-            failure,
-            Failure::Error("error as configured (run 1)".into())
-        );
-        let mut runner = TestRunner::new::<Faulty>(r#"{"mode": "panic"}"#, "s", &mut host).unwrap();
-        let failure = runner.run(&mut host, 0).unwrap_err();
-        assert_eq!(
-            failure.message(),
-            "panic in `Faulty::run`: panic as configured (run 1)"
-        );
-
-        let failure = TestRunner::new::<Faulty>(r#"{"mode": "error_on_create"}"#, "s", &mut host)
-            .unwrap_err();
-        assert_eq!(
-            failure,
-            Failure::Error("error_on_create as configured".into())
-        );
-        let failure = TestRunner::new::<Faulty>(r#"{"mode": "panic_on_create"}"#, "s", &mut host)
-            .unwrap_err();
-        assert_eq!(
-            failure,
-            Failure::Panic("panic in `Faulty::new`: panic_on_create as configured".into())
-        );
+        // Every run fails.
+        for (name, want) in [
+            (
+                "error",
+                Failure::Error("error as configured (run 1)".into()),
+            ),
+            (
+                "panic",
+                Failure::Panic("panic in `Faulty::run`: panic as configured (run 1)".into()),
+            ),
+        ] {
+            let mut runner = TestRunner::new::<Faulty>(&mode(name), "s", &mut host).unwrap();
+            assert_eq!(runner.run(&mut host, 0).unwrap_err(), want);
+        }
+        // The instance is never created.
+        for (name, want) in [
+            (
+                "error_on_create",
+                Failure::Error("error_on_create as configured".into()),
+            ),
+            (
+                "panic_on_create",
+                Failure::Panic("panic in `Faulty::new`: panic_on_create as configured".into()),
+            ),
+        ] {
+            let failure = TestRunner::new::<Faulty>(&mode(name), "s", &mut host).unwrap_err();
+            assert_eq!(failure, want);
+        }
     }
 
     #[test]

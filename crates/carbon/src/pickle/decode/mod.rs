@@ -167,34 +167,23 @@ impl Decoder {
                 root.kind()
             )));
         };
+        // Why `v`, item `i` (`part` "") or its datapoint (`part` ": the datapoint"), is not a
+        // pair: a tuple (or list) of `holds`. Only called on the way out.
+        let not_a_pair = |v: Value, i: usize, part: &str, holds: &str| match self.elements(v) {
+            Some(elements) => format!("item {i}{part} has {} elements, expected 2", elements.len()),
+            None => format!("item {i}{part} is {}, not a {holds} tuple", v.kind()),
+        };
         let items = self.elements(root).unwrap_or_default();
         for (i, &item) in items.iter().enumerate() {
-            let parts = self.elements(item).ok_or_else(|| {
-                shape(format!(
-                    "item {i} is {}, not a (name, (timestamp, value)) tuple",
-                    item.kind()
-                ))
-            })?;
-            let &[name, datapoint] = parts else {
-                return Err(shape(format!(
-                    "item {i} has {} elements, expected 2",
-                    parts.len()
-                )));
+            let Some(&[name, datapoint]) = self.elements(item) else {
+                return Err(shape(not_a_pair(item, i, "", "(name, (timestamp, value))")));
             };
             if name.is_container() {
                 return Err(shape(format!("item {i}: the name is {}", name.kind())));
             }
-            let pair = self.elements(datapoint).ok_or_else(|| {
-                shape(format!(
-                    "item {i}: the datapoint is {}, not a (timestamp, value) tuple",
-                    datapoint.kind()
-                ))
-            })?;
-            let &[ts, value] = pair else {
-                return Err(shape(format!(
-                    "item {i}: the datapoint has {} elements, expected 2",
-                    pair.len()
-                )));
+            let Some(&[ts, value]) = self.elements(datapoint) else {
+                let holds = "(timestamp, value)";
+                return Err(shape(not_a_pair(datapoint, i, ": the datapoint", holds)));
             };
             if ts.is_container() || value.is_container() {
                 return Err(shape(format!(
