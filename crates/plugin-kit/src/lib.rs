@@ -1,11 +1,12 @@
 //! Building blocks shared by anna-molly's detector plugins (TukeysFilter,
 //! SeasonalDecomposition, SeasonalDecompositionEnsemble, FlowDifference): picking the datapoint
 //! closest to a time, filling gaps on a regular grid, and judging an error against the
-//! distribution of past errors kept in a t-digest in the plugin's persistent state.
+//! distribution of past errors kept in a t-digest in the plugin's persistent state, and the
+//! verdicts on it.
 
 pub mod seasonal;
 
-use am_plugin_api::{Context, PluginError, Point};
+use am_plugin_api::{Context, PluginError, Point, Verdict};
 use am_tdigest::TDigest;
 use serde::Deserialize;
 
@@ -226,9 +227,9 @@ impl ErrorParams {
     }
 }
 
-/// A judgement: flag (1 above, −1 below, 0 within) and the fences used.
+/// Where a value fell: flag (1 above, −1 below, 0 within) and the fences used.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Verdict {
+pub struct Fences {
     /// 1, −1 or 0.
     pub flag: f64,
     /// Lower fence.
@@ -237,7 +238,26 @@ pub struct Verdict {
     pub upper: f64,
 }
 
-impl Verdict {
+impl Fences {
+    /// The verdict on `subject` for `what` (`error`, `deviation`) being `value`: anomalous
+    /// when flagged, with the fences as values.
+    pub fn verdict(&self, subject: &str, what: &str, value: f64) -> Verdict {
+        let (l, u) = (self.lower, self.upper);
+        let verdict = if self.flag > 0.0 {
+            Verdict::anomalous(subject)
+                .reason(format!("{what} {value} is above the upper fence {u}"))
+        } else if self.flag < 0.0 {
+            Verdict::anomalous(subject)
+                .reason(format!("{what} {value} is below the lower fence {l}"))
+        } else {
+            Verdict::ok(subject).reason(format!("{what} {value} is within [{l}, {u}]"))
+        };
+        verdict
+            .value(what, value)
+            .value("lower", l)
+            .value("upper", u)
+    }
+
     /// Writes it as anna-molly's fields `<prefix>flag`, `<prefix>lower`, `<prefix>upper`
     /// (`prefix` is `""` or ends with a dot).
     pub fn emit(&self, ctx: &Context<'_>, prefix: &str) -> Result<(), PluginError> {
@@ -247,7 +267,7 @@ impl Verdict {
     }
 }
 
-fn judge(error: f64, lower: f64, upper: f64, p: &ErrorParams) -> Verdict {
+fn judge(error: f64, lower: f64, upper: f64, p: &ErrorParams) -> Fences {
     let above = error > upper && p.minimal_upper_threshold.is_none_or(|m| error > m);
     let below = error < lower && p.minimal_lower_threshold.is_none_or(|m| error < m);
     let flag = if above {
@@ -257,11 +277,11 @@ fn judge(error: f64, lower: f64, upper: f64, p: &ErrorParams) -> Verdict {
     } else {
         0.0
     };
-    Verdict { flag, lower, upper }
+    Fences { flag, lower, upper }
 }
 
 /// Tukey fences from the digest's quartiles.
-pub fn eval_tukey(error: f64, p: &ErrorParams, digest: &TDigest) -> Option<Verdict> {
+pub fn eval_tukey(error: f64, p: &ErrorParams, digest: &TDigest) -> Option<Fences> {
     let q25 = digest.quantile(0.25)?;
     let q75 = digest.quantile(0.75)?;
     let iqr = q75 - q25;
@@ -274,7 +294,7 @@ pub fn eval_tukey(error: f64, p: &ErrorParams, digest: &TDigest) -> Option<Verdi
 }
 
 /// Fences at the digest's `alpha/2` and `1 − alpha/2` quantiles.
-pub fn eval_quantile(error: f64, p: &ErrorParams, digest: &TDigest) -> Option<Verdict> {
+pub fn eval_quantile(error: f64, p: &ErrorParams, digest: &TDigest) -> Option<Fences> {
     let lower = digest.quantile(p.alpha / 2.0)?;
     let upper = digest.quantile(1.0 - p.alpha / 2.0)?;
     Some(judge(error, lower, upper, p))
@@ -313,10 +333,17 @@ pub fn record(ctx: &Context<'_>, key: &str, value: f64) -> Result<TDigest, Plugi
 }
 
 /// No verdict this tick, anna-molly's way: logs why at warning level and writes −1 as the
-/// flag field `flag` (`flag`, `overall.flag`).
-pub fn no_verdict(ctx: &Context<'_>, flag: &str, why: &str) -> Result<(), PluginError> {
+/// flag field `flag` (`flag`, `overall.flag`); and reports the verdict `unknown` on `subject`
+/// (its alarm becomes UNDETERMINED).
+pub fn no_verdict(
+    ctx: &Context<'_>,
+    flag: &str,
+    subject: &str,
+    why: &str,
+) -> Result<(), PluginError> {
     ctx.warn(format!("{why}; writing {flag} -1"));
-    ctx.emit(flag, -1.0)
+    ctx.emit(flag, -1.0)?;
+    ctx.verdict(Verdict::unknown(subject).reason(why))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 use am_plugin_api::Level;
-use am_plugin_api::testing::{VerdictRecord, Failure, TestHost, TestRunner, run_task};
+use am_plugin_api::testing::{Failure, TestHost, TestRunner, VerdictRecord, run_task};
 
 use super::*;
 
@@ -117,7 +117,10 @@ fn a_verdict_on_every_metric_at_every_tick() {
     assert_eq!(v.ts, 1030);
 
     // Still high: judged anomalous again (the alarm layer notifies once).
-    assert_eq!(tick(&mut host, &mut runner, 1060, 97.0)[0].state, "anomalous");
+    assert_eq!(
+        tick(&mut host, &mut runner, 1060, 97.0)[0].state,
+        "anomalous"
+    );
 
     let verdicts = tick(&mut host, &mut runner, 1090, 20.0);
     assert_eq!(verdicts[0].state, "ok");

@@ -6,6 +6,9 @@
 //! fences of the digest's quartiles (`error_params.iqr_scaling`, default 1.5; flag 1 also needs
 //! the deviation above `minimal_upper_threshold`, −1 below `minimal_lower_threshold`).
 //!
+//! Reports a verdict on `out_metric` at every tick: `anomalous` when flagged, `ok` otherwise,
+//! `unknown` when either metric is missing, short or stale.
+//!
 //! Writes anna-molly's fields: `flag`, `lower`, `upper`, `deviation`. When either metric has
 //! fewer than two points or its newest is older than `stale` seconds, only `flag` = −1 is
 //! written, and the reason logged.
@@ -85,7 +88,7 @@ impl BaseTask for FlowDifference {
                 }
             };
             if let Some(why) = why {
-                return no_verdict(ctx, "flag", &why);
+                return no_verdict(ctx, "flag", &o.out_metric, &why);
             }
         }
         let deviation = second_newest[1] - second_newest[0];
@@ -94,6 +97,7 @@ impl BaseTask for FlowDifference {
             .ok_or_else(|| PluginError::data("the deviation distribution is empty"))?;
         v.emit(ctx, "")?;
         ctx.emit("deviation", deviation)?;
+        ctx.verdict(v.verdict(&o.out_metric, "deviation", deviation))?;
         Ok(())
     }
 }
@@ -130,6 +134,16 @@ mod tests {
             .collect();
         assert_eq!(flags[151 - 20], -1.0, "{flags:?}");
         assert_eq!(flags.iter().filter(|f| **f != 0.0).count(), 1, "{flags:?}");
+        // A verdict on the out metric at every tick, anomalous at the leak alone.
+        let anomalous: Vec<i64> = h
+            .verdicts()
+            .iter()
+            .filter(|v| v.state == "anomalous")
+            .map(|v| (v.ts - t0) / 60)
+            .collect();
+        assert_eq!(anomalous, [151]);
+        assert_eq!(h.verdicts().len(), 180);
+        assert!(h.verdicts().iter().all(|v| v.subject == "b.out"));
         assert_eq!(
             h.last_value("deviation").map(f64::abs).map(|d| d < 10.0),
             Some(true)
@@ -155,6 +169,7 @@ mod tests {
         h.add_point("b.out", 1000, 1.0);
         run_task::<FlowDifference>(OPTS, "s", &mut h, 1060).unwrap();
         assert_eq!(h.last_value("flag"), Some(-1.0));
+        assert_eq!(h.verdicts()[0].state, "unknown");
         h.add_point("b.out", 1060, 1.0);
         run_task::<FlowDifference>(OPTS, "s", &mut h, 1060 + 500).unwrap();
         assert_eq!(h.last_value("flag"), Some(-1.0));

@@ -9,6 +9,9 @@
 //! `overall.flag` is 1 when it is ≥ `threshold`, −1 when ≤ −`threshold` (default 2; anna-molly's
 //! files spell it `treshold`).
 //!
+//! Reports a verdict on `metric` at every tick: `anomalous` when `overall.flag` is set, `ok`
+//! otherwise, `unknown` when there is no model.
+//!
 //! Writes anna-molly's fields: `overall.flag`, `overall.consensus`, for each of `norm_tukey`,
 //! `norm_quantile`, `stl_tukey`, `stl_quantile` its `.flag`, `.lower`, `.upper` (and `.alpha`
 //! for the quantile ones), and `input`, `seasonal`, `trend`, `model`, `error`, `error_norm`.
@@ -23,7 +26,7 @@
 //! }
 //! ```
 
-use am_plugin_api::{BaseTask, Context, Init, PluginError};
+use am_plugin_api::{BaseTask, Context, Init, PluginError, Verdict};
 use am_plugin_kit::seasonal::{SeasonalOptions, model};
 use am_plugin_kit::{eval_quantile, eval_tukey, no_verdict, record};
 
@@ -56,20 +59,20 @@ impl BaseTask for SeasonalDecompositionEnsemble {
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
         let m = match model(ctx, &self.options)? {
             Ok(m) => m,
-            Err(why) => return no_verdict(ctx, "overall.flag", &why.0),
+            Err(why) => return no_verdict(ctx, "overall.flag", &self.options.metric, &why.0),
         };
         let p = &self.options.error_params;
         let mut consensus = 0.0;
         for (kind, error) in [("norm", m.norm_error()), ("stl", m.error)] {
             let digest = record(ctx, &format!("errors.{kind}"), error)?;
-            for (method, verdict) in [
+            for (method, fences) in [
                 ("tukey", eval_tukey(error, p, &digest)),
                 ("quantile", eval_quantile(error, p, &digest)),
             ] {
-                let verdict =
-                    verdict.ok_or_else(|| PluginError::data("the error distribution is empty"))?;
-                consensus += verdict.flag;
-                verdict.emit(ctx, &format!("{kind}_{method}."))?;
+                let fences =
+                    fences.ok_or_else(|| PluginError::data("the error distribution is empty"))?;
+                consensus += fences.flag;
+                fences.emit(ctx, &format!("{kind}_{method}."))?;
                 if method == "quantile" {
                     ctx.emit(&format!("{kind}_{method}.alpha"), p.alpha)?;
                 }
@@ -84,6 +87,21 @@ impl BaseTask for SeasonalDecompositionEnsemble {
         };
         ctx.emit("overall.flag", overall)?;
         ctx.emit("overall.consensus", consensus)?;
+        let metric = &self.options.metric;
+        let verdict = if overall == 0.0 {
+            Verdict::ok(metric).reason(format!("consensus {consensus} within ±{}", p.threshold))
+        } else {
+            Verdict::anomalous(metric).reason(format!(
+                "consensus {consensus} of the four judgements reaches ±{}",
+                p.threshold
+            ))
+        };
+        ctx.verdict(
+            verdict
+                .value("consensus", consensus)
+                .value("input", m.input)
+                .value("model", m.model),
+        )?;
         ctx.emit("input", m.input)?;
         ctx.emit("seasonal", m.seasonal)?;
         ctx.emit("trend", m.trend)?;

@@ -14,6 +14,9 @@
 //! `norm` divides the error by the model when the error is ≤ 0, and by the input otherwise
 //! (1.0 when the input is 0).
 //!
+//! Reports a verdict on `metric` at every tick: `anomalous` when flagged, `ok` otherwise,
+//! `unknown` when there is no model (stale, missing or short data).
+//!
 //! Writes anna-molly's fields: `flag`, `lower`, `upper`, `model`, `input`, `seasonal`, `trend`,
 //! `error` (and `alpha` with `quantile`). When the data is stale (newest point older than 3
 //! intervals), missing or too short, it writes only `flag` = −1, as anna-molly did, and logs
@@ -117,7 +120,7 @@ impl BaseTask for SeasonalDecomposition {
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
         let m = match model(ctx, &self.options)? {
             Ok(m) => m,
-            Err(why) => return no_verdict(ctx, "flag", &why.0),
+            Err(why) => return no_verdict(ctx, "flag", &self.options.metric, &why.0),
         };
         let error = match self.error_type {
             ErrorType::Abs => m.error,
@@ -125,12 +128,18 @@ impl BaseTask for SeasonalDecomposition {
         };
         let digest = record(ctx, DIGEST, error)?;
         let p = &self.options.error_params;
-        let verdict = match self.handling {
+        let fences = match self.handling {
             Handling::Tukey => eval_tukey(error, p, &digest),
             Handling::Quantile => eval_quantile(error, p, &digest),
         }
         .ok_or_else(|| PluginError::data("the error distribution is empty"))?;
-        verdict.emit(ctx, "")?;
+        fences.emit(ctx, "")?;
+        ctx.verdict(
+            fences
+                .verdict(&self.options.metric, "error", error)
+                .value("model", m.model)
+                .value("input", m.input),
+        )?;
         if self.handling == Handling::Quantile {
             ctx.emit("alpha", p.alpha)?;
         }
