@@ -132,6 +132,12 @@ pub enum ParseError {
         /// `max_keys`.
         limit: usize,
     },
+    /// More bytes of key paths and values than the limit (8 × `max_bytes`).
+    #[error("expands to more than {limit} bytes of key paths and values (8 × `max_bytes`)")]
+    TooExpanded {
+        /// The limit.
+        limit: usize,
+    },
     /// The parser panicked on this input (a bug in it); the node is judged unknown, the
     /// others go on.
     #[error("the {format} parser failed on this input: {message}")]

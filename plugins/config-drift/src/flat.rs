@@ -19,6 +19,10 @@ pub struct Limits {
     pub max_depth: usize,
     /// The most key paths (leaves and stanzas, repeats included).
     pub max_keys: usize,
+    /// The most bytes of key paths and values kept. The input's size does not bound what it
+    /// expands to: every key repeats its stanza's path (a 2 MB stanza name before 100,000
+    /// keys), and a YAML alias copies its anchor.
+    pub max_expanded: usize,
 }
 
 /// Key paths that may differ (`ignore`): each pattern matches a whole path, `*` standing for
@@ -100,11 +104,18 @@ pub fn is_under(path: &str, ancestor: &str) -> bool {
         && matches!(path.as_bytes()[ancestor.len()], b'.' | b'[')
 }
 
+/// What a key path is counted as in the expansion limit besides its text: about what its
+/// map entry and string take.
+pub const KEY_COST: usize = 64;
+/// What a value is counted as besides its text.
+pub const SCALAR_COST: usize = 64;
+
 /// Collects a parse into a [`Flat`], within [`Limits`].
 #[derive(Debug)]
 pub struct Builder<'a> {
     flat: Flat,
     keys: usize,
+    bytes: usize,
     limits: Limits,
     semantics: Semantics,
     ignore: &'a Ignore,
@@ -118,6 +129,7 @@ impl<'a> Builder<'a> {
         Builder {
             flat: Flat::new(),
             keys: 0,
+            bytes: 0,
             limits,
             semantics,
             ignore,
@@ -130,14 +142,25 @@ impl<'a> Builder<'a> {
         self.limits
     }
 
-    fn count(&mut self) -> Result<(), ParseError> {
+    fn charge(&mut self, bytes: usize) -> Result<(), ParseError> {
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.bytes > self.limits.max_expanded {
+            return Err(ParseError::TooExpanded {
+                limit: self.limits.max_expanded,
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts one key path against the limits.
+    fn count(&mut self, path: &str) -> Result<(), ParseError> {
         self.keys += 1;
         if self.keys > self.limits.max_keys {
             return Err(ParseError::TooManyKeys {
                 limit: self.limits.max_keys,
             });
         }
-        Ok(())
+        self.charge(KEY_COST + self.prefix.len() + 1 + path.len())
     }
 
     fn full(&self, path: &str) -> Option<String> {
@@ -147,7 +170,7 @@ impl<'a> Builder<'a> {
 
     /// Records the stanza, section or object at `path`.
     pub fn section(&mut self, path: &str) -> Result<(), ParseError> {
-        self.count()?;
+        self.count(path)?;
         if let Some(full) = self.full(path) {
             // A path that holds values stays a value: a typed Aerospike stanza
             // (`storage-engine device`) is a value and a stanza at once.
@@ -156,40 +179,57 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Reads `raw` as this format means it, counting it against the limits: for a value
+    /// that [`Builder::put`] will store (a list's item, say).
+    pub fn item(&mut self, raw: Raw) -> Result<Scalar, ParseError> {
+        let text = match &raw {
+            Raw::Text(text) | Raw::Typed(_, text) => text.len(),
+        };
+        self.charge(SCALAR_COST + text)?;
+        Ok(self.semantics.scalar(raw))
+    }
+
+    /// Counts the values of `value` against the limits, as if each were read anew (a YAML
+    /// alias copying its anchor's).
+    pub fn charge_value(&mut self, value: &Value) -> Result<(), ParseError> {
+        let scalars = match value {
+            Value::Section => 0,
+            Value::Set(set) => set.len(),
+            Value::List(list) => list.len(),
+        };
+        self.charge(scalars * SCALAR_COST + value.text_len())
+    }
+
     /// Adds a value at `path`; a repeated key adds to the set of its values.
     pub fn scalar(&mut self, path: &str, raw: Raw) -> Result<(), ParseError> {
-        self.count()?;
+        self.count(path)?;
+        let scalar = self.item(raw)?;
         let Some(full) = self.full(path) else {
             return Ok(());
         };
-        let scalar = self.semantics.scalar(raw);
         match self.flat.entry(full) {
             Entry::Vacant(slot) => {
                 slot.insert(Value::one(scalar));
             }
-            Entry::Occupied(mut slot) => match slot.get_mut() {
-                Value::Set(set) => {
-                    set.insert(scalar);
-                }
-                other => *other = Value::one(scalar),
-            },
+            Entry::Occupied(mut slot) => slot.get_mut().add(scalar),
         }
         Ok(())
     }
 
     /// Sets `path` to `value`, replacing what was there (a key given twice in JSON, a
-    /// property given twice: the last one counts).
-    pub fn replace(&mut self, path: &str, value: Value) -> Result<(), ParseError> {
-        self.count()?;
+    /// property given twice: the last one counts). Its values must have been counted (read
+    /// through [`Builder::item`], or [`Builder::charge_value`]).
+    pub fn put(&mut self, path: &str, value: Value) -> Result<(), ParseError> {
+        self.count(path)?;
         if let Some(full) = self.full(path) {
             self.flat.insert(full, value);
         }
         Ok(())
     }
 
-    /// Reads `raw` as this format means it.
-    pub fn read(&self, raw: Raw) -> Scalar {
-        self.semantics.scalar(raw)
+    /// What `path` holds so far.
+    pub fn get(&self, path: &str) -> Option<&Value> {
+        self.flat.get(&join(self.prefix, path))
     }
 
     /// The configuration.
@@ -239,6 +279,7 @@ mod tests {
         let limits = Limits {
             max_depth: 4,
             max_keys: 2,
+            max_expanded: 1000,
         };
         let mut b = Builder::new(limits, Semantics::Text, &ignore, "");
         b.scalar("a", Raw::Text("1".into())).unwrap();
@@ -246,6 +287,24 @@ mod tests {
         assert_eq!(
             b.scalar("a", Raw::Text("3".into())),
             Err(ParseError::TooManyKeys { limit: 2 })
+        );
+    }
+
+    #[test]
+    fn the_expansion_limit_counts_paths_and_values() {
+        let ignore = Ignore::default();
+        let limits = Limits {
+            max_depth: 4,
+            max_keys: 100,
+            max_expanded: 2 * KEY_COST + SCALAR_COST + 12,
+        };
+        let mut b = Builder::new(limits, Semantics::Text, &ignore, "pre");
+        b.scalar("ab", Raw::Text("1".into())).unwrap(); // "pre" "." "ab", "1"
+        assert_eq!(
+            b.section("abcde"),
+            Err(ParseError::TooExpanded {
+                limit: 2 * KEY_COST + SCALAR_COST + 12
+            })
         );
     }
 }

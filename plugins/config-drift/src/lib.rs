@@ -83,8 +83,10 @@
 //!
 //! Whatever a file, a URL or a command gives, the run takes bounded time and memory: at most
 //! `max_bytes` are read (a file's size is checked first; only regular files are opened), a
-//! NUL byte or invalid UTF-8 is refused, nesting beyond `max_depth` and more than `max_keys`
-//! paths are refused (no parser recurses on the input's depth), URLs and commands have
+//! NUL byte or invalid UTF-8 is refused, nesting beyond `max_depth`, more than `max_keys`
+//! paths, and more than 8 × `max_bytes` of key paths and values once parsed (every key
+//! repeats its stanza's path; a YAML alias copies its anchor) are refused (no parser
+//! recurses on the input's depth), URLs and commands have
 //! `timeout`, and a command runs without a shell, in its own process group, killed whole on
 //! timeout or too much output. Each is an `unknown` verdict naming the source and the limit.
 

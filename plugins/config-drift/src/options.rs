@@ -65,6 +65,9 @@ pub struct Options {
     pub listed: usize,
 }
 
+/// How many times `max_bytes` a configuration's key paths and values may take, parsed.
+pub const EXPANSION: u64 = 8;
+
 fn default_max_bytes() -> u64 {
     4 << 20
 }
@@ -249,6 +252,8 @@ impl Options {
         Limits {
             max_depth: self.max_depth,
             max_keys: self.max_keys,
+            max_expanded: usize::try_from(self.max_bytes.saturating_mul(EXPANSION))
+                .unwrap_or(usize::MAX),
         }
     }
 

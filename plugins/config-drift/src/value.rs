@@ -7,7 +7,6 @@
 //! a [`Canon`], which is what comparisons look at. The text as written is kept for reasons.
 
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
 use std::fmt;
 
 /// What a scalar means, for comparison.
@@ -76,8 +75,9 @@ pub enum Value {
     /// stanza is named as such, even an empty one.
     Section,
     /// One value, or the values of a repeated key compared as a set (order and repeats do not
-    /// matter: Aerospike's `file` lines, INI's repeated keys).
-    Set(BTreeSet<Scalar>),
+    /// matter: Aerospike's `file` lines, INI's repeated keys). Sorted and without repeats; a
+    /// `Vec` rather than a `BTreeSet`, whose smallest node holds room for 11.
+    Set(Vec<Scalar>),
     /// A JSON/YAML array of scalars: order matters.
     List(Vec<Scalar>),
 }
@@ -85,7 +85,29 @@ pub enum Value {
 impl Value {
     /// A single scalar.
     pub fn one(scalar: Scalar) -> Self {
-        Value::Set(BTreeSet::from([scalar]))
+        Value::Set(vec![scalar])
+    }
+
+    /// Adds a repeated key's value (nothing if an equal one is there): a single value or set
+    /// becomes a set; anything else is replaced.
+    pub fn add(&mut self, scalar: Scalar) {
+        match self {
+            Value::Set(set) => {
+                if let Err(at) = set.binary_search(&scalar) {
+                    set.insert(at, scalar);
+                }
+            }
+            other => *other = Value::one(scalar),
+        }
+    }
+
+    /// The bytes of its values' text.
+    pub fn text_len(&self) -> usize {
+        match self {
+            Value::Section => 0,
+            Value::Set(set) => set.iter().map(|s| s.text.len()).sum(),
+            Value::List(list) => list.iter().map(|s| s.text.len()).sum(),
+        }
     }
 
     /// Whether this is a [`Value::Section`].
@@ -340,10 +362,9 @@ mod tests {
         let typed = Semantics::Text.scalar(Raw::Typed(Canon::Int(8080), "8080".into()));
         let text = Semantics::Text.scalar(Raw::Text(" 8080 ".into()));
         assert_eq!(typed, text);
-        let set = Value::Set(BTreeSet::from([
-            Semantics::Aerospike.scalar(Raw::Text("/b".into())),
-            Semantics::Aerospike.scalar(Raw::Text("/a".into())),
-        ]));
+        let mut set = Value::one(Semantics::Aerospike.scalar(Raw::Text("/b".into())));
+        set.add(Semantics::Aerospike.scalar(Raw::Text("/a".into())));
+        set.add(Semantics::Aerospike.scalar(Raw::Text("/b".into())));
         assert_eq!(set.to_string(), "{/a, /b}");
         let long = "x".repeat(100);
         let shown = Value::one(Semantics::Text.scalar(Raw::Text(long))).to_string();

@@ -1,5 +1,5 @@
 //! Hostile input: a 100 MB file, binary junk, unbalanced braces, 10,000 nesting levels, too
-//! many keys, a FIFO, a directory; deep JSON and YAML and a YAML "billion laughs"; commands
+//! many keys, a stanza name that every key repeats, a FIFO, a directory; deep JSON and YAML and a YAML "billion laughs"; commands
 //! that hang, never stop writing or fail; URLs that never answer, never stop sending, or
 //! fail. Each is an `unknown` verdict with a reason naming the source and the limit, the run
 //! itself succeeds, and the good nodes are still judged.
@@ -33,8 +33,8 @@ fn junk(len: usize) -> Vec<u8> {
 }
 
 /// Proves that every hostile file is `unknown` with its reason (size before reading; NUL;
-/// the line of an unbalanced brace; depth at the 65th level; the key limit; no FIFO or
-/// directory opened), that the run succeeds, and that the three good nodes are judged
+/// the line of an unbalanced brace; depth at the 65th level; the key limit; the expansion
+/// limit; no FIFO or directory opened), that the run succeeds, and that the three good nodes are judged
 /// against each other only.
 #[test]
 fn hostile_files_are_unknown_with_their_reason() {
@@ -68,6 +68,13 @@ fn hostile_files_are_unknown_with_their_reason() {
     );
     let keys: String = (0..200_000).map(|i| format!("k{i} v\n")).collect();
     fleet.write("n/keys.conf", keys);
+    // Every key repeats its stanza's 2 MB name: 3 MB of file, gigabytes of key paths.
+    let long = format!(
+        "namespace {} {{\n{}}}\n",
+        "x".repeat(2 << 20),
+        "k v\n".repeat(1000)
+    );
+    fleet.write("n/long.conf", long);
     let status = std::process::Command::new("mkfifo")
         .arg(fleet.path("n/fifo.conf"))
         .status()
@@ -109,6 +116,14 @@ fn hostile_files_are_unknown_with_their_reason() {
             format!("{}: more than 100000 key paths (`max_keys`)", path("keys")),
         ),
         (
+            "long",
+            format!(
+                "{}: expands to more than 33554432 bytes of key paths and values \
+                 (8 × `max_bytes`)",
+                path("long")
+            ),
+        ),
+        (
             "unbalanced",
             format!(
                 "{}: aerospike syntax: line 4: `}}` closes no stanza",
@@ -142,12 +157,12 @@ fn hostile_files_are_unknown_with_their_reason() {
         "{}",
         junk.reason
     );
-    assert_eq!(emitted(&host, "unknown_nodes"), Some(8.0));
+    assert_eq!(emitted(&host, "unknown_nodes"), Some(9.0));
     assert_eq!(emitted(&host, "drifted_nodes"), Some(0.0));
 }
 
-/// Proves that deep JSON (10,000 levels, refused by serde_json's own limit; 70 levels,
-/// refused by `max_depth`) and binary junk are `unknown` in a JSON fleet.
+/// Proves that deep JSON (10,000 levels, and 70) is refused at `max_depth`, and binary junk
+/// as not text, in a JSON fleet.
 #[test]
 fn hostile_json_is_unknown() {
     let fleet = Fleet::new();
@@ -164,7 +179,7 @@ fn hostile_json_is_unknown() {
     assert_eq!(deep.state, "unknown");
     assert!(
         deep.reason
-            .ends_with("json syntax: recursion limit exceeded at line 1 column 128"),
+            .ends_with("nested deeper than 64 levels (`max_depth`)"),
         "{}",
         deep.reason
     );
@@ -204,9 +219,9 @@ fn hostile_yaml_is_unknown() {
         dump(&host)
     );
     assert!(
-        verdict(&host, "laughs")
-            .reason
-            .ends_with("more than 100000 key paths (`max_keys`)"),
+        verdict(&host, "laughs").reason.ends_with(
+            "expands to more than 33554432 bytes of key paths and values (8 × `max_bytes`)"
+        ),
         "{}",
         dump(&host)
     );

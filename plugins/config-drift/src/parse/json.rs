@@ -1,86 +1,218 @@
-//! JSON through `serde_json`, which refuses nesting deeper than 128 levels itself; the tree is
-//! then walked with an explicit stack, within `max_depth`. An object's key is `parent.key`;
-//! an array of scalars is one ordered value (`[a, b]`), any other array's items are
-//! `parent[0]`, `parent[1]`, ... Numbers compare by value (`1.0` is `1`); a string never
-//! equals a number. A repeated object key: the last one counts, as in JSON parsers.
+//! JSON through `serde_json`, streamed: the document is never held as a tree. A visitor
+//! writes each value to the [`Builder`] as it is read, so what a document costs is what the
+//! builder counts (`max_keys`, the expansion limit), and serde_json refuses nesting deeper
+//! than 128 levels itself (recursion stays bounded), `max_depth` applying below that.
+//!
+//! An object's key is `parent.key`; an array of scalars is one ordered value (`[a, b]`), any
+//! other array's items are `parent[0]`, `parent[1]`, ... Numbers compare by value (`1.0` is
+//! `1`); a string never equals a number. A repeated object key: the last one counts.
 
-use serde_json::Value as Json;
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::ParseError;
 use crate::flat::{Builder, join};
-use crate::value::{Canon, Raw, Value, number};
+use crate::value::{Canon, Raw, Scalar, Value, number};
+
+const FORMAT: &str = "json";
 
 pub(super) fn parse(text: &str, builder: &mut Builder<'_>) -> Result<(), ParseError> {
-    let root: Json =
-        serde_json::from_str(text).map_err(|e| ParseError::syntax("json", e.to_string()))?;
-    if !(root.is_object() || root.is_array()) {
-        return Err(ParseError::syntax(
-            "json",
+    let failure = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let root = Node {
+        builder,
+        failure: &failure,
+        path: String::new(),
+        depth: 0,
+        parent: None,
+    };
+    let outcome = root.deserialize(&mut deserializer);
+    let outcome = outcome.and_then(|read| deserializer.end().map(|()| read));
+    if let Some(error) = failure.into_inner() {
+        return Err(error);
+    }
+    match outcome {
+        Ok(Read::Written) => Ok(()),
+        Ok(Read::Scalar(_)) => Err(ParseError::syntax(
+            FORMAT,
             "the document is a single value, not an object or an array",
-        ));
+        )),
+        Err(e) => Err(ParseError::syntax(FORMAT, e.to_string())),
     }
-    let max_depth = builder.limits().max_depth;
-    let mut stack: Vec<(String, &Json, usize)> = vec![(String::new(), &root, 0)];
-    while let Some((path, node, depth)) = stack.pop() {
-        if depth > max_depth {
-            return Err(ParseError::TooDeep {
-                limit: max_depth,
-                line: None,
-            });
-        }
-        match node {
-            Json::Object(map) => {
-                if !path.is_empty() {
-                    builder.section(&path)?;
-                }
-                for (key, child) in map {
-                    stack.push((join(&path, key), child, depth + 1));
-                }
-            }
-            Json::Array(items) if items.iter().all(is_scalar) => {
-                let list = items.iter().map(|item| builder.read(raw(item))).collect();
-                builder.replace(&path, Value::List(list))?;
-            }
-            Json::Array(items) => {
-                if !path.is_empty() {
-                    builder.section(&path)?;
-                }
-                for (index, child) in items.iter().enumerate() {
-                    stack.push((format!("{path}[{index}]"), child, depth + 1));
-                }
-            }
-            scalar => builder.replace(&path, Value::one(builder.read(raw(scalar))))?,
-        }
-    }
-    Ok(())
 }
 
-fn is_scalar(value: &Json) -> bool {
-    !(value.is_object() || value.is_array())
+/// An array whose items have all been scalars so far: kept as one ordered value until an
+/// item is not a scalar, when its items become `path[i]`.
+struct Pending {
+    path: String,
+    items: Option<Vec<Scalar>>,
 }
 
-/// A JSON scalar with its type fixed by the syntax.
-pub(super) fn raw(value: &Json) -> Raw {
-    let canon = match value {
-        Json::Null => Canon::Null,
-        Json::Bool(b) => Canon::Bool(*b),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Canon::Int(i.into())
-            } else if let Some(u) = n.as_u64() {
-                Canon::Int(u.into())
+impl Pending {
+    fn index(&mut self, builder: &mut Builder<'_>) -> Result<(), ParseError> {
+        let Some(items) = self.items.take() else {
+            return Ok(());
+        };
+        if !self.path.is_empty() {
+            builder.section(&self.path)?;
+        }
+        for (index, item) in items.into_iter().enumerate() {
+            builder.put(&format!("{}[{index}]", self.path), Value::one(item))?;
+        }
+        Ok(())
+    }
+}
+
+/// One value to read at `path`.
+struct Node<'a, 'b> {
+    builder: &'a mut Builder<'b>,
+    /// Where a builder error is kept (serde's error type cannot carry it).
+    failure: &'a RefCell<Option<ParseError>>,
+    path: String,
+    depth: usize,
+    /// The array this value is an item of, if any.
+    parent: Option<&'a mut Pending>,
+}
+
+/// What reading a value gave: a scalar for the parent to place, or nothing (a container
+/// wrote itself).
+enum Read {
+    Scalar(Scalar),
+    Written,
+}
+
+impl<'b> Node<'_, 'b> {
+    /// Keeps `error` and returns serde's stand-in for it.
+    fn fail<E: de::Error>(&self, error: ParseError) -> E {
+        let message = error.to_string();
+        *self.failure.borrow_mut() = Some(error);
+        E::custom(message)
+    }
+
+    fn scalar<E: de::Error>(self, canon: Canon, text: String) -> Result<Read, E> {
+        match self.builder.item(Raw::Typed(canon, text)) {
+            Ok(scalar) => Ok(Read::Scalar(scalar)),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// A container starts here: checks the depth, turns the parent array into items, and
+    /// records the container.
+    fn open<E: de::Error>(&mut self) -> Result<(), E> {
+        let limit = self.builder.limits().max_depth;
+        let result = if self.depth > limit {
+            Err(ParseError::TooDeep { limit, line: None })
+        } else if let Some(parent) = self.parent.as_deref_mut() {
+            parent.index(self.builder)
+        } else {
+            Ok(())
+        };
+        let result = result.and_then(|()| {
+            if self.path.is_empty() {
+                Ok(())
             } else {
-                number(n.as_f64().unwrap_or(f64::NAN))
+                self.builder.section(&self.path)
+            }
+        });
+        result.map_err(|e| self.fail(e))
+    }
+
+    fn child<'c>(&'c mut self, path: String, parent: Option<&'c mut Pending>) -> Node<'c, 'b> {
+        Node {
+            builder: &mut *self.builder,
+            failure: self.failure,
+            path,
+            depth: self.depth + 1,
+            parent,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
+    type Value = Read;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Read, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Node<'_, '_> {
+    type Value = Read;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Read, E> {
+        self.scalar(Canon::Bool(v), v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Read, E> {
+        self.scalar(Canon::Int(v.into()), v.to_string())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Read, E> {
+        self.scalar(Canon::Int(v.into()), v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Read, E> {
+        // serde_json drops how the number was written; `{v:?}` keeps `1.0` a float.
+        self.scalar(number(v), format!("{v:?}"))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Read, E> {
+        self.scalar(Canon::Str(v.to_owned()), v.to_owned())
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Read, E> {
+        self.scalar(Canon::Str(v.clone()), v)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Read, E> {
+        self.scalar(Canon::Null, "null".to_owned())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Read, A::Error> {
+        self.open()?;
+        while let Some(key) = map.next_key::<String>()? {
+            let path = join(&self.path, &key);
+            let read = map.next_value_seed(self.child(path.clone(), None))?;
+            if let Read::Scalar(scalar) = read {
+                self.builder
+                    .put(&path, Value::one(scalar))
+                    .map_err(|e| self.fail::<A::Error>(e))?;
             }
         }
-        Json::String(s) => Canon::Str(s.clone()),
-        Json::Array(_) | Json::Object(_) => Canon::Str(value.to_string()),
-    };
-    let text = match value {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    Raw::Typed(canon, text)
+        Ok(Read::Written)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Read, A::Error> {
+        let root = self.path.is_empty() && self.depth == 0;
+        self.open()?;
+        // The top level's items are always indexed: a document has no path of its own.
+        let mut pending = Pending {
+            path: self.path.clone(),
+            items: (!root).then(Vec::new),
+        };
+        let mut index = 0;
+        loop {
+            let path = format!("{}[{index}]", self.path);
+            let Some(read) = seq.next_element_seed(self.child(path.clone(), Some(&mut pending)))?
+            else {
+                break;
+            };
+            index += 1;
+            let Read::Scalar(scalar) = read else { continue };
+            match pending.items.as_mut() {
+                Some(items) => items.push(scalar),
+                None => self
+                    .builder
+                    .put(&path, Value::one(scalar))
+                    .map_err(|e| self.fail::<A::Error>(e))?,
+            }
+        }
+        if let Some(items) = pending.items {
+            self.builder
+                .put(&self.path, Value::List(items))
+                .map_err(|e| self.fail::<A::Error>(e))?;
+        }
+        Ok(Read::Written)
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +249,15 @@ mod tests {
     fn deep_nesting_and_junk_are_refused() {
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let err = flat(Format::Json, &deep).unwrap_err();
+        assert_eq!(
+            err,
+            ParseError::TooDeep {
+                limit: 64,
+                line: None
+            }
+        );
+        // Past serde_json's own limit, should `max_depth` be raised beyond it.
+        let err = flat_limited(Format::Json, &deep, 1000, 1000).unwrap_err();
         assert!(
             err.to_string().contains("recursion limit exceeded"),
             "{err}"

@@ -112,6 +112,7 @@ pub(crate) mod testing {
         let limits = Limits {
             max_depth,
             max_keys,
+            max_expanded: 1 << 30,
         };
         let builder = Builder::new(limits, format.semantics(), &ignore, "");
         let flat = parse(format, text, builder)?;

@@ -13,8 +13,9 @@ pub(super) fn parse(text: &str, builder: &mut Builder<'_>) -> Result<(), ParseEr
     PropertiesIter::new_with_encoding(text.as_bytes(), encoding_rs::UTF_8)
         .read_into(|key, value| {
             if result.is_ok() {
-                let scalar = builder.read(Raw::Text(value));
-                result = builder.replace(&key, Value::one(scalar));
+                result = builder
+                    .item(Raw::Text(value))
+                    .and_then(|scalar| builder.put(&key, Value::one(scalar)));
             }
         })
         .map_err(|e| ParseError::syntax("properties", e.to_string()))?;

@@ -48,8 +48,9 @@ enum Anchored {
 struct Folder<'b, 'i> {
     builder: &'b mut Builder<'i>,
     stack: Vec<Frame>,
-    /// Every entry written, so an alias can copy an anchor's.
-    log: Vec<(String, Value)>,
+    /// The path of every entry written, in order, so an alias can copy an anchor's (their
+    /// values are looked up in the builder: a path left out by `ignore` is not copied).
+    log: Vec<String>,
     anchors: HashMap<usize, Anchored>,
 }
 
@@ -98,13 +99,14 @@ fn raw(value: String, style: ScalarStyle, tag: Option<&Tag>) -> Raw {
 }
 
 impl Folder<'_, '_> {
+    /// Writes an entry; its values must have been counted already.
     fn write(&mut self, path: String, value: Value) -> Result<(), ParseError> {
         if value.is_section() {
             self.builder.section(&path)?;
         } else {
-            self.builder.replace(&path, value.clone())?;
+            self.builder.put(&path, value)?;
         }
-        self.log.push((path, value));
+        self.log.push(path);
         Ok(())
     }
 
@@ -158,7 +160,7 @@ impl Folder<'_, '_> {
     }
 
     fn scalar(&mut self, raw: Raw, anchor: usize, span: Span) -> Result<(), ParseError> {
-        let scalar = self.builder.read(raw);
+        let scalar = self.builder.item(raw)?;
         if anchor > 0 {
             self.anchors
                 .insert(anchor, Anchored::Scalar(scalar.clone()));
@@ -211,6 +213,7 @@ impl Folder<'_, '_> {
         match self.anchors.get(&id) {
             Some(Anchored::Scalar(scalar)) => {
                 let scalar = scalar.clone();
+                self.builder.charge_value(&Value::one(scalar.clone()))?;
                 self.place_scalar(scalar, span)
             }
             Some(Anchored::Node { path, entries }) => {
@@ -224,8 +227,12 @@ impl Folder<'_, '_> {
                 self.index_items()?;
                 let to = self.child_path();
                 for index in entries {
-                    let (path, value) = self.log[index].clone();
-                    let suffix = path.get(from.len()..).unwrap_or_default();
+                    let path = &self.log[index];
+                    let Some(value) = self.builder.get(path).cloned() else {
+                        continue;
+                    };
+                    let suffix = path.get(from.len()..).unwrap_or_default().to_owned();
+                    self.builder.charge_value(&value)?;
                     self.write(format!("{to}{suffix}"), value)?;
                 }
                 Ok(())
