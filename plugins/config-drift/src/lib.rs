@@ -36,7 +36,8 @@
 //! the others are judged. The plugin reports every node at every run
 //! ([`Reporting::EveryRun`](am_plugin_api::Reporting::EveryRun)): a node whose file
 //! disappears is no longer judged, and its alarm becomes UNDETERMINED after
-//! `undetermined_after`.
+//! `undetermined_after`. A service with `"shards"` is judged by its first shard alone (the
+//! majority needs every node in one place); the other shards do nothing.
 //!
 //! # Options
 //!
@@ -177,6 +178,15 @@ impl BaseTask for ConfigDrift {
 
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
         let options = &self.options;
+        // The majority needs every node's configuration in one place: a sharded service is
+        // judged by its first shard alone.
+        let (shard, shards) = ctx.shard();
+        if shard != 0 {
+            ctx.debug(format!(
+                "shard {shard} of {shards}: the fleet is judged by shard 0"
+            ));
+            return Ok(());
+        }
         let discovery = fleet::discover(&options.nodes, options.max_nodes);
         for warning in &discovery.warnings {
             ctx.warn(format!("nodes: {warning}"));

@@ -85,3 +85,57 @@ pub fn describe(diffs: &[Diff], listed: usize) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{Raw, Semantics};
+
+    fn value(text: &str) -> Option<Value> {
+        Some(if text == "{}" {
+            Value::Section
+        } else {
+            Value::one(Semantics::Aerospike.scalar(Raw::Text(text.into())))
+        })
+    }
+
+    fn diff(path: &str, against: Against, here: &str, there: &str) -> Diff {
+        let side = |t: &str| if t == "-" { None } else { value(t) };
+        Diff {
+            path: path.into(),
+            against,
+            here: side(here),
+            there: side(there),
+        }
+    }
+
+    #[test]
+    fn lists_the_first_few_folds_absent_stanzas_and_counts_the_rest() {
+        let peer = Against::Peers {
+            holders: 1,
+            others: 1,
+        };
+        let mut diffs = vec![
+            diff("a", peer, "1", "2"),
+            diff("b", peer, "-", "{}"),
+            diff("b.x", peer, "-", "1"),
+            diff("b.y", peer, "-", "2"),
+            diff("c", peer, "3", "-"),
+            diff("d", peer, "4", "5"),
+            diff("a", Against::Runtime, "1", "9"),
+        ];
+        crate::compare::sort(&mut diffs);
+        assert_eq!(drift(&diffs), 6);
+        assert_eq!(
+            describe(&diffs, 2),
+            "6 key paths differ: a is 1 here, 2 on 1 of 1 peer; b is absent here, a stanza on \
+             1 of 1 peer (2 key paths under it); and 3 more"
+        );
+        assert_eq!(
+            describe(&diffs, 10),
+            "6 key paths differ: a is 1 here, 2 on 1 of 1 peer; b is absent here, a stanza on \
+             1 of 1 peer (2 key paths under it); c is 3 here, absent on 1 of 1 peer; d is 4 \
+             here, 5 on 1 of 1 peer; a is 1 in the file, 9 at runtime"
+        );
+    }
+}

@@ -336,3 +336,56 @@ fn unreadable_sources_are_unknown_and_the_rest_is_judged() {
     assert_eq!(emitted(&host, "unknown_nodes"), Some(2.0));
     assert_eq!(emitted(&host, "nodes"), Some(6.0));
 }
+
+/// Proves that an unreadable reference leaves every node without its configuration
+/// comparison: the node whose running configuration differs is still anomalous (that drift
+/// is certain), the others are `unknown`, naming the reference and why.
+#[test]
+fn an_unreadable_reference_makes_the_rest_unknown() {
+    let fleet = fleet();
+    let mut options = options(&fleet);
+    options["reference"] = json!(fleet.path("git/missing.conf"));
+    let host = run(&options);
+    assert_eq!(with_state(&host, "anomalous"), ["as3"], "{}", dump(&host));
+    assert_eq!(
+        with_state(&host, "unknown"),
+        ["as1", "as2", "as4", "as5"],
+        "{}",
+        dump(&host)
+    );
+    let reason = &verdict(&host, "as1").reason;
+    assert!(
+        reason.starts_with(&format!(
+            "no drift found, but the reference {} could not be read: reading {}: ",
+            fleet.path("git/missing.conf"),
+            fleet.path("git/missing.conf")
+        )),
+        "{reason}"
+    );
+    assert!(
+        verdict(&host, "as3").reason.starts_with(
+            "1 key path differs: service.proto-fd-max is 15000 in the file, 20000 at runtime; \
+             the reference "
+        ),
+        "{}",
+        dump(&host)
+    );
+}
+
+/// Proves that a sharded service judges the fleet once: shard 0 reports every node, the
+/// other shards nothing.
+#[test]
+fn only_the_first_shard_judges() {
+    use am_plugin_api::testing::{TestHost, run_task};
+    use am_plugin_config_drift::ConfigDrift;
+    let fleet = fleet();
+    let options = options(&fleet).to_string();
+    let mut host = TestHost::new();
+    host.set_shard(1, 2);
+    run_task::<ConfigDrift>(&options, "fleet", &mut host, 1_000).unwrap();
+    assert!(host.verdicts().is_empty());
+    assert!(host.emitted().is_empty());
+    host.set_shard(0, 2);
+    run_task::<ConfigDrift>(&options, "fleet", &mut host, 1_000).unwrap();
+    assert_eq!(host.verdicts().len(), 5);
+}
