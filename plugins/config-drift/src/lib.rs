@@ -166,10 +166,13 @@ impl BaseTask for ConfigDrift {
         if plugin.uses_urls() {
             plugin.agent = Some(fetch::agent(plugin.options.fetch_limits()));
         }
+        let nodes = match &plugin.options.nodes {
+            Nodes::Files(glob) => format!("the files `{glob}`"),
+            Nodes::Urls(urls) => format!("{} URLs", urls.len()),
+        };
         init.debug(format!(
-            "{}: {:?} in {} format, {} runtime source(s)",
+            "{}: nodes from {nodes} in {} format, {} runtime source(s)",
             init.service(),
-            plugin.options.nodes,
             plugin.options.format.name(),
             plugin.runtime.len()
         ));
@@ -197,8 +200,10 @@ impl BaseTask for ConfigDrift {
                 discovery.dropped, options.max_nodes
             ));
         }
-        if discovery.nodes.is_empty() {
-            ctx.warn(format!("no nodes found in {:?}", options.nodes));
+        if discovery.nodes.is_empty()
+            && let Nodes::Files(glob) = &options.nodes
+        {
+            ctx.warn(format!("no nodes found: no file matches `{glob}`"));
         }
 
         // Every configuration to load: the reference, each node's, each node's runtime ones.

@@ -33,18 +33,19 @@ pub fn agent(limits: FetchLimits) -> Agent {
 
 /// The body at `url`, at most `max_bytes` of it.
 pub(super) fn get(agent: &Agent, url: &str, limits: FetchLimits) -> Result<Vec<u8>, SourceError> {
+    let shown = super::without_credentials(url);
     let error = |e: ureq::Error| match e {
         ureq::Error::BodyExceedsLimit(limit) => SourceError::TooLarge {
-            what: url.to_owned(),
+            what: shown.clone(),
             limit,
             size: None,
         },
         ureq::Error::StatusCode(code) => SourceError::Http {
-            url: url.to_owned(),
+            url: shown.clone(),
             message: format!("HTTP status {code}"),
         },
         other => SourceError::Http {
-            url: url.to_owned(),
+            url: shown.clone(),
             message: other.to_string(),
         },
     };

@@ -28,9 +28,22 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::File(path) => write!(f, "{}", path.display()),
-            Location::Url(url) => f.write_str(url),
+            Location::Url(url) => f.write_str(&without_credentials(url)),
             Location::Command(argv) => f.write_str(&argv.join(" ")),
         }
+    }
+}
+
+/// `url` with any `user:password@` shown as `***@`: reasons and logs go to people.
+pub fn without_credentials(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -55,7 +68,7 @@ pub fn fetch(
             Some(agent) => http::get(agent, url, limits)?,
             None => {
                 return Err(SourceError::Http {
-                    url: url.clone(),
+                    url: without_credentials(url),
                     message: "no HTTP client was set up".into(),
                 });
             }
@@ -92,6 +105,16 @@ mod tests {
             max_bytes: 64,
             timeout: Duration::from_secs(5),
         }
+    }
+
+    #[test]
+    fn credentials_are_not_shown() {
+        assert_eq!(
+            without_credentials("https://ops:s3cret@as1:8081/aerospike.conf"),
+            "https://***@as1:8081/aerospike.conf"
+        );
+        assert_eq!(without_credentials("http://as1/a@b"), "http://as1/a@b");
+        assert_eq!(without_credentials("not a url"), "not a url");
     }
 
     #[test]
