@@ -74,6 +74,9 @@ pub enum PluginLib {
     /// `libam_plugin_skyline.so`: `Skyline`, Skyline's nine algorithms and a consensus
     /// (plugins/skyline).
     Skyline,
+    /// `libam_plugin_config_drift.so`: `ConfigDrift`, configuration drift across a fleet
+    /// (plugins/config-drift).
+    ConfigDrift,
 }
 
 impl PluginLib {
@@ -98,6 +101,7 @@ impl PluginLib {
             }
             PluginLib::FlowDifference => "libam_plugin_flow_difference.so",
             PluginLib::Skyline => "libam_plugin_skyline.so",
+            PluginLib::ConfigDrift => "libam_plugin_config_drift.so",
         }
     }
 
