@@ -8,30 +8,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
-use std::time::Duration;
 
-use am_tests::runner::cli::run_cli;
-use am_tests::runner::test_helpers::{WAIT, daemons, setup, start};
+use am_tests::runner::test_helpers::{WAIT, alarms_json, daemons, setup, start};
 use am_tests::runner::{PluginLib, Runner, WebhookServer};
 use am_tests::wait_until;
 use serde_json::{Value, json};
-
-/// `am-runner alarms --json` for the runner's config.
-fn alarms_json(runner: &Runner) -> Value {
-    let out = run_cli(
-        &[
-            "alarms",
-            "--json",
-            "--config",
-            &runner.config_path().display().to_string(),
-        ],
-        runner.dir(),
-        Duration::from_secs(20),
-    )
-    .unwrap();
-    assert_eq!(out.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
-    serde_json::from_str(&out.stdout).unwrap()
-}
 
 /// The alarms of `ConfigDrift`, as `(metric, state, reason)`, sorted by node.
 fn drift_alarms(runner: &Runner) -> Vec<(String, String, String)> {
