@@ -11,8 +11,8 @@
 //! it, or a point on `<series><shutdown_suffix>` at or after its newest — until it reports
 //! again; and it is **forgotten** (dropped from the state, not alarmed) once silent for
 //! `forget_after` seconds. Two more rules, judged by the first shard:
-//! `presence_required` (ALARM, subject the pattern, when no series matching it has a point in
-//! the last `window` seconds) and `absence_required` (ALARM, subject the series, for every
+//! `presence_required` (ALARM, subject `presence:<pattern>`, when no series matching it has a
+//! point in the last `window` seconds) and `absence_required` (ALARM, subject the series, for every
 //! series matching it that has one: counters that must never report).
 //!
 //! ```json

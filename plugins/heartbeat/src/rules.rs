@@ -35,8 +35,14 @@ impl Rule {
     }
 }
 
-/// ALARM (subject: the pattern) for each rule no matching series satisfied: none has a point
-/// in its window.
+/// The subject of a presence rule's alarm: `presence:<pattern>` (not the pattern alone, which
+/// may be the name of a series whose heartbeat is tracked too).
+pub fn presence_subject(pattern: &str) -> String {
+    format!("presence:{pattern}")
+}
+
+/// ALARM (subject: [`presence_subject`]) for each rule no matching series satisfied: none has
+/// a point in its window.
 pub fn presence(
     ctx: &Context<'_>,
     rules: &[Rule],
@@ -55,7 +61,7 @@ pub fn presence(
         }
         if !present {
             ctx.verdict(
-                Verdict::anomalous(&rule.pattern)
+                Verdict::anomalous(presence_subject(&rule.pattern))
                     .severity(severity)
                     .reason(format!(
                         "nothing matching `{}` reported in the last {} s ({} series match)",

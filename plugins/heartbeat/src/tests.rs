@@ -180,7 +180,7 @@ fn presence_and_absence_rules() {
         verdicts(&host),
         vec![
             ("errors.fatal.disk".into(), "anomalous".into()),
-            ("jobs.*.done".into(), "anomalous".into())
+            ("presence:jobs.*.done".into(), "anomalous".into())
         ]
     );
 }

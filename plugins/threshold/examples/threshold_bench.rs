@@ -78,6 +78,7 @@ fn main() {
         match_by: MatchBy::Wildcards(true),
         severity: SeverityWord::Warning,
         interval: 60,
+        delay: 0,
     })
     .unwrap();
     let tick = start + 10 * (ticks as i64 - 1);

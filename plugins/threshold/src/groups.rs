@@ -137,12 +137,38 @@ pub fn read(
     tick: i64,
 ) -> Result<Read, PluginError> {
     let found = ctx.find(source.matcher.find_pattern())?;
-    let (names, keys) = select(grouping, source, found, ctx.shard());
-    let series = if names.is_empty() {
+    let (names, mut keys) = select(grouping, source, found, ctx.shard());
+    let mut series = if names.is_empty() {
         Vec::new()
     } else {
         ctx.read_many(&names, tick - source.span + 1, tick)?
     };
+    // A series without points in the span is silent (UNDETERMINED in time) only if it had
+    // points before; one without any point up to `tick` has not begun: not an alarm yet (so
+    // a new series does not go UNDETERMINED, then OK, and notify).
+    let empty: Vec<String> = series
+        .iter()
+        .filter(|s| s.points.is_empty())
+        .map(|s| s.name.clone())
+        .collect();
+    if !empty.is_empty() {
+        let before = ctx.read_many(&empty, 0, tick - source.span)?;
+        let unborn: std::collections::HashSet<&str> = before
+            .iter()
+            .filter(|s| s.points.is_empty())
+            .map(|s| s.name.as_str())
+            .collect();
+        if !unborn.is_empty() {
+            let keep: Vec<bool> = series
+                .iter()
+                .map(|s| !unborn.contains(s.name.as_str()))
+                .collect();
+            let mut k = keep.iter();
+            keys.retain(|_| k.next().copied().unwrap_or(false));
+            let mut k = keep.iter();
+            series.retain(|_| k.next().copied().unwrap_or(false));
+        }
+    }
     Ok(Read { series, keys })
 }
 

@@ -67,6 +67,7 @@
 //! | `match_by` | `false` | `false`: one alarm (subject: the first metric as written); `true`: one per value of the metrics' wildcards (subject: the matched name of the first metric with a wildcard); a list of tag names (monasca's `match_by` over dimensions): one per combination of their values (subject `hostname=a,device=sda`) |
 //! | `severity` | `"warning"` | `info`, `warning`, `critical` |
 //! | `interval` | 60 | the tick interval in seconds (of the schedule): periods must be multiples |
+//! | `delay` | 0 | judge as of this many seconds before the tick, so points that reach the store late (a point stamped with the tick itself often does) still fall in their period; monasca-thresh waits likewise before it judges a period |
 //!
 //! With `match_by`, every metric with wildcards must have the same number of them (their values
 //! name the alarm), and a metric without one is shared by every alarm. The plugin reports only
@@ -137,6 +138,10 @@ pub struct Options {
     /// be a positive multiple of it.
     #[serde(default = "default_interval")]
     pub interval: i64,
+    /// Judge as of this many seconds before the tick (default 0: windows end at the tick), so
+    /// points that reach the store a little late still fall in their period.
+    #[serde(default)]
+    pub delay: i64,
 }
 
 fn default_interval() -> i64 {
@@ -154,6 +159,8 @@ pub struct Threshold {
     source_of: Vec<usize>,
     /// The hash of the canonical expression, for the held states.
     hash: u64,
+    /// Seconds judged before the tick.
+    delay: i64,
 }
 
 /// Parses and checks `options` into the parts a tick needs.
@@ -162,6 +169,12 @@ pub fn compile(options: &Options) -> Result<Threshold, PluginError> {
         return Err(PluginError::options(format!(
             "`interval` must be a positive number of seconds, got {}",
             options.interval
+        )));
+    }
+    if options.delay < 0 {
+        return Err(PluginError::options(format!(
+            "`delay` must not be negative, got {}",
+            options.delay
         )));
     }
     let expression = parse::parse(&options.expression, options.interval)
@@ -216,6 +229,7 @@ pub fn compile(options: &Options) -> Result<Threshold, PluginError> {
         sources,
         source_of,
         hash,
+        delay: options.delay,
     })
 }
 
@@ -366,11 +380,12 @@ impl BaseTask for Threshold {
     }
 
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let tick = ctx.tick();
+        // The time judged: the tick, or `delay` seconds before it.
+        let at = ctx.tick() - self.delay;
         let shard = ctx.shard();
         let mut reads = Vec::with_capacity(self.sources.len());
         for source in &self.sources {
-            reads.push(read(ctx, &self.grouping, source, tick)?);
+            reads.push(read(ctx, &self.grouping, source, at)?);
         }
         let key = self.held_key(shard);
         let subs = self.expression.subs.len();
@@ -379,7 +394,7 @@ impl BaseTask for Threshold {
             .as_deref()
             .and_then(|b| decode(b, subs, self.hash))
             .unwrap_or_default();
-        let (alarms, outcomes) = self.judge(&reads, tick, &mut held);
+        let (alarms, outcomes) = self.judge(&reads, at, &mut held);
         let (mut alarm, mut undetermined) = (0u64, 0u64);
         for o in &outcomes {
             if let Some(v) = self.verdict(o) {

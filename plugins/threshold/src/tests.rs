@@ -493,3 +493,46 @@ fn shards_split_the_alarms() {
     seen.dedup();
     assert_eq!(seen.len(), 30, "every alarm judged by exactly one shard");
 }
+
+#[test]
+fn delay_judges_a_little_before_the_tick() {
+    // A point stamped with the tick that reaches the store after the tick's read is judged at
+    // the next tick when the windows end `delay` seconds earlier.
+    let mut host = TestHost::new();
+    let mut r = runner(
+        &mut host,
+        json!({"expression": "max(x, 10) > 5", "interval": 10, "delay": 5}),
+    );
+    host.add_points("x", [(990, 1.0), (1000, 9.0), (1010, 1.0)]);
+    r.run(&mut host, 1000).unwrap();
+    assert!(
+        verdicts(&host).is_empty(),
+        "judged as of 995: (985, 995] holds 990 only"
+    );
+    r.run(&mut host, 1010).unwrap();
+    assert_eq!(
+        verdicts(&host),
+        vec![pair("x", "anomalous")],
+        "(995, 1005] holds 1000"
+    );
+    assert_eq!(host.verdicts()[0].ts, 1010, "stamped with the tick");
+    let bad =
+        TestRunner::new::<Threshold>(r#"{"expression": "x > 1", "delay": -1}"#, "svc", &mut host);
+    assert!(bad.unwrap_err().message().contains("delay"));
+}
+
+#[test]
+fn a_series_without_any_point_yet_is_not_an_alarm_yet() {
+    // Listed by the store but with no point up to the judged time (it begins later): no
+    // alarm, rather than UNDETERMINED; once it has had points and goes silent, UNDETERMINED.
+    let mut host = TestHost::new();
+    let mut r = runner(
+        &mut host,
+        json!({"expression": "x.* > 5", "match_by": true}),
+    );
+    host.add_point("x.old", 800, 1.0);
+    host.add_point("x.new", 2000, 1.0);
+    r.run(&mut host, 1000).unwrap();
+    assert_eq!(verdicts(&host), vec![pair("x.old", "unknown")]);
+    assert_eq!(host.last_value("subjects"), Some(1.0));
+}
