@@ -280,3 +280,62 @@ fn a_backtest_and_the_live_run_make_the_same_transitions() {
         "{live}"
     );
 }
+
+/// Proves that the backtest replays any plugin, not only the rules: the `Example` detector
+/// (pattern reads, its own state kept between ticks) over an hour of minute data raises its
+/// ALARM at the tick whose newest point crosses its threshold, for that series only.
+#[test]
+fn a_backtest_replays_any_plugin() {
+    let (redis, carbon) = daemons();
+    let collector = collector(&redis);
+    let end = now_unix() / 60 * 60 - 60;
+    let crossing = end - 1800;
+    let mut points = Vec::new();
+    for ts in (end - 3600..=end).step_by(60) {
+        points.push((
+            "test.any.hot".to_owned(),
+            if ts == crossing { 9.5 } else { 1.0 },
+            ts,
+        ));
+        points.push(("test.any.cool".to_owned(), 1.0, ts));
+    }
+    send(&collector, &points);
+    wait_stored(&collector, "test.any.*", points.len());
+    let runner_setup = setup(&redis, &carbon).plugin(PluginLib::Example).service(
+        "Example",
+        json!({
+            "scheduler_options": { "cron": "0 * * * * *" },
+            "worker_options": { "any": { "metrics": "test.any.*", "window": 30, "threshold": 5.0 } }
+        }),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = runner_setup.write(dir.path(), None).unwrap();
+    let report = backtest(
+        &config,
+        dir.path(),
+        &[
+            "--service",
+            "Example/any",
+            "--since",
+            "3600",
+            "--until",
+            &end.to_string(),
+        ],
+    );
+    assert_eq!(report["failed_ticks"], 0, "{report}");
+    let transitions = replayed(&report);
+    assert_eq!(
+        transitions.first(),
+        Some(&(
+            "test.any.hot".to_owned(),
+            crossing,
+            "NONE".to_owned(),
+            "ALARM".to_owned()
+        )),
+        "{report}"
+    );
+    assert!(
+        transitions.iter().all(|t| t.0 == "test.any.hot"),
+        "{report}"
+    );
+}
