@@ -11,7 +11,8 @@
 //! - **Alarms** go through the layer's own planning ([`crate::alarm::layer`]'s `plan`: the
 //!   state machine with the service's flap settings, and the plugin's `Reporting`) on records
 //!   kept in memory instead of Redis, so a backtest and the live run over the same data make
-//!   the same transitions tick for tick. The report lists them per subject, with totals.
+//!   the same transitions tick for tick (unless the live runner skipped a tick, or read before
+//!   a point reached the store). The report lists them per subject, with totals.
 
 pub mod host;
 mod report;
