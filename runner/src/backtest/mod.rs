@@ -315,3 +315,41 @@ pub fn run(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Schedule;
+
+    #[test]
+    fn ticks_follow_the_schedule_inclusively() {
+        let alg = AlgorithmSpec {
+            file: "analyzer.json".into(),
+            name: "Threshold".into(),
+            path: "services.Threshold".into(),
+            schedule: Schedule::Interval(60),
+            shards: 1,
+            services: Vec::new(),
+            alarm: None,
+        };
+        assert_eq!(ticks(&alg, 120, 300), vec![120, 180, 240, 300]);
+        assert_eq!(ticks(&alg, 121, 299), vec![180, 240]);
+        assert!(ticks(&alg, 300, 200).is_empty());
+        let args = |o: Option<&str>| BacktestArgs {
+            service: "Threshold/cpu".into(),
+            since: 60,
+            until: None,
+            options: o.map(str::to_owned),
+            json: false,
+        };
+        assert_eq!(
+            options(&args(None), "{\"a\":1}").ok(),
+            Some("{\"a\":1}".into())
+        );
+        assert_eq!(
+            options(&args(Some(" {\"b\": 2} ")), "").ok(),
+            Some("{\"b\":2}".into())
+        );
+        assert!(options(&args(Some("{nope")), "").is_err());
+    }
+}

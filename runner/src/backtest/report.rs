@@ -232,3 +232,64 @@ impl Report {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn transition(subject: &str, ts: i64, from: Option<AlarmState>, to: AlarmState) -> Transition {
+        Transition {
+            algorithm: "Threshold".into(),
+            plugin: "Threshold".into(),
+            service: "cpu".into(),
+            subject: subject.into(),
+            state: to,
+            previous_state: from,
+            severity: "warning".into(),
+            reason: "avg(x) > 90: 95".into(),
+            values: vec![("avg(x)".into(), 95.0)],
+            ts,
+            since: ts,
+            labels: Default::default(),
+        }
+    }
+
+    #[test]
+    fn totals_text_and_json() {
+        let scope = Scope {
+            algorithm: "Threshold".into(),
+            plugin: "Threshold".into(),
+            service: "cpu".into(),
+            labels: Default::default(),
+        };
+        let mut r = Report::new(&scope, &Policy::default(), 0, 2 * 86_400, "{}", 60);
+        r.ticks = 2880;
+        use AlarmState::*;
+        r.transition(transition("b", 600, None, Alarm));
+        r.transition(transition("a", 700, None, Undetermined));
+        r.transition(transition("b", 900, Some(Alarm), Ok));
+        r.transition(transition("a", 960, Some(Undetermined), Pending));
+        let t = r.totals();
+        assert_eq!((t.alarms, t.notifications, t.subjects), (1, 2, 2));
+        assert_eq!(t.per_day(), 1.0);
+        let text = r.to_text();
+        assert!(text.starts_with("Threshold/cpu (plugin Threshold): 2880 ticks every 60 s"));
+        assert!(
+            text.contains("\nb\n  1970-01-01T00:10:00Z  NONE -> ALARM "),
+            "{text}"
+        );
+        assert!(text.contains("NONE -> UNDETERMINED (quiet)"), "{text}");
+        assert!(text.contains(
+            "totals: 1 alarms, 2 notifications over 2.00 days (1.0 per day), 2 subjects"
+        ));
+        let json = r.to_json();
+        assert_eq!(json["transitions"][0]["metric"], "b");
+        assert_eq!(json["transitions"][0]["state"], "ALARM");
+        assert_eq!(json["transitions"][0]["previous_state"], Value::Null);
+        assert_eq!(json["transitions"][2]["previous_state"], "ALARM");
+        assert_eq!(json["transitions"][3]["notifies"], false);
+        assert_eq!(json["totals"]["notifications_per_day"], 1.0);
+    }
+}
