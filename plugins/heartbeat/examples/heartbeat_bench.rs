@@ -8,7 +8,8 @@
 //!
 //! Each series reports every 10 s and the plugin ticks every 10 s; after the warm-up, 1 % of
 //! the series stop. It prints each tick's time, the state's size, the overdue count, and the
-//! peak memory.
+//! peak memory; then the plugin's own work alone on the tracked state (judging every series
+//! and encoding the state), without the reads.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,6 +17,8 @@ use std::time::Instant;
 
 use am_plugin_api::testing::{TestHost, TestRunner};
 use am_plugin_heartbeat::Heartbeat;
+use am_plugin_heartbeat::codec::{decode, encode};
+use am_plugin_heartbeat::track::{Rules, judge};
 
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -68,6 +71,26 @@ fn main() {
     let last = host.verdicts().len();
     assert_eq!(last, expected, "the stopped 1 % are overdue");
     times.sort_by(f64::total_cmp);
+    let (tick, tracked) = decode(host.state("Heartbeat", "apps", "series").unwrap()).unwrap();
+    let rules = Rules {
+        tolerance: 3.0,
+        learn: 3,
+        forget_after: 86_400,
+    };
+    let mut own = Vec::new();
+    for _ in 0..ticks {
+        let mut series = tracked.clone();
+        let t = Instant::now();
+        let j = judge(&mut series, tick + 10, &rules);
+        let bytes = encode(&series, tick + 10);
+        own.push(t.elapsed().as_secs_f64() * 1e3);
+        assert_eq!((j.tracked, bytes.is_empty()), (n, false));
+    }
+    own.sort_by(f64::total_cmp);
+    println!(
+        "heartbeat_own_ms {:.1} (median of {ticks}: judge {n} series and encode the state)",
+        own[own.len() / 2]
+    );
     println!(
         "heartbeat_tick_ms {:.1} (median of {ticks} ticks, {n} series tracked, {last} overdue; peak RSS {:.0} MB)",
         times[times.len() / 2],
