@@ -65,7 +65,7 @@ impl CollectorOptions {
         self
     }
 
-    /// Sets a field of `writer.RedisWriter` to `json` (raw JSON text, e.g. `"1048576"`);
+    /// Sets a field of `writer.RedisSink` to `json` (raw JSON text, e.g. `"1048576"`);
     /// `host`, `port` (the Redis given to [`Collector::start`](super::Collector::start)) and
     /// `db` (0) can be overridden.
     #[must_use]
@@ -197,7 +197,7 @@ impl CollectorOptions {
             .map(|json| format!("\n  \"limits\": {json},"))
             .unwrap_or_default();
         format!(
-            "{{{limits}\n  \"router\": {},\n  \"writer\": {{ \"RedisWriter\": {{ {sink} }} }},\n  \
+            "{{{limits}\n  \"router\": {},\n  \"writer\": {{ \"RedisSink\": {{ {sink} }} }},\n  \
              \"listener\": [\n    {}\n  ],\n  \"metrics\": {{ \"listen\": \"127.0.0.1:{}\"{graphite} }}\n}}\n",
             self.router,
             listeners.join(",\n    "),
