@@ -55,23 +55,59 @@ impl Params {
     }
 }
 
-/// A left semi-context: its size, which of the facts crossed at the crossing numbered
-/// `stamp` it holds (bit j: the j-th fact of that crossing's sorted list), and its contexts
-/// (right semi-context → context).
-#[derive(Debug, Clone, PartialEq)]
-struct LeftSemi {
-    len: usize,
-    stamp: u64,
-    mask: u32,
-    contexts: PyDict,
+/// Index slots reserved for sensor facts (`SENSOR + 2·bit + value`, bits ≤ 32); context
+/// facts `NEURON + id` follow them.
+const SENSOR_SLOTS: usize = 64;
+
+/// Where fact `f` sits in a fact index: dense, so that crossing hashes nothing.
+fn slot(f: u64) -> usize {
+    if f >= NEURON {
+        SENSOR_SLOTS + (f - NEURON) as usize
+    } else {
+        (f - SENSOR) as usize
+    }
 }
 
-/// A right semi-context: its size and the facts it held at crossing `stamp`.
+/// What a crossing needs of a semi-context, kept apart from the rest so a step reads a dense
+/// array: the crossing numbered `stamp` found the facts `mask` of it (bit j: the j-th fact of
+/// that crossing's sorted list); `len` facts in all; `zero_level`: its contexts that are
+/// zero-level (left side only).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Crossing {
+    stamp: u32,
+    mask: u32,
+    len: u16,
+    zero_level: u16,
+}
+
+/// One context, held by its left semi-context: the right semi-context, the context's id and
+/// its counters. A left semi-context has at most one context per right semi-context (sets
+/// of the `2·bits` sensor facts: 26 for 3 bits), so its links are few.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Link {
+    right: u32,
+    id: u32,
+    /// Counters (u32: at ≤ 3 a step they last beyond 10⁹ steps; they saturate).
+    selected: u32,
+    crossed: u32,
+    active: u32,
+    zero_level: bool,
+}
+
+/// A left semi-context's contexts: `dict` maps the right semi-context to the context (for
+/// CPython 2's iteration order) and `links` holds them in that order.
+#[derive(Debug, Clone, PartialEq)]
+struct LeftSemi {
+    hash: i64,
+    dict: PyDict,
+    links: Vec<Link>,
+}
+
+/// A right semi-context: its tuple hash and its (sensor) facts, by [`slot`].
 #[derive(Debug, Clone, PartialEq)]
 struct RightSemi {
-    len: usize,
-    stamp: u64,
-    mask: u32,
+    hash: i64,
+    mask: u64,
 }
 
 /// The facts of `list` picked by `mask`, in order.
@@ -83,82 +119,143 @@ fn picked(list: &[u64], mask: u32) -> Vec<u64> {
         .collect()
 }
 
-/// Crosses `facts` (at most 32) with the semi-contexts indexed in `index`: stamps each
-/// touched one with `stamp` and the facts it holds; returns the touched ones in creation order.
+/// The next crossing's stamp on one side: stamps are u32, so when they wrap every mark is
+/// reset (a stale stamp never equals a new one).
+fn next_stamp(newest: &mut u32, marks: &mut [Crossing]) -> u32 {
+    *newest = newest.wrapping_add(1);
+    if *newest == 0 {
+        marks.iter_mut().for_each(|m| m.stamp = 0);
+        *newest = 1;
+    }
+    *newest
+}
+
+/// Crosses `facts` (at most 32) with the semi-contexts indexed in `index` (by [`slot`]):
+/// stamps each touched one in `marks` with `stamp` and the facts it holds; with `touched`,
+/// lists the touched ones there in creation order.
 fn cross(
-    index: &HashMap<u64, Vec<u32>>,
+    index: &[Vec<u32>],
     facts: &[u64],
-    stamp: u64,
-    mut touch: impl FnMut(u32, u32, u64) -> bool,
-) -> Vec<u32> {
-    let mut touched = Vec::new();
+    stamp: u32,
+    marks: &mut [Crossing],
+    mut touched: Option<&mut Vec<u32>>,
+) {
+    if let Some(t) = touched.as_deref_mut() {
+        t.clear();
+    }
     for (j, f) in facts.iter().take(32).enumerate() {
-        if let Some(list) = index.get(f) {
-            for &s in list {
-                if touch(s, 1 << j, stamp) {
-                    touched.push(s);
+        for &s in index.get(slot(*f)).map_or(&[][..], |l| l.as_slice()) {
+            let m = &mut marks[s as usize];
+            if m.stamp != stamp {
+                m.stamp = stamp;
+                m.mask = 0;
+                if let Some(t) = touched.as_deref_mut() {
+                    t.push(s);
                 }
             }
+            m.mask |= 1 << j;
         }
     }
-    touched.sort_unstable();
-    touched
+    let Some(t) = touched else { return };
+    // Most semi-contexts are touched: a scan in id order beats a sort.
+    if t.len() * 4 > marks.len() {
+        t.clear();
+        t.extend((0..marks.len() as u32).filter(|&s| marks[s as usize].stamp == stamp));
+    } else {
+        t.sort_unstable();
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-struct Context {
-    selected: u64,
-    crossed: u64,
-    active: u64,
-    right: Vec<u64>,
-    zero_level: bool,
-    left_hash: i64,
-    right_hash: i64,
+/// Adds `id` to the index slot of each fact.
+fn index_facts(index: &mut Vec<Vec<u32>>, facts: &[u64], id: u32) {
+    for &f in facts {
+        let k = slot(f);
+        if index.len() <= k {
+            index.resize_with(k + 1, Vec::new);
+        }
+        index[k].push(id);
+    }
 }
+
+/// A hasher for keys that are hashes already (the semi-contexts' tuple hashes).
+#[derive(Debug, Clone, Copy, Default)]
+struct Rehash(u64);
+
+impl std::hash::Hasher for Rehash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_i64(&mut self, i: i64) {
+        self.0 = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+}
+
+type SemiIds = HashMap<i64, u32, std::hash::BuildHasherDefault<Rehash>>;
 
 /// The model of one series.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Cad {
-    facts: [HashMap<u64, Vec<u32>>; 2],
-    semi_ids: [HashMap<i64, u32>; 2],
+    /// Fact slot → semi-contexts holding the fact, per side.
+    index: [Vec<Vec<u32>>; 2],
+    semi_ids: [SemiIds; 2],
+    /// Per side, what the crossings found of each semi-context.
+    marks: [Vec<Crossing>; 2],
     left: Vec<LeftSemi>,
     right: Vec<RightSemi>,
-    crossed: [Vec<u32>; 2],
-    /// Crossings made, per side (the stamp of the newest).
-    gens: [u64; 2],
+    /// The left semi-contexts touched by the newest left crossing.
+    crossed_left: Vec<u32>,
+    /// The stamp of the newest crossing, per side.
+    gens: [u32; 2],
+    /// Reused buffer: the active contexts of a step.
+    active: Vec<Active>,
     /// The facts of the newest right crossing.
     right_facts: Vec<u64>,
-    contexts: Vec<Context>,
+    /// Contexts held.
+    contexts: u32,
     /// CAD OSE's `newContextID`, where "none" is `False`, which Python compares equal to 0.
     new_context: u32,
     left_group: Vec<u64>,
-    predicted: HashSet<u64>,
+    /// The predicted sensor facts, by [`slot`].
+    predicted: u64,
     /// The newest `rest` scores (starting with CAD OSE's initial 1.0).
     history: std::collections::VecDeque<f64>,
+    /// Scores in `history` at or above the base threshold.
+    high: usize,
     /// New contexts not made because the cap was reached.
     pub refused: u64,
 }
 
 type Pair = (Vec<u64>, Vec<u64>);
 
+/// An active context: (id, activations, left hash, right hash); CAD OSE keeps the ones
+/// highest by the last three.
+type Active = (u32, u32, i64, i64);
+
 impl Cad {
     /// A fresh model.
     pub fn new(p: &Params) -> Self {
         let mut history = std::collections::VecDeque::new();
         history.push_back(1.0);
-        let _ = p;
         Cad {
-            facts: [HashMap::new(), HashMap::new()],
-            semi_ids: [HashMap::new(), HashMap::new()],
+            index: [Vec::new(), Vec::new()],
+            semi_ids: [SemiIds::default(), SemiIds::default()],
+            marks: [Vec::new(), Vec::new()],
             left: Vec::new(),
             right: Vec::new(),
-            crossed: [Vec::new(), Vec::new()],
+            crossed_left: Vec::new(),
             gens: [0, 0],
+            active: Vec::new(),
             right_facts: Vec::new(),
-            contexts: Vec::new(),
+            contexts: 0,
             new_context: 0,
             left_group: Vec::new(),
-            predicted: HashSet::new(),
+            predicted: 0,
+            high: usize::from(1.0 >= p.base_threshold),
             history,
             refused: 0,
         }
@@ -166,7 +263,7 @@ impl Cad {
 
     /// Contexts held.
     pub fn contexts(&self) -> usize {
-        self.contexts.len()
+        self.contexts as usize
     }
 
     /// Learns one value and returns its anomaly score in [0, 1].
@@ -185,7 +282,7 @@ impl Cad {
             .collect();
         let mut delta = 0.0;
         for &f in &sensors {
-            if !self.predicted.contains(&f) {
+            if self.predicted & (1 << slot(f)) == 0 {
                 delta += f64::from(1u32 << ((f - SENSOR) / 2));
             }
         }
@@ -197,58 +294,66 @@ impl Cad {
         } else {
             0.0
         };
-        let quiet = self
-            .history
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        let out = if quiet < p.base_threshold {
-            current
-        } else {
-            0.0
-        };
+        // The reference holds the score at 0 while the newest `rest` scores reach the base
+        // threshold: counted rather than searched.
+        let out = if self.high == 0 { current } else { 0.0 };
         if p.rest > 0 && self.history.len() >= p.rest {
-            self.history.pop_front();
+            if let Some(old) = self.history.pop_front() {
+                self.high -= usize::from(old >= p.base_threshold);
+            }
         }
         self.history.push_back(current);
+        self.high += usize::from(current >= p.base_threshold);
         out
     }
 
-    fn step(&mut self, p: &Params, mut sensors: Vec<u64>) -> (HashSet<u64>, f64, f64) {
+    fn step(&mut self, p: &Params, mut sensors: Vec<u64>) -> (u64, f64, f64) {
         sensors.sort_unstable();
         sensors.dedup();
-        let mut uniq: HashSet<Pair> = HashSet::new();
+        let has_pot = !self.left_group.is_empty() && !sensors.is_empty();
         let mut new_flag = false;
-        if !self.left_group.is_empty() && !sensors.is_empty() {
-            let pot = (self.left_group.clone(), sensors.clone());
-            uniq.insert(pot.clone());
-            new_flag = self.add_contexts(p, &[pot], true) > 0;
+        if has_pot {
+            let lf = std::mem::take(&mut self.left_group);
+            new_flag = self.add_context(p, &lf, &sensors, true);
+            self.left_group = lf;
         }
-        let (active, selected, proposals) = self.cross_right(&sensors, new_flag, p);
-        uniq.extend(proposals.iter().cloned());
+        let mut active = std::mem::take(&mut self.active);
+        let (selected, proposals) = self.cross_right(&sensors, new_flag, p, &mut active);
         let sel_active = if selected > 0 {
             active.len() as f64 / selected as f64
         } else {
             0.0
         };
-        let mut active = active;
-        active.sort_by_key(|&(_, count, lh, rh)| (count, lh, rh));
-        let from = active.len().saturating_sub(p.max_active);
-        let mut group: Vec<u64> = sensors.clone();
-        group.extend(active[from..].iter().map(|a| NEURON + u64::from(a.0)));
+        // The `max_active` highest by (activations, hashes): the keys are distinct (one
+        // context per pair of semi-contexts), so the set is the reference's sorted tail.
+        if active.len() > p.max_active {
+            let from = active.len() - p.max_active;
+            active.select_nth_unstable_by_key(from, |&(_, count, lh, rh)| (count, lh, rh));
+            active.drain(..from);
+        }
+        let pot = (new_flag && has_pot).then(|| (self.left_group.clone(), sensors.clone()));
+        // The new left group, built in the old one's buffer (its facts are used up).
+        let mut group = std::mem::take(&mut self.left_group);
+        group.clear();
+        group.extend_from_slice(&sensors);
+        group.extend(active.iter().map(|a| NEURON + u64::from(a.0)));
         group.sort_unstable();
         group.dedup();
         self.left_group = group;
-        let mut added = if proposals.is_empty() {
-            0
-        } else {
-            self.add_contexts(p, &proposals, false)
-        };
+        active.clear();
+        self.active = active;
+        let mut added = 0;
+        for (lf, rf) in &proposals {
+            added += usize::from(self.add_context(p, lf, rf, false));
+        }
         let predictions = self.cross_left();
         if new_flag {
             added += 1;
         }
-        let pct_added = if new_flag && !uniq.is_empty() {
+        // Proposals are only made at a new zero-level context.
+        let pct_added = if new_flag {
+            let mut uniq: HashSet<&Pair> = proposals.iter().collect();
+            uniq.extend(pot.as_ref());
             added as f64 / uniq.len() as f64
         } else {
             0.0
@@ -256,206 +361,201 @@ impl Cad {
         (predictions, sel_active, pct_added)
     }
 
-    /// CAD OSE's `getContextByFacts`: stores the contexts not yet known; with `zero_level`
-    /// (one context), returns 1 if it was new.
-    fn add_contexts(&mut self, p: &Params, list: &[Pair], zero_level: bool) -> usize {
-        let mut added = 0;
-        for (lf, rf) in list {
+    /// Marks context `link` of left semi-context `lid` zero-level.
+    fn mark_zero_level(&mut self, lid: u32, link: usize) {
+        let l = &mut self.left[lid as usize].links[link];
+        if !l.zero_level {
+            l.zero_level = true;
+            self.marks[0][lid as usize].zero_level += 1;
+        }
+    }
+
+    /// The link of right semi-context `rid` in left semi-context `lid`, if any.
+    fn find(&self, lid: u32, rid: u32) -> Option<usize> {
+        self.left[lid as usize]
+            .links
+            .iter()
+            .position(|l| l.right == rid)
+    }
+
+    /// CAD OSE's `getContextByFacts` for one pair of fact lists: stores the context if not
+    /// yet known (and below the cap); whether it was new. A known context offered at zero
+    /// level is marked so.
+    fn add_context(&mut self, p: &Params, lf: &[u64], rf: &[u64], zero_level: bool) -> bool {
+        {
             let lh = tuple_hash(lf);
             let rh = tuple_hash(rf);
-            if self.contexts.len() >= p.max_contexts {
+            if self.contexts() >= p.max_contexts {
                 // At the cap nothing new is stored (not even a semi-context); a known
                 // zero-level context is still marked as such.
                 let known = match (self.semi_ids[0].get(&lh), self.semi_ids[1].get(&rh)) {
-                    (Some(l), Some(r)) => self.left[*l as usize].contexts.get(*r),
+                    (Some(&l), Some(&r)) => self.find(l, r).map(|k| (l, k)),
                     _ => None,
                 };
                 match known {
-                    Some(cid) if zero_level => {
-                        self.contexts[cid as usize].zero_level = true;
-                        return 0;
-                    }
+                    Some((l, k)) if zero_level => self.mark_zero_level(l, k),
                     Some(_) => {}
-                    None => {
-                        self.refused += 1;
-                        if zero_level {
-                            return 0;
-                        }
-                    }
+                    None => self.refused += 1,
                 }
-                continue;
+                return false;
             }
             let next = self.left.len() as u32;
             let lid = *self.semi_ids[0].entry(lh).or_insert(next);
             if lid == next {
                 self.left.push(LeftSemi {
-                    stamp: 0,
-                    mask: 0,
-                    len: lf.len(),
-                    contexts: PyDict::default(),
+                    hash: lh,
+                    dict: PyDict::default(),
+                    links: Vec::new(),
                 });
-                for &f in lf {
-                    self.facts[0].entry(f).or_default().push(lid);
-                }
+                self.marks[0].push(Crossing {
+                    len: lf.len() as u16,
+                    ..Crossing::default()
+                });
+                index_facts(&mut self.index[0], lf, lid);
             }
             let next = self.right.len() as u32;
             let rid = *self.semi_ids[1].entry(rh).or_insert(next);
             if rid == next {
                 self.right.push(RightSemi {
-                    stamp: 0,
-                    mask: 0,
-                    len: rf.len(),
+                    hash: rh,
+                    mask: rf.iter().fold(0, |m, &f| m | 1 << slot(f)),
                 });
-                for &f in rf {
-                    self.facts[1].entry(f).or_default().push(rid);
-                }
+                self.marks[1].push(Crossing {
+                    len: rf.len() as u16,
+                    ..Crossing::default()
+                });
+                index_facts(&mut self.index[1], rf, rid);
             }
-            let existing = self.left[lid as usize].contexts.get(rid);
-            if let Some(cid) = existing {
+            if let Some(k) = self.find(lid, rid) {
                 if zero_level {
-                    self.contexts[cid as usize].zero_level = true;
-                    return 0;
+                    self.mark_zero_level(lid, k);
                 }
-                continue;
+                return false;
             }
-            let cid = self.contexts.len() as u32;
-            self.left[lid as usize].contexts.setdefault(rid, cid);
-            added += 1;
-            self.contexts.push(Context {
+            let cid = self.contexts;
+            self.contexts += 1;
+            let l = &mut self.left[lid as usize];
+            l.dict.setdefault(rid, cid);
+            l.links.push(Link {
+                right: rid,
+                id: cid,
                 selected: 0,
                 crossed: 0,
                 active: 0,
-                right: rf.clone(),
                 zero_level,
-                left_hash: lh,
-                right_hash: rh,
             });
+            // Keep the links in the dict's (CPython 2's) order.
+            let order: Vec<u32> = l.dict.iter().map(|(_, c)| c).collect();
+            l.links.sort_by_key(|k| order.iter().position(|&c| c == k.id));
             if zero_level {
+                self.marks[0][lid as usize].zero_level += 1;
                 self.new_context = cid;
-                return 1;
             }
+            true
         }
-        added
     }
 
     /// Crosses the current facts with the right semi-contexts, updates every context whose
     /// left side was fully crossed at the previous step, and proposes new contexts.
-    #[allow(clippy::type_complexity)]
     fn cross_right(
         &mut self,
         facts: &[u64],
         new_flag: bool,
         p: &Params,
-    ) -> (Vec<(u32, u64, i64, i64)>, usize, Vec<Pair>) {
-        self.gens[1] += 1;
-        let stamp = self.gens[1];
-        let right = &mut self.right;
-        self.crossed[1] = cross(&self.facts[1], facts, stamp, |s, bit, g| {
-            let r = &mut right[s as usize];
-            let first = r.stamp != g;
-            if first {
-                r.stamp = g;
-                r.mask = 0;
-            }
-            r.mask |= bit;
-            first
-        });
+        active: &mut Vec<Active>,
+    ) -> (usize, Vec<Pair>) {
+        let stamp = next_stamp(&mut self.gens[1], &mut self.marks[1]);
+        cross(&self.index[1], facts, stamp, &mut self.marks[1], None);
         self.right_facts.clear();
         self.right_facts.extend_from_slice(facts);
         let left_gen = self.gens[0];
-        let mut active = Vec::new();
         let mut selected = 0;
         let mut proposals = Vec::new();
-        for &ls in &self.crossed[0] {
-            let l = &self.left[ls as usize];
-            let l_crossed = if l.stamp == left_gen {
-                l.mask.count_ones() as usize
-            } else {
-                0
-            };
-            let full = l.len == l_crossed;
-            for (rid, cid) in l.contexts.iter() {
-                if cid == self.new_context {
+        let rights = &self.marks[1];
+        for &ls in &self.crossed_left {
+            let m = self.marks[0][ls as usize];
+            let l_mask = if m.stamp == left_gen { m.mask } else { 0 };
+            let l_crossed = l_mask.count_ones() as usize;
+            let full = usize::from(m.len) == l_crossed;
+            // A partly crossed left side only proposes, from its zero-level contexts at a
+            // new zero-level context.
+            if !full && !(new_flag && m.zero_level > 0) {
+                continue;
+            }
+            let l = &mut self.left[ls as usize];
+            for link in &mut l.links {
+                if link.id == self.new_context || (!full && !link.zero_level) {
                     continue;
                 }
-                let r = &self.right[rid as usize];
+                let r = rights[link.right as usize];
                 let r_mask = if r.stamp == stamp { r.mask } else { 0 };
-                let (r_len, r_crossed) = (r.len, r_mask.count_ones() as usize);
-                let ctx = &mut self.contexts[cid as usize];
+                let (r_len, r_crossed) = (u32::from(r.len), r_mask.count_ones());
                 let propose = if full {
                     selected += 1;
-                    ctx.selected += r_len as u64;
+                    link.selected = link.selected.saturating_add(r_len);
                     if r_crossed > 0 {
-                        ctx.crossed += r_crossed as u64;
+                        link.crossed = link.crossed.saturating_add(r_crossed);
                         if r_len == r_crossed {
-                            ctx.active += 1;
-                            active.push((cid, ctx.active, ctx.left_hash, ctx.right_hash));
+                            link.active = link.active.saturating_add(1);
+                            let rh = self.right[link.right as usize].hash;
+                            active.push((link.id, link.active, l.hash, rh));
                             false
                         } else {
-                            ctx.zero_level && new_flag
+                            link.zero_level && new_flag
                         }
                     } else {
                         false
                     }
                 } else {
-                    ctx.zero_level && new_flag && r_crossed > 0
+                    r_crossed > 0
                 };
                 if propose && l_crossed <= p.max_left_semi {
                     proposals.push((
-                        picked(&self.left_group, l.mask),
+                        picked(&self.left_group, l_mask),
                         picked(&self.right_facts, r_mask),
                     ));
                 }
             }
         }
         self.new_context = 0;
-        (active, selected, proposals)
+        (selected, proposals)
     }
 
     /// Crosses the new left group with the left semi-contexts; the right sides of the fully
     /// crossed contexts with the best hit rate are the predicted facts.
-    fn cross_left(&mut self) -> HashSet<u64> {
-        self.gens[0] += 1;
-        let stamp = self.gens[0];
-        let left = &mut self.left;
-        let crossed = cross(&self.facts[0], &self.left_group, stamp, |s, bit, g| {
-            let l = &mut left[s as usize];
-            let first = l.stamp != g;
-            if first {
-                l.stamp = g;
-                l.mask = 0;
-            }
-            l.mask |= bit;
-            first
-        });
+    fn cross_left(&mut self) -> u64 {
+        let stamp = next_stamp(&mut self.gens[0], &mut self.marks[0]);
+        let mut crossed = std::mem::take(&mut self.crossed_left);
+        cross(
+            &self.index[0],
+            &self.left_group,
+            stamp,
+            &mut self.marks[0],
+            Some(&mut crossed),
+        );
         let mut best = 0.0;
-        let mut winners: Vec<u32> = Vec::new();
+        // The union of the winners' right facts (a winner's facts: its right semi-context's).
+        let mut out = 0;
         for &i in &crossed {
-            let l = &self.left[i as usize];
-            if l.len != l.mask.count_ones() as usize {
+            let m = self.marks[0][i as usize];
+            if usize::from(m.len) != m.mask.count_ones() as usize {
                 continue;
             }
-            for (_, cid) in l.contexts.iter() {
-                let c = &self.contexts[cid as usize];
-                let w = if c.selected > 0 {
-                    c.crossed as f64 / c.selected as f64
+            for link in &self.left[i as usize].links {
+                let w = if link.selected > 0 {
+                    f64::from(link.crossed) / f64::from(link.selected)
                 } else {
                     0.0
                 };
                 if w > best {
                     best = w;
-                    winners.clear();
-                    winners.push(cid);
+                    out = self.right[link.right as usize].mask;
                 } else if w == best {
-                    winners.push(cid);
+                    out |= self.right[link.right as usize].mask;
                 }
             }
         }
-        self.crossed[0] = crossed;
-        let mut out = HashSet::new();
-        for cid in winners {
-            out.extend(self.contexts[cid as usize].right.iter().copied());
-        }
+        self.crossed_left = crossed;
         out
     }
 }
