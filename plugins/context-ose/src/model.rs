@@ -8,14 +8,13 @@
 //! Contexts are only ever added. [`Params::max_contexts`] caps them: at the cap no new one
 //! is made (counted in [`Cad::refused`]), so the state stays bounded on an endless series.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::pydict::{PyDict, tuple_hash};
-
-/// Sensor facts start here (CAD OSE's `65536`).
-const SENSOR: u64 = 65_536;
-/// Context facts (active "neurons") start here (`2^31`).
-const NEURON: u64 = 1 << 31;
+use super::semis::{
+    Crossing, Keyed, LeftSemi, NEURON, RightSemi, SENSOR, SemiIds, cross, full_left, index_facts,
+    next_stamp, picked, signature, slot,
+};
 
 /// The tuning of the model.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,164 +54,29 @@ impl Params {
     }
 }
 
-/// Index slots reserved for sensor facts (`SENSOR + 2·bit + value`, bits ≤ 32); context
-/// facts `NEURON + id` follow them.
-const SENSOR_SLOTS: usize = 64;
-
-/// Where fact `f` sits in a fact index: dense, so that crossing hashes nothing.
-fn slot(f: u64) -> usize {
-    if f >= NEURON {
-        SENSOR_SLOTS + (f - NEURON) as usize
-    } else {
-        (f - SENSOR) as usize
-    }
-}
-
-/// What a crossing needs of a semi-context, kept apart from the rest so a step reads a dense
-/// array: the crossing numbered `stamp` found the facts `mask` of it (bit j: the j-th fact of
-/// that crossing's sorted list); `len` facts in all; `zero_level`: its contexts that are
-/// zero-level (left side only).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Crossing {
-    stamp: u32,
-    mask: u32,
-    len: u16,
-    zero_level: u16,
-}
-
-/// One context, held by its left semi-context: the right semi-context, the context's id and
-/// its counters. A left semi-context has at most one context per right semi-context (sets
-/// of the `2·bits` sensor facts: 26 for 3 bits), so its links are few.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Link {
-    right: u32,
-    id: u32,
-    /// Counters (u32: at ≤ 3 a step they last beyond 10⁹ steps; they saturate).
-    selected: u32,
-    crossed: u32,
-    active: u32,
-    zero_level: bool,
-}
-
-/// A left semi-context's contexts: `dict` maps the right semi-context to the context (for
-/// CPython 2's iteration order) and `links` holds them in that order.
-#[derive(Debug, Clone, PartialEq)]
-struct LeftSemi {
-    hash: i64,
-    dict: PyDict,
-    links: Vec<Link>,
-}
-
-/// A right semi-context: its tuple hash and its (sensor) facts, by [`slot`].
-#[derive(Debug, Clone, PartialEq)]
-struct RightSemi {
-    hash: i64,
-    mask: u64,
-}
-
-/// The facts of `list` picked by `mask`, in order.
-fn picked(list: &[u64], mask: u32) -> Vec<u64> {
-    list.iter()
-        .enumerate()
-        .filter(|(j, _)| mask & (1 << j) != 0)
-        .map(|(_, f)| *f)
-        .collect()
-}
-
-/// The next crossing's stamp on one side: stamps are u32, so when they wrap every mark is
-/// reset (a stale stamp never equals a new one).
-fn next_stamp(newest: &mut u32, marks: &mut [Crossing]) -> u32 {
-    *newest = newest.wrapping_add(1);
-    if *newest == 0 {
-        marks.iter_mut().for_each(|m| m.stamp = 0);
-        *newest = 1;
-    }
-    *newest
-}
-
-/// Crosses `facts` (at most 32) with the semi-contexts indexed in `index` (by [`slot`]):
-/// stamps each touched one in `marks` with `stamp` and the facts it holds; with `touched`,
-/// lists the touched ones there in creation order.
-fn cross(
-    index: &[Vec<u32>],
-    facts: &[u64],
-    stamp: u32,
-    marks: &mut [Crossing],
-    mut touched: Option<&mut Vec<u32>>,
-) {
-    if let Some(t) = touched.as_deref_mut() {
-        t.clear();
-    }
-    for (j, f) in facts.iter().take(32).enumerate() {
-        for &s in index.get(slot(*f)).map_or(&[][..], |l| l.as_slice()) {
-            let m = &mut marks[s as usize];
-            if m.stamp != stamp {
-                m.stamp = stamp;
-                m.mask = 0;
-                if let Some(t) = touched.as_deref_mut() {
-                    t.push(s);
-                }
-            }
-            m.mask |= 1 << j;
-        }
-    }
-    let Some(t) = touched else { return };
-    // Most semi-contexts are touched: a scan in id order beats a sort.
-    if t.len() * 4 > marks.len() {
-        t.clear();
-        t.extend((0..marks.len() as u32).filter(|&s| marks[s as usize].stamp == stamp));
-    } else {
-        t.sort_unstable();
-    }
-}
-
-/// Adds `id` to the index slot of each fact.
-fn index_facts(index: &mut Vec<Vec<u32>>, facts: &[u64], id: u32) {
-    for &f in facts {
-        let k = slot(f);
-        if index.len() <= k {
-            index.resize_with(k + 1, Vec::new);
-        }
-        index[k].push(id);
-    }
-}
-
-/// A hasher for keys that are hashes already (the semi-contexts' tuple hashes).
-#[derive(Debug, Clone, Copy, Default)]
-struct Rehash(u64);
-
-impl std::hash::Hasher for Rehash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_i64(&mut self, i: i64) {
-        self.0 = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
-    }
-}
-
-type SemiIds = HashMap<i64, u32, std::hash::BuildHasherDefault<Rehash>>;
-
 /// The model of one series.
 #[derive(Debug, Clone)]
 pub struct Cad {
-    /// Fact slot → semi-contexts holding the fact, per side.
-    index: [Vec<Vec<u32>>; 2],
-    semi_ids: [SemiIds; 2],
-    /// Per side, what the crossings found of each semi-context.
-    marks: [Vec<Crossing>; 2],
     left: Vec<LeftSemi>,
     right: Vec<RightSemi>,
-    /// The left semi-contexts touched by the newest left crossing.
-    crossed_left: Vec<u32>,
+    semi_ids: [SemiIds; 2],
+    /// Fact slot → the left semi-contexts whose highest fact it is.
+    keyed: Vec<Vec<Keyed>>,
+    /// Fact slot → the left semi-contexts holding it that have zero-level contexts.
+    zero_level: Vec<Vec<u32>>,
+    /// Fact slot → the right semi-contexts holding it.
+    rights_by_fact: Vec<Vec<u32>>,
+    /// What the newest crossing found, per left and right semi-context.
+    marks: [Vec<Crossing>; 2],
     /// The stamp of the newest crossing, per side.
-    gens: [u32; 2],
-    /// Reused buffer: the active contexts of a step.
+    stamps: [u32; 2],
+    /// The left semi-contexts fully crossed by the newest left group, with their masks.
+    full: Vec<(u32, u32)>,
+    /// Left semi-contexts that existed at the newest left crossing.
+    crossed_upto: u32,
+    /// Reused buffers: the active contexts of a step, touched semi-contexts.
     active: Vec<Active>,
+    touched: Vec<u32>,
     /// The facts of the newest right crossing.
     right_facts: Vec<u64>,
     /// Contexts held.
@@ -220,7 +84,7 @@ pub struct Cad {
     /// CAD OSE's `newContextID`, where "none" is `False`, which Python compares equal to 0.
     new_context: u32,
     left_group: Vec<u64>,
-    /// The predicted sensor facts, by [`slot`].
+    /// The predicted sensor facts, one bit per [`slot`].
     predicted: u64,
     /// The newest `rest` scores (starting with CAD OSE's initial 1.0).
     history: std::collections::VecDeque<f64>,
@@ -242,14 +106,18 @@ impl Cad {
         let mut history = std::collections::VecDeque::new();
         history.push_back(1.0);
         Cad {
-            index: [Vec::new(), Vec::new()],
-            semi_ids: [SemiIds::default(), SemiIds::default()],
-            marks: [Vec::new(), Vec::new()],
             left: Vec::new(),
             right: Vec::new(),
-            crossed_left: Vec::new(),
-            gens: [0, 0],
+            semi_ids: [SemiIds::default(), SemiIds::default()],
+            keyed: Vec::new(),
+            zero_level: Vec::new(),
+            rights_by_fact: Vec::new(),
+            marks: [Vec::new(), Vec::new()],
+            stamps: [0, 0],
+            full: Vec::new(),
+            crossed_upto: 0,
             active: Vec::new(),
+            touched: Vec::new(),
             right_facts: Vec::new(),
             contexts: 0,
             new_context: 0,
@@ -363,10 +231,13 @@ impl Cad {
 
     /// Marks context `link` of left semi-context `lid` zero-level.
     fn mark_zero_level(&mut self, lid: u32, link: usize) {
-        let l = &mut self.left[lid as usize].links[link];
-        if !l.zero_level {
-            l.zero_level = true;
-            self.marks[0][lid as usize].zero_level += 1;
+        let l = &mut self.left[lid as usize];
+        if !l.links[link].zero_level {
+            l.links[link].zero_level = true;
+            l.zero_level += 1;
+            if l.zero_level == 1 {
+                index_facts(&mut self.zero_level, l.facts.iter().copied(), lid);
+            }
         }
     }
 
@@ -382,77 +253,102 @@ impl Cad {
     /// yet known (and below the cap); whether it was new. A known context offered at zero
     /// level is marked so.
     fn add_context(&mut self, p: &Params, lf: &[u64], rf: &[u64], zero_level: bool) -> bool {
-        {
-            let lh = tuple_hash(lf);
-            let rh = tuple_hash(rf);
-            if self.contexts() >= p.max_contexts {
-                // At the cap nothing new is stored (not even a semi-context); a known
-                // zero-level context is still marked as such.
-                let known = match (self.semi_ids[0].get(&lh), self.semi_ids[1].get(&rh)) {
-                    (Some(&l), Some(&r)) => self.find(l, r).map(|k| (l, k)),
-                    _ => None,
-                };
-                match known {
-                    Some((l, k)) if zero_level => self.mark_zero_level(l, k),
-                    Some(_) => {}
-                    None => self.refused += 1,
-                }
-                return false;
+        let lh = tuple_hash(lf);
+        let rh = tuple_hash(rf);
+        if self.contexts() >= p.max_contexts {
+            // At the cap nothing new is stored (not even a semi-context); a known
+            // zero-level context is still marked as such.
+            let known = match (self.semi_ids[0].get(&lh), self.semi_ids[1].get(&rh)) {
+                (Some(&l), Some(&r)) => self.find(l, r).map(|k| (l, k)),
+                _ => None,
+            };
+            match known {
+                Some((l, k)) if zero_level => self.mark_zero_level(l, k),
+                Some(_) => {}
+                None => self.refused += 1,
             }
-            let next = self.left.len() as u32;
-            let lid = *self.semi_ids[0].entry(lh).or_insert(next);
-            if lid == next {
-                self.left.push(LeftSemi {
-                    hash: lh,
-                    dict: PyDict::default(),
-                    links: Vec::new(),
-                });
-                self.marks[0].push(Crossing {
-                    len: lf.len() as u16,
-                    ..Crossing::default()
-                });
-                index_facts(&mut self.index[0], lf, lid);
-            }
-            let next = self.right.len() as u32;
-            let rid = *self.semi_ids[1].entry(rh).or_insert(next);
-            if rid == next {
-                self.right.push(RightSemi {
-                    hash: rh,
-                    mask: rf.iter().fold(0, |m, &f| m | 1 << slot(f)),
-                });
-                self.marks[1].push(Crossing {
-                    len: rf.len() as u16,
-                    ..Crossing::default()
-                });
-                index_facts(&mut self.index[1], rf, rid);
-            }
-            if let Some(k) = self.find(lid, rid) {
-                if zero_level {
-                    self.mark_zero_level(lid, k);
-                }
-                return false;
-            }
-            let cid = self.contexts;
-            self.contexts += 1;
-            let l = &mut self.left[lid as usize];
-            l.dict.setdefault(rid, cid);
-            l.links.push(Link {
-                right: rid,
-                id: cid,
-                selected: 0,
-                crossed: 0,
-                active: 0,
-                zero_level,
-            });
-            // Keep the links in the dict's (CPython 2's) order.
-            let order: Vec<u32> = l.dict.iter().map(|(_, c)| c).collect();
-            l.links.sort_by_key(|k| order.iter().position(|&c| c == k.id));
-            if zero_level {
-                self.marks[0][lid as usize].zero_level += 1;
-                self.new_context = cid;
-            }
-            true
+            return false;
         }
+        let next = self.left.len() as u32;
+        let lid = *self.semi_ids[0].entry(lh).or_insert(next);
+        if lid == next {
+            let facts: Vec<u32> = lf.iter().map(|&f| slot(f)).collect();
+            let entry = Keyed {
+                id: lid,
+                signature: signature(facts.iter().copied()),
+            };
+            index_facts(&mut self.keyed, facts.last().copied(), entry);
+            self.marks[0].push(Crossing {
+                len: facts.len() as u32,
+                ..Crossing::default()
+            });
+            self.left.push(LeftSemi {
+                hash: lh,
+                facts,
+                dict: PyDict::default(),
+                links: Vec::new(),
+                zero_level: 0,
+            });
+        }
+        let next = self.right.len() as u32;
+        let rid = *self.semi_ids[1].entry(rh).or_insert(next);
+        if rid == next {
+            self.right.push(RightSemi {
+                hash: rh,
+                mask: rf.iter().fold(0, |m, &f| m | 1 << slot(f)),
+            });
+            self.marks[1].push(Crossing {
+                len: rf.len() as u32,
+                ..Crossing::default()
+            });
+            index_facts(&mut self.rights_by_fact, rf.iter().map(|&f| slot(f)), rid);
+        }
+        if let Some(k) = self.find(lid, rid) {
+            if zero_level {
+                self.mark_zero_level(lid, k);
+            }
+            return false;
+        }
+        let cid = self.contexts;
+        self.contexts += 1;
+        self.left[lid as usize].link(rid, cid, false);
+        if zero_level {
+            let k = self.find(lid, rid).unwrap_or(0);
+            self.mark_zero_level(lid, k);
+            self.new_context = cid;
+        }
+        true
+    }
+
+    /// The left semi-contexts crossed by the newest left group that a step visits, with
+    /// their masks, in id order: the fully crossed ones, and at a new zero-level context
+    /// also the partly crossed ones holding zero-level contexts (they may propose). The
+    /// latter are crossed only then, against the same group.
+    fn visited(&mut self, new_flag: bool) -> Vec<(u32, u32)> {
+        if !new_flag {
+            return std::mem::take(&mut self.full);
+        }
+        let mut out = self.full.clone();
+        let stamp = next_stamp(&mut self.stamps[0], &mut self.marks[0]);
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
+        cross(
+            &self.zero_level,
+            &self.left_group,
+            stamp,
+            &mut self.marks[0],
+            Some(&mut touched),
+        );
+        out.extend(
+            touched
+                .iter()
+                .filter(|&&s| s < self.crossed_upto)
+                .map(|&s| (s, self.marks[0][s as usize].mask)),
+        );
+        out.sort_unstable();
+        out.dedup_by_key(|x| x.0);
+        self.touched = touched;
+        out
     }
 
     /// Crosses the current facts with the right semi-contexts, updates every context whose
@@ -464,32 +360,26 @@ impl Cad {
         p: &Params,
         active: &mut Vec<Active>,
     ) -> (usize, Vec<Pair>) {
-        let stamp = next_stamp(&mut self.gens[1], &mut self.marks[1]);
-        cross(&self.index[1], facts, stamp, &mut self.marks[1], None);
+        let visited = self.visited(new_flag);
+        let visited_full = !new_flag;
+        let stamp = next_stamp(&mut self.stamps[1], &mut self.marks[1]);
+        cross(&self.rights_by_fact, facts, stamp, &mut self.marks[1], None);
         self.right_facts.clear();
         self.right_facts.extend_from_slice(facts);
-        let left_gen = self.gens[0];
         let mut selected = 0;
         let mut proposals = Vec::new();
         let rights = &self.marks[1];
-        for &ls in &self.crossed_left {
-            let m = self.marks[0][ls as usize];
-            let l_mask = if m.stamp == left_gen { m.mask } else { 0 };
-            let l_crossed = l_mask.count_ones() as usize;
-            let full = usize::from(m.len) == l_crossed;
-            // A partly crossed left side only proposes, from its zero-level contexts at a
-            // new zero-level context.
-            if !full && !(new_flag && m.zero_level > 0) {
-                continue;
-            }
+        for &(ls, l_mask) in &visited {
             let l = &mut self.left[ls as usize];
+            let l_crossed = l_mask.count_ones() as usize;
+            let full = l.facts.len() == l_crossed;
             for link in &mut l.links {
                 if link.id == self.new_context || (!full && !link.zero_level) {
                     continue;
                 }
                 let r = rights[link.right as usize];
                 let r_mask = if r.stamp == stamp { r.mask } else { 0 };
-                let (r_len, r_crossed) = (u32::from(r.len), r_mask.count_ones());
+                let (r_len, r_crossed) = (r.len, r_mask.count_ones());
                 let propose = if full {
                     selected += 1;
                     link.selected = link.selected.saturating_add(r_len);
@@ -517,6 +407,9 @@ impl Cad {
                 }
             }
         }
+        if visited_full {
+            self.full = visited;
+        }
         self.new_context = 0;
         (selected, proposals)
     }
@@ -524,23 +417,13 @@ impl Cad {
     /// Crosses the new left group with the left semi-contexts; the right sides of the fully
     /// crossed contexts with the best hit rate are the predicted facts.
     fn cross_left(&mut self) -> u64 {
-        let stamp = next_stamp(&mut self.gens[0], &mut self.marks[0]);
-        let mut crossed = std::mem::take(&mut self.crossed_left);
-        cross(
-            &self.index[0],
-            &self.left_group,
-            stamp,
-            &mut self.marks[0],
-            Some(&mut crossed),
-        );
+        let mut full = std::mem::take(&mut self.full);
+        full_left(&self.keyed, &self.left, &self.left_group, &mut full);
+        self.crossed_upto = self.left.len() as u32;
         let mut best = 0.0;
         // The union of the winners' right facts (a winner's facts: its right semi-context's).
         let mut out = 0;
-        for &i in &crossed {
-            let m = self.marks[0][i as usize];
-            if usize::from(m.len) != m.mask.count_ones() as usize {
-                continue;
-            }
+        for &(i, _) in &full {
             for link in &self.left[i as usize].links {
                 let w = if link.selected > 0 {
                     f64::from(link.crossed) / f64::from(link.selected)
@@ -555,7 +438,7 @@ impl Cad {
                 }
             }
         }
-        self.crossed_left = crossed;
+        self.full = full;
         out
     }
 }

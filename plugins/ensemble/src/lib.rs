@@ -62,6 +62,8 @@ pub mod model;
 pub mod novelty;
 #[path = "../../context-ose/src/pydict.rs"]
 pub mod pydict;
+#[path = "../../context-ose/src/semis.rs"]
+pub mod semis;
 
 pub use model::{Ensemble, MEMBERS, Output, Params, judge_point};
 
