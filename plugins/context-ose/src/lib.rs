@@ -14,7 +14,7 @@
 //! 3. **Anomaly.** When the facts were not all predicted, the score is
 //!    `(1 − active/selected + new/proposed) / 2`; after a score of 0.75 or more the next
 //!    `rest` scores are held at 0. A score at or above `threshold` is a detection: `flag` 1
-//!    and an `anomalous` event ([`judge`]).
+//!    and an `anomalous` verdict, else an `ok` one ([`judge`]).
 //!
 //! # Outputs (`<prefix>.ContextOSE.<service>.<field>`)
 //!
@@ -25,7 +25,8 @@
 //! | `contexts` | contexts held |
 //!
 //! When a tick brings several points, each is learned in order and the highest score is
-//! written. A tick with no new point writes nothing.
+//! written and judged: one verdict per tick on the metric. A tick with no new point writes
+//! and judges nothing (the alarm layer makes a metric left unjudged undetermined).
 //!
 //! # Options
 //!
@@ -60,12 +61,12 @@
 //! gives every detector), the model reproduces the published contextOSE results: standard
 //! 62.22 (published 62.2), see `research/detection.md` and `research/nab-ports`.
 
-use am_plugin_api::{BaseTask, Context, Event, Init, PluginError, Severity};
+use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
 use serde::Deserialize;
 
 pub mod model;
 pub mod pydict;
-pub mod semis;
+mod semis;
 
 pub use model::{Cad, Params, Series, Setup};
 /// The options of one service.
@@ -162,34 +163,25 @@ impl Options {
 /// State key of the 16-byte stamp (newest learned time, points learned).
 pub const STAMP: &str = "stamp";
 
-/// The verdict on one tick's most anomalous point: an `anomalous` event at a detection, an
-/// `ok` event on the first tick back to normal after one, else none. The one place where
-/// ContextOSE judges (the alarm layer can take it over).
-pub fn judge(
-    metric: &str,
-    score: f64,
-    value: f64,
-    threshold: f64,
-    was_anomalous: bool,
-) -> Option<Event> {
+/// The verdict on one tick's most anomalous point: `anomalous` at a detection (`score ≥
+/// threshold`), else `ok`. The one place where ContextOSE judges; the alarm layer turns the
+/// verdicts of successive ticks into alarms.
+pub fn judge(metric: &str, score: f64, value: f64, threshold: f64) -> Verdict {
     if score >= threshold {
-        Some(
-            Event::anomalous(metric)
-                .severity(Severity::Warning)
-                .reason(format!(
-                    "value {value} broke the learned contexts: score {score:.3} (threshold {threshold})"
-                ))
-                .value("value", value)
-                .value("anomaly_score", score),
-        )
-    } else if was_anomalous {
-        Some(
-            Event::ok(metric)
-                .reason("back within the learned contexts")
-                .value("value", value),
-        )
+        Verdict::anomalous(metric)
+            .severity(Severity::Warning)
+            .reason(format!(
+                "value {value} broke the learned contexts: score {score:.3} (threshold {threshold})"
+            ))
+            .value("value", value)
+            .value("anomaly_score", score)
     } else {
-        None
+        Verdict::ok(metric)
+            .reason(format!(
+                "within the learned contexts: score {score:.3} (threshold {threshold})"
+            ))
+            .value("value", value)
+            .value("anomaly_score", score)
     }
 }
 
@@ -199,7 +191,6 @@ pub fn judge(
 pub struct ContextOse {
     options: Options,
     model: Option<(Series, i64)>,
-    anomalous: bool,
 }
 
 fn stamp(model: &Series, last_ts: i64) -> [u8; 16] {
@@ -219,7 +210,6 @@ impl BaseTask for ContextOse {
         Ok(ContextOse {
             options,
             model: None,
-            anomalous: false,
         })
     }
 
@@ -264,16 +254,12 @@ impl BaseTask for ContextOse {
         ctx.emit("anomaly_score", score)?;
         ctx.emit("flag", if flag { 1.0 } else { 0.0 })?;
         ctx.emit("contexts", contexts as f64)?;
-        if let Some(event) = judge(
+        ctx.verdict(judge(
             &self.options.metric,
             score,
             value,
             self.options.threshold,
-            self.anomalous,
-        ) {
-            ctx.event(event)?;
-        }
-        self.anomalous = flag;
+        ))?;
         Ok(())
     }
 }

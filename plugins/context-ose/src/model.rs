@@ -165,10 +165,11 @@ impl Cad {
         // The reference holds the score at 0 while the newest `rest` scores reach the base
         // threshold: counted rather than searched.
         let out = if self.high == 0 { current } else { 0.0 };
-        if p.rest > 0 && self.history.len() >= p.rest {
-            if let Some(old) = self.history.pop_front() {
-                self.high -= usize::from(old >= p.base_threshold);
-            }
+        if p.rest > 0
+            && self.history.len() >= p.rest
+            && let Some(old) = self.history.pop_front()
+        {
+            self.high -= usize::from(old >= p.base_threshold);
         }
         self.history.push_back(current);
         self.high += usize::from(current >= p.base_threshold);

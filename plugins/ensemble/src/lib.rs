@@ -16,7 +16,9 @@
 //! | `novelty`, `artime`, `context_ose` | each member's own score |
 //!
 //! When a tick brings several points, each is learned in order and the fields of the
-//! highest-scoring one are written. A tick with no new point writes nothing.
+//! highest-scoring one are written and judged: one verdict per tick on the metric. A tick
+//! with no new point writes and judges nothing (the alarm layer makes a metric left
+//! unjudged undetermined).
 //!
 //! # Options
 //!
@@ -46,7 +48,7 @@
 //! points learned): an instance that finds another stamp or none rebuilds the models from
 //! the last `backfill` seconds.
 
-use am_plugin_api::{BaseTask, Context, Event, Init, PluginError, Severity};
+use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
 use serde::Deserialize;
 
 // The members' models are compiled into this plugin from their crates' own files (not
@@ -63,7 +65,7 @@ pub mod novelty;
 #[path = "../../context-ose/src/pydict.rs"]
 pub mod pydict;
 #[path = "../../context-ose/src/semis.rs"]
-pub mod semis;
+mod semis;
 
 pub use model::{Ensemble, MEMBERS, Output, Params, judge_point};
 
@@ -226,42 +228,29 @@ pub fn novelty_params() -> novelty::Params {
 /// State key of the 16-byte stamp (newest learned time, points learned).
 pub const STAMP: &str = "stamp";
 
-/// The verdict on one tick's highest-scoring point: an `anomalous` event at an alert, an
-/// `ok` event on the first tick back to normal after one, else none. The one place where
-/// the ensemble reports (the alarm layer can take it over).
-pub fn judge(
-    metric: &str,
-    out: &Output,
-    value: f64,
-    threshold: f64,
-    was_anomalous: bool,
-) -> Option<Event> {
-    if out.score >= threshold {
-        let who: Vec<String> = MEMBERS
-            .iter()
-            .zip(&out.members)
-            .map(|(m, s)| format!("{m} {s:.3}"))
-            .collect();
-        Some(
-            Event::anomalous(metric)
-                .severity(Severity::Warning)
-                .reason(format!(
-                    "value {value}: two detectors agree, score {:.3} ({})",
-                    out.score,
-                    who.join(", ")
-                ))
-                .value("value", value)
-                .value("anomaly_score", out.score),
-        )
-    } else if was_anomalous {
-        Some(
-            Event::ok(metric)
-                .reason("no detector confirms an anomaly")
-                .value("value", value),
-        )
+/// The verdict on one tick's highest-scoring point: `anomalous` at an alert (`score ≥
+/// threshold`: two members agree), else `ok`. The one place where the ensemble reports; the
+/// alarm layer turns the verdicts of successive ticks into alarms.
+pub fn judge(metric: &str, out: &Output, value: f64, threshold: f64) -> Verdict {
+    let who: Vec<String> = MEMBERS
+        .iter()
+        .zip(&out.members)
+        .map(|(m, s)| format!("{m} {s:.3}"))
+        .collect();
+    let verdict = if out.score >= threshold {
+        Verdict::anomalous(metric)
+            .severity(Severity::Warning)
+            .reason(format!(
+                "value {value}: two detectors agree, score {:.3} ({})",
+                out.score,
+                who.join(", ")
+            ))
     } else {
-        None
-    }
+        Verdict::ok(metric).reason(format!("no two detectors agree ({})", who.join(", ")))
+    };
+    verdict
+        .value("value", value)
+        .value("anomaly_score", out.score)
 }
 
 /// The `Ensemble` detector: the models live in the instance, checked against the state's
@@ -271,7 +260,6 @@ pub struct EnsembleTask {
     options: Options,
     params: Params,
     model: Option<(Ensemble, i64)>,
-    anomalous: bool,
 }
 
 fn stamp(model: &Ensemble, last_ts: i64) -> [u8; 16] {
@@ -292,7 +280,6 @@ impl BaseTask for EnsembleTask {
             options,
             params,
             model: None,
-            anomalous: false,
         })
     }
 
@@ -338,16 +325,12 @@ impl BaseTask for EnsembleTask {
         for (m, s) in MEMBERS.iter().zip(&out.members) {
             ctx.emit(m, *s)?;
         }
-        if let Some(event) = judge(
+        ctx.verdict(judge(
             &self.options.metric,
             &out,
             value,
             self.options.threshold,
-            self.anomalous,
-        ) {
-            ctx.event(event)?;
-        }
-        self.anomalous = flag;
+        ))?;
         Ok(())
     }
 }
