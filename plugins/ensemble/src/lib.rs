@@ -2,16 +2,20 @@
 //! opinion. Each member learns every value; a member *detects* where its own score reaches
 //! its threshold (Novelty 0.25, ARTime 0.34, ContextOSE 0.70: each one's NAB optimum);
 //! the ensemble alerts where one member detects and another one detected at the same point
-//! or within the `confirm` (100) points before, outside the `quiet` (200) points after its
+//! or within the `confirm` (100) points before, outside the `quiet` (100) points after its
 //! previous alert. Each member alone raises many false alarms on noisy series; they rarely
 //! raise them at the same time, while a real incident tends to surprise two of them
-//! (`research/detection.md`, "Ensemble").
+//! (`research/detection.md`, "Ensemble"). A detection no other member confirms (a *lone*
+//! one) scores below every alert, in [0.25, 0.5): it never flags at the default
+//! `threshold`, but a lower threshold takes it in — young series and short incidents often
+//! get only one opinion in time. Since lone detections never hold an alert back, any
+//! threshold of 0.5 or more sees exactly the alerts.
 //!
 //! # Outputs (`<prefix>.Ensemble.<service>.<field>`)
 //!
 //! | field | meaning |
 //! |---|---|
-//! | `anomaly_score` | 0, or at an alert the highest detecting member's score scaled so its threshold maps to 0.5 (so in [0.5, 1]) |
+//! | `anomaly_score` | at an alert the highest detecting member's score scaled so its threshold maps to 0.5 (so in [0.5, 1]); at a lone detection, in [0.25, 0.5) by the same scaled score; else 0 |
 //! | `flag` | 1 at an alert (`anomaly_score ≥ threshold`), else 0 |
 //! | `novelty`, `artime`, `context_ose` | each member's own score |
 //!
@@ -30,7 +34,8 @@
 //! | `margin` | 0.3 | without a known range: share of the learned range added each side |
 //! | `thresholds` | [0.25, 0.34, 0.70] | each member's detection threshold (Novelty, ARTime, ContextOSE) |
 //! | `confirm` | 100 | points within which a second member's detection confirms one |
-//! | `quiet` | 200 | points after an alert without another |
+//! | `quiet` | 100 | points after an alert without another (and after a lone detection without another lone one) |
+//! | `lone` | true | score lone detections (in [0.25, 0.5)) |
 //! | `threshold` | 0.5 | `anomaly_score` that flags an alert |
 //! | `max_categories` | 1024 | ARTime's category cap |
 //! | `max_contexts` | 50000 | ContextOSE's context cap |
@@ -67,7 +72,7 @@ pub mod pydict;
 #[path = "../../context-ose/src/semis.rs"]
 mod semis;
 
-pub use model::{Ensemble, MEMBERS, Output, Params, judge_point};
+pub use model::{Ensemble, Judge, MEMBERS, Output, Params, judge_point};
 
 /// The options of one service.
 #[derive(Debug, Clone, Deserialize)]
@@ -93,9 +98,14 @@ pub struct Options {
     /// Points within which a second member's detection confirms one. Default 100.
     #[serde(default = "d_confirm")]
     pub confirm: u64,
-    /// Points after an alert during which no other is raised. Default 200.
+    /// Points after an alert during which no other is raised (and after a lone detection
+    /// during which no other lone one scores). Default 100.
     #[serde(default = "d_quiet")]
     pub quiet: u64,
+    /// Whether a detection no other member confirms scores, in [0.25, 0.5) (below every
+    /// alert). Default true.
+    #[serde(default = "d_lone")]
+    pub lone: bool,
     /// `anomaly_score` at or above which a point is flagged. Default 0.5.
     #[serde(default = "d_threshold")]
     pub threshold: f64,
@@ -124,7 +134,10 @@ fn d_confirm() -> u64 {
     100
 }
 fn d_quiet() -> u64 {
-    200
+    100
+}
+fn d_lone() -> bool {
+    true
 }
 fn d_threshold() -> f64 {
     0.5
@@ -199,6 +212,7 @@ impl Options {
             thresholds: self.thresholds,
             confirm: self.confirm,
             quiet: self.quiet,
+            lone: self.lone,
         })
     }
 }
