@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use super::pydict::{PyDict, tuple_hash};
+use super::pydict::tuple_hash;
 use super::semis::{
     Crossing, Keyed, LeftSemi, NEURON, RightSemi, SENSOR, SemiIds, cross, full_left, index_facts,
     next_stamp, picked, signature, slot,
@@ -132,6 +132,33 @@ impl Cad {
     /// Contexts held.
     pub fn contexts(&self) -> usize {
         self.contexts as usize
+    }
+
+    /// Heap bytes held (vectors by capacity; hash maps by capacity, key, value and control
+    /// byte): the state's size, measured rather than estimated.
+    pub fn bytes(&self) -> usize {
+        fn held<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        fn index<T>(ix: &Vec<Vec<T>>) -> usize {
+            held(ix) + ix.iter().map(held).sum::<usize>()
+        }
+        let left: usize = self
+            .left
+            .iter()
+            .map(|l| held(&l.facts) + held(&l.links))
+            .sum();
+        let maps: usize = self.semi_ids.iter().map(|m| m.capacity() * 13).sum();
+        held(&self.left)
+            + left
+            + held(&self.right)
+            + maps
+            + index(&self.keyed)
+            + index(&self.zero_level)
+            + index(&self.rights_by_fact)
+            + self.marks.iter().map(held).sum::<usize>()
+            + held(&self.full)
+            + self.history.capacity() * 8
     }
 
     /// Learns one value and returns its anomaly score in [0, 1].
@@ -286,7 +313,6 @@ impl Cad {
             self.left.push(LeftSemi {
                 hash: lh,
                 facts,
-                dict: PyDict::default(),
                 links: Vec::new(),
                 zero_level: 0,
             });
@@ -522,5 +548,10 @@ impl Series {
     /// Contexts held.
     pub fn contexts(&self) -> usize {
         self.cad.as_ref().map_or(0, |(c, _)| c.contexts())
+    }
+
+    /// Heap bytes held ([`Cad::bytes`], or the points waiting for the range).
+    pub fn bytes(&self) -> usize {
+        self.cad.as_ref().map_or(0, |(c, _)| c.bytes()) + self.pending.capacity() * 8
     }
 }

@@ -47,22 +47,23 @@ pub struct Link {
     pub zero_level: bool,
 }
 
-/// A left semi-context: its tuple hash, its facts' slots (ascending), its contexts (`dict`
-/// maps the right semi-context to the context, for CPython 2's iteration order; `links`
-/// holds them in that order) and how many of them are zero-level.
+/// A left semi-context: its tuple hash, its facts' slots (ascending), its contexts (in the
+/// iteration order of the CPython 2 dict the reference keeps them in, keyed by the right
+/// semi-context) and how many of them are zero-level.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeftSemi {
     pub hash: i64,
     pub facts: Vec<u32>,
-    pub dict: PyDict,
     pub links: Vec<Link>,
     pub zero_level: u32,
 }
 
 impl LeftSemi {
-    /// Adds the context `id` with right semi-context `right`, keeping the dict's order.
+    /// Adds the context `id` (newer than every context held) with right semi-context
+    /// `right`, keeping the dict's order. The dict is not kept: its table depends only on
+    /// the keys and their insertion order (context ids grow with time), so it is rebuilt
+    /// here, at most 26 insertions for 3 bits.
     pub fn link(&mut self, right: u32, id: u32, zero_level: bool) {
-        self.dict.setdefault(right, id);
         self.links.push(Link {
             right,
             id,
@@ -71,7 +72,12 @@ impl LeftSemi {
             active: 0,
             zero_level,
         });
-        let order: Vec<u32> = self.dict.iter().map(|(_, c)| c).collect();
+        self.links.sort_by_key(|k| k.id);
+        let mut dict = PyDict::default();
+        for k in &self.links {
+            dict.setdefault(k.right, k.id);
+        }
+        let order: Vec<u32> = dict.iter().map(|(_, c)| c).collect();
         self.links
             .sort_by_key(|k| order.iter().position(|&c| c == k.id));
     }

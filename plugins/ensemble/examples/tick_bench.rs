@@ -154,13 +154,16 @@ fn main() {
             })
             .collect();
         let ctx: usize = cad.iter().map(context_ose::Series::contexts).sum();
+        let bytes: usize = cad.iter().map(context_ose::Series::bytes).sum();
         let s = time_ticks(series, models, |i, v| {
             std::hint::black_box(cad[i].update(&p.cad, v));
         });
         println!(
-            "{} (mean {:.0} contexts per series)",
+            "{} (mean {:.0} contexts, {:.0} kB per series: {:.0} bytes a context)",
             show("context_ose", s),
-            ctx as f64 / models as f64
+            ctx as f64 / models as f64,
+            bytes as f64 / models as f64 / 1000.0,
+            bytes as f64 / ctx.max(1) as f64
         );
     }
     if run("ensemble") {
