@@ -8,8 +8,6 @@
 //! Contexts are only ever added. [`Params::max_contexts`] caps them: at the cap no new one
 //! is made (counted in [`Cad::refused`]), so the state stays bounded on an endless series.
 
-use std::collections::HashSet;
-
 use super::pydict::tuple_hash;
 use super::semis::{
     Crossing, Keyed, LeftSemi, NEURON, RightSemi, SENSOR, SemiIds, cross, full_left, index_facts,
@@ -77,13 +75,13 @@ pub struct Cad {
     /// Reused buffers: the active contexts of a step, touched semi-contexts.
     active: Vec<Active>,
     touched: Vec<u32>,
-    /// The facts of the newest right crossing.
-    right_facts: Vec<u64>,
     /// Contexts held.
     contexts: u32,
     /// CAD OSE's `newContextID`, where "none" is `False`, which Python compares equal to 0.
     new_context: u32,
     left_group: Vec<u64>,
+    /// Reused buffer for the next left group.
+    spare: Vec<u64>,
     /// The predicted sensor facts, one bit per [`slot`].
     predicted: u64,
     /// The newest `rest` scores (starting with CAD OSE's initial 1.0).
@@ -93,8 +91,6 @@ pub struct Cad {
     /// New contexts not made because the cap was reached.
     pub refused: u64,
 }
-
-type Pair = (Vec<u64>, Vec<u64>);
 
 /// An active context: (id, activations, left hash, right hash); CAD OSE keeps the ones
 /// highest by the last three.
@@ -118,10 +114,10 @@ impl Cad {
             crossed_upto: 0,
             active: Vec::new(),
             touched: Vec::new(),
-            right_facts: Vec::new(),
             contexts: 0,
             new_context: 0,
             left_group: Vec::new(),
+            spare: Vec::new(),
             predicted: 0,
             high: usize::from(1.0 >= p.base_threshold),
             history,
@@ -227,29 +223,40 @@ impl Cad {
             active.select_nth_unstable_by_key(from, |&(_, count, lh, rh)| (count, lh, rh));
             active.drain(..from);
         }
-        let pot = (new_flag && has_pot).then(|| (self.left_group.clone(), sensors.clone()));
-        // The new left group, built in the old one's buffer (its facts are used up).
-        let mut group = std::mem::take(&mut self.left_group);
+        // The new left group, in the spare buffer: the proposals are picked from the old one.
+        let mut group = std::mem::take(&mut self.spare);
         group.clear();
         group.extend_from_slice(&sensors);
         group.extend(active.iter().map(|a| NEURON + u64::from(a.0)));
         group.sort_unstable();
         group.dedup();
-        self.left_group = group;
         active.clear();
         self.active = active;
         let mut added = 0;
-        for (lf, rf) in &proposals {
-            added += usize::from(self.add_context(p, lf, rf, false));
+        let (mut lf, mut rf) = (Vec::new(), Vec::new());
+        for &(lm, rm) in &proposals {
+            picked(&self.left_group, lm, &mut lf);
+            picked(&sensors, rm, &mut rf);
+            added += usize::from(self.add_context(p, &lf, &rf, false));
         }
+        // A proposal is its two masks over the old group and the sensors: the same masks,
+        // the same fact lists. The zero-level pair is both lists whole.
+        let whole = |n: usize| if n <= 32 { (1u64 << n) - 1 } else { u64::MAX };
+        let pot = has_pot.then(|| (whole(self.left_group.len()), whole(sensors.len())));
+        self.spare = std::mem::replace(&mut self.left_group, group);
         let predictions = self.cross_left();
         if new_flag {
             added += 1;
         }
         // Proposals are only made at a new zero-level context.
         let pct_added = if new_flag {
-            let mut uniq: HashSet<&Pair> = proposals.iter().collect();
-            uniq.extend(pot.as_ref());
+            let mut uniq: Vec<(u64, u64)> = proposals
+                .iter()
+                .map(|&(l, r)| (u64::from(l), u64::from(r)))
+                .chain(pot)
+                .collect();
+            uniq.sort_unstable();
+            uniq.dedup();
             added as f64 / uniq.len() as f64
         } else {
             0.0
@@ -386,13 +393,11 @@ impl Cad {
         new_flag: bool,
         p: &Params,
         active: &mut Vec<Active>,
-    ) -> (usize, Vec<Pair>) {
+    ) -> (usize, Vec<(u32, u32)>) {
         let visited = self.visited(new_flag);
         let visited_full = !new_flag;
         let stamp = next_stamp(&mut self.stamps[1], &mut self.marks[1]);
         cross(&self.rights_by_fact, facts, stamp, &mut self.marks[1], None);
-        self.right_facts.clear();
-        self.right_facts.extend_from_slice(facts);
         let mut selected = 0;
         let mut proposals = Vec::new();
         let rights = &self.marks[1];
@@ -427,10 +432,7 @@ impl Cad {
                     r_crossed > 0
                 };
                 if propose && l_crossed <= p.max_left_semi {
-                    proposals.push((
-                        picked(&self.left_group, l_mask),
-                        picked(&self.right_facts, r_mask),
-                    ));
+                    proposals.push((l_mask, r_mask));
                 }
             }
         }

@@ -90,13 +90,15 @@ pub struct RightSemi {
     pub mask: u64,
 }
 
-/// The facts of `list` picked by `mask`, in order.
-pub fn picked(list: &[u64], mask: u32) -> Vec<u64> {
-    list.iter()
-        .enumerate()
-        .filter(|(j, _)| mask & (1 << j) != 0)
-        .map(|(_, f)| *f)
-        .collect()
+/// The facts of `list` picked by `mask`, in order, into `out`.
+pub fn picked(list: &[u64], mask: u32, out: &mut Vec<u64>) {
+    out.clear();
+    out.extend(
+        list.iter()
+            .enumerate()
+            .filter(|(j, _)| mask & (1 << j) != 0)
+            .map(|(_, f)| *f),
+    );
 }
 
 /// The next crossing's stamp: stamps are u32, so when they wrap every mark is reset (a
