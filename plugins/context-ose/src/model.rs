@@ -80,8 +80,9 @@ pub struct Cad {
     /// CAD OSE's `newContextID`, where "none" is `False`, which Python compares equal to 0.
     new_context: u32,
     left_group: Vec<u64>,
-    /// Reused buffer for the next left group.
+    /// Reused buffers: the next left group, the sensor facts.
     spare: Vec<u64>,
+    sensors: Vec<u64>,
     /// The predicted sensor facts, one bit per [`slot`].
     predicted: u64,
     /// The newest `rest` scores (starting with CAD OSE's initial 1.0).
@@ -118,6 +119,7 @@ impl Cad {
             new_context: 0,
             left_group: Vec::new(),
             spare: Vec::new(),
+            sensors: Vec::new(),
             predicted: 0,
             high: usize::from(1.0 >= p.base_threshold),
             history,
@@ -168,9 +170,9 @@ impl Cad {
         // Python's int() truncates towards zero; values beyond the range are clamped (the
         // reference, given the file's own range, never sees one).
         let bin = ((value - p.min) / step).trunc().clamp(0.0, max_bin) as u64;
-        let sensors: Vec<u64> = (0..u64::from(p.bits))
-            .map(|b| SENSOR + b * 2 + ((bin >> b) & 1))
-            .collect();
+        let mut sensors = std::mem::take(&mut self.sensors);
+        sensors.clear();
+        sensors.extend((0..u64::from(p.bits)).map(|b| SENSOR + b * 2 + ((bin >> b) & 1)));
         let mut delta = 0.0;
         for &f in &sensors {
             if self.predicted & (1 << slot(f)) == 0 {
@@ -178,7 +180,8 @@ impl Cad {
             }
         }
         let error = delta / max_bin;
-        let (pred, sel_active, added) = self.step(p, sensors);
+        let (pred, sel_active, added) = self.step(p, &mut sensors);
+        self.sensors = sensors;
         self.predicted = pred;
         let current = if error > 0.0 {
             (1.0 - sel_active + added) / 2.0
@@ -199,18 +202,18 @@ impl Cad {
         out
     }
 
-    fn step(&mut self, p: &Params, mut sensors: Vec<u64>) -> (u64, f64, f64) {
+    fn step(&mut self, p: &Params, sensors: &mut Vec<u64>) -> (u64, f64, f64) {
         sensors.sort_unstable();
         sensors.dedup();
         let has_pot = !self.left_group.is_empty() && !sensors.is_empty();
         let mut new_flag = false;
         if has_pot {
             let lf = std::mem::take(&mut self.left_group);
-            new_flag = self.add_context(p, &lf, &sensors, true);
+            new_flag = self.add_context(p, &lf, sensors, true);
             self.left_group = lf;
         }
         let mut active = std::mem::take(&mut self.active);
-        let (selected, proposals) = self.cross_right(&sensors, new_flag, p, &mut active);
+        let (selected, proposals) = self.cross_right(sensors, new_flag, p, &mut active);
         let sel_active = if selected > 0 {
             active.len() as f64 / selected as f64
         } else {
@@ -226,7 +229,7 @@ impl Cad {
         // The new left group, in the spare buffer: the proposals are picked from the old one.
         let mut group = std::mem::take(&mut self.spare);
         group.clear();
-        group.extend_from_slice(&sensors);
+        group.extend_from_slice(sensors);
         group.extend(active.iter().map(|a| NEURON + u64::from(a.0)));
         group.sort_unstable();
         group.dedup();
@@ -236,7 +239,7 @@ impl Cad {
         let (mut lf, mut rf) = (Vec::new(), Vec::new());
         for &(lm, rm) in &proposals {
             picked(&self.left_group, lm, &mut lf);
-            picked(&sensors, rm, &mut rf);
+            picked(sensors, rm, &mut rf);
             added += usize::from(self.add_context(p, &lf, &rf, false));
         }
         // A proposal is its two masks over the old group and the sensors: the same masks,
