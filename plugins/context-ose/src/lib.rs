@@ -47,7 +47,7 @@
 //! zero-level context (a few % of the points) also a crossing of the semi-contexts holding
 //! zero-level contexts: the reference visits every context of every touched semi-context.
 //! Scores are the same to the last bit (all 35 files, both modes). 10 000 series per tick,
-//! one core: ≈ 0.4 s on the CPU (`tick_bench`, `research/detection.md`). CAD OSE never
+//! one core: ≈ 0.32 s on the CPU (`tick_bench`, `research/detection.md`). CAD OSE never
 //! forgets, so `max_contexts` bounds the state: measured ([`Cad::bytes`], `tick_bench`),
 //! 214 bytes a context with its share of semi-contexts and indexes (355 kB for a series of
 //! 1 656 contexts; ≈ 11 MB at the default cap of 50 000; NAB's files make 200–64 000

@@ -47,7 +47,7 @@
 //!
 //! The sum of the members' (see their crates): per point ≈ 32 000 multiply-adds for
 //! Novelty, O(categories · 32) per downsampled value for ARTime, the contexts of the fully
-//! crossed left semi-contexts for ContextOSE; 10 000 series per tick on one core ≈ 0.6 s on
+//! crossed left semi-contexts for ContextOSE; 10 000 series per tick on one core ≈ 0.5 s on
 //! the CPU (`tick_bench`). Per series: Novelty's 20.3 kB, ARTime's ≤ 256 kB (typically
 //! ≈ 40 kB) and ContextOSE's 214 bytes a context (≤ 11 MB at its cap; 0.04–11 MB
 //! on NAB's files), plus 5 counters.
