@@ -2,9 +2,14 @@
 //! SeasonalDecomposition, SeasonalDecompositionEnsemble, FlowDifference): picking the datapoint
 //! closest to a time, filling gaps on a regular grid, and judging an error against the
 //! distribution of past errors kept in a t-digest in the plugin's persistent state, and the
-//! verdicts on it.
+//! verdicts on it. For the plugins of the models in `am-nab-detectors` (Novelty, ARTime,
+//! ContextOSE, Ensemble): [`held`], a model of one metric held in the plugin instance and
+//! the options they share.
 
+pub mod held;
 pub mod seasonal;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use am_plugin_api::{Context, PluginError, Point, Verdict};
 use am_tdigest::TDigest;

@@ -1,187 +1,29 @@
-//! Unit tests: the plugin in `TestHost` (through the same `extern "C"` calls as the runner)
-//! and the model directly.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Unit tests: the plugin in `TestHost` (through the same `extern "C"` calls as the runner).
+//! The model's own tests (its scores pinned bit for bit among them) are in
+//! `crates/nab-detectors`.
 
-use am_plugin_api::testing::{TestHost, TestRunner};
+use am_plugin_kit::testing::assert_refused;
 
 use super::*;
 
-const METRIC: &str = "web.latency";
-const STEP: i64 = 300;
-const T0: i64 = 1_700_000_000;
-const OPTIONS: &str = r#"{"metric": "web.latency", "probation": 300}"#;
-
-/// A daily-periodic series (period 48 points) with deterministic noise of ±`noise`.
-fn periodic(i: usize, noise: f64) -> f64 {
-    let phase = (i % 48) as f64 / 48.0 * std::f64::consts::TAU;
-    let jitter = ((i * 7919) % 101) as f64 / 50.0 - 1.0;
-    100.0 + 20.0 * phase.sin() + noise * jitter
-}
-
-/// Replays `values` one tick per point; every tick's (anomaly_score, flag) and verdict state.
-fn replay(options: &str, values: &[f64]) -> (Vec<(f64, f64)>, Vec<String>) {
-    let mut host = TestHost::new();
-    host.add_points(
-        METRIC,
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (T0 + i as i64 * STEP, *v)),
-    );
-    let mut runner = TestRunner::new::<ContextOse>(options, "web", &mut host).unwrap();
-    let mut out = Vec::new();
-    let mut events = Vec::new();
-    for i in 0..values.len() {
-        host.clear_outputs();
-        runner.run(&mut host, T0 + i as i64 * STEP).unwrap();
-        // One verdict per tick on the metric: `anomalous` exactly at a flagged point.
-        let verdicts = host.verdicts();
-        assert_eq!(verdicts.len(), 1, "tick {i}: {verdicts:?}");
-        assert_eq!(verdicts[0].subject, METRIC);
-        let flagged = host.last_value("flag") == Some(1.0);
-        let want = if flagged { "anomalous" } else { "ok" };
-        assert_eq!(verdicts[0].state, want, "tick {i}: {:?}", verdicts[0]);
-        events.push(verdicts[0].state.clone());
-        out.push((
-            host.last_value("anomaly_score").unwrap_or(0.0),
-            host.last_value("flag").unwrap_or(0.0),
-        ));
-    }
-    (out, events)
-}
+am_plugin_kit::one_metric_detector_tests!(
+    ContextOse,
+    r#"{"metric": "web.latency", "probation": 300}"#
+);
 
 #[test]
-fn a_level_shift_is_flagged_and_reported() {
-    let mut v: Vec<f64> = (0..1500).map(|i| periodic(i, 2.0)).collect();
-    for x in v.iter_mut().skip(1200) {
-        *x += 60.0;
-    }
-    let (out, events) = replay(OPTIONS, &v);
-    let hits: Vec<usize> = (0..out.len()).filter(|i| out[*i].1 > 0.0).collect();
-    assert!(
-        hits.iter().any(|i| (1200..1260).contains(i)),
-        "detections at {hits:?}"
-    );
-    assert!(events.iter().any(|e| e == "anomalous"), "{events:?}");
-}
-
-#[test]
-fn a_clean_periodic_series_stays_quiet() {
-    let v: Vec<f64> = (0..3000).map(|i| periodic(i, 0.5)).collect();
-    let (out, _) = replay(OPTIONS, &v);
-    let flags = out.iter().skip(600).filter(|(_, f)| *f > 0.0).count();
-    assert!(flags <= 1, "{flags} detections on a clean series");
-}
-
-#[test]
-fn no_look_ahead_scores_of_a_prefix_do_not_change() {
-    let v: Vec<f64> = (0..1200)
-        .map(|i| periodic(i, 3.0) + if i == 900 { 80.0 } else { 0.0 })
-        .collect();
-    let o: Options = serde_json::from_str(OPTIONS).unwrap();
-    let o = o.setup();
-    let mut a = Series::new(&o);
-    let full: Vec<f64> = v.iter().map(|x| a.update(&o, *x)).collect();
-    let mut b = Series::new(&o);
-    let prefix: Vec<f64> = v[..950].iter().map(|x| b.update(&o, *x)).collect();
-    assert_eq!(&full[..950], &prefix[..]);
-}
-
-#[test]
-fn contexts_stay_within_the_cap() {
-    let o: Options =
-        serde_json::from_str(r#"{"metric": "x", "probation": 100, "max_contexts": 500}"#).unwrap();
-    let o = o.setup();
-    let mut m = Series::new(&o);
-    let mut x: u64 = 1;
-    for _ in 0..5_000 {
-        x = x
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        m.update(&o, (x >> 33) as f64);
-    }
-    assert!(m.contexts() <= 500);
-    assert!(m.cad.as_ref().is_some_and(|(c, _)| c.refused > 0));
-}
-
-#[test]
-fn nab_rest_period_follows_the_file_length() {
-    assert_eq!(Params::nab(4032, 0.0, 1.0).rest, 120);
-    assert_eq!(Params::nab(22695, 0.0, 1.0).rest, 150);
+fn the_defaults_are_the_models() {
+    let o: Options = serde_json::from_str(r#"{"metric": "x"}"#).unwrap();
+    assert_eq!(o.setup().unwrap(), Setup::default());
 }
 
 #[test]
 fn bad_options_are_refused() {
-    let mut host = TestHost::new();
-    for bad in [
-        r#"{"metric": ""}"#,
-        r#"{"metric": "x", "input_min": 1.0}"#,
-        r#"{"metric": "x", "input_min": 2.0, "input_max": 1.0}"#,
-        r#"{"metric": "x", "threshold": 0}"#,
-        r#"{"metric": "x", "probation": 3}"#,
-        r#"{"metric": "x", "max_contexts": 1}"#,
-        r#"{"metric": "x", "unknown": 1}"#,
-    ] {
-        assert!(
-            TestRunner::new::<ContextOse>(bad, "web", &mut host).is_err(),
-            "{bad}"
-        );
-    }
-}
-
-#[test]
-fn a_tick_without_points_writes_nothing() {
-    let mut host = TestHost::new();
-    let mut runner = TestRunner::new::<ContextOse>(OPTIONS, "web", &mut host).unwrap();
-    runner.run(&mut host, T0).unwrap();
-    assert!(host.last_value("anomaly_score").is_none());
-    assert!(host.verdicts().is_empty(), "no point, no judgement");
-}
-
-/// A deterministic series: a cycle of 96 points, noise, a level shift at 2000, spikes.
-fn fingerprint_series(n: usize) -> Vec<f64> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..n)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let noise = (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-            let phase = (i % 96) as f64 / 96.0 * std::f64::consts::TAU;
-            let shift = if i >= 2000 { 15.0 } else { 0.0 };
-            let spike = if i % 701 == 700 { 40.0 } else { 0.0 };
-            50.0 + 20.0 * phase.sin() + 6.0 * noise + shift + spike
-        })
-        .collect()
-}
-
-/// FNV-1a over the scores' bits.
-fn fingerprint(scores: &[f64]) -> u64 {
-    scores.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, s| {
-        s.to_bits()
-            .to_le_bytes()
-            .iter()
-            .fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
-    })
-}
-
-/// The scores of the port before it was made fast (the reference's visit of every context
-/// of every touched semi-context), pinned bit for bit: a faster crossing must not change one.
-#[test]
-fn scores_match_the_straightforward_port_bit_for_bit() {
-    let v = fingerprint_series(3000);
-    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let p = Params::nab(v.len(), lo, hi);
-    let mut m = Cad::new(&p);
-    let s: Vec<f64> = v.iter().map(|x| m.update(&p, *x)).collect();
-    assert_eq!(m.contexts(), 1748);
-    assert_eq!(fingerprint(&s), 0xb164_fd5f_9113_11db);
-    // At the cap: nothing new stored, known zero-level contexts still marked.
-    let mut capped = p.clone();
-    capped.max_contexts = 300;
-    let mut m = Cad::new(&capped);
-    let s: Vec<f64> = v.iter().map(|x| m.update(&capped, *x)).collect();
-    assert_eq!((m.contexts(), m.refused), (300, 2820));
-    assert_eq!(fingerprint(&s), 0xd039_408d_69b7_e816);
+    assert_refused::<ContextOse>(&[
+        (r#"{}"#, "`metric`"),
+        (r#"{"metric": "x", "probation": 3}"#, "`probation`"),
+        (r#"{"metric": "x", "max_contexts": 1}"#, "`max_contexts`"),
+        (r#"{"metric": "x", "threshold": 0}"#, "`threshold`"),
+        (r#"{"metric": "x", "unknown": 1}"#, "`unknown`"),
+    ]);
 }

@@ -8,8 +8,15 @@
 //! Contexts are only ever added. [`Params::max_contexts`] caps them: at the cap no new one
 //! is made (counted in [`Cad::refused`]), so the state stays bounded on an endless series.
 
-use super::pydict::tuple_hash;
-use super::semis::{
+pub mod pydict;
+mod semis;
+mod series;
+
+pub use series::{Series, Setup};
+
+use crate::SeriesModel;
+use pydict::tuple_hash;
+use semis::{
     Crossing, Keyed, LeftSemi, NEURON, RightSemi, SENSOR, SemiIds, cross, full_left, index_facts,
     next_stamp, picked, signature, slot,
 };
@@ -475,88 +482,26 @@ impl Cad {
     }
 }
 
-/// How a series is set up in production: NAB's probationary period, the range if known.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Setup {
-    /// NAB's probationary period (`rest` is a fifth of it); without a range, the points the
-    /// range is learned from.
-    pub probation: usize,
-    /// The value range, when known.
-    pub range: Option<(f64, f64)>,
-    /// Without a range: share of the learned range added on each side.
-    pub margin: f64,
-    /// Most contexts kept.
-    pub max_contexts: usize,
-}
+/// The score at or above which a point is a detection by default (the `ContextOSE` plugin's
+/// `threshold`, the Ensemble's threshold for ContextOSE): CAD OSE's NAB optimum.
+pub const THRESHOLD: f64 = 0.7;
 
-impl Setup {
-    /// The model's parameters for the range `(min, max)`.
-    pub fn params(&self, min: f64, max: f64) -> Params {
-        let mut p = Params::nab(0, min, max);
-        p.rest = self.probation / 5;
-        p.max_contexts = self.max_contexts;
-        p
+impl SeriesModel for Cad {
+    type Params = Params;
+    type Output = f64;
+
+    fn new(p: &Params) -> Self {
+        Cad::new(p)
+    }
+
+    fn update(&mut self, p: &Params, value: f64) -> f64 {
+        Cad::update(self, p, value)
+    }
+
+    fn score(out: &f64) -> f64 {
+        *out
     }
 }
 
-/// One series: the range is learned from the first `probation` points unless given.
-#[derive(Debug, Clone)]
-pub struct Series {
-    /// The model, once the range is known.
-    pub cad: Option<(Cad, Params)>,
-    /// Points held until the range is known.
-    pub pending: Vec<f64>,
-    /// Points learned.
-    pub n: u64,
-}
-
-impl Series {
-    /// A fresh series.
-    pub fn new(setup: &Setup) -> Self {
-        let cad = setup.range.map(|(lo, hi)| {
-            let p = setup.params(lo, hi);
-            (Cad::new(&p), p)
-        });
-        Series {
-            cad,
-            pending: Vec::new(),
-            n: 0,
-        }
-    }
-
-    /// Learns one value; its anomaly score.
-    pub fn update(&mut self, setup: &Setup, value: f64) -> f64 {
-        self.n += 1;
-        if let Some((cad, p)) = &mut self.cad {
-            return cad.update(p, value);
-        }
-        self.pending.push(value);
-        if self.pending.len() < setup.probation {
-            return 0.0;
-        }
-        let lo = self.pending.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = self
-            .pending
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        let pad = (hi - lo) * setup.margin;
-        let p = setup.params(lo - pad, hi + pad);
-        let mut cad = Cad::new(&p);
-        for v in std::mem::take(&mut self.pending) {
-            cad.update(&p, v);
-        }
-        self.cad = Some((cad, p));
-        0.0
-    }
-
-    /// Contexts held.
-    pub fn contexts(&self) -> usize {
-        self.cad.as_ref().map_or(0, |(c, _)| c.contexts())
-    }
-
-    /// Heap bytes held ([`Cad::bytes`], or the points waiting for the range).
-    pub fn bytes(&self) -> usize {
-        self.cad.as_ref().map_or(0, |(c, _)| c.bytes()) + self.pending.capacity() * 8
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,8 @@
 //! detections of the last `rate_window` points (at most `rate_window / (quiet + 1) + 1`),
 //! whatever the length of the series.
 
+use crate::SeriesModel;
+
 /// The tuning of the model (the plugin's options without the metric).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
@@ -38,6 +40,29 @@ pub struct Params {
     pub extreme: f64,
     /// Points seen before `extreme` applies (a shorter past has not shown its range yet).
     pub extreme_after: usize,
+}
+
+impl Default for Params {
+    /// The shipped (tuned) parameters: the `Novelty` plugin's defaults, and the Ensemble's.
+    fn default() -> Self {
+        Params {
+            window: 8,
+            stride: 1,
+            history: 4000,
+            neighbours: 3,
+            score_history: 1000,
+            warmup: 150,
+            quiet: 200,
+            threshold: 0.42,
+            rate_window: 4000,
+            rate_penalty: 0.03,
+            min_score: 0.25,
+            settle: 300,
+            caution: 0.0,
+            extreme: 0.1,
+            extreme_after: 300,
+        }
+    }
 }
 
 impl Params {
@@ -302,6 +327,24 @@ impl Model {
     }
 }
 
+impl SeriesModel for Model {
+    type Params = Params;
+    /// `None` for a value that is not finite (ignored).
+    type Output = Option<Output>;
+
+    fn new(p: &Params) -> Self {
+        Model::new(p)
+    }
+
+    fn update(&mut self, p: &Params, value: f64) -> Option<Output> {
+        Model::update(self, p, value)
+    }
+
+    fn score(out: &Option<Output>) -> f64 {
+        out.map_or(0.0, |o| o.score)
+    }
+}
+
 /// Distance `d` (in the units of the values) in units of `range`. A flat history has
 /// range 0: every window is at distance 0 there (and any change will be news).
 pub fn scaled(d: f32, range: f64) -> f64 {
@@ -374,3 +417,6 @@ pub fn nearest_distance(h: &[f32], w: usize, b: usize, k: usize) -> Option<f64> 
     let mean = best[..k].iter().map(|&v| v as f64).sum::<f64>() / k as f64;
     Some((mean / w as f64).sqrt())
 }
+
+#[cfg(test)]
+mod tests;
