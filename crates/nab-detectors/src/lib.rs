@@ -30,6 +30,7 @@
 //! am-plugin-artime --example nab`, ...).
 //!
 //! ```
+//! use am_nab_detectors::SeriesModel;
 //! use am_nab_detectors::artime::{Artime, Params};
 //!
 //! let p = Params::default();

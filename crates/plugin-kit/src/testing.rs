@@ -1,11 +1,13 @@
-//! Test scaffolding for plugins that judge one metric a point at a time (Novelty, ARTime,
-//! ContextOSE, Ensemble), on `am_plugin_api::testing`'s `TestHost`: a test series, and a
-//! replay of it one tick per point through the plugin's C ABI, as the runner would run it.
+//! Test and benchmark scaffolding for the plugins, on `am_plugin_api::testing`'s `TestHost`:
+//! the verdicts of a tick; for plugins that judge one metric a point at a time (Novelty,
+//! ARTime, ContextOSE, Ensemble), a test series and a replay of it one tick per point through
+//! the plugin's C ABI, as the runner would run it; for benchmarks, medians and peak memory.
 //! Behind the `testing` feature: a plugin asks for it in its `[dev-dependencies]`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use am_plugin_api::BaseTask;
 use am_plugin_api::testing::{TestHost, TestRunner, VerdictRecord};
+use am_plugin_api::{BaseTask, PluginError};
+use serde::de::DeserializeOwned;
 
 pub use am_nab_detectors::signals::periodic;
 
@@ -102,6 +104,16 @@ pub fn assert_refused<T: BaseTask>(options: &[(&str, &str)]) {
     }
 }
 
+/// Asserts that the options `{"metric": "x"}`, through `params`, give `model`: the plugin's
+/// defaults are its model's.
+pub fn assert_defaults_are<O: DeserializeOwned, P: PartialEq + std::fmt::Debug>(
+    params: impl Fn(&O) -> Result<P, PluginError>,
+    model: P,
+) {
+    let options: O = serde_json::from_str(r#"{"metric": "x"}"#).unwrap();
+    assert_eq!(params(&options).unwrap(), model);
+}
+
 /// Asserts that a tick of plugin `T` with `options` over a metric without points writes and
 /// judges nothing.
 pub fn assert_silent_without_points<T: BaseTask>(options: &str) {
@@ -163,4 +175,34 @@ macro_rules! one_metric_detector_tests {
             $crate::testing::assert_silent_without_points::<$task>($options);
         }
     };
+}
+
+/// The `(subject, state)` of the verdicts `host` recorded, sorted.
+pub fn verdict_states(host: &TestHost) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = host
+        .verdicts()
+        .iter()
+        .map(|v| (v.subject.clone(), v.state.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The median of `values` (the upper one of an even count; NaN when empty): for benchmarks.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// This process' peak resident memory in MB (Linux's `VmHWM`; 0 where it cannot be read):
+/// for benchmarks.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }

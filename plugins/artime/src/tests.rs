@@ -1,7 +1,7 @@
 //! Unit tests: the plugin in `TestHost` (through the same `extern "C"` calls as the runner).
 //! The model's own tests are in `crates/nab-detectors`.
 
-use am_plugin_kit::testing::assert_refused;
+use am_plugin_kit::testing::{assert_defaults_are, assert_refused};
 
 use super::*;
 
@@ -9,8 +9,7 @@ am_plugin_kit::one_metric_detector_tests!(ArTime, r#"{"metric": "web.latency", "
 
 #[test]
 fn the_defaults_are_the_models() {
-    let o: Options = serde_json::from_str(r#"{"metric": "x"}"#).unwrap();
-    assert_eq!(o.params().unwrap(), Params::default());
+    assert_defaults_are(Options::params, Params::default());
 }
 
 #[test]

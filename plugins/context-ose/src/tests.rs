@@ -2,7 +2,7 @@
 //! The model's own tests (its scores pinned bit for bit among them) are in
 //! `crates/nab-detectors`.
 
-use am_plugin_kit::testing::assert_refused;
+use am_plugin_kit::testing::{assert_defaults_are, assert_refused};
 
 use super::*;
 
@@ -13,8 +13,7 @@ am_plugin_kit::one_metric_detector_tests!(
 
 #[test]
 fn the_defaults_are_the_models() {
-    let o: Options = serde_json::from_str(r#"{"metric": "x"}"#).unwrap();
-    assert_eq!(o.setup().unwrap(), Setup::default());
+    assert_defaults_are(Options::setup, Setup::default());
 }
 
 #[test]

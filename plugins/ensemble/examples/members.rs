@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use am_nab_detectors::ensemble::{self, Judge, judge_point};
 use am_nab_detectors::nab::{DataFile, data_files};
-use am_nab_detectors::{artime, context_ose, novelty};
+use am_nab_detectors::{SeriesModel, artime, context_ose, novelty};
 use std::io::Write;
 
 fn main() {

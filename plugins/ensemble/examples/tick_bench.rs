@@ -16,6 +16,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 use am_nab_detectors::ensemble::{self, Ensemble};
 use am_nab_detectors::{SeriesModel, artime, context_ose, novelty};
+use am_plugin_kit::testing::median;
 use std::time::Instant;
 
 struct Gen {
@@ -76,9 +77,7 @@ fn time_ticks(series: usize, models: usize, mut step: impl FnMut(usize, f64)) ->
         times.push(t.elapsed().as_secs_f64());
         cpu.push(cpu_seconds().zip(c).map_or(f64::NAN, |(b, a)| b - a));
     }
-    times.sort_by(f64::total_cmp);
-    cpu.sort_by(f64::total_cmp);
-    (times[times.len() / 2], cpu[cpu.len() / 2])
+    (median(times), median(cpu))
 }
 
 /// How a tick's cost is printed.

@@ -1,7 +1,7 @@
 //! Unit tests: the plugin in `TestHost` (through the same `extern "C"` calls as the runner).
 //! The models' own tests (the ensemble's judgement among them) are in `crates/nab-detectors`.
 
-use am_plugin_kit::testing::assert_refused;
+use am_plugin_kit::testing::{assert_defaults_are, assert_refused};
 
 use super::*;
 
@@ -12,8 +12,7 @@ am_plugin_kit::one_metric_detector_tests!(
 
 #[test]
 fn the_defaults_are_the_models() {
-    let o: Options = serde_json::from_str(r#"{"metric": "x"}"#).unwrap();
-    assert_eq!(o.params().unwrap(), Params::default());
+    assert_defaults_are(Options::params, Params::default());
 }
 
 #[test]

@@ -112,6 +112,7 @@
 //!     --windows ../shared/nab/combined_windows.json --results /tmp/nabres --detector novelty
 //! ```
 
+use am_nab_detectors::SeriesModel;
 use am_nab_detectors::novelty::{Model, Output, Params};
 use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
 use am_plugin_kit::check;

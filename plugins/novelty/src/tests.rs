@@ -3,8 +3,8 @@
 
 use am_plugin_api::testing::TestRunner;
 use am_plugin_kit::testing::{
-    STEP, T0, assert_refused, assert_silent_without_points, host_with, judged_replay, periodic,
-    replay,
+    STEP, T0, assert_defaults_are, assert_refused, assert_silent_without_points, host_with,
+    judged_replay, periodic, replay,
 };
 
 use super::*;
@@ -218,8 +218,7 @@ fn missing_data_writes_nothing() {
 
 #[test]
 fn the_defaults_are_the_shipped_parameters() {
-    let o: Options = serde_json::from_str(r#"{"metric": "x"}"#).unwrap();
-    assert_eq!(o.params().unwrap(), Params::default());
+    assert_defaults_are(Options::params, Params::default());
 }
 
 #[test]

@@ -182,30 +182,8 @@ impl SeriesModel for Artime {
     type Params = Params;
     type Output = f64;
 
-    fn new(p: &Params) -> Self {
-        Artime::new(p)
-    }
-
-    fn update(&mut self, p: &Params, value: f64) -> f64 {
-        Artime::update(self, p, value)
-    }
-
-    fn score(out: &f64) -> f64 {
-        *out
-    }
-}
-
-/// Shifts `v` into `w`, dropping the oldest when it holds `cap`.
-fn shift(w: &mut VecDeque<f64>, cap: usize, v: f64) {
-    if w.len() >= cap {
-        w.pop_front();
-    }
-    w.push_back(v);
-}
-
-impl Artime {
     /// A fresh model.
-    pub fn new(p: &Params) -> Self {
+    fn new(p: &Params) -> Self {
         let tw = p.trend_window();
         Artime {
             i: 0,
@@ -238,7 +216,7 @@ impl Artime {
 
     /// Learns one raw value and returns its anomaly score in [0, 1] (0 for most points).
     /// Non-finite values must be filtered out by the caller.
-    pub fn update(&mut self, p: &Params, value: f64) -> f64 {
+    fn update(&mut self, p: &Params, value: f64) -> f64 {
         if self.range.is_none() {
             self.pending.push(value);
             if self.pending.len() < p.trend_window() * p.step() {
@@ -257,6 +235,20 @@ impl Artime {
         self.sample(p, value)
     }
 
+    fn score(out: &f64) -> f64 {
+        *out
+    }
+}
+
+/// Shifts `v` into `w`, dropping the oldest when it holds `cap`.
+fn shift(w: &mut VecDeque<f64>, cap: usize, v: f64) {
+    if w.len() >= cap {
+        w.pop_front();
+    }
+    w.push_back(v);
+}
+
+impl Artime {
     fn sample(&mut self, p: &Params, di: f64) -> f64 {
         self.i += 1;
         let step = p.step();

@@ -105,35 +105,6 @@ pub struct Cad {
 type Active = (u32, u32, i64, i64);
 
 impl Cad {
-    /// A fresh model.
-    pub fn new(p: &Params) -> Self {
-        let mut history = std::collections::VecDeque::new();
-        history.push_back(1.0);
-        Cad {
-            left: Vec::new(),
-            right: Vec::new(),
-            semi_ids: [SemiIds::default(), SemiIds::default()],
-            keyed: Vec::new(),
-            zero_level: Vec::new(),
-            rights_by_fact: Vec::new(),
-            marks: [Vec::new(), Vec::new()],
-            stamps: [0, 0],
-            full: Vec::new(),
-            crossed_upto: 0,
-            active: Vec::new(),
-            touched: Vec::new(),
-            contexts: 0,
-            new_context: 0,
-            left_group: Vec::new(),
-            spare: Vec::new(),
-            sensors: Vec::new(),
-            predicted: 0,
-            high: usize::from(1.0 >= p.base_threshold),
-            history,
-            refused: 0,
-        }
-    }
-
     /// Contexts held.
     pub fn contexts(&self) -> usize {
         self.contexts as usize
@@ -164,49 +135,6 @@ impl Cad {
             + self.marks.iter().map(held).sum::<usize>()
             + held(&self.full)
             + self.history.capacity() * 8
-    }
-
-    /// Learns one value and returns its anomaly score in [0, 1].
-    pub fn update(&mut self, p: &Params, value: f64) -> f64 {
-        let max_bin = f64::from((1u32 << p.bits) - 1);
-        let mut range = p.max - p.min;
-        if range == 0.0 {
-            range = max_bin;
-        }
-        let step = range / max_bin;
-        // Python's int() truncates towards zero; values beyond the range are clamped (the
-        // reference, given the file's own range, never sees one).
-        let bin = ((value - p.min) / step).trunc().clamp(0.0, max_bin) as u64;
-        let mut sensors = std::mem::take(&mut self.sensors);
-        sensors.clear();
-        sensors.extend((0..u64::from(p.bits)).map(|b| SENSOR + b * 2 + ((bin >> b) & 1)));
-        let mut delta = 0.0;
-        for &f in &sensors {
-            if self.predicted & (1 << slot(f)) == 0 {
-                delta += f64::from(1u32 << ((f - SENSOR) / 2));
-            }
-        }
-        let error = delta / max_bin;
-        let (pred, sel_active, added) = self.step(p, &mut sensors);
-        self.sensors = sensors;
-        self.predicted = pred;
-        let current = if error > 0.0 {
-            (1.0 - sel_active + added) / 2.0
-        } else {
-            0.0
-        };
-        // The reference holds the score at 0 while the newest `rest` scores reach the base
-        // threshold: counted rather than searched.
-        let out = if self.high == 0 { current } else { 0.0 };
-        if p.rest > 0
-            && self.history.len() >= p.rest
-            && let Some(old) = self.history.pop_front()
-        {
-            self.high -= usize::from(old >= p.base_threshold);
-        }
-        self.history.push_back(current);
-        self.high += usize::from(current >= p.base_threshold);
-        out
     }
 
     fn step(&mut self, p: &Params, sensors: &mut Vec<u64>) -> (u64, f64, f64) {
@@ -490,12 +418,76 @@ impl SeriesModel for Cad {
     type Params = Params;
     type Output = f64;
 
+    /// A fresh model.
     fn new(p: &Params) -> Self {
-        Cad::new(p)
+        let mut history = std::collections::VecDeque::new();
+        history.push_back(1.0);
+        Cad {
+            left: Vec::new(),
+            right: Vec::new(),
+            semi_ids: [SemiIds::default(), SemiIds::default()],
+            keyed: Vec::new(),
+            zero_level: Vec::new(),
+            rights_by_fact: Vec::new(),
+            marks: [Vec::new(), Vec::new()],
+            stamps: [0, 0],
+            full: Vec::new(),
+            crossed_upto: 0,
+            active: Vec::new(),
+            touched: Vec::new(),
+            contexts: 0,
+            new_context: 0,
+            left_group: Vec::new(),
+            spare: Vec::new(),
+            sensors: Vec::new(),
+            predicted: 0,
+            high: usize::from(1.0 >= p.base_threshold),
+            history,
+            refused: 0,
+        }
     }
 
+    /// Learns one value and returns its anomaly score in [0, 1].
     fn update(&mut self, p: &Params, value: f64) -> f64 {
-        Cad::update(self, p, value)
+        let max_bin = f64::from((1u32 << p.bits) - 1);
+        let mut range = p.max - p.min;
+        if range == 0.0 {
+            range = max_bin;
+        }
+        let step = range / max_bin;
+        // Python's int() truncates towards zero; values beyond the range are clamped (the
+        // reference, given the file's own range, never sees one).
+        let bin = ((value - p.min) / step).trunc().clamp(0.0, max_bin) as u64;
+        let mut sensors = std::mem::take(&mut self.sensors);
+        sensors.clear();
+        sensors.extend((0..u64::from(p.bits)).map(|b| SENSOR + b * 2 + ((bin >> b) & 1)));
+        let mut delta = 0.0;
+        for &f in &sensors {
+            if self.predicted & (1 << slot(f)) == 0 {
+                delta += f64::from(1u32 << ((f - SENSOR) / 2));
+            }
+        }
+        let error = delta / max_bin;
+        let (pred, sel_active, added) = self.step(p, &mut sensors);
+        self.sensors = sensors;
+        self.predicted = pred;
+        let current = if error > 0.0 {
+            (1.0 - sel_active + added) / 2.0
+        } else {
+            0.0
+        };
+        // The reference holds the score at 0 while the newest `rest` scores reach the base
+        // threshold: counted rather than searched.
+        let out = if self.high == 0 { current } else { 0.0 };
+        if p.rest > 0
+            && self.history.len() >= p.rest
+            && let Some(old) = self.history.pop_front()
+        {
+            self.high -= usize::from(old >= p.base_threshold);
+        }
+        self.history.push_back(current);
+        self.high += usize::from(current >= p.base_threshold);
+        out
     }
 
     fn score(out: &f64) -> f64 {

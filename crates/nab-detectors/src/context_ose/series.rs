@@ -53,8 +53,23 @@ pub struct Series {
 }
 
 impl Series {
+    /// Contexts held.
+    pub fn contexts(&self) -> usize {
+        self.cad.as_ref().map_or(0, |(c, _)| c.contexts())
+    }
+
+    /// Heap bytes held ([`Cad::bytes`], or the points waiting for the range).
+    pub fn bytes(&self) -> usize {
+        self.cad.as_ref().map_or(0, |(c, _)| c.bytes()) + self.pending.capacity() * 8
+    }
+}
+
+impl SeriesModel for Series {
+    type Params = Setup;
+    type Output = f64;
+
     /// A fresh series.
-    pub fn new(setup: &Setup) -> Self {
+    fn new(setup: &Setup) -> Self {
         let cad = setup.range.map(|(lo, hi)| {
             let p = setup.params(lo, hi);
             (Cad::new(&p), p)
@@ -67,7 +82,7 @@ impl Series {
     }
 
     /// Learns one value; its anomaly score.
-    pub fn update(&mut self, setup: &Setup, value: f64) -> f64 {
+    fn update(&mut self, setup: &Setup, value: f64) -> f64 {
         self.n += 1;
         if let Some((cad, p)) = &mut self.cad {
             return cad.update(p, value);
@@ -84,29 +99,6 @@ impl Series {
         }
         self.cad = Some((cad, p));
         0.0
-    }
-
-    /// Contexts held.
-    pub fn contexts(&self) -> usize {
-        self.cad.as_ref().map_or(0, |(c, _)| c.contexts())
-    }
-
-    /// Heap bytes held ([`Cad::bytes`], or the points waiting for the range).
-    pub fn bytes(&self) -> usize {
-        self.cad.as_ref().map_or(0, |(c, _)| c.bytes()) + self.pending.capacity() * 8
-    }
-}
-
-impl SeriesModel for Series {
-    type Params = Setup;
-    type Output = f64;
-
-    fn new(setup: &Setup) -> Self {
-        Series::new(setup)
-    }
-
-    fn update(&mut self, setup: &Setup, value: f64) -> f64 {
-        Series::update(self, setup, value)
     }
 
     fn score(out: &f64) -> f64 {

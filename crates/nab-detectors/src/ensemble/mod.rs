@@ -72,8 +72,18 @@ pub struct Ensemble {
 }
 
 impl Ensemble {
+    /// ARTime categories and ContextOSE contexts held.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.artime.art.categories(), self.cad.contexts())
+    }
+}
+
+impl SeriesModel for Ensemble {
+    type Params = Params;
+    type Output = Output;
+
     /// Fresh models.
-    pub fn new(p: &Params) -> Self {
+    fn new(p: &Params) -> Self {
         Ensemble {
             novelty: NovModel::new(&p.novelty),
             artime: Artime::new(&p.artime),
@@ -83,13 +93,8 @@ impl Ensemble {
         }
     }
 
-    /// ARTime categories and ContextOSE contexts held.
-    pub fn sizes(&self) -> (usize, usize) {
-        (self.artime.art.categories(), self.cad.contexts())
-    }
-
     /// Learns one (finite) value.
-    pub fn update(&mut self, p: &Params, value: f64) -> Output {
+    fn update(&mut self, p: &Params, value: f64) -> Output {
         self.n += 1;
         let members = [
             self.novelty
@@ -100,19 +105,6 @@ impl Ensemble {
         ];
         let score = judge_point(self.n, &members, p, &mut self.judge);
         Output { score, members }
-    }
-}
-
-impl SeriesModel for Ensemble {
-    type Params = Params;
-    type Output = Output;
-
-    fn new(p: &Params) -> Self {
-        Ensemble::new(p)
-    }
-
-    fn update(&mut self, p: &Params, value: f64) -> Output {
-        Ensemble::update(self, p, value)
     }
 
     fn score(out: &Output) -> f64 {

@@ -205,8 +205,23 @@ pub struct Model {
 }
 
 impl Model {
+    /// Recomputes `logs` from `dists` for `range` (after a decode, or when the range moved).
+    pub fn relog(&mut self, range: f64) {
+        self.logs.clear();
+        for &d in self.dists.as_slice() {
+            self.logs.push(log_distance(d, range));
+        }
+        self.logs_range = range;
+    }
+}
+
+impl SeriesModel for Model {
+    type Params = Params;
+    /// `None` for a value that is not finite (ignored).
+    type Output = Option<Output>;
+
     /// A model that has seen nothing.
-    pub fn new(p: &Params) -> Self {
+    fn new(p: &Params) -> Self {
         Model {
             n: 0,
             min: f64::INFINITY,
@@ -224,7 +239,7 @@ impl Model {
     }
 
     /// Learns `x` and scores it. Non-finite values are ignored (`None`).
-    pub fn update(&mut self, p: &Params, x: f64) -> Option<Output> {
+    fn update(&mut self, p: &Params, x: f64) -> Option<Output> {
         if !x.is_finite() {
             return None;
         }
@@ -315,29 +330,6 @@ impl Model {
             }
         }
         Some(out)
-    }
-
-    /// Recomputes `logs` from `dists` for `range` (after a decode, or when the range moved).
-    pub fn relog(&mut self, range: f64) {
-        self.logs.clear();
-        for &d in self.dists.as_slice() {
-            self.logs.push(log_distance(d, range));
-        }
-        self.logs_range = range;
-    }
-}
-
-impl SeriesModel for Model {
-    type Params = Params;
-    /// `None` for a value that is not finite (ignored).
-    type Output = Option<Output>;
-
-    fn new(p: &Params) -> Self {
-        Model::new(p)
-    }
-
-    fn update(&mut self, p: &Params, value: f64) -> Option<Output> {
-        Model::update(self, p, value)
     }
 
     fn score(out: &Option<Output>) -> f64 {
