@@ -1,7 +1,7 @@
 //! `presence_required` and `absence_required`: series that must report, and series that must
 //! never.
 
-use am_plugin_api::{Context, PluginError, Severity, Verdict};
+use am_plugin_api::{Context, PluginError, Series, Severity, Verdict};
 use serde::Deserialize;
 
 /// Series read per batch while looking for one that reported.
@@ -41,6 +41,26 @@ pub fn presence_subject(pattern: &str) -> String {
     format!("presence:{pattern}")
 }
 
+impl Rule {
+    /// Reads the series matching the pattern over the window ending at `tick`, a batch at a
+    /// time, handing each batch to `visit` until it returns `false`; the number of series
+    /// matching.
+    fn read(
+        &self,
+        ctx: &Context<'_>,
+        tick: i64,
+        mut visit: impl FnMut(Vec<Series>) -> Result<bool, PluginError>,
+    ) -> Result<usize, PluginError> {
+        let names = ctx.find(&self.pattern)?;
+        for chunk in names.chunks(BATCH) {
+            if !visit(ctx.read_many(chunk, tick - self.window + 1, tick)?)? {
+                break;
+            }
+        }
+        Ok(names.len())
+    }
+}
+
 /// ALARM (subject: [`presence_subject`]) for each rule no matching series satisfied: none has
 /// a point in its window.
 pub fn presence(
@@ -50,26 +70,20 @@ pub fn presence(
     severity: Severity,
 ) -> Result<(), PluginError> {
     for rule in rules {
-        let names = ctx.find(&rule.pattern)?;
         let mut present = false;
-        for chunk in names.chunks(BATCH) {
-            let read = ctx.read_many(chunk, tick - rule.window + 1, tick)?;
-            if read.iter().any(|s| !s.points.is_empty()) {
-                present = true;
-                break;
-            }
-        }
+        let matching = rule.read(ctx, tick, |read| {
+            present = read.iter().any(|s| !s.points.is_empty());
+            Ok(!present)
+        })?;
         if !present {
             ctx.verdict(
                 Verdict::anomalous(presence_subject(&rule.pattern))
                     .severity(severity)
                     .reason(format!(
-                        "nothing matching `{}` reported in the last {} s ({} series match)",
-                        rule.pattern,
-                        rule.window,
-                        names.len()
+                        "nothing matching `{}` reported in the last {} s ({matching} series match)",
+                        rule.pattern, rule.window,
                     ))
-                    .value("series", names.len() as f64),
+                    .value("series", matching as f64),
             )?;
         }
     }
@@ -85,9 +99,8 @@ pub fn absence(
     severity: Severity,
 ) -> Result<(), PluginError> {
     for rule in rules {
-        let names = ctx.find(&rule.pattern)?;
-        for chunk in names.chunks(BATCH) {
-            for s in ctx.read_many(chunk, tick - rule.window + 1, tick)? {
+        rule.read(ctx, tick, |read| {
+            for s in read {
                 let Some(last) = s.points.last() else {
                     continue;
                 };
@@ -102,7 +115,8 @@ pub fn absence(
                         .value("points", s.points.len() as f64),
                 )?;
             }
-        }
+            Ok(true)
+        })?;
     }
     Ok(())
 }

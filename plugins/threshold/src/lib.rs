@@ -84,13 +84,15 @@ pub mod held;
 pub mod parse;
 
 use am_plugin_api::{BaseTask, Context, Init, PluginError, Reporting, Severity, Verdict};
+pub use am_plugin_kit::SeverityWord;
+use am_plugin_kit::bytes::fnv1a;
 use serde::Deserialize;
 
 use eval::{Scratch, SubState, judge};
 use expr::Expression;
 use glob::Matcher;
 use groups::{Grouping, Read, Source, groups, read, shared};
-use held::{Held, decode, encode, fnv1a};
+use held::{Held, decode, encode};
 
 /// `match_by`: `false`, `true`, or tag names.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -106,19 +108,6 @@ impl Default for MatchBy {
     fn default() -> Self {
         MatchBy::Wildcards(false)
     }
-}
-
-/// A severity word.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SeverityWord {
-    /// `info`.
-    Info,
-    /// `warning`.
-    #[default]
-    Warning,
-    /// `critical`.
-    Critical,
 }
 
 /// The options of one service: one alarm definition.
@@ -216,11 +205,7 @@ pub fn compile(options: &Options) -> Result<Threshold, PluginError> {
             ));
         }
     }
-    let severity = match options.severity {
-        SeverityWord::Info => Severity::Info,
-        SeverityWord::Warning => Severity::Warning,
-        SeverityWord::Critical => Severity::Critical,
-    };
+    let severity = options.severity.into();
     let hash = fnv1a(expression.to_string().as_bytes());
     Ok(Threshold {
         expression,
