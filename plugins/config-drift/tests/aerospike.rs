@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Fleet, dump, emitted, run, verdict, with_state};
+use common::{Fleet, assert_states, dump, emitted, run, verdict};
 use serde_json::{Value, json};
 
 /// A node's `aerospike.conf`: `id` and `ip` differ per node; the rest is set per case.
@@ -194,13 +194,8 @@ fn options(fleet: &Fleet) -> Value {
 fn three_drifted_nodes_among_five_peers() {
     let fleet = fleet();
     let host = run(&options(&fleet));
-    assert_eq!(
-        with_state(&host, "anomalous"),
-        ["as2", "as3", "as4"],
-        "{}",
-        dump(&host)
-    );
-    assert_eq!(with_state(&host, "ok"), ["as1", "as5"], "{}", dump(&host));
+    assert_states(&host, "anomalous", &["as2", "as3", "as4"]);
+    assert_states(&host, "ok", &["as1", "as5"]);
     assert_eq!(
         verdict(&host, "as2").reason,
         "1 key path differs: namespace[test].replication-factor is 3 here, 2 on 4 of 4 peers"
@@ -257,12 +252,7 @@ fn three_drifted_nodes_against_the_reference() {
     let mut options = options(&fleet);
     options["reference"] = json!(fleet.path("git/aerospike.conf"));
     let host = run(&options);
-    assert_eq!(
-        with_state(&host, "anomalous"),
-        ["as2", "as3", "as4"],
-        "{}",
-        dump(&host)
-    );
+    assert_states(&host, "anomalous", &["as2", "as3", "as4"]);
     assert_eq!(
         verdict(&host, "as2").reason,
         "1 key path differs: namespace[test].replication-factor is 3 here, 2 in the reference"
@@ -327,12 +317,7 @@ fn unreadable_sources_are_unknown_and_the_rest_is_judged() {
         "{}",
         as2.reason
     );
-    assert_eq!(
-        with_state(&host, "anomalous"),
-        ["as2", "as3", "as4"],
-        "{}",
-        dump(&host)
-    );
+    assert_states(&host, "anomalous", &["as2", "as3", "as4"]);
     assert_eq!(emitted(&host, "unknown_nodes"), Some(2.0));
     assert_eq!(emitted(&host, "nodes"), Some(6.0));
 }
@@ -346,13 +331,8 @@ fn an_unreadable_reference_makes_the_rest_unknown() {
     let mut options = options(&fleet);
     options["reference"] = json!(fleet.path("git/missing.conf"));
     let host = run(&options);
-    assert_eq!(with_state(&host, "anomalous"), ["as3"], "{}", dump(&host));
-    assert_eq!(
-        with_state(&host, "unknown"),
-        ["as1", "as2", "as4", "as5"],
-        "{}",
-        dump(&host)
-    );
+    assert_states(&host, "anomalous", &["as3"]);
+    assert_states(&host, "unknown", &["as1", "as2", "as4", "as5"]);
     let reason = &verdict(&host, "as1").reason;
     assert!(
         reason.starts_with(&format!(

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Fleet, dump, emitted, run, verdict, with_state};
+use common::{Fleet, assert_states, emitted, run, verdict};
 use serde_json::json;
 
 /// How one format writes a node.
@@ -104,18 +104,8 @@ fn three_drifted(case: &Case, ttl_of_node1: &str) {
     });
     let host = run(&options);
     let format = case.format;
-    assert_eq!(
-        with_state(&host, "anomalous"),
-        ["node2", "node3", "node4"],
-        "{format}:\n{}",
-        dump(&host)
-    );
-    assert_eq!(
-        with_state(&host, "ok"),
-        ["node1", "node5"],
-        "{format}:\n{}",
-        dump(&host)
-    );
+    assert_states(&host, "anomalous", &["node2", "node3", "node4"]);
+    assert_states(&host, "ok", &["node1", "node5"]);
     assert_eq!(
         verdict(&host, "node2").reason,
         "1 key path differs: server.threads is 8 here, 4 on 4 of 4 peers",
@@ -219,7 +209,7 @@ fn ini_compares_text() {
     }
     fleet.write("d.ini", "[cache]\nsize = 134217728\n");
     let host = run(&json!({ "nodes": fleet.path("*.ini"), "format": "ini" }));
-    assert_eq!(with_state(&host, "anomalous"), ["d"], "{}", dump(&host));
+    assert_states(&host, "anomalous", &["d"]);
     assert_eq!(
         verdict(&host, "d").reason,
         "1 key path differs: cache.size is 134217728 here, 128M on 3 of 3 peers"

@@ -76,6 +76,12 @@ pub fn with_state(host: &TestHost, state: &str) -> Vec<String> {
     subjects
 }
 
+/// Asserts that the subjects reported `state` are `want` (sorted), showing every verdict if
+/// not.
+pub fn assert_states(host: &TestHost, state: &str, want: &[&str]) {
+    assert_eq!(with_state(host, state), want, "{state}:\n{}", dump(host));
+}
+
 /// The one verdict on `subject`.
 pub fn verdict<'h>(host: &'h TestHost, subject: &str) -> &'h VerdictRecord {
     let found: Vec<&VerdictRecord> = host
