@@ -1,0 +1,88 @@
+//! The `console` section: settings of the web console, `am-console`, which reads this file for
+//! the Redis address and the alarms' prefix and keeps its own few settings here.
+
+use serde::Deserialize;
+
+/// Where `am-console` listens and who may read it. The runner itself ignores the section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// `host:port` to listen on; `--listen` overrides it. Default `127.0.0.1:9110`: only this
+    /// host, since the console shows every stored metric's name.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Who may read the console: `{"bearer_token": "..."}` (an `Authorization: Bearer`
+    /// header) or `{"basic": {"username": "...", "password": "..."}}` (HTTP basic auth, which
+    /// browsers ask for). None by default.
+    #[serde(default)]
+    pub auth: Option<ConsoleAuth>,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            listen: default_listen(),
+            auth: None,
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9110".into()
+}
+
+/// How a reader of the console proves who they are.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum ConsoleAuth {
+    /// `Authorization: Bearer <token>`.
+    BearerToken(String),
+    /// HTTP basic auth.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for ConsoleAuth {
+    // Secrets stay out of logs and panics.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConsoleAuth::BearerToken(_) => f.write_str("BearerToken(..)"),
+            ConsoleAuth::Basic { username, .. } => write!(f, "Basic({username:?}, ..)"),
+        }
+    }
+}
+
+impl ConsoleConfig {
+    /// Problems with the section: `(JSON path, message)`.
+    pub fn validate(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            out.push((
+                "console.listen",
+                format!(
+                    "expected an address like \"127.0.0.1:9110\", got {:?}",
+                    self.listen
+                ),
+            ));
+        }
+        match &self.auth {
+            Some(ConsoleAuth::BearerToken(t)) if t.is_empty() => {
+                out.push(("console.auth.bearer_token", "must not be empty".into()));
+            }
+            Some(ConsoleAuth::Basic { username, password })
+                if username.is_empty() || username.contains(':') || password.is_empty() =>
+            {
+                out.push((
+                    "console.auth.basic",
+                    "expected a non-empty username without ':' and a non-empty password".into(),
+                ));
+            }
+            _ => {}
+        }
+        out
+    }
+}
