@@ -86,3 +86,45 @@ impl ConsoleConfig {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn parse(console: &str) -> Result<ConsoleConfig, String> {
+        serde_json::from_str::<ConsoleConfig>(console).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_to_this_host_without_auth() {
+        let c = parse("{}").unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9110");
+        assert!(c.auth.is_none());
+        assert!(c.validate().is_empty());
+    }
+
+    #[test]
+    fn names_each_mistake() {
+        let c = parse(r#"{"listen": "0.0.0.0", "auth": {"bearer_token": ""}}"#).unwrap();
+        let paths: Vec<&str> = c.validate().iter().map(|(p, _)| *p).collect();
+        assert_eq!(paths, ["console.listen", "console.auth.bearer_token"]);
+        let c = parse(r#"{"auth": {"basic": {"username": "a:b", "password": "p"}}}"#).unwrap();
+        assert_eq!(c.validate()[0].0, "console.auth.basic");
+        assert!(parse(r#"{"listen": "127.0.0.1:1", "port": 2}"#).is_err());
+        assert!(parse(r#"{"auth": {"digest": "x"}}"#).is_err());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let c =
+            parse(r#"{"auth": {"basic": {"username": "ops", "password": "hunter2"}}}"#).unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("ops") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        let c = parse(r#"{"auth": {"bearer_token": "t0ken"}}"#).unwrap();
+        assert!(!format!("{c:?}").contains("t0ken"));
+    }
+}
