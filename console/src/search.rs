@@ -61,6 +61,10 @@ pub struct Correlation {
     pub skipped: usize,
     /// How long it took.
     pub elapsed: Duration,
+    /// Of which: finding the names to compare...
+    pub finding: Duration,
+    /// ...and reading and scoring them.
+    pub scanning: Duration,
 }
 
 /// Ranks every stored metric (but the anomalous one) by how it moved with `req.metric`
@@ -87,8 +91,11 @@ pub async fn correlate(
     let reference = Reference::new(plan, &around)?;
     let among =
         Pattern::parse(req.among.as_deref().unwrap_or("*")).map_err(SearchError::Pattern)?;
+    let found = Instant::now();
     let mut ids = source.names(&among).await?;
     ids.retain(|id| id.name != series.name);
+    let finding = found.elapsed();
+    let scanned = Instant::now();
     let top = req.top.max(1);
     let states = source
         .scan(
@@ -102,6 +109,7 @@ pub async fn correlate(
             },
         )
         .await?;
+    let scanning = scanned.elapsed();
     let mut best = TopK::new(top);
     let mut skipped = 0;
     for (_, b, s) in states {
@@ -133,6 +141,8 @@ pub async fn correlate(
         read: ids.len(),
         skipped,
         elapsed: started.elapsed(),
+        finding,
+        scanning,
     })
 }
 

@@ -162,11 +162,13 @@ fn main() -> anyhow::Result<()> {
         whole.push(c.elapsed);
         let first = c.ranked.first().map(|(r, _)| r.clone());
         println!(
-            "run {run}: read only {:.3} s ({} series, {} points); correlate {:.3} s (grid {} s x {} points, lags -{}..+{}, {} read, {} skipped); first {:?}",
+            "run {run}: read only {:.3} s ({} series, {} points); correlate {:.3} s (finding the names {:.3} s, reading and scoring {:.3} s; grid {} s x {} points, lags -{}..+{}, {} read, {} skipped); first {:?}",
             read.as_secs_f64(),
             ids.len(),
             counts.iter().sum::<usize>(),
             c.elapsed.as_secs_f64(),
+            c.finding.as_secs_f64(),
+            c.scanning.as_secs_f64(),
             c.plan.step,
             c.plan.n,
             c.plan.lead,
