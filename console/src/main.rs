@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use am_console::metrics::ConsoleMetrics;
 use am_console::source::Source;
-use am_console::web::{self, App, Auth};
+use am_console::web::{self, App, Auth, Bounded};
 use anyhow::Context;
 use clap::Parser;
 
@@ -78,7 +78,7 @@ fn run(cli: &Cli, config: &am_runner::config::AnalyzerConfig) -> anyhow::Result<
             .with_context(|| format!("listening on {addr}"))?;
         let local = listener.local_addr().context("the listening address")?;
         tracing::info!(address = %format!("http://{local}/"), %redis, "am-console listening");
-        axum::serve(listener, router)
+        axum::serve(Bounded::new(listener), router)
             .with_graceful_shutdown(async {
                 if let Err(e) = am_daemon::shutdown_signal().await {
                     tracing::error!(error = %e, "cannot wait for signals; stopping");

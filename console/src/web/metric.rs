@@ -16,7 +16,7 @@ use super::alarms::transition_row;
 use super::layout::{
     Nav, duration, enc, error_box, metric_href, metric_link, page, svg, text, time,
 };
-use super::{App, Failure};
+use super::{App, Failure, check_time};
 use crate::plot;
 
 /// Most names `/find` lists.
@@ -56,6 +56,7 @@ fn retention(id: &SeriesId) -> i64 {
 /// The range a query asks for: `(from, until, label)`.
 fn range(q: &MetricQuery, id: Option<&SeriesId>, now: i64) -> Result<(i64, i64, String), Failure> {
     if let (Some(f), Some(u)) = (q.from, q.until) {
+        let (f, u) = (check_time("from", f)?, check_time("until", u)?);
         if u <= f {
             return Err(Failure::bad_request("from must be before until"));
         }
@@ -105,7 +106,10 @@ async fn page_handler(app: &App, name: &str, q: &MetricQuery) -> Result<Markup, 
         .filter(|a| a.state != AlarmState::Ok)
         .map(|a| a.since)
         .max();
-    let at = q.at.or_else(|| default_at(&transitions, firing));
+    let at = match q.at {
+        Some(at) => Some(check_time("at", at)?),
+        None => default_at(&transitions, firing),
+    };
     let drawn = if points.is_empty() {
         None
     } else {
@@ -291,8 +295,8 @@ pub async fn api_series(
     Query(q): Query<SeriesQuery>,
 ) -> Result<Json<SeriesAnswer>, Failure> {
     let now = am_store::unix_now();
-    let until = q.until.unwrap_or(now);
-    let from = q.from.unwrap_or(until - 3600);
+    let until = check_time("until", q.until.unwrap_or(now)).map_err(Failure::as_json)?;
+    let from = check_time("from", q.from.unwrap_or(until - 3600)).map_err(Failure::as_json)?;
     let id = app
         .source
         .locate(&q.metric)

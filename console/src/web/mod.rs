@@ -1,7 +1,8 @@
 //! The HTTP side: routes, limits, authentication and the headers every answer carries.
 //!
 //! - Every request is bounded: bodies to [`MAX_BODY`], handling to [`REQUEST_TIMEOUT`], at most
-//!   [`MAX_CONCURRENT`] at once; searches over every metric run one at a time
+//!   [`MAX_CONCURRENT`] at once; connections are bounded in number and idle time
+//!   ([`Bounded`]); searches over every metric run one at a time
 //!   ([`App::heavy`]) on blocking threads, so pages and the alarms' updates stay quick while
 //!   one runs.
 //! - With `console.auth` set, every route (assets and `/metrics` included) needs the bearer
@@ -14,6 +15,7 @@ mod alarms;
 mod assets;
 mod auth;
 pub mod layout;
+mod listener;
 mod metric;
 mod searches;
 
@@ -33,6 +35,7 @@ use crate::metrics::ConsoleMetrics;
 use crate::source::Source;
 
 pub use auth::Auth;
+pub use listener::Bounded;
 
 /// Largest request body (a pasted shape of [`crate::shape::MAX_INPUT`] values fits).
 pub const MAX_BODY: usize = 256 * 1024;
@@ -51,7 +54,7 @@ pub struct App {
     /// The console's counters.
     pub metrics: Arc<ConsoleMetrics>,
     /// One search over every metric at a time: each takes a core and much of Redis.
-    pub heavy: Semaphore,
+    pub heavy: Arc<Semaphore>,
     /// Seconds between two updates of the alarms page.
     pub refresh_secs: u64,
 }
@@ -62,7 +65,7 @@ impl App {
         App {
             source,
             metrics,
-            heavy: Semaphore::new(1),
+            heavy: Arc::new(Semaphore::new(1)),
             refresh_secs: 5,
         }
     }
@@ -142,6 +145,21 @@ async fn prometheus(
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         am_daemon::render_prometheus(app.metrics.as_ref()),
     )
+}
+
+/// Earliest and latest times a request may name (1970 to 2100): anything else is a mistake,
+/// and arithmetic on it could overflow.
+const TIMES: std::ops::RangeInclusive<i64> = 0..=4_102_444_800;
+
+/// `t` if it is a plausible Unix time, else a 400 naming `what`.
+pub fn check_time(what: &str, t: i64) -> Result<i64, Failure> {
+    if TIMES.contains(&t) {
+        Ok(t)
+    } else {
+        Err(Failure::bad_request(format!(
+            "{what} must be a Unix time in seconds between 1970 and 2100, got {t}"
+        )))
+    }
 }
 
 /// A failure shown to the reader: its status and message (as text).

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::layout::{Nav, duration, error_box, lag, metric_link, page, svg, text};
 use super::metric::{MAX_LAG, WINDOW};
-use super::{App, Failure};
+use super::{App, Failure, check_time};
 use crate::correlate::{Correlated, Plan};
 use crate::plot;
 use crate::search::{self, CorrelateRequest, Correlation, ShapeMatch, ShapeSearch};
@@ -39,14 +39,19 @@ where
     Fut: Future<Output = Result<T, search::SearchError>>,
 {
     app.metrics.searches_waiting.add(1);
-    let permit = app.heavy.acquire().await;
+    let permit = app.heavy.clone().acquire_owned().await;
     app.metrics.searches_waiting.sub(1);
-    let _permit = permit.map_err(|_| Failure::upstream("the console is stopping"))?;
+    let permit = permit.map_err(|_| Failure::upstream("the console is stopping"))?;
     let source = app.source.clone();
     let handle = tokio::runtime::Handle::current();
-    let out = tokio::task::spawn_blocking(move || handle.block_on(job(source)))
-        .await
-        .map_err(|e| Failure::upstream(format!("a search failed: {e}")))?;
+    // The permit goes with the job: a request that times out does not free the slot of a
+    // search still running.
+    let out = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        handle.block_on(job(source))
+    })
+    .await
+    .map_err(|e| Failure::upstream(format!("a search failed: {e}")))?;
     out.map_err(|e| {
         if matches!(e, search::SearchError::Source(_)) {
             app.metrics.upstream_errors.inc();
@@ -87,9 +92,13 @@ impl CorrelateQuery {
         if !(0..=window / 2).contains(&max_lag) {
             return Err(Failure::bad_request("max_lag must be 0 to half the window"));
         }
+        let at = match self.at {
+            Some(at) => check_time("at", at)?,
+            None => now - window / 2,
+        };
         Ok(CorrelateRequest {
             metric: self.metric.clone(),
-            at: self.at.unwrap_or(now - window / 2),
+            at,
             window,
             max_lag,
             among: self.among.clone().filter(|a| !a.trim().is_empty()),
@@ -331,8 +340,8 @@ pub async fn shape_page(State(app): State<Arc<App>>, Query(q): Query<ShapePageQu
     let mut note = None;
     if let Some(name) = &q.metric {
         let now = am_store::unix_now();
-        let until = q.until.unwrap_or(now);
-        let from = q.from.unwrap_or(until - 3600);
+        let until = q.until.unwrap_or(now).clamp(0, now + 86_400);
+        let from = q.from.unwrap_or(until - 3600).clamp(0, until);
         match app.source.locate(name).await {
             Ok(Some(id)) => match app.source.read(&id, from, until).await {
                 Ok(points) => {
