@@ -21,8 +21,13 @@ pub const SCAN_BATCH: usize = 128;
 /// scores the other's replies.
 pub const SCAN_CONNECTIONS: usize = 2;
 
-/// Transitions looked through for one metric's page (the newest first).
+/// Most transitions looked through for one view (the newest first), in pages of
+/// [`TRANSITIONS_PAGE`]: a filter or a metric that matches none of them costs this much once
+/// per view, not the whole history.
 const TRANSITIONS_SCANNED: usize = 20_000;
+
+/// Transitions read per `XREVRANGE`.
+const TRANSITIONS_PAGE: usize = 1000;
 
 /// A failure to read Redis.
 #[derive(Debug, thiserror::Error)]
@@ -135,16 +140,6 @@ impl Source {
     ) -> Result<AlarmsView, SourceError> {
         let mut store = self.alarm_store();
         let active = store.active().await.map_err(|e| self.alarms_error(e))?;
-        // With a filter, look further back so that `history` matching ones can be found.
-        let scan = if filter.is_some() {
-            TRANSITIONS_SCANNED
-        } else {
-            history
-        };
-        let recent = store
-            .history(scan)
-            .await
-            .map_err(|e| self.alarms_error(e))?;
         let keep = |name: &str| filter.is_none_or(|p| p.matches(name));
         let mut alarms: Vec<AlarmRow> = active
             .into_iter()
@@ -171,12 +166,9 @@ impl Source {
                 .then(b.since.cmp(&a.since))
                 .then_with(|| a.metric.cmp(&b.metric))
         });
-        let transitions = recent
-            .into_iter()
-            .map(|(t, _)| t)
-            .filter(|t| keep(&t.subject))
-            .take(history)
-            .collect();
+        let transitions = self
+            .scan_transitions(&mut store, history, |t| keep(&t.subject), |_| false)
+            .await?;
         Ok(AlarmsView {
             alarms,
             transitions,
@@ -192,15 +184,77 @@ impl Source {
         until: i64,
     ) -> Result<Vec<Transition>, SourceError> {
         let mut store = self.alarm_store();
-        let mut out: Vec<Transition> = store
-            .history(TRANSITIONS_SCANNED)
-            .await
-            .map_err(|e| self.alarms_error(e))?
-            .into_iter()
-            .map(|(t, _)| t)
-            .filter(|t| t.subject == metric && t.ts >= from && t.ts <= until)
-            .collect();
+        let mut out = self
+            .scan_transitions(
+                &mut store,
+                TRANSITIONS_SCANNED,
+                |t| t.subject == metric && t.ts >= from && t.ts <= until,
+                // The stream is in the order transitions were recorded, a little after their
+                // time: an hour older than `from` is past them.
+                |t| t.ts < from - 3600,
+            )
+            .await?;
         out.reverse();
+        Ok(out)
+    }
+
+    /// Up to `want` transitions that `keep` accepts, newest first, reading the history a page
+    /// at a time until enough are found, `past` says the rest is too old, or
+    /// [`TRANSITIONS_SCANNED`] have been read.
+    async fn scan_transitions(
+        &self,
+        store: &mut AlarmStore,
+        want: usize,
+        keep: impl Fn(&Transition) -> bool,
+        past: impl Fn(&Transition) -> bool,
+    ) -> Result<Vec<Transition>, SourceError> {
+        let key = store.history_key();
+        let mut out = Vec::new();
+        let mut end = "+".to_owned();
+        let mut scanned = 0;
+        let count = TRANSITIONS_PAGE.to_string();
+        while out.len() < want && scanned < TRANSITIONS_SCANNED {
+            let reply = store
+                .client()
+                .call(
+                    &[
+                        b"XREVRANGE",
+                        key.as_bytes(),
+                        end.as_bytes(),
+                        b"-",
+                        b"COUNT",
+                        count.as_bytes(),
+                    ],
+                    Duration::ZERO,
+                )
+                .await
+                .map_err(|e| self.alarms_error(e.into()))?;
+            let entries = reply.into_entries();
+            let Some((last, _)) = entries.last() else {
+                break;
+            };
+            end = format!("({last}");
+            scanned += entries.len();
+            let full = entries.len() == TRANSITIONS_PAGE;
+            let mut older = false;
+            for (_, fields) in &entries {
+                // An entry that does not parse (a newer runner's) is left out, as the runner's
+                // own reader does.
+                let Some(t) = fields
+                    .get("t")
+                    .and_then(|t| serde_json::from_str::<Transition>(t).ok())
+                else {
+                    continue;
+                };
+                older |= past(&t);
+                if keep(&t) && out.len() < want {
+                    out.push(t);
+                }
+            }
+            if !full || older {
+                break;
+            }
+        }
         Ok(out)
     }
 
