@@ -87,6 +87,10 @@ pub async fn correlate(
         )
         .await?;
     let plan = Plan::new(req.at, req.window, req.max_lag, step_of(&around), now);
+    let plan = match around.first() {
+        Some(p) => plan.clipped(p.ts),
+        None => plan,
+    };
     let (from, until) = plan.read_range();
     let reference = Reference::new(plan, &around)?;
     let among =

@@ -85,6 +85,21 @@ impl Plan {
         }
     }
 
+    /// The plan narrowed to where the anomalous metric has data: a window starting before
+    /// its first point `first` begins at that point instead (a young metric, a store that
+    /// holds less than the window), and lags are kept within half the window.
+    pub fn clipped(mut self, first: i64) -> Plan {
+        if first > self.start {
+            let skip = usize::try_from((first - self.start) / self.step).unwrap_or(0);
+            let skip = skip.min(self.n.saturating_sub(MIN_POINTS));
+            self.start += skip as i64 * self.step;
+            self.n -= skip;
+        }
+        self.lead = self.lead.min(self.n / 2);
+        self.trail = self.trail.min(self.n / 2);
+        self
+    }
+
     /// The anomalous metric's window: `[from, until]`.
     pub fn window(&self) -> (i64, i64) {
         (self.start, self.start + self.n as i64 * self.step - 1)
@@ -172,13 +187,19 @@ impl<'a> Scorer<'a> {
     }
 
     /// The best `(coefficient, lag in seconds)` of a metric's points over
-    /// [`Plan::read_range`], or `None` when it has too few points there (under half the
-    /// buckets) or does not move.
+    /// [`Plan::read_range`], or `None` when it has points in under half of the anomaly's
+    /// window, or does not move.
     pub fn score(&mut self, points: &[Point]) -> Option<(f32, i64)> {
         let plan = &self.reference.plan;
         let lo = plan.start - plan.lead as i64 * plan.step;
-        let filled = bucket(points, lo, plan.step, &mut self.grid);
-        if filled * 2 < self.grid.len() {
+        if bucket(points, lo, plan.step, &mut self.grid) == 0 {
+            return None;
+        }
+        let central = self
+            .grid
+            .get(plan.lead..plan.lead + plan.n)
+            .map_or(0, |w| w.iter().filter(|v| !v.is_nan()).count());
+        if central * 2 < plan.n {
             return None;
         }
         fill_gaps(&mut self.grid);

@@ -141,3 +141,26 @@ fn top_k_keeps_the_best_in_order() {
     let got: Vec<usize> = top.into_sorted().into_iter().map(|(_, i, _)| i).collect();
     assert_eq!(got, vec![1, 3, 5]);
 }
+
+#[test]
+fn a_young_metric_narrows_the_window_and_the_lags() {
+    // Seventeen minutes of data, the anomaly two minutes ago.
+    let first = NOW - 17 * 60;
+    let plan = Plan::new(NOW - 120, 3600, 900, 10, NOW).clipped(first);
+    assert!(plan.start >= first && plan.start - first < plan.step);
+    assert_eq!(plan.n, 68);
+    assert_eq!((plan.lead, plan.trail), (34, 0));
+    let points = bumpy(first, NOW - 1, 10, NOW - 400, 4, 1.0);
+    let reference = Reference::new(plan, &points).unwrap();
+    let mut scorer = Scorer::new(&reference);
+    let (rf, ru) = plan.read_range();
+    // A metric with the same seventeen minutes, the bump a minute earlier.
+    let other = bumpy(first, ru, 10, NOW - 460, 5, 3.0);
+    assert!(rf < first);
+    let (r, lag) = scorer.score(&other).unwrap();
+    assert!(r > 0.9, "{r}");
+    assert_eq!(lag, -60);
+    // Data only outside the window does not count.
+    let outside = bumpy(rf, first - 60, 10, NOW, 6, 1.0);
+    assert_eq!(scorer.score(&outside), None);
+}
