@@ -397,3 +397,128 @@ async fn with_auth_nothing_is_served_without_credentials() {
     assert_eq!(h1, json!("Alarms"));
     browser.close().await.unwrap();
 }
+
+/// On a metric's page: the ranges (day, all the retention holds), zooming by dragging across
+/// the plot, and clicking a time to correlate there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plot_zooms_by_dragging_and_correlates_where_clicked() {
+    let stack = Stack::start(json!({})).await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    let page = stack.url(&format!("/metric/{ANOMALOUS}"));
+    for range in ["day", "all"] {
+        browser
+            .goto(&format!("{page}?range={range}"))
+            .await
+            .unwrap();
+        let shown = browser
+            .eval(
+                r#"return { here: document.querySelector('nav.ranges a.here')?.textContent ?? null,
+                            from: Number(document.getElementById('plot').dataset.from),
+                            until: Number(document.getElementById('plot').dataset.until) };"#,
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        let span = shown["until"].as_i64().unwrap() - shown["from"].as_i64().unwrap();
+        let want = if range == "day" {
+            86_400
+        } else {
+            86_400 + 14_400
+        };
+        assert_eq!(span, want, "{range}: {shown}");
+    }
+    browser.goto(&page).await.unwrap();
+    // Drag from a quarter to a half of the plotting area.
+    let dragged = browser
+        .eval(
+            r#"const fig = document.getElementById('plot'), svg = fig.querySelector('svg');
+               const r = svg.getBoundingClientRect(), scale = r.width / Number(fig.dataset.width);
+               const left = Number(fig.dataset.left), right = Number(fig.dataset.right);
+               const x = f => r.left + (left + f * (right - left)) * scale, y = r.top + r.height / 2;
+               svg.dispatchEvent(new MouseEvent('mousedown', { clientX: x(0.25), clientY: y, bubbles: true }));
+               svg.dispatchEvent(new MouseEvent('mousemove', { clientX: x(0.4), clientY: y, bubbles: true }));
+               window.dispatchEvent(new MouseEvent('mouseup', { clientX: x(0.5), clientY: y, bubbles: true }));
+               return { from: Number(fig.dataset.from), until: Number(fig.dataset.until) };"#,
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let zoomed = browser
+        .wait_for(
+            "the zoomed page",
+            r#"const p = new URLSearchParams(location.search);
+               const fig = document.getElementById('plot');
+               return p.get('from') && fig && fig.dataset.from === p.get('from')
+                 ? { from: Number(p.get('from')), until: Number(p.get('until')),
+                     here: document.querySelector('nav.ranges span.here')?.textContent ?? null }
+                 : null;"#,
+            Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    let (f0, u0) = (
+        dragged["from"].as_i64().unwrap(),
+        dragged["until"].as_i64().unwrap(),
+    );
+    let (f1, u1) = (
+        zoomed["from"].as_i64().unwrap(),
+        zoomed["until"].as_i64().unwrap(),
+    );
+    let quarter = f0 + (u0 - f0) / 4;
+    let half = f0 + (u0 - f0) / 2;
+    assert!(
+        (f1 - quarter).abs() <= 30 && (u1 - half).abs() <= 30,
+        "{dragged} -> {zoomed}"
+    );
+    assert!(
+        zoomed["here"].as_str().unwrap().starts_with("zoomed"),
+        "{zoomed}"
+    );
+    browser.screenshot("metric-zoomed").await.unwrap();
+    // A click (no drag) picks the anomaly's time: the correlation runs again there.
+    browser
+        .wait_for(
+            "the first correlation",
+            "return document.getElementById('correlate').dataset.state === 'done';",
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    browser
+        .eval(
+            r#"const fig = document.getElementById('plot'), svg = fig.querySelector('svg');
+               const r = svg.getBoundingClientRect(), scale = r.width / Number(fig.dataset.width);
+               const left = Number(fig.dataset.left), right = Number(fig.dataset.right);
+               const x = r.left + (left + 0.5 * (right - left)) * scale, y = r.top + r.height / 2;
+               svg.dispatchEvent(new MouseEvent('mousedown', { clientX: x, clientY: y, bubbles: true }));
+               window.dispatchEvent(new MouseEvent('mouseup', { clientX: x, clientY: y, bubbles: true }));
+               return true;"#,
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let again = browser
+        .wait_for(
+            "the correlation at the clicked time",
+            r#"const c = document.getElementById('correlate');
+               return c.dataset.state === 'done' && c.dataset.src.includes('&at=')
+                 ? { at: Number(new URLSearchParams(c.dataset.src.split('?')[1]).get('at')),
+                     label: document.getElementById('correlate-at').textContent,
+                     first: c.querySelector('ol.correlated li')?.dataset.metric ?? null }
+                 : null;"#,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let at = again["at"].as_i64().unwrap();
+    assert!(
+        (at - (f1 + u1) / 2).abs() <= 30,
+        "clicked the middle of {f1}..{u1}, got {again}"
+    );
+    assert!(
+        again["label"].as_str().unwrap().contains("clicked"),
+        "{again}"
+    );
+    browser.screenshot("metric-clicked").await.unwrap();
+    browser.close().await.unwrap();
+}
