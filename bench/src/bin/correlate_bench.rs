@@ -12,6 +12,10 @@
 //! score every lag, rank), and one search by shape over the last hour. Fails unless the
 //! follower ranks first with a lag of 180 s.
 //!
+//! The figure depends on the machine's load (printed) and on how many points the chunks
+//! overlapping the window hold: chunks span 4 hours at a 1-day ttl, so from 90 to about 330
+//! points per series at 60 s, depending on the time of day (printed).
+//!
 //! Last line: `correlate_seconds_100k_1h N` (the median run at 100k metrics).
 
 // A benchmark reports on stdout.
@@ -216,8 +220,15 @@ fn main() -> anyhow::Result<()> {
             .as_secs_f64()
     };
     println!(
-        "machine: {}, Redis {version}, step {step} s; median of {runs}: read only (baseline) {:.3} s, correlate {:.3} s",
+        "machine: {}, Redis {version}, load average {}; step {step} s, {} points per series in the chunks read; median of {runs}: read only (baseline) {:.3} s, correlate {:.3} s",
         machine(),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        ts.len(),
         med(&mut read_only),
         med(&mut whole.clone()),
     );
