@@ -131,7 +131,10 @@ fn check_accepts_a_good_config_and_names_the_path_of_each_mistake() {
             json!([{ "Webhook": { "url": "ftp://127.0.0.1:1/hook" } }]),
         ),
         "event_outputs[0].Webhook.url",
-        &["expected an http:// or https:// URL", "ftp://127.0.0.1:1/hook"],
+        &[
+            "expected an http:// or https:// URL",
+            "ftp://127.0.0.1:1/hook",
+        ],
     );
 
     // Problems with plugins and options: every one, each on its line.
