@@ -150,6 +150,18 @@ pub fn check(
     }
 }
 
+/// Checks a whole-number option against `range`: an options error, ``"`option` must be
+/// between LO and HI{unit}, got VALUE"``, unless it is within.
+pub fn check_within(
+    option: &str,
+    range: std::ops::RangeInclusive<usize>,
+    unit: &str,
+    value: usize,
+) -> Result<(), PluginError> {
+    let rule = format!("between {} and {}{unit}", range.start(), range.end());
+    check(range.contains(&value), option, &rule, value)
+}
+
 /// Tukey's k: fences at `q25 − 1.5·IQR` and `q75 + 1.5·IQR` unless configured otherwise.
 pub const DEFAULT_IQR_SCALING: f64 = 1.5;
 

@@ -177,6 +177,38 @@ macro_rules! one_metric_detector_tests {
     };
 }
 
+/// The options every held-model detector (ARTime, ContextOSE, the Ensemble:
+/// [`held`](crate::held)) refuses, each with the option its error must name.
+pub const HELD_REFUSED: &[(&str, &str)] = &[
+    (r#"{}"#, "`metric`"),
+    (r#"{"metric": "x", "probation": 3}"#, "`probation`"),
+    (r#"{"metric": "x", "threshold": 0}"#, "`threshold`"),
+    (r#"{"metric": "x", "unknown": 1}"#, "`unknown`"),
+];
+
+/// The tests of a held-model detector `$task` (a [`HeldTask`](crate::held::HeldTask)): those
+/// of [`one_metric_detector_tests!`](crate::one_metric_detector_tests) with `$options`; its
+/// options `{"metric": "x"}` give, through `$params`, its model's defaults `$model`; it
+/// refuses [`HELD_REFUSED`] and each of `$refused` (options, what the error names).
+#[macro_export]
+macro_rules! held_detector_tests {
+    ($task:ty, $options:expr, $params:expr => $model:expr, $refused:expr) => {
+        $crate::one_metric_detector_tests!($task, $options);
+
+        #[test]
+        fn the_defaults_are_the_models() {
+            $crate::testing::assert_defaults_are($params, $model);
+        }
+
+        #[test]
+        fn bad_options_are_refused() {
+            let own: &[(&str, &str)] = &$refused;
+            let all = [$crate::testing::HELD_REFUSED, own].concat();
+            $crate::testing::assert_refused::<$task>(&all);
+        }
+    };
+}
+
 /// The `(subject, state)` of the verdicts `host` recorded, sorted.
 pub fn verdict_states(host: &TestHost) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = host

@@ -66,9 +66,9 @@
 //! 67.85 (published 67.8), see `research/detection.md` and `research/nab-ports`.
 
 use am_nab_detectors::artime::{self, Artime, Params};
-use am_plugin_api::{BaseTask, Context, Init, PluginError, Verdict};
-use am_plugin_kit::check;
-use am_plugin_kit::held::{self, HeldModel};
+use am_plugin_api::{Context, PluginError, Verdict};
+use am_plugin_kit::check_within;
+use am_plugin_kit::held::{self, HeldDetector, HeldTask, Watch};
 use serde::Deserialize;
 
 /// The options of one service.
@@ -119,13 +119,7 @@ impl Options {
         held::check_series(&self.metric, self.backfill)?;
         let range =
             held::check_learning(self.probation, self.input_min, self.input_max, self.margin)?;
-        let ok = (2..=65_536).contains(&self.max_categories);
-        check(
-            ok,
-            "max_categories",
-            "between 2 and 65536",
-            self.max_categories,
-        )?;
+        check_within("max_categories", 2..=65_536, "", self.max_categories)?;
         held::check_threshold(self.threshold)?;
         Ok(Params {
             probation: self.probation,
@@ -144,40 +138,32 @@ pub fn judge(metric: &str, score: f64, value: f64, threshold: f64) -> Verdict {
     held::score_verdict(metric, value, score, threshold, &why, why_not)
 }
 
-/// The `ARTime` detector: the model lives in the instance, checked against the state's stamp.
+/// What ARTime adds to the held-model plugin glue: its options, model, outputs and verdict.
 #[derive(Debug)]
-pub struct ArTime {
-    options: Options,
-    params: Params,
-    model: HeldModel<Artime>,
-}
+pub struct Detector;
 
-impl BaseTask for ArTime {
-    type Options = Options;
+impl HeldDetector for Detector {
     const NAME: &'static str = "ARTime";
+    type Options = Options;
+    type Model = Artime;
 
-    fn new(options: Options, init: &Init<'_>) -> Result<Self, PluginError> {
-        let params = options.params()?;
-        init.debug(format!("watching `{}`", options.metric));
-        Ok(ArTime {
-            options,
-            params,
-            model: HeldModel::default(),
-        })
+    fn setup(o: &Options) -> Result<(Watch, Params), PluginError> {
+        let params = o.params()?;
+        Ok((Watch::new(&o.metric, o.backfill, o.threshold), params))
     }
 
-    fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let o = &self.options;
-        let best = self.model.learn(ctx, &o.metric, o.backfill, &self.params)?;
-        let Some((score, value)) = best else {
-            return Ok(());
-        };
-        let categories = self.model.model().map_or(0, |m| m.art.categories());
-        held::emit_score(ctx, score, o.threshold)?;
-        ctx.emit("categories", categories as f64)?;
-        ctx.verdict(judge(&o.metric, score, value, o.threshold))
+    fn emit(ctx: &Context<'_>, model: Option<&Artime>, _: &f64) -> Result<(), PluginError> {
+        let categories = model.map_or(0, |m| m.art.categories());
+        ctx.emit("categories", categories as f64)
+    }
+
+    fn judge(metric: &str, score: &f64, value: f64, threshold: f64) -> Verdict {
+        judge(metric, *score, value, threshold)
     }
 }
+
+/// The `ARTime` detector: the model lives in the instance, checked against the state's stamp.
+pub type ArTime = HeldTask<Detector>;
 
 am_plugin_api::export_plugin!(ArTime);
 

@@ -66,9 +66,9 @@
 //! 62.22 (published 62.2), see `research/detection.md` and `research/nab-ports`.
 
 use am_nab_detectors::context_ose::{self, Series, Setup};
-use am_plugin_api::{BaseTask, Context, Init, PluginError, Verdict};
-use am_plugin_kit::check;
-use am_plugin_kit::held::{self, HeldModel};
+use am_plugin_api::{Context, PluginError, Verdict};
+use am_plugin_kit::check_within;
+use am_plugin_kit::held::{self, HeldDetector, HeldTask, Watch};
 use serde::Deserialize;
 
 /// The options of one service.
@@ -118,13 +118,7 @@ impl Options {
         held::check_series(&self.metric, self.backfill)?;
         let range =
             held::check_learning(self.probation, self.input_min, self.input_max, self.margin)?;
-        let ok = (16..=10_000_000).contains(&self.max_contexts);
-        check(
-            ok,
-            "max_contexts",
-            "between 16 and 10000000",
-            self.max_contexts,
-        )?;
+        check_within("max_contexts", 16..=10_000_000, "", self.max_contexts)?;
         held::check_threshold(self.threshold)?;
         Ok(Setup {
             probation: self.probation,
@@ -143,41 +137,34 @@ pub fn judge(metric: &str, score: f64, value: f64, threshold: f64) -> Verdict {
     held::score_verdict(metric, value, score, threshold, &why, why_not)
 }
 
+/// What ContextOSE adds to the held-model plugin glue: its options, model, outputs and
+/// verdict.
+#[derive(Debug)]
+pub struct Detector;
+
+impl HeldDetector for Detector {
+    const NAME: &'static str = "ContextOSE";
+    type Options = Options;
+    type Model = Series;
+
+    fn setup(o: &Options) -> Result<(Watch, Setup), PluginError> {
+        let setup = o.setup()?;
+        Ok((Watch::new(&o.metric, o.backfill, o.threshold), setup))
+    }
+
+    fn emit(ctx: &Context<'_>, model: Option<&Series>, _: &f64) -> Result<(), PluginError> {
+        let contexts = model.map_or(0, Series::contexts);
+        ctx.emit("contexts", contexts as f64)
+    }
+
+    fn judge(metric: &str, score: &f64, value: f64, threshold: f64) -> Verdict {
+        judge(metric, *score, value, threshold)
+    }
+}
+
 /// The `ContextOSE` detector: the model lives in the instance, checked against the state's
 /// stamp.
-#[derive(Debug)]
-pub struct ContextOse {
-    options: Options,
-    setup: Setup,
-    model: HeldModel<Series>,
-}
-
-impl BaseTask for ContextOse {
-    type Options = Options;
-    const NAME: &'static str = "ContextOSE";
-
-    fn new(options: Options, init: &Init<'_>) -> Result<Self, PluginError> {
-        let setup = options.setup()?;
-        init.debug(format!("watching `{}`", options.metric));
-        Ok(ContextOse {
-            options,
-            setup,
-            model: HeldModel::default(),
-        })
-    }
-
-    fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let o = &self.options;
-        let best = self.model.learn(ctx, &o.metric, o.backfill, &self.setup)?;
-        let Some((score, value)) = best else {
-            return Ok(());
-        };
-        let contexts = self.model.model().map_or(0, Series::contexts);
-        held::emit_score(ctx, score, o.threshold)?;
-        ctx.emit("contexts", contexts as f64)?;
-        ctx.verdict(judge(&o.metric, score, value, o.threshold))
-    }
-}
+pub type ContextOse = HeldTask<Detector>;
 
 am_plugin_api::export_plugin!(ContextOse);
 

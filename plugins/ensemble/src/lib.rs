@@ -60,9 +60,9 @@
 
 use am_nab_detectors::ensemble::{Ensemble, MEMBERS, Output, Params};
 use am_nab_detectors::{artime, context_ose, novelty};
-use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
-use am_plugin_kit::check;
-use am_plugin_kit::held::{self, HeldModel};
+use am_plugin_api::{Context, PluginError, Severity, Verdict};
+use am_plugin_kit::held::{self, HeldDetector, HeldTask, Watch};
+use am_plugin_kit::{check, check_within};
 use serde::Deserialize;
 
 /// The options of one service.
@@ -140,20 +140,8 @@ impl Options {
             check(points <= 100_000, name, "at most 100000 points", points)?;
         }
         held::check_threshold(self.threshold)?;
-        let ok = (2..=65_536).contains(&self.max_categories);
-        check(
-            ok,
-            "max_categories",
-            "between 2 and 65536",
-            self.max_categories,
-        )?;
-        let ok = (16..=10_000_000).contains(&self.max_contexts);
-        check(
-            ok,
-            "max_contexts",
-            "between 16 and 10000000",
-            self.max_contexts,
-        )?;
+        check_within("max_categories", 2..=65_536, "", self.max_categories)?;
+        check_within("max_contexts", 16..=10_000_000, "", self.max_contexts)?;
         Ok(Params {
             novelty: novelty::Params::default(),
             artime: artime::Params {
@@ -201,42 +189,37 @@ pub fn judge(metric: &str, out: &Output, value: f64, threshold: f64) -> Verdict 
         .value("anomaly_score", out.score)
 }
 
-/// The `Ensemble` detector: the models live in the instance, checked against the state's
-/// stamp.
+/// What the ensemble adds to the held-model plugin glue: its options, models, outputs and
+/// verdict.
 #[derive(Debug)]
-pub struct EnsembleTask {
-    options: Options,
-    params: Params,
-    model: HeldModel<Ensemble>,
-}
+pub struct Detector;
 
-impl BaseTask for EnsembleTask {
-    type Options = Options;
+impl HeldDetector for Detector {
     const NAME: &'static str = "Ensemble";
+    type Options = Options;
+    type Model = Ensemble;
 
-    fn new(options: Options, init: &Init<'_>) -> Result<Self, PluginError> {
-        let params = options.params()?;
-        init.debug(format!("watching `{}`", options.metric));
-        Ok(EnsembleTask {
-            options,
-            params,
-            model: HeldModel::default(),
-        })
+    fn setup(o: &Options) -> Result<(Watch, Params), PluginError> {
+        let params = o.params()?;
+        Ok((Watch::new(&o.metric, o.backfill, o.threshold), params))
     }
 
-    fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let o = &self.options;
-        let best = self.model.learn(ctx, &o.metric, o.backfill, &self.params)?;
-        let Some((out, value)) = best else {
-            return Ok(());
-        };
-        held::emit_score(ctx, out.score, o.threshold)?;
+    /// Each member's own score.
+    fn emit(ctx: &Context<'_>, _: Option<&Ensemble>, out: &Output) -> Result<(), PluginError> {
         for (m, s) in MEMBERS.iter().zip(&out.members) {
             ctx.emit(m, *s)?;
         }
-        ctx.verdict(judge(&o.metric, &out, value, o.threshold))
+        Ok(())
+    }
+
+    fn judge(metric: &str, out: &Output, value: f64, threshold: f64) -> Verdict {
+        judge(metric, out, value, threshold)
     }
 }
+
+/// The `Ensemble` detector: the models live in the instance, checked against the state's
+/// stamp.
+pub type EnsembleTask = HeldTask<Detector>;
 
 am_plugin_api::export_plugin!(EnsembleTask);
 

@@ -115,8 +115,8 @@
 use am_nab_detectors::SeriesModel;
 use am_nab_detectors::novelty::{Model, Output, Params};
 use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
-use am_plugin_kit::check;
 use am_plugin_kit::held::{STAMP, check_series, stamp};
+use am_plugin_kit::{check, check_within};
 use serde::Deserialize;
 
 pub mod codec;
@@ -201,10 +201,7 @@ impl Options {
     pub fn params(&self) -> Result<Params, PluginError> {
         let o = self;
         check_series(&o.metric, o.backfill)?;
-        let points = |range: std::ops::RangeInclusive<usize>, name, value: usize| {
-            let rule = format!("between {} and {} points", range.start(), range.end());
-            check(range.contains(&value), name, &rule, value)
-        };
+        let points = |range, name, value| check_within(name, range, " points", value);
         points(2..=256, "window", o.window)?;
         points(1..=64, "stride", o.stride)?;
         points(10..=100_000, "history", o.history)?;
@@ -215,12 +212,7 @@ impl Options {
             "at least 2 · window · stride points",
             o.history,
         )?;
-        check(
-            (1..=16).contains(&o.neighbours),
-            "neighbours",
-            "between 1 and 16",
-            o.neighbours,
-        )?;
+        check_within("neighbours", 1..=16, "", o.neighbours)?;
         points(10..=100_000, "score_history", o.score_history)?;
         points(0..=100_000, "rate_window", o.rate_window)?;
         points(0..=100_000, "settle", o.settle)?;
