@@ -220,6 +220,13 @@ pub fn verdict_states(host: &TestHost) -> Vec<(String, String)> {
     v
 }
 
+/// A benchmark's `[SERIES] [TICKS]` arguments, each its default when absent or not a number.
+pub fn bench_args(series: usize, ticks: usize) -> (usize, usize) {
+    let mut args = std::env::args().skip(1);
+    let mut next = |default| args.next().and_then(|a| a.parse().ok()).unwrap_or(default);
+    (next(series), next(ticks))
+}
+
 /// The median of `values` (the upper one of an even count; NaN when empty): for benchmarks.
 pub fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
