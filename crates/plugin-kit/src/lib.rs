@@ -5,10 +5,11 @@
 //! verdicts on it. For any plugin: [`SeverityWord`] (a severity option) and [`bytes`]
 //! (varints and FNV-1a for compact state and sharding). For the plugins of the models in `am-nab-detectors` (Novelty, ARTime,
 //! ContextOSE, Ensemble): [`held`], a model of one metric held in the plugin instance and
-//! the options they share.
+//! the options they share, and [`series_options!`] to declare their options.
 
 pub mod bytes;
 pub mod held;
+pub mod options;
 pub mod seasonal;
 #[cfg(feature = "testing")]
 pub mod testing;

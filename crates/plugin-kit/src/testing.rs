@@ -104,6 +104,21 @@ pub fn assert_refused<T: BaseTask>(options: &[(&str, &str)]) {
     }
 }
 
+/// Asserts that plugin `T` refuses `{"metric": "x"}` with each option of `bad` (a JSON
+/// object) added at its value there, naming that option.
+pub fn assert_each_refused<T: BaseTask>(bad: &str) {
+    let bad: serde_json::Map<String, serde_json::Value> = serde_json::from_str(bad).unwrap();
+    let cases: Vec<(String, String)> = bad
+        .into_iter()
+        .map(|(option, value)| {
+            let options = serde_json::json!({"metric": "x", &option: value});
+            (options.to_string(), format!("`{option}`"))
+        })
+        .collect();
+    let cases: Vec<(&str, &str)> = cases.iter().map(|(o, n)| (&o[..], &n[..])).collect();
+    assert_refused::<T>(&cases);
+}
+
 /// Asserts that the options `{"metric": "x"}`, through `params`, give `model`: the plugin's
 /// defaults are its model's.
 pub fn assert_defaults_are<O: DeserializeOwned, P: PartialEq + std::fmt::Debug>(

@@ -69,47 +69,24 @@ use am_nab_detectors::artime::{self, Artime, Params};
 use am_plugin_api::{Context, PluginError, Verdict};
 use am_plugin_kit::check_within;
 use am_plugin_kit::held::{self, HeldDetector, HeldTask, Watch};
-use serde::Deserialize;
 
-/// The options of one service.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Options {
-    /// The metric to watch, by its exact name. Required.
-    pub metric: String,
-    /// Points of the probationary period: learned before any score; sets the downsampling
-    /// step (`probation / 104`, at least 1). Default 750.
-    pub probation: usize,
-    /// Lowest value of the series' range, when known (with `input_max`).
-    pub input_min: Option<f64>,
-    /// Highest value of the series' range, when known (with `input_min`).
-    pub input_max: Option<f64>,
-    /// Without a known range: share of the probationary period's range added on each side.
-    /// Default 0.3.
-    pub margin: f64,
-    /// Most ART categories kept per series. Default 1024.
-    pub max_categories: usize,
-    /// Anomaly score at or above which a point is a detection. Default 0.34.
-    pub threshold: f64,
-    /// On the first run (or a lost model), how far back to learn from, in seconds.
-    /// Default 604800.
-    pub backfill: i64,
-}
-
-impl Default for Options {
-    /// Every option at its default; `metric` empty (it must be given).
-    fn default() -> Self {
-        let p = Params::default();
-        Options {
-            metric: String::new(),
-            probation: p.probation,
-            input_min: None,
-            input_max: None,
-            margin: p.margin,
-            max_categories: p.max_categories,
-            threshold: artime::THRESHOLD,
-            backfill: 7 * 86400,
-        }
+am_plugin_kit::series_options! {
+    /// The options of one service.
+    pub struct Options(p = Params::default()) {
+        /// Points of the probationary period: learned before any score; sets the downsampling
+        /// step (`probation / 104`, at least 1). Default 750.
+        pub probation: usize,
+        /// Lowest value of the series' range, when known (with `input_max`).
+        pub input_min: Option<f64> = None,
+        /// Highest value of the series' range, when known (with `input_min`).
+        pub input_max: Option<f64> = None,
+        /// Without a known range: share of the probationary period's range added on each side.
+        /// Default 0.3.
+        pub margin: f64,
+        /// Most ART categories kept per series. Default 1024.
+        pub max_categories: usize,
+        /// Anomaly score at or above which a point is a detection. Default 0.34.
+        pub threshold: f64 = artime::THRESHOLD,
     }
 }
 

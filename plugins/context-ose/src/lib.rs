@@ -69,46 +69,23 @@ use am_nab_detectors::context_ose::{self, Series, Setup};
 use am_plugin_api::{Context, PluginError, Verdict};
 use am_plugin_kit::check_within;
 use am_plugin_kit::held::{self, HeldDetector, HeldTask, Watch};
-use serde::Deserialize;
 
-/// The options of one service.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Options {
-    /// The metric to watch, by its exact name. Required.
-    pub metric: String,
-    /// NAB's probationary period: scores are held for `probation / 5` points after a high
-    /// one; without a known range, the points the range is learned from. Default 750.
-    pub probation: usize,
-    /// Lowest value of the series' range, when known (with `input_max`).
-    pub input_min: Option<f64>,
-    /// Highest value of the series' range, when known (with `input_min`).
-    pub input_max: Option<f64>,
-    /// Without a known range: share of the learned range added on each side. Default 0.3.
-    pub margin: f64,
-    /// Most contexts kept per series (at the cap no new one is made). Default 50000.
-    pub max_contexts: usize,
-    /// Anomaly score at or above which a point is a detection. Default 0.7.
-    pub threshold: f64,
-    /// On the first run (or a lost model), how far back to learn from, in seconds.
-    /// Default 604800.
-    pub backfill: i64,
-}
-
-impl Default for Options {
-    /// Every option at its default; `metric` empty (it must be given).
-    fn default() -> Self {
-        let setup = Setup::default();
-        Options {
-            metric: String::new(),
-            probation: setup.probation,
-            input_min: None,
-            input_max: None,
-            margin: setup.margin,
-            max_contexts: setup.max_contexts,
-            threshold: context_ose::THRESHOLD,
-            backfill: 7 * 86400,
-        }
+am_plugin_kit::series_options! {
+    /// The options of one service.
+    pub struct Options(p = Setup::default()) {
+        /// NAB's probationary period: scores are held for `probation / 5` points after a high
+        /// one; without a known range, the points the range is learned from. Default 750.
+        pub probation: usize,
+        /// Lowest value of the series' range, when known (with `input_max`).
+        pub input_min: Option<f64> = None,
+        /// Highest value of the series' range, when known (with `input_min`).
+        pub input_max: Option<f64> = None,
+        /// Without a known range: share of the learned range added on each side. Default 0.3.
+        pub margin: f64,
+        /// Most contexts kept per series (at the cap no new one is made). Default 50000.
+        pub max_contexts: usize,
+        /// Anomaly score at or above which a point is a detection. Default 0.7.
+        pub threshold: f64 = context_ose::THRESHOLD,
     }
 }
 

@@ -63,62 +63,34 @@ use am_nab_detectors::{artime, context_ose, novelty};
 use am_plugin_api::{Context, PluginError, Severity, Verdict};
 use am_plugin_kit::held::{self, HeldDetector, HeldTask, Watch};
 use am_plugin_kit::{check, check_within};
-use serde::Deserialize;
 
-/// The options of one service.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Options {
-    /// The metric to watch, by its exact name. Required.
-    pub metric: String,
-    /// ARTime's and ContextOSE's probationary period, in points. Default 750.
-    pub probation: usize,
-    /// Lowest value of the series' range, when known (with `input_max`).
-    pub input_min: Option<f64>,
-    /// Highest value of the series' range, when known (with `input_min`).
-    pub input_max: Option<f64>,
-    /// Without a known range: share of the learned range added on each side. Default 0.3.
-    pub margin: f64,
-    /// Detection thresholds of Novelty, ARTime and ContextOSE. Default [0.25, 0.34, 0.70].
-    pub thresholds: [f64; 3],
-    /// Points within which a second member's detection confirms one. Default 100.
-    pub confirm: u64,
-    /// Points after an alert during which no other is raised (and after a lone detection
-    /// during which no other lone one scores). Default 100.
-    pub quiet: u64,
-    /// Whether a detection no other member confirms scores, in [0.25, 0.5) (below every
-    /// alert). Default true.
-    pub lone: bool,
-    /// `anomaly_score` at or above which a point is flagged. Default 0.5.
-    pub threshold: f64,
-    /// ARTime's category cap. Default 1024.
-    pub max_categories: usize,
-    /// ContextOSE's context cap. Default 50000.
-    pub max_contexts: usize,
-    /// On the first run (or a lost model), how far back to learn from, in seconds.
-    /// Default 604800.
-    pub backfill: i64,
-}
-
-impl Default for Options {
-    /// Every option at its default; `metric` empty (it must be given).
-    fn default() -> Self {
-        let p = Params::default();
-        Options {
-            metric: String::new(),
-            probation: p.artime.probation,
-            input_min: None,
-            input_max: None,
-            margin: p.artime.margin,
-            thresholds: p.thresholds,
-            confirm: p.confirm,
-            quiet: p.quiet,
-            lone: p.lone,
-            threshold: 0.5,
-            max_categories: p.artime.max_categories,
-            max_contexts: p.cad.max_contexts,
-            backfill: 7 * 86400,
-        }
+am_plugin_kit::series_options! {
+    /// The options of one service.
+    pub struct Options(p = Params::default()) {
+        /// ARTime's and ContextOSE's probationary period, in points. Default 750.
+        pub probation: usize = p.artime.probation,
+        /// Lowest value of the series' range, when known (with `input_max`).
+        pub input_min: Option<f64> = None,
+        /// Highest value of the series' range, when known (with `input_min`).
+        pub input_max: Option<f64> = None,
+        /// Without a known range: share of the learned range added on each side. Default 0.3.
+        pub margin: f64 = p.artime.margin,
+        /// Detection thresholds of Novelty, ARTime and ContextOSE. Default [0.25, 0.34, 0.70].
+        pub thresholds: [f64; 3],
+        /// Points within which a second member's detection confirms one. Default 100.
+        pub confirm: u64,
+        /// Points after an alert during which no other is raised (and after a lone detection
+        /// during which no other lone one scores). Default 100.
+        pub quiet: u64,
+        /// Whether a detection no other member confirms scores, in [0.25, 0.5) (below every
+        /// alert). Default true.
+        pub lone: bool,
+        /// `anomaly_score` at or above which a point is flagged. Default 0.5.
+        pub threshold: f64 = 0.5,
+        /// ARTime's category cap. Default 1024.
+        pub max_categories: usize = p.artime.max_categories,
+        /// ContextOSE's context cap. Default 50000.
+        pub max_contexts: usize = p.cad.max_contexts,
     }
 }
 
