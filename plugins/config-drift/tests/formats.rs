@@ -15,9 +15,9 @@ use serde_json::json;
 struct Case {
     /// The format's name, also the node files' extension.
     format: &'static str,
-    /// The node's file: its name, its `threads`, whether it has the `cache` section, and
-    /// how it writes the `ttl` of 300.
-    node: fn(name: &str, threads: u32, cache: bool, ttl: &str) -> String,
+    /// The node's file: its name, its `threads`, and when it has the `cache` section, how
+    /// that writes its `ttl` of 300.
+    node: fn(name: &str, threads: u32, cache_ttl: Option<&str>) -> String,
     /// The running configuration's format and text, given its `threads`.
     runtime: (&'static str, fn(threads: u32) -> String),
     /// How the format shows `threads` and the missing section in a reason.
@@ -27,7 +27,7 @@ struct Case {
 impl Case {
     fn new(
         format: &'static str,
-        node: fn(&str, u32, bool, &str) -> String,
+        node: fn(&str, u32, Option<&str>) -> String,
         runtime: (&'static str, fn(u32) -> String),
         missing_keys: usize,
     ) -> Self {
@@ -40,9 +40,9 @@ impl Case {
     }
 }
 
-fn ini(name: &str, threads: u32, cache: bool, ttl: &str) -> String {
-    let cache = cache
-        .then(|| format!("[cache]\nsize = 128M\nttl = {ttl}\n\n"))
+fn ini(name: &str, threads: u32, cache_ttl: Option<&str>) -> String {
+    let cache = cache_ttl
+        .map(|ttl| format!("[cache]\nsize = 128M\nttl = {ttl}\n\n"))
         .unwrap_or_default();
     format!(
         "; app.ini\n[server]\nname = {name}\nport = 8080\nthreads = {threads}\n\n{cache}\
@@ -50,9 +50,9 @@ fn ini(name: &str, threads: u32, cache: bool, ttl: &str) -> String {
     )
 }
 
-fn json(name: &str, threads: u32, cache: bool, ttl: &str) -> String {
-    let cache = cache
-        .then(|| format!(r#""cache": {{"size": 134217728, "ttl": {ttl}}},"#))
+fn json(name: &str, threads: u32, cache_ttl: Option<&str>) -> String {
+    let cache = cache_ttl
+        .map(|ttl| format!(r#""cache": {{"size": 134217728, "ttl": {ttl}}},"#))
         .unwrap_or_default();
     format!(
         r#"{{"server": {{"name": "{name}", "port": 8080, "threads": {threads}}}, {cache}
@@ -60,9 +60,9 @@ fn json(name: &str, threads: u32, cache: bool, ttl: &str) -> String {
     )
 }
 
-fn yaml(name: &str, threads: u32, cache: bool, ttl: &str) -> String {
-    let cache = cache
-        .then(|| format!("cache:\n  size: 134217728\n  ttl: {ttl}\n"))
+fn yaml(name: &str, threads: u32, cache_ttl: Option<&str>) -> String {
+    let cache = cache_ttl
+        .map(|ttl| format!("cache:\n  size: 134217728\n  ttl: {ttl}\n"))
         .unwrap_or_default();
     format!(
         "server:\n  name: {name}\n  port: 8080\n  threads: {threads}\n{cache}\
@@ -70,9 +70,9 @@ fn yaml(name: &str, threads: u32, cache: bool, ttl: &str) -> String {
     )
 }
 
-fn properties(name: &str, threads: u32, cache: bool, ttl: &str) -> String {
-    let cache = cache
-        .then(|| format!("cache.size=128M\ncache.ttl={ttl}\n"))
+fn properties(name: &str, threads: u32, cache_ttl: Option<&str>) -> String {
+    let cache = cache_ttl
+        .map(|ttl| format!("cache.size=128M\ncache.ttl={ttl}\n"))
         .unwrap_or_default();
     format!(
         "# app.properties\nserver.name={name}\nserver.port=8080\nserver.threads={threads}\n\
@@ -98,7 +98,8 @@ fn three_drifted(case: &Case, ttl_of_node1: &str) {
     {
         let threads = if *name == "node2" { 8 } else { 4 };
         let ttl = if index == 0 { ttl_of_node1 } else { "300" };
-        let text = (case.node)(name, threads, *name != "node4", ttl);
+        let cache_ttl = (*name != "node4").then_some(ttl);
+        let text = (case.node)(name, threads, cache_ttl);
         fleet.write(&format!("nodes/{name}.{}", case.format), text);
         let running = if *name == "node3" { 16 } else { threads };
         fleet.write(&format!("running/{name}.txt"), runtime(running));
