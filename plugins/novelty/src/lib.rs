@@ -142,9 +142,11 @@ am_plugin_kit::series_options! {
         pub threshold: f64,
         /// Points over which earlier detections count against a new candidate. Default 4000.
         pub rate_window: usize,
-        /// Score taken off a candidate per detection in the last `rate_window` points. Default 0.03.
+        /// Score taken off a candidate per detection in the last `rate_window` points.
+        /// Default 0.03.
         pub rate_penalty: f64,
-        /// Score (after the rate penalty) at or above which a candidate is a detection. Default 0.25.
+        /// Score (after the rate penalty) at or above which a candidate is a detection.
+        /// Default 0.25.
         pub min_score: f64,
         /// Distances computed at the start of a series (while its history is short, so every
         /// window looks new) that are kept out of the baseline. Default 300.
