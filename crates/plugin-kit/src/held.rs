@@ -9,9 +9,10 @@
 //! same everywhere.
 
 use am_nab_detectors::SeriesModel;
-use am_plugin_api::{Context, PluginError, Severity, Verdict};
+use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
+use serde::de::DeserializeOwned;
 
-use crate::check;
+use crate::{check, check_within};
 
 /// State key of the stamp.
 pub const STAMP: &str = "stamp";
@@ -111,6 +112,98 @@ impl<M: SeriesModel> HeldModel<M> {
     }
 }
 
+/// What a held-model detector watches, from its options: the metric, how far back a new
+/// model learns from and the `anomaly_score` that flags a detection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    /// The metric, by exact name.
+    pub metric: String,
+    /// On the first run (or a lost model), how far back to learn from, in seconds.
+    pub backfill: i64,
+    /// `anomaly_score` at or above which a point is a detection.
+    pub threshold: f64,
+}
+
+impl Watch {
+    /// What `metric` is watched with.
+    pub fn new(metric: &str, backfill: i64, threshold: f64) -> Self {
+        Watch {
+            metric: metric.to_owned(),
+            backfill,
+            threshold,
+        }
+    }
+}
+
+/// What a held-model detector (ARTime, ContextOSE, the Ensemble) adds to the plugin glue
+/// they share, [`HeldTask`]: its options, its model, its extra outputs and its verdict.
+pub trait HeldDetector: Send + 'static {
+    /// The plugin's name ([`BaseTask::NAME`]).
+    const NAME: &'static str;
+    /// The options of one service.
+    type Options: DeserializeOwned;
+    /// The model of the series, held in the instance.
+    type Model: SeriesModel<Params: Send + std::fmt::Debug> + Send + std::fmt::Debug;
+
+    /// Checks the options: what is watched, and the model's parameters.
+    fn setup(
+        options: &Self::Options,
+    ) -> Result<(Watch, <Self::Model as SeriesModel>::Params), PluginError>;
+
+    /// Writes the tick's fields besides `anomaly_score` and `flag`, for the output `out` of
+    /// its best point (`model`: the model held after learning it).
+    fn emit(
+        ctx: &Context<'_>,
+        model: Option<&Self::Model>,
+        out: &<Self::Model as SeriesModel>::Output,
+    ) -> Result<(), PluginError>;
+
+    /// The verdict on the tick's best point, of value `value` and output `out`.
+    fn judge(
+        metric: &str,
+        out: &<Self::Model as SeriesModel>::Output,
+        value: f64,
+        threshold: f64,
+    ) -> Verdict;
+}
+
+/// A held-model detector as a plugin: per tick, its model learns the new points
+/// ([`HeldModel::learn`]); the best one's `anomaly_score` and `flag` ([`emit_score`]), the
+/// detector's own fields and its verdict are written. A tick without a new point writes and
+/// judges nothing.
+#[derive(Debug)]
+pub struct HeldTask<D: HeldDetector> {
+    watch: Watch,
+    params: <D::Model as SeriesModel>::Params,
+    model: HeldModel<D::Model>,
+}
+
+impl<D: HeldDetector> BaseTask for HeldTask<D> {
+    type Options = D::Options;
+    const NAME: &'static str = D::NAME;
+
+    fn new(options: D::Options, init: &Init<'_>) -> Result<Self, PluginError> {
+        let (watch, params) = D::setup(&options)?;
+        init.debug(format!("watching `{}`", watch.metric));
+        Ok(HeldTask {
+            watch,
+            params,
+            model: HeldModel::default(),
+        })
+    }
+
+    fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
+        let w = &self.watch;
+        let best = self.model.learn(ctx, &w.metric, w.backfill, &self.params)?;
+        let Some((out, value)) = best else {
+            return Ok(());
+        };
+        emit_score(ctx, D::Model::score(&out), w.threshold)?;
+        D::emit(ctx, self.model.model(), &out)?;
+        ctx.verdict(D::judge(&w.metric, &out, value, w.threshold))
+    }
+}
+
 /// Writes `anomaly_score` and `flag` (1 when `score ≥ threshold`, else 0); whether flagged.
 pub fn emit_score(ctx: &Context<'_>, score: f64, threshold: f64) -> Result<bool, PluginError> {
     let flag = score >= threshold;
@@ -167,8 +260,7 @@ pub fn check_learning(
     input_max: Option<f64>,
     margin: f64,
 ) -> Result<Option<(f64, f64)>, PluginError> {
-    let ok = (16..=1_000_000).contains(&probation);
-    check(ok, "probation", "between 16 and 1000000 points", probation)?;
+    check_within("probation", 16..=1_000_000, " points", probation)?;
     let range = match (input_min, input_max) {
         (Some(lo), Some(hi)) if !(lo.is_finite() && hi.is_finite() && lo <= hi) => {
             return Err(PluginError::options(format!(

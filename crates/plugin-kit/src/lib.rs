@@ -5,10 +5,11 @@
 //! verdicts on it. For any plugin: [`SeverityWord`] (a severity option) and [`bytes`]
 //! (varints and FNV-1a for compact state and sharding). For the plugins of the models in `am-nab-detectors` (Novelty, ARTime,
 //! ContextOSE, Ensemble): [`held`], a model of one metric held in the plugin instance and
-//! the options they share.
+//! the options they share, and [`series_options!`] to declare their options.
 
 pub mod bytes;
 pub mod held;
+pub mod options;
 pub mod seasonal;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -148,6 +149,18 @@ pub fn check(
             "`{option}` must be {rule}, got {value}"
         )))
     }
+}
+
+/// Checks a whole-number option against `range`: an options error, ``"`option` must be
+/// between LO and HI{unit}, got VALUE"``, unless it is within.
+pub fn check_within(
+    option: &str,
+    range: std::ops::RangeInclusive<usize>,
+    unit: &str,
+    value: usize,
+) -> Result<(), PluginError> {
+    let rule = format!("between {} and {}{unit}", range.start(), range.end());
+    check(range.contains(&value), option, &rule, value)
 }
 
 /// Tukey's k: fences at `q25 − 1.5·IQR` and `q75 + 1.5·IQR` unless configured otherwise.

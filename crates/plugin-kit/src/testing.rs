@@ -104,6 +104,21 @@ pub fn assert_refused<T: BaseTask>(options: &[(&str, &str)]) {
     }
 }
 
+/// Asserts that plugin `T` refuses `{"metric": "x"}` with each option of `bad` (a JSON
+/// object) added at its value there, naming that option.
+pub fn assert_each_refused<T: BaseTask>(bad: &str) {
+    let bad: serde_json::Map<String, serde_json::Value> = serde_json::from_str(bad).unwrap();
+    let cases: Vec<(String, String)> = bad
+        .into_iter()
+        .map(|(option, value)| {
+            let options = serde_json::json!({"metric": "x", &option: value});
+            (options.to_string(), format!("`{option}`"))
+        })
+        .collect();
+    let cases: Vec<(&str, &str)> = cases.iter().map(|(o, n)| (&o[..], &n[..])).collect();
+    assert_refused::<T>(&cases);
+}
+
 /// Asserts that the options `{"metric": "x"}`, through `params`, give `model`: the plugin's
 /// defaults are its model's.
 pub fn assert_defaults_are<O: DeserializeOwned, P: PartialEq + std::fmt::Debug>(
@@ -177,6 +192,38 @@ macro_rules! one_metric_detector_tests {
     };
 }
 
+/// The options every held-model detector (ARTime, ContextOSE, the Ensemble:
+/// [`held`](crate::held)) refuses, each with the option its error must name.
+pub const HELD_REFUSED: &[(&str, &str)] = &[
+    (r#"{}"#, "`metric`"),
+    (r#"{"metric": "x", "probation": 3}"#, "`probation`"),
+    (r#"{"metric": "x", "threshold": 0}"#, "`threshold`"),
+    (r#"{"metric": "x", "unknown": 1}"#, "`unknown`"),
+];
+
+/// The tests of a held-model detector `$task` (a [`HeldTask`](crate::held::HeldTask)): those
+/// of [`one_metric_detector_tests!`](crate::one_metric_detector_tests) with `$options`; its
+/// options `{"metric": "x"}` give, through `$params`, its model's defaults `$model`; it
+/// refuses [`HELD_REFUSED`] and each of `$refused` (options, what the error names).
+#[macro_export]
+macro_rules! held_detector_tests {
+    ($task:ty, $options:expr, $params:expr => $model:expr, $refused:expr) => {
+        $crate::one_metric_detector_tests!($task, $options);
+
+        #[test]
+        fn the_defaults_are_the_models() {
+            $crate::testing::assert_defaults_are($params, $model);
+        }
+
+        #[test]
+        fn bad_options_are_refused() {
+            let own: &[(&str, &str)] = &$refused;
+            let all = [$crate::testing::HELD_REFUSED, own].concat();
+            $crate::testing::assert_refused::<$task>(&all);
+        }
+    };
+}
+
 /// The `(subject, state)` of the verdicts `host` recorded, sorted.
 pub fn verdict_states(host: &TestHost) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = host
@@ -186,6 +233,13 @@ pub fn verdict_states(host: &TestHost) -> Vec<(String, String)> {
         .collect();
     v.sort();
     v
+}
+
+/// A benchmark's `[SERIES] [TICKS]` arguments, each its default when absent or not a number.
+pub fn bench_args(series: usize, ticks: usize) -> (usize, usize) {
+    let mut args = std::env::args().skip(1);
+    let mut next = |default| args.next().and_then(|a| a.parse().ok()).unwrap_or(default);
+    (next(series), next(ticks))
 }
 
 /// The median of `values` (the upper one of an even count; NaN when empty): for benchmarks.

@@ -66,50 +66,27 @@
 //! 67.85 (published 67.8), see `research/detection.md` and `research/nab-ports`.
 
 use am_nab_detectors::artime::{self, Artime, Params};
-use am_plugin_api::{BaseTask, Context, Init, PluginError, Verdict};
-use am_plugin_kit::check;
-use am_plugin_kit::held::{self, HeldModel};
-use serde::Deserialize;
+use am_plugin_api::{Context, PluginError, Verdict};
+use am_plugin_kit::check_within;
+use am_plugin_kit::held::{self, HeldDetector, HeldTask, Watch};
 
-/// The options of one service.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Options {
-    /// The metric to watch, by its exact name. Required.
-    pub metric: String,
-    /// Points of the probationary period: learned before any score; sets the downsampling
-    /// step (`probation / 104`, at least 1). Default 750.
-    pub probation: usize,
-    /// Lowest value of the series' range, when known (with `input_max`).
-    pub input_min: Option<f64>,
-    /// Highest value of the series' range, when known (with `input_min`).
-    pub input_max: Option<f64>,
-    /// Without a known range: share of the probationary period's range added on each side.
-    /// Default 0.3.
-    pub margin: f64,
-    /// Most ART categories kept per series. Default 1024.
-    pub max_categories: usize,
-    /// Anomaly score at or above which a point is a detection. Default 0.34.
-    pub threshold: f64,
-    /// On the first run (or a lost model), how far back to learn from, in seconds.
-    /// Default 604800.
-    pub backfill: i64,
-}
-
-impl Default for Options {
-    /// Every option at its default; `metric` empty (it must be given).
-    fn default() -> Self {
-        let p = Params::default();
-        Options {
-            metric: String::new(),
-            probation: p.probation,
-            input_min: None,
-            input_max: None,
-            margin: p.margin,
-            max_categories: p.max_categories,
-            threshold: artime::THRESHOLD,
-            backfill: 7 * 86400,
-        }
+am_plugin_kit::series_options! {
+    /// The options of one service.
+    pub struct Options(p = Params::default()) {
+        /// Points of the probationary period: learned before any score; sets the downsampling
+        /// step (`probation / 104`, at least 1). Default 750.
+        pub probation: usize,
+        /// Lowest value of the series' range, when known (with `input_max`).
+        pub input_min: Option<f64> = None,
+        /// Highest value of the series' range, when known (with `input_min`).
+        pub input_max: Option<f64> = None,
+        /// Without a known range: share of the probationary period's range added on each side.
+        /// Default 0.3.
+        pub margin: f64,
+        /// Most ART categories kept per series. Default 1024.
+        pub max_categories: usize,
+        /// Anomaly score at or above which a point is a detection. Default 0.34.
+        pub threshold: f64 = artime::THRESHOLD,
     }
 }
 
@@ -119,13 +96,7 @@ impl Options {
         held::check_series(&self.metric, self.backfill)?;
         let range =
             held::check_learning(self.probation, self.input_min, self.input_max, self.margin)?;
-        let ok = (2..=65_536).contains(&self.max_categories);
-        check(
-            ok,
-            "max_categories",
-            "between 2 and 65536",
-            self.max_categories,
-        )?;
+        check_within("max_categories", 2..=65_536, "", self.max_categories)?;
         held::check_threshold(self.threshold)?;
         Ok(Params {
             probation: self.probation,
@@ -144,40 +115,32 @@ pub fn judge(metric: &str, score: f64, value: f64, threshold: f64) -> Verdict {
     held::score_verdict(metric, value, score, threshold, &why, why_not)
 }
 
-/// The `ARTime` detector: the model lives in the instance, checked against the state's stamp.
+/// What ARTime adds to the held-model plugin glue: its options, model, outputs and verdict.
 #[derive(Debug)]
-pub struct ArTime {
-    options: Options,
-    params: Params,
-    model: HeldModel<Artime>,
-}
+pub struct Detector;
 
-impl BaseTask for ArTime {
-    type Options = Options;
+impl HeldDetector for Detector {
     const NAME: &'static str = "ARTime";
+    type Options = Options;
+    type Model = Artime;
 
-    fn new(options: Options, init: &Init<'_>) -> Result<Self, PluginError> {
-        let params = options.params()?;
-        init.debug(format!("watching `{}`", options.metric));
-        Ok(ArTime {
-            options,
-            params,
-            model: HeldModel::default(),
-        })
+    fn setup(o: &Options) -> Result<(Watch, Params), PluginError> {
+        let params = o.params()?;
+        Ok((Watch::new(&o.metric, o.backfill, o.threshold), params))
     }
 
-    fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let o = &self.options;
-        let best = self.model.learn(ctx, &o.metric, o.backfill, &self.params)?;
-        let Some((score, value)) = best else {
-            return Ok(());
-        };
-        let categories = self.model.model().map_or(0, |m| m.art.categories());
-        held::emit_score(ctx, score, o.threshold)?;
-        ctx.emit("categories", categories as f64)?;
-        ctx.verdict(judge(&o.metric, score, value, o.threshold))
+    fn emit(ctx: &Context<'_>, model: Option<&Artime>, _: &f64) -> Result<(), PluginError> {
+        let categories = model.map_or(0, |m| m.art.categories());
+        ctx.emit("categories", categories as f64)
+    }
+
+    fn judge(metric: &str, score: &f64, value: f64, threshold: f64) -> Verdict {
+        judge(metric, *score, value, threshold)
     }
 }
+
+/// The `ARTime` detector: the model lives in the instance, checked against the state's stamp.
+pub type ArTime = HeldTask<Detector>;
 
 am_plugin_api::export_plugin!(ArTime);
 

@@ -1,27 +1,11 @@
 //! Unit tests: the plugin in `TestHost` (through the same `extern "C"` calls as the runner).
 //! The model's own tests are in `crates/nab-detectors`.
 
-use am_plugin_kit::testing::{assert_defaults_are, assert_refused};
-
 use super::*;
 
-am_plugin_kit::one_metric_detector_tests!(ArTime, r#"{"metric": "web.latency", "probation": 300}"#);
-
-#[test]
-fn the_defaults_are_the_models() {
-    assert_defaults_are(Options::params, Params::default());
-}
-
-#[test]
-fn bad_options_are_refused() {
-    assert_refused::<ArTime>(&[
-        (r#"{}"#, "`metric`"),
-        (r#"{"metric": "x", "probation": 3}"#, "`probation`"),
-        (
-            r#"{"metric": "x", "max_categories": 1}"#,
-            "`max_categories`",
-        ),
-        (r#"{"metric": "x", "threshold": 0}"#, "`threshold`"),
-        (r#"{"metric": "x", "unknown": 1}"#, "`unknown`"),
-    ]);
-}
+am_plugin_kit::held_detector_tests!(
+    ArTime,
+    r#"{"metric": "web.latency", "probation": 300}"#,
+    Options::params => Params::default(),
+    [(r#"{"metric": "x", "max_categories": 1}"#, "`max_categories`")]
+);

@@ -66,49 +66,26 @@
 //! 62.22 (published 62.2), see `research/detection.md` and `research/nab-ports`.
 
 use am_nab_detectors::context_ose::{self, Series, Setup};
-use am_plugin_api::{BaseTask, Context, Init, PluginError, Verdict};
-use am_plugin_kit::check;
-use am_plugin_kit::held::{self, HeldModel};
-use serde::Deserialize;
+use am_plugin_api::{Context, PluginError, Verdict};
+use am_plugin_kit::check_within;
+use am_plugin_kit::held::{self, HeldDetector, HeldTask, Watch};
 
-/// The options of one service.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Options {
-    /// The metric to watch, by its exact name. Required.
-    pub metric: String,
-    /// NAB's probationary period: scores are held for `probation / 5` points after a high
-    /// one; without a known range, the points the range is learned from. Default 750.
-    pub probation: usize,
-    /// Lowest value of the series' range, when known (with `input_max`).
-    pub input_min: Option<f64>,
-    /// Highest value of the series' range, when known (with `input_min`).
-    pub input_max: Option<f64>,
-    /// Without a known range: share of the learned range added on each side. Default 0.3.
-    pub margin: f64,
-    /// Most contexts kept per series (at the cap no new one is made). Default 50000.
-    pub max_contexts: usize,
-    /// Anomaly score at or above which a point is a detection. Default 0.7.
-    pub threshold: f64,
-    /// On the first run (or a lost model), how far back to learn from, in seconds.
-    /// Default 604800.
-    pub backfill: i64,
-}
-
-impl Default for Options {
-    /// Every option at its default; `metric` empty (it must be given).
-    fn default() -> Self {
-        let setup = Setup::default();
-        Options {
-            metric: String::new(),
-            probation: setup.probation,
-            input_min: None,
-            input_max: None,
-            margin: setup.margin,
-            max_contexts: setup.max_contexts,
-            threshold: context_ose::THRESHOLD,
-            backfill: 7 * 86400,
-        }
+am_plugin_kit::series_options! {
+    /// The options of one service.
+    pub struct Options(p = Setup::default()) {
+        /// NAB's probationary period: scores are held for `probation / 5` points after a high
+        /// one; without a known range, the points the range is learned from. Default 750.
+        pub probation: usize,
+        /// Lowest value of the series' range, when known (with `input_max`).
+        pub input_min: Option<f64> = None,
+        /// Highest value of the series' range, when known (with `input_min`).
+        pub input_max: Option<f64> = None,
+        /// Without a known range: share of the learned range added on each side. Default 0.3.
+        pub margin: f64,
+        /// Most contexts kept per series (at the cap no new one is made). Default 50000.
+        pub max_contexts: usize,
+        /// Anomaly score at or above which a point is a detection. Default 0.7.
+        pub threshold: f64 = context_ose::THRESHOLD,
     }
 }
 
@@ -118,13 +95,7 @@ impl Options {
         held::check_series(&self.metric, self.backfill)?;
         let range =
             held::check_learning(self.probation, self.input_min, self.input_max, self.margin)?;
-        let ok = (16..=10_000_000).contains(&self.max_contexts);
-        check(
-            ok,
-            "max_contexts",
-            "between 16 and 10000000",
-            self.max_contexts,
-        )?;
+        check_within("max_contexts", 16..=10_000_000, "", self.max_contexts)?;
         held::check_threshold(self.threshold)?;
         Ok(Setup {
             probation: self.probation,
@@ -143,41 +114,34 @@ pub fn judge(metric: &str, score: f64, value: f64, threshold: f64) -> Verdict {
     held::score_verdict(metric, value, score, threshold, &why, why_not)
 }
 
+/// What ContextOSE adds to the held-model plugin glue: its options, model, outputs and
+/// verdict.
+#[derive(Debug)]
+pub struct Detector;
+
+impl HeldDetector for Detector {
+    const NAME: &'static str = "ContextOSE";
+    type Options = Options;
+    type Model = Series;
+
+    fn setup(o: &Options) -> Result<(Watch, Setup), PluginError> {
+        let setup = o.setup()?;
+        Ok((Watch::new(&o.metric, o.backfill, o.threshold), setup))
+    }
+
+    fn emit(ctx: &Context<'_>, model: Option<&Series>, _: &f64) -> Result<(), PluginError> {
+        let contexts = model.map_or(0, Series::contexts);
+        ctx.emit("contexts", contexts as f64)
+    }
+
+    fn judge(metric: &str, score: &f64, value: f64, threshold: f64) -> Verdict {
+        judge(metric, *score, value, threshold)
+    }
+}
+
 /// The `ContextOSE` detector: the model lives in the instance, checked against the state's
 /// stamp.
-#[derive(Debug)]
-pub struct ContextOse {
-    options: Options,
-    setup: Setup,
-    model: HeldModel<Series>,
-}
-
-impl BaseTask for ContextOse {
-    type Options = Options;
-    const NAME: &'static str = "ContextOSE";
-
-    fn new(options: Options, init: &Init<'_>) -> Result<Self, PluginError> {
-        let setup = options.setup()?;
-        init.debug(format!("watching `{}`", options.metric));
-        Ok(ContextOse {
-            options,
-            setup,
-            model: HeldModel::default(),
-        })
-    }
-
-    fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let o = &self.options;
-        let best = self.model.learn(ctx, &o.metric, o.backfill, &self.setup)?;
-        let Some((score, value)) = best else {
-            return Ok(());
-        };
-        let contexts = self.model.model().map_or(0, Series::contexts);
-        held::emit_score(ctx, score, o.threshold)?;
-        ctx.emit("contexts", contexts as f64)?;
-        ctx.verdict(judge(&o.metric, score, value, o.threshold))
-    }
-}
+pub type ContextOse = HeldTask<Detector>;
 
 am_plugin_api::export_plugin!(ContextOse);
 

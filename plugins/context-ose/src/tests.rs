@@ -2,27 +2,11 @@
 //! The model's own tests (its scores pinned bit for bit among them) are in
 //! `crates/nab-detectors`.
 
-use am_plugin_kit::testing::{assert_defaults_are, assert_refused};
-
 use super::*;
 
-am_plugin_kit::one_metric_detector_tests!(
+am_plugin_kit::held_detector_tests!(
     ContextOse,
-    r#"{"metric": "web.latency", "probation": 300}"#
+    r#"{"metric": "web.latency", "probation": 300}"#,
+    Options::setup => Setup::default(),
+    [(r#"{"metric": "x", "max_contexts": 1}"#, "`max_contexts`")]
 );
-
-#[test]
-fn the_defaults_are_the_models() {
-    assert_defaults_are(Options::setup, Setup::default());
-}
-
-#[test]
-fn bad_options_are_refused() {
-    assert_refused::<ContextOse>(&[
-        (r#"{}"#, "`metric`"),
-        (r#"{"metric": "x", "probation": 3}"#, "`probation`"),
-        (r#"{"metric": "x", "max_contexts": 1}"#, "`max_contexts`"),
-        (r#"{"metric": "x", "threshold": 0}"#, "`threshold`"),
-        (r#"{"metric": "x", "unknown": 1}"#, "`unknown`"),
-    ]);
-}

@@ -60,65 +60,37 @@
 
 use am_nab_detectors::ensemble::{Ensemble, MEMBERS, Output, Params};
 use am_nab_detectors::{artime, context_ose, novelty};
-use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
-use am_plugin_kit::check;
-use am_plugin_kit::held::{self, HeldModel};
-use serde::Deserialize;
+use am_plugin_api::{Context, PluginError, Severity, Verdict};
+use am_plugin_kit::held::{self, HeldDetector, HeldTask, Watch};
+use am_plugin_kit::{check, check_within};
 
-/// The options of one service.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Options {
-    /// The metric to watch, by its exact name. Required.
-    pub metric: String,
-    /// ARTime's and ContextOSE's probationary period, in points. Default 750.
-    pub probation: usize,
-    /// Lowest value of the series' range, when known (with `input_max`).
-    pub input_min: Option<f64>,
-    /// Highest value of the series' range, when known (with `input_min`).
-    pub input_max: Option<f64>,
-    /// Without a known range: share of the learned range added on each side. Default 0.3.
-    pub margin: f64,
-    /// Detection thresholds of Novelty, ARTime and ContextOSE. Default [0.25, 0.34, 0.70].
-    pub thresholds: [f64; 3],
-    /// Points within which a second member's detection confirms one. Default 100.
-    pub confirm: u64,
-    /// Points after an alert during which no other is raised (and after a lone detection
-    /// during which no other lone one scores). Default 100.
-    pub quiet: u64,
-    /// Whether a detection no other member confirms scores, in [0.25, 0.5) (below every
-    /// alert). Default true.
-    pub lone: bool,
-    /// `anomaly_score` at or above which a point is flagged. Default 0.5.
-    pub threshold: f64,
-    /// ARTime's category cap. Default 1024.
-    pub max_categories: usize,
-    /// ContextOSE's context cap. Default 50000.
-    pub max_contexts: usize,
-    /// On the first run (or a lost model), how far back to learn from, in seconds.
-    /// Default 604800.
-    pub backfill: i64,
-}
-
-impl Default for Options {
-    /// Every option at its default; `metric` empty (it must be given).
-    fn default() -> Self {
-        let p = Params::default();
-        Options {
-            metric: String::new(),
-            probation: p.artime.probation,
-            input_min: None,
-            input_max: None,
-            margin: p.artime.margin,
-            thresholds: p.thresholds,
-            confirm: p.confirm,
-            quiet: p.quiet,
-            lone: p.lone,
-            threshold: 0.5,
-            max_categories: p.artime.max_categories,
-            max_contexts: p.cad.max_contexts,
-            backfill: 7 * 86400,
-        }
+am_plugin_kit::series_options! {
+    /// The options of one service.
+    pub struct Options(p = Params::default()) {
+        /// ARTime's and ContextOSE's probationary period, in points. Default 750.
+        pub probation: usize = p.artime.probation,
+        /// Lowest value of the series' range, when known (with `input_max`).
+        pub input_min: Option<f64> = None,
+        /// Highest value of the series' range, when known (with `input_min`).
+        pub input_max: Option<f64> = None,
+        /// Without a known range: share of the learned range added on each side. Default 0.3.
+        pub margin: f64 = p.artime.margin,
+        /// Detection thresholds of Novelty, ARTime and ContextOSE. Default [0.25, 0.34, 0.70].
+        pub thresholds: [f64; 3],
+        /// Points within which a second member's detection confirms one. Default 100.
+        pub confirm: u64,
+        /// Points after an alert during which no other is raised (and after a lone detection
+        /// during which no other lone one scores). Default 100.
+        pub quiet: u64,
+        /// Whether a detection no other member confirms scores, in [0.25, 0.5) (below every
+        /// alert). Default true.
+        pub lone: bool,
+        /// `anomaly_score` at or above which a point is flagged. Default 0.5.
+        pub threshold: f64 = 0.5,
+        /// ARTime's category cap. Default 1024.
+        pub max_categories: usize = p.artime.max_categories,
+        /// ContextOSE's context cap. Default 50000.
+        pub max_contexts: usize = p.cad.max_contexts,
     }
 }
 
@@ -140,20 +112,8 @@ impl Options {
             check(points <= 100_000, name, "at most 100000 points", points)?;
         }
         held::check_threshold(self.threshold)?;
-        let ok = (2..=65_536).contains(&self.max_categories);
-        check(
-            ok,
-            "max_categories",
-            "between 2 and 65536",
-            self.max_categories,
-        )?;
-        let ok = (16..=10_000_000).contains(&self.max_contexts);
-        check(
-            ok,
-            "max_contexts",
-            "between 16 and 10000000",
-            self.max_contexts,
-        )?;
+        check_within("max_categories", 2..=65_536, "", self.max_categories)?;
+        check_within("max_contexts", 16..=10_000_000, "", self.max_contexts)?;
         Ok(Params {
             novelty: novelty::Params::default(),
             artime: artime::Params {
@@ -201,42 +161,37 @@ pub fn judge(metric: &str, out: &Output, value: f64, threshold: f64) -> Verdict 
         .value("anomaly_score", out.score)
 }
 
-/// The `Ensemble` detector: the models live in the instance, checked against the state's
-/// stamp.
+/// What the ensemble adds to the held-model plugin glue: its options, models, outputs and
+/// verdict.
 #[derive(Debug)]
-pub struct EnsembleTask {
-    options: Options,
-    params: Params,
-    model: HeldModel<Ensemble>,
-}
+pub struct Detector;
 
-impl BaseTask for EnsembleTask {
-    type Options = Options;
+impl HeldDetector for Detector {
     const NAME: &'static str = "Ensemble";
+    type Options = Options;
+    type Model = Ensemble;
 
-    fn new(options: Options, init: &Init<'_>) -> Result<Self, PluginError> {
-        let params = options.params()?;
-        init.debug(format!("watching `{}`", options.metric));
-        Ok(EnsembleTask {
-            options,
-            params,
-            model: HeldModel::default(),
-        })
+    fn setup(o: &Options) -> Result<(Watch, Params), PluginError> {
+        let params = o.params()?;
+        Ok((Watch::new(&o.metric, o.backfill, o.threshold), params))
     }
 
-    fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let o = &self.options;
-        let best = self.model.learn(ctx, &o.metric, o.backfill, &self.params)?;
-        let Some((out, value)) = best else {
-            return Ok(());
-        };
-        held::emit_score(ctx, out.score, o.threshold)?;
+    /// Each member's own score.
+    fn emit(ctx: &Context<'_>, _: Option<&Ensemble>, out: &Output) -> Result<(), PluginError> {
         for (m, s) in MEMBERS.iter().zip(&out.members) {
             ctx.emit(m, *s)?;
         }
-        ctx.verdict(judge(&o.metric, &out, value, o.threshold))
+        Ok(())
+    }
+
+    fn judge(metric: &str, out: &Output, value: f64, threshold: f64) -> Verdict {
+        judge(metric, out, value, threshold)
     }
 }
+
+/// The `Ensemble` detector: the models live in the instance, checked against the state's
+/// stamp.
+pub type EnsembleTask = HeldTask<Detector>;
 
 am_plugin_api::export_plugin!(EnsembleTask);
 

@@ -19,12 +19,10 @@ use am_plugin_api::testing::{TestHost, TestRunner};
 use am_plugin_heartbeat::Heartbeat;
 use am_plugin_heartbeat::codec::{decode, encode};
 use am_plugin_heartbeat::track::{Rules, judge};
-use am_plugin_kit::testing::{median, peak_rss_mb};
+use am_plugin_kit::testing::{bench_args, median, peak_rss_mb};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let ticks: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(12);
+    let (n, ticks) = bench_args(100_000, 12);
     let names: Vec<String> = (0..n).map(|i| format!("apps.a{i:06}.heartbeat")).collect();
     let mut host = TestHost::new();
     let options = r#"{"patterns": ["apps.*.heartbeat"]}"#;

@@ -242,8 +242,8 @@ impl BaseTask for Heartbeat {
             ));
         }
         if shard.0 == 0 {
-            rules::presence(ctx, &o.presence_required, tick, self.severity)?;
-            rules::absence(ctx, &o.absence_required, tick, self.severity)?;
+            let (presence, absence) = (&o.presence_required, &o.absence_required);
+            rules::judge(ctx, presence, absence, tick, self.severity)?;
         }
         self.store(ctx, &key, series, tick)?;
         ctx.emit(&format!("tracked{suffix}"), j.tracked as f64)?;

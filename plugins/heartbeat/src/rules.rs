@@ -61,45 +61,56 @@ impl Rule {
     }
 }
 
-/// ALARM (subject: [`presence_subject`]) for each rule no matching series satisfied: none has
-/// a point in its window.
-pub fn presence(
+/// ALARM for each presence rule no matching series satisfied, then for each series
+/// matching an absence rule that has a point in its window.
+pub fn judge(
     ctx: &Context<'_>,
-    rules: &[Rule],
+    presence: &[Rule],
+    absence: &[Rule],
     tick: i64,
     severity: Severity,
 ) -> Result<(), PluginError> {
-    for rule in rules {
+    for rule in presence {
+        rule.presence(ctx, tick, severity)?;
+    }
+    for rule in absence {
+        rule.absence(ctx, tick, severity)?;
+    }
+    Ok(())
+}
+
+impl Rule {
+    /// ALARM (subject: [`presence_subject`]) when no matching series satisfied the rule: none
+    /// has a point in its window.
+    fn presence(
+        &self,
+        ctx: &Context<'_>,
+        tick: i64,
+        severity: Severity,
+    ) -> Result<(), PluginError> {
         let mut present = false;
-        let matching = rule.read(ctx, tick, |read| {
+        let matching = self.read(ctx, tick, |read| {
             present = read.iter().any(|s| !s.points.is_empty());
             Ok(!present)
         })?;
         if !present {
             ctx.verdict(
-                Verdict::anomalous(presence_subject(&rule.pattern))
+                Verdict::anomalous(presence_subject(&self.pattern))
                     .severity(severity)
                     .reason(format!(
                         "nothing matching `{}` reported in the last {} s ({matching} series match)",
-                        rule.pattern, rule.window,
+                        self.pattern, self.window,
                     ))
                     .value("series", matching as f64),
             )?;
         }
+        Ok(())
     }
-    Ok(())
-}
 
-/// ALARM (subject: the series) for each series matching a rule that has a point in its
-/// window.
-pub fn absence(
-    ctx: &Context<'_>,
-    rules: &[Rule],
-    tick: i64,
-    severity: Severity,
-) -> Result<(), PluginError> {
-    for rule in rules {
-        rule.read(ctx, tick, |read| {
+    /// ALARM (subject: the series) for each series matching the rule that has a point in its
+    /// window.
+    fn absence(&self, ctx: &Context<'_>, tick: i64, severity: Severity) -> Result<(), PluginError> {
+        self.read(ctx, tick, |read| {
             for s in read {
                 let Some(last) = s.points.last() else {
                     continue;
@@ -109,7 +120,7 @@ pub fn absence(
                         .severity(severity)
                         .reason(format!(
                             "must never report (`{}`), reported {} at {}",
-                            rule.pattern, last.value, last.ts
+                            self.pattern, last.value, last.ts
                         ))
                         .value("last", last.value)
                         .value("points", s.points.len() as f64),
@@ -117,6 +128,6 @@ pub fn absence(
             }
             Ok(true)
         })?;
+        Ok(())
     }
-    Ok(())
 }

@@ -115,84 +115,54 @@
 use am_nab_detectors::SeriesModel;
 use am_nab_detectors::novelty::{Model, Output, Params};
 use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
-use am_plugin_kit::check;
 use am_plugin_kit::held::{STAMP, check_series, stamp};
-use serde::Deserialize;
+use am_plugin_kit::{check, check_within};
 
 pub mod codec;
 
-/// The options of one service. Every option but `metric` defaults to the tuned value, so
-/// `{"metric": "x"}` is the shipped configuration.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Options {
-    /// The metric to watch, by its exact name. Required.
-    pub metric: String,
-    /// Elements in the feature window (the newest `window · stride` points). Default 8.
-    pub window: usize,
-    /// Points averaged into each element of the window (1: the raw points). Default 1.
-    pub stride: usize,
-    /// Past points (so past windows) the newest window is compared with. Default 4000.
-    pub history: usize,
-    /// Nearest past windows averaged into the distance. Default 3.
-    pub neighbours: usize,
-    /// Past distances the newest distance is judged against. Default 1000.
-    pub score_history: usize,
-    /// Points learned before any non-zero score. Default 150.
-    pub warmup: usize,
-    /// Points after a detection during which the score is held at 0. Default 200.
-    pub quiet: usize,
-    /// Surprise at or above which a point is a candidate detection. Default 0.4.
-    pub threshold: f64,
-    /// Points over which earlier detections count against a new candidate. Default 4000.
-    pub rate_window: usize,
-    /// Score taken off a candidate per detection in the last `rate_window` points. Default 0.03.
-    pub rate_penalty: f64,
-    /// Score (after the rate penalty) at or above which a candidate is a detection. Default 0.25.
-    pub min_score: f64,
-    /// Distances computed at the start of a series (while its history is short, so every
-    /// window looks new) that are kept out of the baseline. Default 300.
-    pub settle: usize,
-    /// Caution while the series is young: the baseline's spread is widened by
-    /// `sqrt(1 + caution / m)`, m the distances computed so far. Default 0 (off; it was 300
-    /// in v10, before the baseline was re-expressed in the current range).
-    pub caution: f64,
-    /// A value beyond the range seen so far by more than this share of the range is a
-    /// candidate, with a surprise of at least 0.5, whatever its window's distance and even
-    /// in a quiet period (in the quiet period of an earlier such value, only if it doubles
-    /// the range). 0 turns it off. Default 0.1.
-    pub extreme: f64,
-    /// Points seen before `extreme` applies: the range of a shorter past is not yet the
-    /// series' range. Default 300.
-    pub extreme_after: usize,
-    /// On the first run (no state), how far back to learn from, in seconds. Default 604800.
-    pub backfill: i64,
-}
-
-impl Default for Options {
-    /// Every option at its default (the model's shipped parameters); `metric` empty (it must
-    /// be given).
-    fn default() -> Self {
-        let p = Params::default();
-        Options {
-            metric: String::new(),
-            window: p.window,
-            stride: p.stride,
-            history: p.history,
-            neighbours: p.neighbours,
-            score_history: p.score_history,
-            warmup: p.warmup,
-            quiet: p.quiet,
-            threshold: p.threshold,
-            rate_window: p.rate_window,
-            rate_penalty: p.rate_penalty,
-            min_score: p.min_score,
-            settle: p.settle,
-            caution: p.caution,
-            extreme: p.extreme,
-            extreme_after: p.extreme_after,
-            backfill: 7 * 86400,
-        }
+am_plugin_kit::series_options! {
+    /// The options of one service. Every option but `metric` defaults to the tuned value, so
+    /// `{"metric": "x"}` is the shipped configuration.
+    pub struct Options(p = Params::default()) {
+        /// Elements in the feature window (the newest `window · stride` points). Default 8.
+        pub window: usize,
+        /// Points averaged into each element of the window (1: the raw points). Default 1.
+        pub stride: usize,
+        /// Past points (so past windows) the newest window is compared with. Default 4000.
+        pub history: usize,
+        /// Nearest past windows averaged into the distance. Default 3.
+        pub neighbours: usize,
+        /// Past distances the newest distance is judged against. Default 1000.
+        pub score_history: usize,
+        /// Points learned before any non-zero score. Default 150.
+        pub warmup: usize,
+        /// Points after a detection during which the score is held at 0. Default 200.
+        pub quiet: usize,
+        /// Surprise at or above which a point is a candidate detection. Default 0.4.
+        pub threshold: f64,
+        /// Points over which earlier detections count against a new candidate. Default 4000.
+        pub rate_window: usize,
+        /// Score taken off a candidate per detection in the last `rate_window` points.
+        /// Default 0.03.
+        pub rate_penalty: f64,
+        /// Score (after the rate penalty) at or above which a candidate is a detection.
+        /// Default 0.25.
+        pub min_score: f64,
+        /// Distances computed at the start of a series (while its history is short, so every
+        /// window looks new) that are kept out of the baseline. Default 300.
+        pub settle: usize,
+        /// Caution while the series is young: the baseline's spread is widened by
+        /// `sqrt(1 + caution / m)`, m the distances computed so far. Default 0 (off; it was 300
+        /// in v10, before the baseline was re-expressed in the current range).
+        pub caution: f64,
+        /// A value beyond the range seen so far by more than this share of the range is a
+        /// candidate, with a surprise of at least 0.5, whatever its window's distance and even
+        /// in a quiet period (in the quiet period of an earlier such value, only if it doubles
+        /// the range). 0 turns it off. Default 0.1.
+        pub extreme: f64,
+        /// Points seen before `extreme` applies: the range of a shorter past is not yet the
+        /// series' range. Default 300.
+        pub extreme_after: usize,
     }
 }
 
@@ -201,10 +171,7 @@ impl Options {
     pub fn params(&self) -> Result<Params, PluginError> {
         let o = self;
         check_series(&o.metric, o.backfill)?;
-        let points = |range: std::ops::RangeInclusive<usize>, name, value: usize| {
-            let rule = format!("between {} and {} points", range.start(), range.end());
-            check(range.contains(&value), name, &rule, value)
-        };
+        let points = |range, name, value| check_within(name, range, " points", value);
         points(2..=256, "window", o.window)?;
         points(1..=64, "stride", o.stride)?;
         points(10..=100_000, "history", o.history)?;
@@ -215,12 +182,7 @@ impl Options {
             "at least 2 · window · stride points",
             o.history,
         )?;
-        check(
-            (1..=16).contains(&o.neighbours),
-            "neighbours",
-            "between 1 and 16",
-            o.neighbours,
-        )?;
+        check_within("neighbours", 1..=16, "", o.neighbours)?;
         points(10..=100_000, "score_history", o.score_history)?;
         points(0..=100_000, "rate_window", o.rate_window)?;
         points(0..=100_000, "settle", o.settle)?;

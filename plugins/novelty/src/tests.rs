@@ -3,8 +3,8 @@
 
 use am_plugin_api::testing::TestRunner;
 use am_plugin_kit::testing::{
-    STEP, T0, assert_defaults_are, assert_refused, assert_silent_without_points, host_with,
-    judged_replay, periodic, replay,
+    STEP, T0, assert_defaults_are, assert_each_refused, assert_refused,
+    assert_silent_without_points, host_with, judged_replay, periodic, replay,
 };
 
 use super::*;
@@ -18,6 +18,19 @@ const OPTIONS: &str = r#"{"metric": "web.latency", "history": 400, "score_histor
 fn scores(options: &str, values: &[f64]) -> Vec<(f64, f64)> {
     let ticks = judged_replay::<Novelty>(options, METRIC, values);
     ticks.iter().map(|t| t.scored()).collect()
+}
+
+/// The shipped parameters with `history` and `score_history` points, `min_score` 0.2 and no
+/// guard for young series (`settle`, `caution`): the models the tests drive directly.
+fn strict(history: usize, score_history: usize) -> Params {
+    Params {
+        history,
+        score_history,
+        min_score: 0.2,
+        settle: 0,
+        caution: 0.0,
+        ..Params::default()
+    }
 }
 
 #[test]
@@ -79,14 +92,7 @@ fn a_rebuilt_instance_continues_from_the_state() {
 
 #[test]
 fn state_is_bounded_whatever_the_series_length() {
-    let p = Params {
-        history: 300,
-        score_history: 200,
-        min_score: 0.2,
-        settle: 0,
-        caution: 0.0,
-        ..Params::default()
-    };
+    let p = strict(300, 200);
     let mut m = Model::new(&p);
     let mut sizes = Vec::new();
     for i in 0..100_000 {
@@ -147,14 +153,9 @@ fn repeated_surprises_lose_confidence_and_stop_alerting() {
     // Fewer alerts than spikes: the rate penalty silenced the later ones.
     assert!(alerts.len() < 8, "{alerts:?}");
     let p = Params {
-        history: 400,
-        score_history: 300,
         rate_window: 2000,
         rate_penalty: 0.1,
-        min_score: 0.2,
-        settle: 0,
-        caution: 0.0,
-        ..Params::default()
+        ..strict(400, 300)
     };
     let mut m = Model::new(&p);
     let mut seen = Vec::new();
@@ -176,15 +177,10 @@ fn the_codec_round_trips_and_refuses_other_sizes() {
     let p = Params {
         window: 4,
         stride: 2,
-        history: 50,
         neighbours: 2,
-        score_history: 30,
         warmup: 10,
         quiet: 5,
-        min_score: 0.2,
-        settle: 0,
-        caution: 0.0,
-        ..Params::default()
+        ..strict(50, 30)
     };
     let mut m = Model::new(&p);
     for i in 0..123 {
@@ -227,24 +223,14 @@ fn options_are_checked_naming_the_option() {
         (r#"{}"#, "`metric`"),
         (r#"{"metric": "x", "treshold": 0.5}"#, "`treshold`"),
         (r#"{"metric": " "}"#, "`metric`"),
-        (r#"{"metric": "x", "window": 1}"#, "`window`"),
-        (r#"{"metric": "x", "history": 5}"#, "`history`"),
-        (r#"{"metric": "x", "neighbours": 0}"#, "`neighbours`"),
-        (r#"{"metric": "x", "stride": 0}"#, "`stride`"),
-        (r#"{"metric": "x", "score_history": 3}"#, "`score_history`"),
-        (r#"{"metric": "x", "threshold": 1.5}"#, "`threshold`"),
-        (r#"{"metric": "x", "rate_window": 200000}"#, "`rate_window`"),
-        (r#"{"metric": "x", "rate_penalty": -0.1}"#, "`rate_penalty`"),
-        (r#"{"metric": "x", "min_score": 0}"#, "`min_score`"),
-        (r#"{"metric": "x", "settle": 200000}"#, "`settle`"),
-        (r#"{"metric": "x", "caution": -1}"#, "`caution`"),
-        (r#"{"metric": "x", "extreme": -0.5}"#, "`extreme`"),
-        (
-            r#"{"metric": "x", "extreme_after": 200000000}"#,
-            "`extreme_after`",
-        ),
-        (r#"{"metric": "x", "backfill": -1}"#, "`backfill`"),
     ]);
+    // Each out of its range, alone.
+    assert_each_refused::<Novelty>(
+        r#"{"window": 1, "history": 5, "neighbours": 0, "stride": 0, "score_history": 3,
+            "threshold": 1.5, "rate_window": 200000, "rate_penalty": -0.1, "min_score": 0,
+            "settle": 200000, "caution": -1, "extreme": -0.5, "extreme_after": 200000000,
+            "backfill": -1}"#,
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use am_plugin_api::testing::{TestHost, TestRunner};
 use am_plugin_api::{Point, Series};
-use am_plugin_kit::testing::{median, peak_rss_mb};
+use am_plugin_kit::testing::{bench_args, median, peak_rss_mb};
 use am_plugin_threshold::groups::{Read, select};
 use am_plugin_threshold::held::Held;
 use am_plugin_threshold::{MatchBy, Options, SeverityWord, Threshold, compile};
@@ -29,9 +29,7 @@ fn value(i: usize, ts: i64) -> f64 {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let ticks: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
+    let (n, ticks) = bench_args(100_000, 7);
     let names: Vec<String> = (0..n).map(|i| format!("servers.s{i:06}.cpu")).collect();
     let mut host = TestHost::new();
     let start = 1_700_000_000i64;

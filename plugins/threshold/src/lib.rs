@@ -86,6 +86,7 @@ pub mod parse;
 use am_plugin_api::{BaseTask, Context, Init, PluginError, Reporting, Severity, Verdict};
 pub use am_plugin_kit::SeverityWord;
 use am_plugin_kit::bytes::fnv1a;
+use am_plugin_kit::check;
 use serde::Deserialize;
 
 use eval::{Scratch, SubState, judge};
@@ -154,12 +155,13 @@ pub struct Threshold {
 
 /// Parses and checks `options` into the parts a tick needs.
 pub fn compile(options: &Options) -> Result<Threshold, PluginError> {
-    if options.interval <= 0 {
-        return Err(PluginError::options(format!(
-            "`interval` must be a positive number of seconds, got {}",
-            options.interval
-        )));
-    }
+    let interval = options.interval;
+    check(
+        interval > 0,
+        "interval",
+        "a positive number of seconds",
+        interval,
+    )?;
     if options.delay < 0 {
         return Err(PluginError::options(format!(
             "`delay` must not be negative, got {}",

@@ -199,21 +199,16 @@ fn more_complex_example_needs_the_average_above_95_for_360_seconds() {
     let name = "cpu.system_perc;hostname=host.domain.com";
     let options =
         json!({"expression": "avg(cpu.system_perc{hostname=host.domain.com}, 120) > 95 times 3"});
-    // 97 for the last 360 s: ALARM.
-    let mut host = TestHost::new();
-    let mut r = runner(&mut host, options.clone());
-    fill(&mut host, name, 0, 640, 10, 90.0);
-    fill(&mut host, name, 640, 1000, 10, 97.0);
-    r.run(&mut host, 1000).unwrap();
-    assert_eq!(verdict_states(&host).len(), 1);
-    assert_eq!(host.verdicts()[0].state, "anomalous");
-    // 97 for the last 240 s only: the oldest of the three periods averages 90: OK.
-    let mut host = TestHost::new();
-    let mut r = runner(&mut host, options);
-    fill(&mut host, name, 0, 760, 10, 90.0);
-    fill(&mut host, name, 760, 1000, 10, 97.0);
-    r.run(&mut host, 1000).unwrap();
-    assert!(verdict_states(&host).is_empty());
+    // 97 for the last 360 s: ALARM. 97 for the last 240 s only: the oldest of the three
+    // periods averages 90: OK.
+    for (from, want) in [(640, &["anomalous"][..]), (760, &[])] {
+        let (_, verdicts) = one_tick(options.clone(), |host| {
+            fill(host, name, 0, from, 10, 90.0);
+            fill(host, name, from, 1000, 10, 97.0);
+        });
+        let states: Vec<&str> = verdicts.iter().map(|(_, state)| state.as_str()).collect();
+        assert_eq!(states, want, "97 from {from}");
+    }
 }
 
 #[test]
@@ -272,49 +267,52 @@ fn monitoring_hosts(host: &mut TestHost, until: i64, idle: [f64; 2], user: [f64;
     );
 }
 
+/// One tick at 1000 of a new instance with `options` over what `data` wrote: the subjects
+/// counted and the verdicts' `(subject, state)`.
+fn one_tick(
+    options: serde_json::Value,
+    data: impl FnOnce(&mut TestHost),
+) -> (Option<f64>, Vec<(String, String)>) {
+    let mut host = TestHost::new();
+    let mut r = runner(&mut host, options);
+    data(&mut host);
+    r.run(&mut host, 1000).unwrap();
+    (host.last_value("subjects"), verdict_states(&host))
+}
+
 #[test]
 fn match_by_makes_one_alarm_per_hostname_as_documented() {
-    // Definition 1, no match_by: one alarm over both hosts' metrics (the average of both).
-    let mut host = TestHost::new();
-    let mut one = runner(
-        &mut host,
-        json!({"expression": "avg(cpu.idle_perc{service=monitoring}) < 20"}),
-    );
-    monitoring_hosts(&mut host, 1000, [5.0, 30.0], [0.0, 0.0]);
-    one.run(&mut host, 1000).unwrap();
-    assert_eq!(host.last_value("subjects"), Some(1.0));
-    // avg(5, 30) = 17.5 < 20; the nova host (1.0) is another service's and does not count.
-    assert_eq!(
-        verdict_states(&host),
-        vec![pair("cpu.idle_perc{service=monitoring}", "anomalous")]
-    );
-    // Definition 2, match_by hostname: one alarm per host; only mini-mon's fires.
-    let mut host = TestHost::new();
-    let mut per_host = runner(
-        &mut host,
-        json!({"expression": "min(cpu.idle_perc{service=monitoring}) < 10", "match_by": ["hostname"]}),
-    );
-    monitoring_hosts(&mut host, 1000, [5.0, 30.0], [0.0, 0.0]);
-    per_host.run(&mut host, 1000).unwrap();
-    assert_eq!(host.last_value("subjects"), Some(2.0));
-    assert_eq!(
-        verdict_states(&host),
-        vec![pair("hostname=mini-mon", "anomalous")]
-    );
-    // Two sub-expressions with match_by: metrics matched between them by hostname.
-    let mut host = TestHost::new();
-    let mut both = runner(
-        &mut host,
-        json!({"expression": "avg(cpu.idle_perc{service=monitoring}) < 10 or avg(cpu.user_perc{service=monitoring}) > 60",
-               "match_by": ["hostname"]}),
-    );
-    monitoring_hosts(&mut host, 1000, [50.0, 50.0], [10.0, 70.0]);
-    both.run(&mut host, 1000).unwrap();
-    assert_eq!(host.last_value("subjects"), Some(2.0));
-    assert_eq!(
-        verdict_states(&host),
-        vec![pair("hostname=devstack", "anomalous")]
-    );
+    // (options, each host's idle and user values, subjects, the one anomalous subject)
+    let cases = [
+        // Definition 1, no match_by: one alarm over both hosts' metrics (the average of
+        // both): avg(5, 30) = 17.5 < 20; the nova host (1.0) is another service's and does
+        // not count.
+        (
+            json!({"expression": "avg(cpu.idle_perc{service=monitoring}) < 20"}),
+            [[5.0, 30.0], [0.0, 0.0]],
+            1.0,
+            "cpu.idle_perc{service=monitoring}",
+        ),
+        // Definition 2, match_by hostname: one alarm per host; only mini-mon's fires.
+        (
+            json!({"expression": "min(cpu.idle_perc{service=monitoring}) < 10", "match_by": ["hostname"]}),
+            [[5.0, 30.0], [0.0, 0.0]],
+            2.0,
+            "hostname=mini-mon",
+        ),
+        // Two sub-expressions with match_by: metrics matched between them by hostname.
+        (
+            json!({"expression": "avg(cpu.idle_perc{service=monitoring}) < 10 or avg(cpu.user_perc{service=monitoring}) > 60",
+                   "match_by": ["hostname"]}),
+            [[50.0, 50.0], [10.0, 70.0]],
+            2.0,
+            "hostname=devstack",
+        ),
+    ];
+    for (options, [idle, user], subjects, alarm) in cases {
+        let got = one_tick(options, |host| monitoring_hosts(host, 1000, idle, user));
+        assert_eq!(got, (Some(subjects), vec![pair(alarm, "anomalous")]));
+    }
 }
 
 #[test]
@@ -328,30 +326,18 @@ fn match_by_hostname_or_hostname_and_device_as_documented() {
             }
         }
     };
-    let mut host = TestHost::new();
-    let mut by_host = runner(
-        &mut host,
-        json!({"expression": "max(disk.space_used_perc) > 90", "match_by": ["hostname"]}),
-    );
-    disks(&mut host);
-    by_host.run(&mut host, 1000).unwrap();
-    assert_eq!(host.last_value("subjects"), Some(2.0));
-    assert_eq!(
-        verdict_states(&host),
-        vec![pair("hostname=devstack", "anomalous")]
-    );
-    let mut host = TestHost::new();
-    let mut by_device = runner(
-        &mut host,
-        json!({"expression": "max(disk.space_used_perc) > 90", "match_by": ["hostname", "device"]}),
-    );
-    disks(&mut host);
-    by_device.run(&mut host, 1000).unwrap();
-    assert_eq!(host.last_value("subjects"), Some(4.0));
-    assert_eq!(
-        verdict_states(&host),
-        vec![pair("hostname=devstack,device=tmpfs", "anomalous")]
-    );
+    for (match_by, subjects, alarm) in [
+        (json!(["hostname"]), 2.0, "hostname=devstack"),
+        (
+            json!(["hostname", "device"]),
+            4.0,
+            "hostname=devstack,device=tmpfs",
+        ),
+    ] {
+        let options = json!({"expression": "max(disk.space_used_perc) > 90", "match_by": match_by});
+        let got = one_tick(options, disks);
+        assert_eq!(got, (Some(subjects), vec![pair(alarm, "anomalous")]));
+    }
 }
 
 #[test]

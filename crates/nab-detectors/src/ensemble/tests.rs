@@ -1,14 +1,20 @@
 use super::*;
 
-#[test]
-fn one_member_alone_does_not_alert_two_within_confirm_do() {
+/// A fresh judgement with a second opinion needed within 10 points and 50 quiet points after
+/// an alert; lone detections scored or not.
+fn judging(lone: bool) -> (Params, Judge) {
     let p = Params {
         confirm: 10,
         quiet: 50,
-        lone: false,
+        lone,
         ..Params::default()
     };
-    let mut j = Judge::default();
+    (p, Judge::default())
+}
+
+#[test]
+fn one_member_alone_does_not_alert_two_within_confirm_do() {
+    let (p, mut j) = judging(false);
     // Novelty alone at point 100: no alert.
     assert_eq!(judge_point(100, &[0.3, 0.0, 0.0], &p, &mut j), 0.0);
     // ARTime 5 points later confirms it: an alert, ARTime's 0.67 scaled to 0.5 + 0.5·0.33/0.66.
@@ -24,12 +30,7 @@ fn one_member_alone_does_not_alert_two_within_confirm_do() {
 
 #[test]
 fn a_lone_detection_scores_below_every_alert_and_never_holds_one_back() {
-    let p = Params {
-        confirm: 10,
-        quiet: 50,
-        ..Params::default()
-    };
-    let mut j = Judge::default();
+    let (p, mut j) = judging(true);
     // Novelty alone: a lone detection, its scaled 0.5 + 0.5·0.05/0.75 mapped into [0.25, 0.5).
     let s = judge_point(100, &[0.3, 0.0, 0.0], &p, &mut j);
     assert!((0.25..0.5).contains(&s), "{s}");
