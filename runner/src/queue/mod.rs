@@ -160,42 +160,6 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn task_fields_round_trip() {
-        let fields: HashMap<String, String> = [
-            ("a", "Alg"),
-            ("p", "Plug"),
-            ("s", "svc"),
-            ("o", "{}"),
-            ("t", "1700000000"),
-            ("i", "2"),
-            ("n", "4"),
-            ("k", "1"),
-            ("q", "5"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        let t = QueuedTask::from_fields(&fields).unwrap();
-        assert_eq!(
-            (t.task.shard, t.task.shards, t.task.tick, t.attempt),
-            (2, 4, 1_700_000_000, 1)
-        );
-        assert_eq!(t.busy_key(&Keys::new("am1:q")), "am1:q:busy:Alg:svc:2");
-        let mut broken = fields.clone();
-        broken.remove("t");
-        assert!(
-            QueuedTask::from_fields(&broken)
-                .unwrap_err()
-                .contains("`t`")
-        );
-    }
-}
-
 /// `XAUTOCLAIM`: takes over for `consumer` up to `count` entries of `stream` that `group` has
 /// left idle for at least `min_idle` (their consumer died), from the stream's start. Answers
 /// the entries and the ids of those trimmed from the stream meanwhile, or `Err` with a reply
@@ -238,4 +202,40 @@ pub(crate) async fn autoclaim(
         Vec::new()
     };
     Ok(Ok((entries, deleted)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_fields_round_trip() {
+        let fields: HashMap<String, String> = [
+            ("a", "Alg"),
+            ("p", "Plug"),
+            ("s", "svc"),
+            ("o", "{}"),
+            ("t", "1700000000"),
+            ("i", "2"),
+            ("n", "4"),
+            ("k", "1"),
+            ("q", "5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let t = QueuedTask::from_fields(&fields).unwrap();
+        assert_eq!(
+            (t.task.shard, t.task.shards, t.task.tick, t.attempt),
+            (2, 4, 1_700_000_000, 1)
+        );
+        assert_eq!(t.busy_key(&Keys::new("am1:q")), "am1:q:busy:Alg:svc:2");
+        let mut broken = fields.clone();
+        broken.remove("t");
+        assert!(
+            QueuedTask::from_fields(&broken)
+                .unwrap_err()
+                .contains("`t`")
+        );
+    }
 }
