@@ -187,17 +187,24 @@ fn sharded_skyline_flags_the_anomaly_and_counts_every_metric_once() {
         assert!(!other.exists(), "{} was flagged", name(i));
     }
 
-    // Its event, naming the algorithms that fired.
+    // Its alarm notification, naming the algorithms that fired.
     let requests = hook
         .wait_requests(1, WAIT)
         .unwrap_or_else(|e| panic!("{e:#}\n{}", runner.logs()));
     let event: Value = serde_json::from_str(&requests[0].body).unwrap();
     assert_eq!(event["plugin"], "Skyline", "{event}");
     assert_eq!(event["service"], "all", "{event}");
-    assert_eq!(event["state"], "anomalous", "{event}");
+    // Its first verdict raises the alarm (nothing before it: no previous state).
+    assert_eq!(event["state"], "alarm", "{event}");
+    assert_eq!(event["previous_state"], Value::Null, "{event}");
     assert_eq!(event["metric"], name(ANOMALOUS), "{event}");
+    // "N of 9 algorithms fired (consensus 6): a, b, ..."
     let reason = event["reason"].as_str().unwrap();
-    let fired: Vec<&str> = reason.split(", ").collect();
+    let (count, names) = reason
+        .split_once(" algorithms fired (consensus 6): ")
+        .unwrap_or_else(|| panic!("not Skyline's reason: {event}"));
+    let fired: Vec<&str> = names.split(", ").collect();
+    assert_eq!(count, format!("{} of 9", fired.len()), "{event}");
     assert!(fired.len() >= 6, "fewer than the consensus fired: {event}");
     assert!(
         fired.iter().all(|a| ALGORITHMS.contains(a)),
