@@ -52,12 +52,7 @@ fn main() -> anyhow::Result<()> {
         .map_or(Ok(5), |a| a.parse())
         .context("STEADY_TICKS")?;
     let redis = RedisServer::start()?;
-    let addr = RedisAddr {
-        host: "127.0.0.1".into(),
-        port: redis.port(),
-        db: 0,
-        password: None,
-    };
+    let addr = RedisAddr::new("127.0.0.1", redis.port());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

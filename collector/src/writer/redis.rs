@@ -1,28 +1,32 @@
-//! The Redis sink: one connection, many pipelines in flight, reconnect with backoff, and
-//! nothing dropped that was accepted, short of a permanent refusal by Redis.
+//! The Redis sink: many pipelines in flight, reconnect with backoff, and nothing dropped that
+//! was accepted, short of a permanent refusal by Redis.
 //!
-//! Listeners encode their batches (in parallel, on their own tasks) and hand the bytes over; the
-//! sink only concatenates commands into pipelines of at most `pipeline_size`, sends a pipeline
-//! when it is full or its oldest command has waited `flush_interval_ms`, and matches replies to
-//! commands in order. A command leaves the sink's hands only when Redis has answered it; after a
-//! lost connection every unanswered command is sent again (appends are deduplicated on read,
-//! the rest is idempotent).
+//! Listeners encode their batches (in parallel, on their own tasks) and hand the commands
+//! over; the sink groups them into pipelines of at most `pipeline_size` — one queue per shard
+//! of the layout on a Redis Cluster, so each pipeline goes to one node, one queue otherwise —
+//! sends a pipeline when it is full or its oldest command has waited `flush_interval_ms`,
+//! and keeps up to `max_in_flight` pipelines' worth of commands unanswered. A command leaves
+//! the sink's hands only when Redis has answered it; after a lost connection every unanswered
+//! command is sent again (appends are deduplicated on read, the rest is idempotent).
 //!
-//! Writing, reading replies and taking new batches go on together in one loop, so a Redis
-//! that stops taking bytes is noticed in the middle of a write as surely as one that stops
-//! answering: see [`link`](super::link) for what the sink promises then.
+//! The connection is the `redis` crate's ([`am_store::Conn`]): TLS, ACL users, the master
+//! Sentinel names (asked again at each reconnection, so a failover is followed) or a
+//! cluster's nodes. See [`link`](super::link) for what the sink promises when Redis stops
+//! answering.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use am_store::resp::{Value, parse_reply_at};
-use am_store::unix_now;
-use am_store::writer::{Cmd, ModelTable, Outcome, encode_trim, on_reply};
-use bytes::Buf;
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use am_store::keys::SHARDS;
+use am_store::redis;
+use am_store::resp::Value;
+use am_store::writer::{Cmd, Meta, ModelTable, Outcome, encode_trim, name_of, on_reply};
+use am_store::{Conn, Pipe, unix_now};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use super::{Buffer, link};
@@ -32,34 +36,32 @@ use am_daemon::text::escaped;
 
 /// How often names of expired series are trimmed from the index.
 const TRIM_EVERY: Duration = Duration::from_secs(60);
-/// Most bytes of pipelines queued for the socket at once; more wait as commands, so the copy
-/// stays small while Redis is slow.
-const OUT_MAX: usize = 4 << 20;
 
 /// How a connection to Redis ended.
 #[derive(Debug)]
 enum Lost {
-    /// Redis stopped answering or taking bytes for `timeout_secs`.
+    /// Redis stopped answering for `timeout_secs`.
     Timeout(String),
     /// The connection failed or Redis closed it.
     Failed(String),
 }
 
-impl std::fmt::Display for Lost {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Lost::Timeout(e) | Lost::Failed(e) => f.write_str(e),
-        }
-    }
-}
-
-/// Commands encoded by a listener, with the buffer bytes charged for them.
+/// Commands encoded by a listener, with the buffer bytes charged for them (the sum of
+/// [`Cmd::size`]).
 #[derive(Debug)]
 pub struct EncodedBatch {
-    /// The encoded commands, back to back.
-    pub bytes: Bytes,
-    /// What each command is, with its byte range in `bytes`.
+    /// The commands.
     pub cmds: Vec<Cmd>,
+    /// Bytes charged to the buffer.
+    pub bytes: u64,
+}
+
+impl EncodedBatch {
+    /// Wraps commands, charging each its size.
+    pub fn new(cmds: Vec<Cmd>) -> EncodedBatch {
+        let bytes = cmds.iter().map(|c| c.size() as u64).sum();
+        EncodedBatch { cmds, bytes }
+    }
 }
 
 /// What listeners hold to reach the sink.
@@ -71,10 +73,10 @@ pub struct WriterHandle {
 }
 
 impl WriterHandle {
-    /// Hands over a batch whose `bytes.len()` has been charged to [`WriterHandle::buffer`].
+    /// Hands over a batch whose `bytes` have been charged to [`WriterHandle::buffer`].
     /// Returns false once the sink has stopped (the caller gives the charge back).
     pub fn send(&self, batch: EncodedBatch) -> bool {
-        let n = batch.bytes.len() as u64;
+        let n = batch.bytes;
         if self.tx.send(batch).is_err() {
             self.buffer.release(n);
             return false;
@@ -83,26 +85,39 @@ impl WriterHandle {
     }
 }
 
-/// A listener's batch (or a group of follow-ups) on its way to Redis. Commands are sent and
-/// answered in order; the segment is kept until its last command is answered, so anything
-/// unanswered when a connection drops can be sent again.
+/// A command waiting to be sent (again).
 #[derive(Debug)]
-struct Segment {
-    bytes: Bytes,
-    cmds: Vec<Cmd>,
-    /// Whether its bytes count against the buffer (follow-ups do not).
-    charged: bool,
-    /// Commands before this index went out on a connection that was lost.
-    resend_below: usize,
-    sent: usize,
-    answered: usize,
+struct Waiting {
+    cmd: redis::Cmd,
+    meta: Meta,
+    /// Buffer bytes released once it is answered (follow-ups are not charged).
+    charge: u32,
+    /// It went out on a connection that was lost, or was refused for now.
+    resent: bool,
 }
 
-impl Segment {
-    fn unsent(&self) -> usize {
-        self.cmds.len() - self.sent
+impl Waiting {
+    fn new(c: Cmd, charge: u32) -> Waiting {
+        Waiting {
+            cmd: c.cmd,
+            meta: c.meta,
+            charge,
+            resent: false,
+        }
     }
 }
+
+/// A pipeline sent and not yet answered.
+#[derive(Debug)]
+struct Flight {
+    pipe: Arc<Pipe>,
+    metas: Vec<(Meta, u32, bool)>,
+    bytes: u64,
+    sent: Instant,
+}
+
+type Reply = (u64, Result<Vec<Value>, am_store::Error>);
+type Sending = Pin<Box<dyn Future<Output = Reply> + Send>>;
 
 /// The sink task's state.
 #[derive(Debug)]
@@ -112,15 +127,19 @@ pub struct RedisWriter {
     rx: mpsc::UnboundedReceiver<EncodedBatch>,
     buffer: Arc<Buffer>,
     metrics: Arc<Metrics>,
-    segs: VecDeque<Segment>,
-    /// Commands accepted and not yet sent on the current connection.
-    unsent: usize,
-    /// Since when the oldest unsent command has waited.
-    unsent_since: Option<Instant>,
-    sent_total: u64,
-    answered_total: u64,
-    /// (commands sent when the pipeline went out, when): for the latency histogram.
-    pipelines: VecDeque<(u64, Instant)>,
+    /// Waiting commands per group: per shard on a cluster, all in group 0 otherwise.
+    queues: Vec<VecDeque<Waiting>>,
+    /// Commands a cluster redirected (`MOVED`, `ASK`): sent one by one, so that the client
+    /// follows the redirection and reads the cluster's new map.
+    alone: VecDeque<Waiting>,
+    /// Since when the oldest command of each group has waited.
+    since: Vec<Option<Instant>>,
+    waiting: usize,
+    cluster: bool,
+    flights: HashMap<u64, Flight>,
+    next_flight: u64,
+    inflight_cmds: usize,
+    inflight_bytes: u64,
     retry_at: Option<Instant>,
     retry_backoff: Duration,
     /// Follow-ups (expiry, index) are waiting: send without waiting for the flush interval, so
@@ -147,18 +166,22 @@ impl RedisWriter {
             tx,
             buffer: buffer.clone(),
         };
+        let groups = usize::from(SHARDS);
         let writer = RedisWriter {
             config,
             table,
             rx,
             buffer,
             metrics,
-            segs: VecDeque::new(),
-            unsent: 0,
-            unsent_since: None,
-            sent_total: 0,
-            answered_total: 0,
-            pipelines: VecDeque::new(),
+            queues: (0..groups).map(|_| VecDeque::new()).collect(),
+            alone: VecDeque::new(),
+            since: vec![None; groups],
+            waiting: 0,
+            cluster: false,
+            flights: HashMap::new(),
+            next_flight: 0,
+            inflight_cmds: 0,
+            inflight_bytes: 0,
             retry_at: None,
             retry_backoff: Duration::from_millis(100),
             urgent: false,
@@ -169,43 +192,80 @@ impl RedisWriter {
     }
 
     fn idle(&self) -> bool {
-        !self.open && self.segs.is_empty()
+        !self.open && self.waiting == 0 && self.alone.is_empty() && self.flights.is_empty()
     }
 
-    fn push_segment(&mut self, bytes: Bytes, cmds: Vec<Cmd>, charged: bool) {
-        if cmds.is_empty() {
-            if charged {
-                self.buffer.release(bytes.len() as u64);
-            }
-            return;
+    fn group(&self, meta: &Meta) -> usize {
+        if self.cluster {
+            usize::from(meta.shard % SHARDS)
+        } else {
+            0
         }
-        if self.unsent == 0 {
-            self.unsent_since = Some(Instant::now());
+    }
+
+    fn enqueue(&mut self, w: Waiting, front: bool) {
+        let g = self.group(&w.meta);
+        if self.queues[g].is_empty() {
+            self.since[g] = Some(Instant::now());
         }
-        self.unsent += cmds.len();
-        self.segs.push_back(Segment {
-            bytes,
-            cmds,
-            charged,
-            resend_below: 0,
-            sent: 0,
-            answered: 0,
-        });
+        if front {
+            self.queues[g].push_front(w);
+        } else {
+            self.queues[g].push_back(w);
+        }
+        self.waiting += 1;
     }
 
     fn accept(&mut self, batch: EncodedBatch) {
-        self.push_segment(batch.bytes, batch.cmds, true);
+        for c in batch.cmds {
+            let charge = c.size() as u32;
+            self.enqueue(Waiting::new(c, charge), false);
+        }
+    }
+
+    /// Puts every command in flight back at the front of its queue, in the order it was
+    /// sent, to go out again first.
+    fn requeue_flights(&mut self) -> u64 {
+        let mut ids: Vec<u64> = self.flights.keys().copied().collect();
+        ids.sort_unstable();
+        let mut n = 0u64;
+        for id in ids.into_iter().rev() {
+            if let Some(f) = self.flights.remove(&id) {
+                n += self.requeue(f);
+            }
+        }
+        n
+    }
+
+    /// One flight's commands back at the front of their queue; returns how many.
+    fn requeue(&mut self, f: Flight) -> u64 {
+        self.inflight_cmds -= f.metas.len();
+        self.inflight_bytes -= f.bytes;
+        let cmds: Vec<redis::Cmd> = f.pipe.commands().cloned().collect();
+        let n = cmds.len() as u64;
+        for (cmd, (meta, charge, _)) in cmds.into_iter().zip(f.metas).rev() {
+            self.enqueue(
+                Waiting {
+                    cmd,
+                    meta,
+                    charge,
+                    resent: true,
+                },
+                true,
+            );
+        }
+        n
     }
 
     /// Runs until every listener handle is dropped and everything accepted is answered.
     pub async fn run(mut self) {
         let mut backoff = Duration::from_millis(100);
         let timeout = Duration::from_secs(self.config.timeout_secs.max(1));
+        let addr = self.config.addr();
         loop {
             if self.idle() {
                 return;
             }
-            let addr = self.config.addr();
             match link::connect(&addr, timeout).await {
                 Ok(conn) => {
                     backoff = Duration::from_millis(100);
@@ -215,10 +275,11 @@ impl RedisWriter {
                     self.connected_once = true;
                     self.metrics.redis_connected.set(1);
                     tracing::info!(redis = %addr, "connected to Redis");
-                    let reason = self.session(conn, timeout).await;
+                    self.regroup(conn.is_cluster());
+                    let reason = self.session(conn).await;
                     self.metrics.redis_connected.set(0);
+                    let unanswered = self.requeue_flights();
                     self.metrics.redis_unwritten_bytes.set(0);
-                    let unanswered = self.sent_total - self.answered_total;
                     match reason {
                         Ok(()) => return,
                         Err(Lost::Timeout(e)) => {
@@ -230,17 +291,6 @@ impl RedisWriter {
                         }
                     }
                     self.metrics.redis_retries.add(unanswered);
-                    // Everything unanswered goes out again, first, on the next connection.
-                    for seg in &mut self.segs {
-                        seg.resend_below = seg.resend_below.max(seg.sent);
-                        self.unsent += seg.sent - seg.answered;
-                        seg.sent = seg.answered;
-                    }
-                    self.sent_total = self.answered_total;
-                    self.pipelines.clear();
-                    if self.unsent > 0 {
-                        self.unsent_since = Some(Instant::now());
-                    }
                 }
                 Err(e) => {
                     tracing::warn!(redis = %addr, error = %e, retry_in_ms = backoff.as_millis() as u64, buffered_bytes = self.buffer.used(), "cannot reach Redis; buffering");
@@ -262,128 +312,150 @@ impl RedisWriter {
         }
     }
 
-    /// Appends up to `pipeline_size` unsent commands to `wbuf`; returns how many.
-    fn next_pipeline(&mut self, wbuf: &mut BytesMut) -> usize {
-        let mut budget = self.config.pipeline_size;
-        let mut taken = 0;
-        for seg in self.segs.iter_mut() {
-            if budget == 0 {
-                break;
-            }
-            let n = seg.unsent().min(budget);
-            if n == 0 {
-                continue;
-            }
-            let first = &seg.cmds[seg.sent];
-            let last = &seg.cmds[seg.sent + n - 1];
-            if let Some(bytes) = seg.bytes.get(first.range.start..last.range.end) {
-                wbuf.extend_from_slice(bytes);
-            }
-            seg.sent += n;
-            budget -= n;
-            taken += n;
+    /// Sorts the waiting commands into the queues a connection of this kind uses.
+    fn regroup(&mut self, cluster: bool) {
+        if self.cluster == cluster {
+            return;
         }
-        self.unsent -= taken;
-        taken
+        self.cluster = cluster;
+        let all: Vec<Waiting> = self.queues.iter_mut().flat_map(|q| q.drain(..)).collect();
+        self.waiting = 0;
+        self.since.iter_mut().for_each(|s| *s = None);
+        for w in all {
+            self.enqueue(w, false);
+        }
+    }
+
+    /// Sends the due pipelines, as many as the in-flight bound allows.
+    fn launch(&mut self, conn: &Conn, sending: &mut FuturesUnordered<Sending>, flush: Duration) {
+        let now = Instant::now();
+        if self.retry_at.is_some_and(|t| now < t) {
+            return;
+        }
+        let size = self.config.pipeline_size.max(1);
+        let max_inflight = size.saturating_mul(self.config.max_in_flight.max(1));
+        while self.inflight_cmds < max_inflight
+            && let Some(w) = self.alone.pop_front()
+        {
+            let mut pipe = Pipe::new();
+            pipe.add(w.cmd);
+            let id = self.start(Flight {
+                pipe: Arc::new(pipe),
+                metas: vec![(w.meta, w.charge, w.resent)],
+                bytes: u64::from(w.charge.max(1)),
+                sent: now,
+            });
+            let (mut c, p) = (conn.clone(), self.flights[&id].pipe.clone());
+            sending.push(Box::pin(async move {
+                let reply = match p.commands().next() {
+                    Some(cmd) => c.query(cmd).await.map(|v| vec![v]),
+                    None => Ok(Vec::new()),
+                };
+                (id, reply)
+            }));
+        }
+        for g in 0..self.queues.len() {
+            while !self.queues[g].is_empty() && self.inflight_cmds < max_inflight {
+                let due = self.queues[g].len() >= size
+                    || self.urgent
+                    || !self.open
+                    || self.since[g].is_some_and(|t| now >= t + flush);
+                if !due {
+                    break;
+                }
+                let n = self.queues[g].len().min(size);
+                let mut pipe = if self.cluster {
+                    Pipe::for_shard(g as u16)
+                } else {
+                    Pipe::new()
+                };
+                let mut metas = Vec::with_capacity(n);
+                let mut bytes = 0u64;
+                for w in self.queues[g].drain(..n) {
+                    bytes += u64::from(w.charge.max(1));
+                    pipe.add(w.cmd);
+                    metas.push((w.meta, w.charge, w.resent));
+                }
+                self.waiting -= n;
+                self.since[g] = (!self.queues[g].is_empty()).then_some(now);
+                let pipe = Arc::new(pipe);
+                let id = self.start(Flight {
+                    pipe: pipe.clone(),
+                    metas,
+                    bytes,
+                    sent: now,
+                });
+                let mut c = conn.clone();
+                sending.push(Box::pin(async move { (id, c.send(&pipe).await) }));
+            }
+        }
+        self.urgent = false;
+    }
+
+    /// Records a flight as sent; returns its id.
+    fn start(&mut self, flight: Flight) -> u64 {
+        self.inflight_cmds += flight.metas.len();
+        self.inflight_bytes += flight.bytes;
+        let id = self.next_flight;
+        self.next_flight += 1;
+        self.flights.insert(id, flight);
+        id
+    }
+
+    /// The next moment a queue falls due (its oldest command has waited the flush interval),
+    /// or the end of a retry pause.
+    fn next_due(&self, flush: Duration) -> Option<Instant> {
+        let oldest = self.since.iter().flatten().min().map(|t| *t + flush);
+        match (self.retry_at, oldest) {
+            (Some(r), Some(_)) => Some(r.max(Instant::now())),
+            (_, o) => o,
+        }
     }
 
     /// Works one connection until it is lost (Err) or the sink is done (Ok).
-    async fn session(
-        &mut self,
-        (stream, mut rbuf): (TcpStream, BytesMut),
-        timeout: Duration,
-    ) -> Result<(), Lost> {
-        let (mut rd, mut wr) = stream.into_split();
-        // Pipelines sent (counted in `sent_total`) whose bytes the socket has not taken yet.
-        let mut out = BytesMut::with_capacity(1 << 20);
-        let mut follow = BytesMut::new();
-        let mut follow_cmds: Vec<Cmd> = Vec::new();
-        let flush_every = Duration::from_millis(self.config.flush_interval_ms.max(1));
-        let max_inflight = self
-            .config
-            .pipeline_size
-            .saturating_mul(self.config.max_in_flight) as u64;
+    async fn session(&mut self, conn: Conn) -> Result<(), Lost> {
+        let flush = Duration::from_millis(self.config.flush_interval_ms.max(1));
+        let timeout = Duration::from_secs(self.config.timeout_secs.max(1));
+        let mut sending: FuturesUnordered<Sending> = FuturesUnordered::new();
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
         let mut last_tick = Instant::now();
         let mut last_trim = Instant::now() - TRIM_EVERY;
-        let mut last_reply = Instant::now();
-        let mut last_taken = Instant::now();
+        // On a cluster a failing node fails only its pipelines; the connection is made again
+        // when nothing has succeeded for `timeout`.
+        let mut failing_since: Option<Instant> = None;
         loop {
             if self.idle() {
                 return Ok(());
             }
-            // Queue every pipeline that is due.
-            loop {
-                let now = Instant::now();
-                let due = self.unsent >= self.config.pipeline_size
-                    || self.urgent
-                    || !self.open
-                    || self.unsent_since.is_some_and(|t| now >= t + flush_every);
-                let paused = self.retry_at.is_some_and(|t| now < t);
-                let inflight = self.sent_total - self.answered_total;
-                if self.unsent == 0
-                    || !due
-                    || paused
-                    || inflight >= max_inflight
-                    || out.len() >= OUT_MAX
-                {
-                    break;
-                }
-                if inflight == 0 {
-                    last_reply = now;
-                }
-                if out.is_empty() {
-                    last_taken = now;
-                }
-                let n = self.next_pipeline(&mut out);
-                self.sent_total += n as u64;
-                self.pipelines.push_back((self.sent_total, now));
-                self.unsent_since = (self.unsent > 0).then_some(now);
-                self.urgent &= self.unsent > 0;
-            }
-            self.metrics.redis_unwritten_bytes.set(out.len() as u64);
-            let deadline = match (self.unsent_since, self.retry_at) {
-                (_, Some(r)) if self.unsent > 0 => Some(r.max(Instant::now())),
-                (Some(q), _) => Some(q + flush_every),
-                _ => None,
-            };
-            // Dead: sent commands unanswered, or queued bytes untaken, for `timeout`.
-            let unanswered_at =
-                (self.sent_total > self.answered_total).then_some(last_reply + timeout);
-            let untaken_at = (!out.is_empty()).then_some(last_taken + timeout);
-            let dead_at = match (unanswered_at, untaken_at) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let mut dead = None;
+            self.launch(&conn, &mut sending, flush);
+            self.metrics.redis_unwritten_bytes.set(self.inflight_bytes);
+            let deadline = self.next_due(flush);
             tokio::select! {
-                written = wr.write(&out), if !out.is_empty() => match written {
-                    Ok(0) => return Err(Lost::Failed("Redis closed the connection".into())),
-                    Ok(n) => {
-                        out.advance(n);
-                        last_taken = Instant::now();
-                    }
-                    Err(e) => return Err(Lost::Failed(format!("write: {e}"))),
-                },
-                read = rd.read_buf(&mut rbuf) => {
-                    match read {
-                        Ok(0) => return Err(Lost::Failed("Redis closed the connection".into())),
-                        Err(e) => return Err(Lost::Failed(format!("read: {e}"))),
-                        Ok(_) => {}
-                    }
-                    last_reply = Instant::now();
-                    let wall = unix_now();
-                    let mut stored = 0u64;
-                    let mut pos = 0;
-                    while let Some(reply) = parse_reply_at(&rbuf, &mut pos).map_err(|e| Lost::Failed(e.to_string()))? {
-                        stored += self.settle(&reply, wall, &mut follow, &mut follow_cmds).map_err(Lost::Failed)?;
-                    }
-                    rbuf.advance(pos);
-                    self.metrics.stored.add(stored);
-                    if !follow_cmds.is_empty() {
-                        let cmds = std::mem::take(&mut follow_cmds);
-                        self.push_segment(follow.split().freeze(), cmds, false);
-                        self.urgent = true;
+                Some((id, result)) = sending.next(), if !sending.is_empty() => {
+                    let Some(flight) = self.flights.remove(&id) else { continue };
+                    match result {
+                        Ok(replies) => {
+                            failing_since = None;
+                            self.settle(flight, replies);
+                        }
+                        Err(e) => {
+                            let lost = match &e {
+                                am_store::Error::Timeout(m) => Lost::Timeout(m.clone()),
+                                other => Lost::Failed(other.to_string()),
+                            };
+                            if !self.cluster {
+                                self.flights.insert(id, flight);
+                                return Err(lost);
+                            }
+                            let since = *failing_since.get_or_insert_with(Instant::now);
+                            let n = self.requeue(flight);
+                            self.metrics.redis_retries.add(n);
+                            self.pause();
+                            tracing::warn!(error = %e, commands = n, "a pipeline to a cluster node failed; it will be sent again");
+                            if since.elapsed() >= timeout {
+                                return Err(lost);
+                            }
+                        }
                     }
                 }
                 msg = self.rx.recv(), if self.open => match msg {
@@ -396,127 +468,110 @@ impl RedisWriter {
                     last_tick = now;
                     if now.duration_since(last_trim) >= TRIM_EVERY {
                         last_trim = now;
-                        encode_trim(&self.table, unix_now(), &mut follow, &mut follow_cmds);
-                        let cmds = std::mem::take(&mut follow_cmds);
-                        self.push_segment(follow.split().freeze(), cmds, false);
+                        let mut trims = Vec::new();
+                        encode_trim(&self.table, unix_now(), &mut trims);
+                        for c in trims {
+                            self.enqueue(Waiting::new(c, 0), false);
+                        }
                     }
                     self.shrink_idle_queues();
                 }
                 _ = sleep_until_opt(deadline) => {}
-                _ = sleep_until_opt(dead_at) => {
-                    dead = Some(if out.is_empty() {
-                        format!("no reply for {} s", timeout.as_secs())
-                    } else {
-                        format!(
-                            "no reply for {} s, {} bytes not taken by the socket",
-                            Instant::now().duration_since(last_reply).as_secs(),
-                            out.len()
-                        )
-                    });
-                }
-            }
-            if let Some(why) = dead {
-                link::abort(wr.as_ref());
-                return Err(Lost::Timeout(why));
             }
         }
+    }
+
+    /// A transient refusal: nothing goes out for a while (0.1 s doubling to 5 s).
+    fn pause(&mut self) {
+        let wait = self.retry_backoff;
+        self.retry_backoff = (self.retry_backoff * 2).min(Duration::from_secs(5));
+        self.retry_at = Some(Instant::now() + wait);
     }
 
     /// Gives back the memory of queues a burst left large once they are empty again.
     fn shrink_idle_queues(&mut self) {
-        if self.segs.is_empty() && self.segs.capacity() > 1024 {
-            self.segs.shrink_to(64);
+        for q in &mut self.queues {
+            if q.is_empty() && q.capacity() > 1024 {
+                q.shrink_to(64);
+            }
         }
-        if self.pipelines.is_empty() && self.pipelines.capacity() > 1024 {
-            self.pipelines.shrink_to(64);
+        if self.flights.is_empty() && self.flights.capacity() > 1024 {
+            self.flights.shrink_to(64);
         }
     }
 
-    /// Applies one reply to the oldest unanswered command; returns the points it stored.
-    fn settle(
-        &mut self,
-        reply: &Value,
-        wall: i64,
-        follow: &mut BytesMut,
-        cmds: &mut Vec<Cmd>,
-    ) -> Result<u64, String> {
-        let Some(seg) = self.segs.front_mut() else {
-            return Err("reply without a command".into());
-        };
-        if seg.answered >= seg.sent {
-            return Err("reply without a command".into());
-        }
-        let i = seg.answered;
-        seg.answered += 1;
-        self.answered_total += 1;
-        if self
-            .pipelines
-            .front()
-            .is_some_and(|(mark, _)| *mark <= self.answered_total)
-            && let Some((_, at)) = self.pipelines.pop_front()
+    /// Applies a pipeline's replies to its commands.
+    fn settle(&mut self, flight: Flight, replies: Vec<Value>) {
+        self.inflight_cmds -= flight.metas.len();
+        self.inflight_bytes -= flight.bytes;
+        self.metrics
+            .redis_write_latency
+            .observe(flight.sent.elapsed());
+        let wall = unix_now();
+        let mut follow: Vec<Cmd> = Vec::new();
+        let mut stored = 0u64;
+        let mut release = 0u64;
+        let mut retry: Vec<Waiting> = Vec::new();
+        let mut redirected: Vec<Waiting> = Vec::new();
+        for ((cmd, (meta, charge, resent)), reply) in
+            flight.pipe.commands().zip(flight.metas).zip(&replies)
         {
-            self.metrics.redis_write_latency.observe(at.elapsed());
-        }
-        let cmd = &seg.cmds[i];
-        let bytes = seg.bytes.get(cmd.range.clone()).unwrap_or_default();
-        let outcome = on_reply(
-            &self.table,
-            cmd,
-            bytes,
-            reply,
-            i < seg.resend_below,
-            wall,
-            follow,
-            cmds,
-        );
-        let mut stored = 0;
-        let mut retry = None;
-        match outcome {
-            Outcome::Stored(n) => {
-                stored = u64::from(n);
-                self.retry_backoff = Duration::from_millis(100);
-            }
-            Outcome::Done | Outcome::Replaced => {}
-            Outcome::Trimmed(n) => {
-                self.metrics
-                    .index_trimmed
-                    .add(u64::try_from(n).unwrap_or(0));
-            }
-            Outcome::Retry(error) => {
-                self.metrics.redis_retries.inc();
-                let wait = self.retry_backoff;
-                self.retry_backoff = (self.retry_backoff * 2).min(Duration::from_secs(5));
-                self.retry_at = Some(Instant::now() + wait);
-                tracing::warn!(error = %escaped(&error), retry_in_ms = wait.as_millis() as u64, "Redis refused a write for now; will retry");
-                let mut again = cmd.clone();
-                again.range = 0..bytes.len();
-                retry = Some((Bytes::copy_from_slice(bytes), again));
-            }
-            Outcome::Failed { points, error } => {
-                if points > 0 {
-                    self.metrics.dropped_redis_error.add(u64::from(points));
-                    tracing::error!(error = %escaped(&error), points, "Redis refused points; they are dropped");
-                } else {
-                    self.metrics.redis_housekeeping_errors.inc();
-                    tracing::warn!(error = %escaped(&error), "Redis refused a housekeeping command");
+            match on_reply(&self.table, cmd, &meta, reply, resent, wall, &mut follow) {
+                Outcome::Stored(n) => {
+                    stored += u64::from(n);
+                    self.retry_backoff = Duration::from_millis(100);
+                    release += u64::from(charge);
+                }
+                Outcome::Done | Outcome::Replaced => release += u64::from(charge),
+                Outcome::Trimmed(n) => {
+                    self.metrics
+                        .index_trimmed
+                        .add(u64::try_from(n).unwrap_or(0));
+                    release += u64::from(charge);
+                }
+                Outcome::Retry(error) => {
+                    self.metrics.redis_retries.inc();
+                    tracing::warn!(error = %escaped(&error), command = %name_of(cmd), retry_in_ms = self.retry_backoff.as_millis() as u64, "Redis refused a write for now; will retry");
+                    // The charge stays held until the retried command is answered.
+                    let w = Waiting {
+                        cmd: cmd.clone(),
+                        meta,
+                        charge,
+                        resent: true,
+                    };
+                    if self.cluster && (error.starts_with("MOVED") || error.starts_with("ASK")) {
+                        redirected.push(w);
+                    } else {
+                        retry.push(w);
+                    }
+                }
+                Outcome::Failed { points, error } => {
+                    release += u64::from(charge);
+                    if points > 0 {
+                        self.metrics.dropped_redis_error.add(u64::from(points));
+                        tracing::error!(error = %escaped(&error), points, "Redis refused points; they are dropped");
+                    } else {
+                        self.metrics.redis_housekeeping_errors.inc();
+                        tracing::warn!(error = %escaped(&error), command = %name_of(cmd), "Redis refused a housekeeping command");
+                    }
                 }
             }
         }
-        if seg.answered == seg.cmds.len() {
-            let charge = if seg.charged {
-                seg.bytes.len() as u64
-            } else {
-                0
-            };
-            self.segs.pop_front();
-            self.buffer.release(charge);
+        self.metrics.stored.add(stored);
+        self.buffer.release(release);
+        if !retry.is_empty() {
+            self.pause();
+            for w in retry.into_iter().rev() {
+                self.enqueue(w, true);
+            }
         }
-        if let Some((bytes, cmd)) = retry {
-            // The retried command is charged again by nobody: its segment's charge is only
-            // released once it is answered, because the copy keeps the segment's size counted.
-            self.push_segment(bytes, vec![cmd], false);
+        self.alone.extend(redirected);
+        if !follow.is_empty() {
+            self.urgent = true;
+            for c in follow {
+                self.enqueue(Waiting::new(c, 0), false);
+            }
         }
-        Ok(stored)
     }
 }
 

@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmsConfig {
-    /// Prefix of the Redis keys of alarm state and history (default `am1:alarm`); runners
+    /// Prefix of the Redis keys of alarm state and history (default `am1:alarm`; the keys are
+    /// under `{<prefix>}`, a hash tag, so they share one slot of a Redis Cluster); runners
     /// sharing alarms use the same.
     #[serde(default = "default_prefix")]
     pub prefix: String,
-    /// Transitions kept in the history stream (`<prefix>:transitions`), oldest trimmed first
+    /// Transitions kept in the history stream (`{<prefix>}:transitions`), oldest trimmed first
     /// (default 100,000). Notifiers read from it: one that falls this far behind loses the
     /// oldest, counted and logged.
     #[serde(default = "default_stream_max_len")]
