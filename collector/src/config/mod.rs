@@ -137,14 +137,14 @@ impl ModelSpec {
 #[serde(deny_unknown_fields)]
 pub enum WriterConfig {
     /// Write to Redis.
-    RedisWriter(RedisSinkConfig),
+    RedisSink(RedisSinkConfig),
 }
 
 impl WriterConfig {
     /// The Redis sink's settings.
     pub fn redis(&self) -> &RedisSinkConfig {
         match self {
-            WriterConfig::RedisWriter(r) => r,
+            WriterConfig::RedisSink(r) => r,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! reads them in batches over `[tick − full_duration, tick]`, skips the series that are too
 //! short, stale or boring, and runs the ensemble of [`am_skyline`] on the rest. A metric is
 //! anomalous when at least `consensus` of the nine algorithms fire. For each anomalous metric
-//! it reports an `anomalous` verdict whose reason names the algorithms that fired (values:
+//! it reports an `anomalous` verdict whose reason counts and names the algorithms that fired
+//! ("6 of 9 algorithms fired (consensus 6): ..."; values:
 //! `value`, the newest point; `algorithms`, how many fired) and writes its flag; the metrics it
 //! does not report are judged ok (`Reporting::Anomalies`), so an alarm it stops reporting
 //! resolves. Then it writes the tick's totals:
@@ -251,7 +252,12 @@ impl Skyline {
                                 .unwrap_or(f64::NAN);
                             ctx.verdict(
                                 Verdict::anomalous(s.name.as_str())
-                                    .reason(verdict.fired.to_string())
+                                    .reason(format!(
+                                        "{} of 9 algorithms fired (consensus {}): {}",
+                                        verdict.fired.len(),
+                                        o.consensus,
+                                        verdict.fired
+                                    ))
                                     .value("value", last)
                                     .value("algorithms", verdict.fired.len() as f64),
                             )?;

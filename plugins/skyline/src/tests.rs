@@ -56,7 +56,9 @@ fn an_anomalous_metric_is_flagged_and_its_verdict_names_the_algorithms() {
         (e.state.as_str(), e.subject.as_str()),
         ("anomalous", "web02.cpu")
     );
-    let fired: Vec<&str> = e.reason.split(", ").collect();
+    let (count, names) = e.reason.split_once(" (consensus 6): ").unwrap();
+    let fired: Vec<&str> = names.split(", ").collect();
+    assert_eq!(count, format!("{} of 9 algorithms fired", fired.len()));
     assert!(fired.len() >= 6, "{}", e.reason);
     assert!(
         fired

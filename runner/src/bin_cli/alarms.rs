@@ -30,6 +30,8 @@ struct Row {
     service: String,
     metric: String,
     reason: String,
+    /// When a firing alarm's verdict turned ok (it keeps firing for `keep_firing_for`).
+    ok_since: Option<i64>,
 }
 
 /// Prints the alarms; exit 0, or 1 when Redis cannot be read.
@@ -80,6 +82,7 @@ pub fn alarms(config: &AnalyzerConfig, args: &AlarmsArgs) -> ExitCode {
                 service: scope.service,
                 metric: subject,
                 reason: detail.reason,
+                ok_since: r.ok_since,
             }
         })
         .collect();
@@ -97,7 +100,7 @@ fn print_json(rows: &[Row], history: &[(Transition, bool)]) {
         .map(|r| {
             json!({"state": r.state, "since": r.since, "severity": r.severity,
                    "algorithm": r.algorithm, "service": r.service, "metric": r.metric,
-                   "reason": r.reason})
+                   "reason": r.reason, "ok_since": r.ok_since})
         })
         .collect();
     let transitions: Vec<serde_json::Value> = history
@@ -116,32 +119,38 @@ fn print_tables(rows: &[Row], history: &[(Transition, bool)]) {
     if rows.is_empty() {
         println!("no alarms: everything judged is OK");
     } else {
-        println!(
-            "{:<13} {:<21} {:<9} {:<16} {:<12} {:<32} REASON",
-            "STATE", "SINCE", "SEVERITY", "ALGORITHM", "SERVICE", "METRIC"
-        );
+        let mut table = vec![
+            ["STATE", "SINCE", "SEVERITY", "ALGORITHM", "SERVICE", "METRIC", "REASON"]
+                .map(String::from)
+                .to_vec(),
+        ];
         for r in rows {
-            println!(
-                "{:<13} {:<21} {:<9} {:<16} {:<12} {:<32} {}",
+            let mut reason = t(&r.reason);
+            if let Some(ok) = r.ok_since {
+                reason.push_str(&format!(" (ok since {}, keeps firing)", rfc3339(ok)));
+            }
+            table.push(vec![
                 r.state.as_str().to_uppercase(),
                 rfc3339(r.since),
                 t(&r.severity),
                 t(&r.algorithm),
                 t(&r.service),
                 t(&r.metric),
-                t(&r.reason)
-            );
+                reason,
+            ]);
         }
+        print_aligned(&table);
     }
     if history.is_empty() {
         return;
     }
     println!();
     println!("newest transitions:");
-    println!(
-        "{:<21} {:<16} {:<12} {:<32} {:<27} REASON",
-        "TIME", "ALGORITHM", "SERVICE", "METRIC", "CHANGE"
-    );
+    let mut table = vec![
+        ["TIME", "ALGORITHM", "SERVICE", "METRIC", "CHANGE", "REASON"]
+            .map(String::from)
+            .to_vec(),
+    ];
     for (tr, notified) in history {
         let change = format!(
             "{} -> {}{}",
@@ -150,14 +159,41 @@ fn print_tables(rows: &[Row], history: &[(Transition, bool)]) {
             tr.state.as_str().to_uppercase(),
             if *notified { "" } else { " (quiet)" }
         );
-        println!(
-            "{:<21} {:<16} {:<12} {:<32} {:<27} {}",
+        table.push(vec![
             rfc3339(tr.ts),
             t(&tr.algorithm),
             t(&tr.service),
             t(&tr.subject),
             change,
-            t(&tr.reason)
-        );
+            t(&tr.reason),
+        ]);
+    }
+    print_aligned(&table);
+}
+
+/// Prints `table` with each column as wide as its widest cell (the last one unpadded).
+fn print_aligned(table: &[Vec<String>]) {
+    let columns = table.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            table
+                .iter()
+                .map(|row| row.get(c).map_or(0, |cell| cell.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in table {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[c].saturating_sub(cell.chars().count());
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        println!("{}", line.trim_end());
     }
 }

@@ -136,7 +136,14 @@ pub fn step(prev: Option<&Record>, input: &Input, policy: &Policy) -> Step {
             next.judged = (next.state != AlarmState::Ok).then_some(*ts);
             next.verdict = Some(state.as_str().to_owned());
             next.shard = Some(*shard);
-            next.detail = (next.state != AlarmState::Ok).then(|| with_severity(detail, policy));
+            next.detail = match (next.state, state) {
+                (AlarmState::Ok, _) => None,
+                // Kept firing on an ok verdict: the reason stays the one that fired it.
+                (AlarmState::Alarm, State::Ok) => prev
+                    .and_then(|r| r.detail.clone())
+                    .or_else(|| Some(with_severity(detail, policy))),
+                _ => Some(with_severity(detail, policy)),
+            };
             let changed_state = from != Some(next.state);
             let change = (changed_state && !(from.is_none() && next.state == AlarmState::Ok))
                 .then_some((from, next.state));
