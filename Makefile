@@ -9,7 +9,7 @@
 PRODUCT = -p am-collector -p am-runner $(patsubst %,-p %,$(shell sed -s -n '0,/^name = /s/^name = "\(.*\)"/\1/p' plugins/*/Cargo.toml))
 TEST_PLUGINS = -p am-test-plugin-faulty -p am-test-plugin-abi-mismatch
 
-.PHONY: run test lint build bench-ingest bench-memory
+.PHONY: run test lint build deb bench-ingest bench-memory
 
 run:
 	scripts/ensure-deps redis carbon
@@ -17,7 +17,7 @@ run:
 	scripts/run
 
 test:
-	scripts/ensure-deps redis carbon nextest r alertmanager openssl smtp
+	scripts/ensure-deps redis carbon nextest r alertmanager openssl smtp deb systemd
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --release $(PRODUCT) $(TEST_PLUGINS)
@@ -26,6 +26,11 @@ test:
 
 build:
 	cargo build --release $(PRODUCT)
+
+# The Debian package (target/debian/anna-molly_*.deb).
+deb:
+	scripts/ensure-deps deb
+	scripts/package-deb
 
 bench-ingest:
 	bench/ingest

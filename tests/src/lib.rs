@@ -34,6 +34,7 @@ mod guard;
 pub mod net;
 pub mod ports;
 pub mod process;
+pub mod production;
 pub mod pyserver;
 pub mod redis;
 pub mod redis_cluster;

@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use am_tests::collector::test_helpers::{WAIT, frame_of, start, wait_counter_eq};
-use am_tests::collector::{RAW_TAG, Sent, last_write_wins, lines, zrange_all};
+use am_tests::collector::{RAW_TAG, Sent, index_names, last_write_wins, lines};
 use am_tests::{Collector, CollectorOptions, RedisServer, now_unix};
 
 fn connect(port: u16) -> TcpStream {
@@ -261,10 +261,10 @@ fn outage(how: Outage, rounds: i64, metrics: i64, down_at: Duration, down_for: D
         .map(|m| format!("test.outage.m{m:02}"))
         .collect();
     am_tests::wait_until("every name in the index", WAIT, || {
-        Ok((zrange_all(&redis, &format!("am1:idx:{RAW_TAG}"))? == names).then_some(()))
+        Ok((index_names(&redis, RAW_TAG)? == names).then_some(()))
     })
     .unwrap_or_else(|e| panic!("{e:#}\n{}", collector.logs()));
-    for key in redis.keys("am1:c:*").unwrap() {
+    for key in redis.keys("am2:c:*").unwrap() {
         let ttl = redis.cmd(&["TTL", &key]).unwrap().as_int().unwrap();
         assert!(ttl > 0, "{key} has TTL {ttl}\n{}", collector.logs());
     }

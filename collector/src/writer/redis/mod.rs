@@ -23,16 +23,20 @@ use std::time::{Duration, Instant};
 use am_store::keys::SHARDS;
 use am_store::redis;
 use am_store::resp::Value;
-use am_store::writer::{Cmd, Meta, ModelTable, Outcome, encode_trim, name_of, on_reply};
+use am_store::writer::{Cmd, Meta, ModelTable, encode_trim};
 use am_store::{Conn, Pipe, unix_now};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use super::{Buffer, link};
+
+mod flight;
+mod settle;
+
 use crate::config::RedisSinkConfig;
 use crate::metrics::Metrics;
-use am_daemon::text::escaped;
+use flight::{Confirm, Flight, WAIT_MS, Waiting};
 
 /// How often names of expired series are trimmed from the index.
 const TRIM_EVERY: Duration = Duration::from_secs(60);
@@ -85,37 +89,6 @@ impl WriterHandle {
     }
 }
 
-/// A command waiting to be sent (again).
-#[derive(Debug)]
-struct Waiting {
-    cmd: redis::Cmd,
-    meta: Meta,
-    /// Buffer bytes released once it is answered (follow-ups are not charged).
-    charge: u32,
-    /// It went out on a connection that was lost, or was refused for now.
-    resent: bool,
-}
-
-impl Waiting {
-    fn new(c: Cmd, charge: u32) -> Waiting {
-        Waiting {
-            cmd: c.cmd,
-            meta: c.meta,
-            charge,
-            resent: false,
-        }
-    }
-}
-
-/// A pipeline sent and not yet answered.
-#[derive(Debug)]
-struct Flight {
-    pipe: Arc<Pipe>,
-    metas: Vec<(Meta, u32, bool)>,
-    bytes: u64,
-    sent: Instant,
-}
-
 type Reply = (u64, Result<Vec<Value>, am_store::Error>);
 type Sending = Pin<Box<dyn Future<Output = Reply> + Send>>;
 
@@ -147,6 +120,11 @@ pub struct RedisWriter {
     urgent: bool,
     open: bool,
     connected_once: bool,
+    /// Confirmation on replicas is paused until then (a `WAIT` fell short).
+    wait_paused_until: Option<Instant>,
+    /// When an unreplicated warning was last logged, and points since.
+    unreplicated_logged: Option<Instant>,
+    unreplicated_since_log: u64,
 }
 
 impl RedisWriter {
@@ -187,6 +165,9 @@ impl RedisWriter {
             urgent: false,
             open: true,
             connected_once: false,
+            wait_paused_until: None,
+            unreplicated_logged: None,
+            unreplicated_since_log: 0,
         };
         (writer, handle)
     }
@@ -241,7 +222,8 @@ impl RedisWriter {
     fn requeue(&mut self, f: Flight) -> u64 {
         self.inflight_cmds -= f.metas.len();
         self.inflight_bytes -= f.bytes;
-        let cmds: Vec<redis::Cmd> = f.pipe.commands().cloned().collect();
+        // The pipeline's own `WAIT`, if any, is not sent again.
+        let cmds: Vec<redis::Cmd> = f.pipe.commands().take(f.metas.len()).cloned().collect();
         let n = cmds.len() as u64;
         for (cmd, (meta, charge, _)) in cmds.into_iter().zip(f.metas).rev() {
             self.enqueue(
@@ -344,6 +326,7 @@ impl RedisWriter {
                 metas: vec![(w.meta, w.charge, w.resent)],
                 bytes: u64::from(w.charge.max(1)),
                 sent: now,
+                confirm: Confirm::Off,
             });
             let (mut c, p) = (conn.clone(), self.flights[&id].pipe.clone());
             sending.push(Box::pin(async move {
@@ -378,18 +361,35 @@ impl RedisWriter {
                 }
                 self.waiting -= n;
                 self.since[g] = (!self.queues[g].is_empty()).then_some(now);
+                let confirm = self.confirm(now);
+                if confirm == Confirm::Wait {
+                    let replicas = self.config.wait_replicas.to_string();
+                    pipe.args(&[b"WAIT", replicas.as_bytes(), WAIT_MS]);
+                }
                 let pipe = Arc::new(pipe);
                 let id = self.start(Flight {
                     pipe: pipe.clone(),
                     metas,
                     bytes,
                     sent: now,
+                    confirm,
                 });
                 let mut c = conn.clone();
                 sending.push(Box::pin(async move { (id, c.send(&pipe).await) }));
             }
         }
         self.urgent = false;
+    }
+
+    /// Whether a pipeline sent now is confirmed on replicas.
+    fn confirm(&self, now: Instant) -> Confirm {
+        if self.config.wait_replicas == 0 {
+            Confirm::Off
+        } else if self.wait_paused_until.is_some_and(|t| now < t) {
+            Confirm::Paused
+        } else {
+            Confirm::Wait
+        }
     }
 
     /// Records a flight as sent; returns its id.
@@ -497,80 +497,6 @@ impl RedisWriter {
         }
         if self.flights.is_empty() && self.flights.capacity() > 1024 {
             self.flights.shrink_to(64);
-        }
-    }
-
-    /// Applies a pipeline's replies to its commands.
-    fn settle(&mut self, flight: Flight, replies: Vec<Value>) {
-        self.inflight_cmds -= flight.metas.len();
-        self.inflight_bytes -= flight.bytes;
-        self.metrics
-            .redis_write_latency
-            .observe(flight.sent.elapsed());
-        let wall = unix_now();
-        let mut follow: Vec<Cmd> = Vec::new();
-        let mut stored = 0u64;
-        let mut release = 0u64;
-        let mut retry: Vec<Waiting> = Vec::new();
-        let mut redirected: Vec<Waiting> = Vec::new();
-        for ((cmd, (meta, charge, resent)), reply) in
-            flight.pipe.commands().zip(flight.metas).zip(&replies)
-        {
-            match on_reply(&self.table, cmd, &meta, reply, resent, wall, &mut follow) {
-                Outcome::Stored(n) => {
-                    stored += u64::from(n);
-                    self.retry_backoff = Duration::from_millis(100);
-                    release += u64::from(charge);
-                }
-                Outcome::Done | Outcome::Replaced => release += u64::from(charge),
-                Outcome::Trimmed(n) => {
-                    self.metrics
-                        .index_trimmed
-                        .add(u64::try_from(n).unwrap_or(0));
-                    release += u64::from(charge);
-                }
-                Outcome::Retry(error) => {
-                    self.metrics.redis_retries.inc();
-                    tracing::warn!(error = %escaped(&error), command = %name_of(cmd), retry_in_ms = self.retry_backoff.as_millis() as u64, "Redis refused a write for now; will retry");
-                    // The charge stays held until the retried command is answered.
-                    let w = Waiting {
-                        cmd: cmd.clone(),
-                        meta,
-                        charge,
-                        resent: true,
-                    };
-                    if self.cluster && (error.starts_with("MOVED") || error.starts_with("ASK")) {
-                        redirected.push(w);
-                    } else {
-                        retry.push(w);
-                    }
-                }
-                Outcome::Failed { points, error } => {
-                    release += u64::from(charge);
-                    if points > 0 {
-                        self.metrics.dropped_redis_error.add(u64::from(points));
-                        tracing::error!(error = %escaped(&error), points, "Redis refused points; they are dropped");
-                    } else {
-                        self.metrics.redis_housekeeping_errors.inc();
-                        tracing::warn!(error = %escaped(&error), command = %name_of(cmd), "Redis refused a housekeeping command");
-                    }
-                }
-            }
-        }
-        self.metrics.stored.add(stored);
-        self.buffer.release(release);
-        if !retry.is_empty() {
-            self.pause();
-            for w in retry.into_iter().rev() {
-                self.enqueue(w, true);
-            }
-        }
-        self.alone.extend(redirected);
-        if !follow.is_empty() {
-            self.urgent = true;
-            for c in follow {
-                self.enqueue(Waiting::new(c, 0), false);
-            }
         }
     }
 }
