@@ -64,15 +64,16 @@ fn wait_alarms(rt: &am_tests::production::RoundTrip) {
 }
 
 /// TLS with a test CA, client certificates required, and an ACL user whose password needs
-/// escaping in the URL: the collector (`url` + `tls`) stores every point, `inspect` reads
-/// them back, the runner's `Example` reads them (by pattern and by name), counts its runs in
-/// its state and keeps its alarms there; every connection on the TLS port is the ACL user's;
+/// escaping in the URL, allowed the product's keys only: the collector (`url` + `tls`) stores
+/// every point, `inspect` reads them back, the distributed runner (its queue) runs `Example`,
+/// which reads them (by pattern and by name), counts its runs in its state and keeps its
+/// alarms there; every connection on the TLS port is the ACL user's;
 /// a wrong password and a missing client certificate are refused with the reason.
 #[test]
 fn tls_and_an_acl_user() {
     let tls = TlsRedis::start().unwrap();
     let deployment = Deployment::Tls(tls);
-    let rt = round_trip(&deployment, &[]);
+    let rt = round_trip(&deployment, &["--role", "all"]);
     wait_alarms(&rt);
     let Deployment::Tls(tls) = &deployment else {
         unreachable!()

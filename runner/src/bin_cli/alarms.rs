@@ -120,9 +120,17 @@ fn print_tables(rows: &[Row], history: &[(Transition, bool)]) {
         println!("no alarms: everything judged is OK");
     } else {
         let mut table = vec![
-            ["STATE", "SINCE", "SEVERITY", "ALGORITHM", "SERVICE", "METRIC", "REASON"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "STATE",
+                "SINCE",
+                "SEVERITY",
+                "ALGORITHM",
+                "SERVICE",
+                "METRIC",
+                "REASON",
+            ]
+            .map(String::from)
+            .to_vec(),
         ];
         for r in rows {
             let mut reason = t(&r.reason);

@@ -116,13 +116,19 @@ fn keep_firing_for_absorbs_flapping() {
 #[test]
 fn an_alarm_kept_firing_keeps_the_reason_that_fired_it() {
     let p = policy(0, 20, 0);
-    let fired = step(None, &verdict(State::Anomalous, 0), &p).record.unwrap();
-    let kept = step(Some(&fired), &verdict(State::Ok, 10), &p).record.unwrap();
+    let fired = step(None, &verdict(State::Anomalous, 0), &p)
+        .record
+        .unwrap();
+    let kept = step(Some(&fired), &verdict(State::Ok, 10), &p)
+        .record
+        .unwrap();
     assert_eq!(kept.state, Alarm);
     assert_eq!(kept.ok_since, Some(10));
     assert_eq!(kept.detail.unwrap().reason, "anomalous at 0");
     // Anomalous again: the newer anomalous reason replaces it.
-    let again = step(Some(&fired), &verdict(State::Anomalous, 20), &p).record.unwrap();
+    let again = step(Some(&fired), &verdict(State::Anomalous, 20), &p)
+        .record
+        .unwrap();
     assert_eq!(again.detail.unwrap().reason, "anomalous at 20");
 }
 
