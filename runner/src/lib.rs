@@ -3,6 +3,7 @@
 //! same pieces the binary runs. Plugins themselves are hosted by `am-plugin-host`.
 
 pub mod alarm;
+pub mod backtest;
 pub mod config;
 pub mod local;
 pub mod metrics;

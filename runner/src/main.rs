@@ -9,6 +9,7 @@
 //! am-runner --config analyzer.json --role scheduler|worker|all   the distributed runner
 //! am-runner status --config analyzer.json     workers, tasks per service, dead letters
 //! am-runner alarms --config analyzer.json [--json] [--history N]   alarms not OK, transitions
+//! am-runner backtest --config analyzer.json --service ALG/SERVICE --since SECONDS [--json]
 //! ```
 
 // A command-line tool answers on stdout.
@@ -56,6 +57,9 @@ enum Command {
     Status(bin_cli::status::StatusArgs),
     /// The alarms that are not OK and the newest transitions, read from Redis.
     Alarms(bin_cli::alarms::AlarmsArgs),
+    /// Replay a service over the history in Redis through the alarm layer: what it would
+    /// have notified.
+    Backtest(am_runner::backtest::BacktestArgs),
     /// A worker's plugin process (started by `--role worker`, not by hand).
     #[command(hide = true)]
     PluginProcess,
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
         },
         Command::Status(args) => return bin_cli::status::status(&config, &algorithms, &args),
         Command::Alarms(args) => return bin_cli::alarms::alarms(&config, &args),
+        Command::Backtest(args) => return bin_cli::backtest::backtest(&config, &algorithms, &args),
         Command::Replay(_) | Command::PluginProcess => Ok(()),
     };
     match result {

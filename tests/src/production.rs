@@ -32,11 +32,11 @@ use crate::runner::{PluginLib, Runner, RunnerSetup};
 #[derive(Debug)]
 pub enum Deployment {
     /// TLS with a test CA (client certificates required) and an ACL user.
-    Tls(TlsRedis),
+    Tls(Box<TlsRedis>),
     /// Three cluster masters.
     Cluster(RedisCluster),
     /// A master and a replica, three sentinels.
-    Sentinel(SentinelSet),
+    Sentinel(Box<SentinelSet>),
 }
 
 impl Deployment {

@@ -63,7 +63,7 @@ fn settle(collector: &mut Collector, ingest: Ingest, prefix: &str) -> (usize, us
 fn sentinel_failover_with_wait_replicas_loses_nothing() {
     let mut set = SentinelSet::start(&[]).unwrap();
     let master = set.master().port();
-    let deployment = Deployment::Sentinel(set);
+    let deployment = Deployment::Sentinel(Box::new(set));
     let mut collector = collector(
         &deployment,
         &[("wait_replicas", "1"), ("timeout_secs", "5")],
@@ -100,7 +100,7 @@ fn sentinel_failover_with_wait_replicas_loses_nothing() {
 #[test]
 fn sentinel_failover_without_wait_replicas_keeps_going() {
     let set = SentinelSet::start(&[]).unwrap();
-    let deployment = Deployment::Sentinel(set);
+    let deployment = Deployment::Sentinel(Box::new(set));
     let mut collector = collector(&deployment, &[("timeout_secs", "5")]);
     let ingest = Ingest::start(collector.ports().pickle, "test.failover.a", METRICS, EVERY);
     wait_rounds(&ingest, 40);

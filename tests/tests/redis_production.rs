@@ -72,7 +72,7 @@ fn wait_alarms(rt: &am_tests::production::RoundTrip) {
 #[test]
 fn tls_and_an_acl_user() {
     let tls = TlsRedis::start().unwrap();
-    let deployment = Deployment::Tls(tls);
+    let deployment = Deployment::Tls(Box::new(tls));
     let rt = round_trip(&deployment, &["--role", "all"]);
     wait_alarms(&rt);
     let Deployment::Tls(tls) = &deployment else {
@@ -164,7 +164,7 @@ fn a_three_node_cluster() {
 #[test]
 fn a_master_behind_sentinel() {
     let set = SentinelSet::start(&[]).unwrap();
-    let deployment = Deployment::Sentinel(set);
+    let deployment = Deployment::Sentinel(Box::new(set));
     let rt = round_trip(&deployment, &[]);
     wait_alarms(&rt);
     // `check` accepts the config; a config naming the master both ways is refused by path.

@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use am_tests::alertmanager::Alertmanager;
 use am_tests::pyserver::PyServer;
-use am_tests::runner::cli::run_cli;
-use am_tests::runner::test_helpers::{WAIT, counter, daemons, setup, start, write};
+use am_tests::runner::test_helpers::{WAIT, alarms_json, counter, daemons, setup, start, write};
 use am_tests::runner::{HttpRequest, PluginLib, Runner, RunnerSetup, WebhookServer};
 use am_tests::tls::TestCa;
 use am_tests::{CarbonCache, RedisServer, now_unix, wait_until};
@@ -66,24 +65,6 @@ fn wait_state(hook: &WebhookServer, runner: &Runner, state: &str, n: usize) -> V
         Ok((got.len() >= n).then_some(got))
     })
     .unwrap_or_else(|e| panic!("{e:#}\n{:?}\n{}", hook.requests(), runner.logs()))
-}
-
-/// `am-runner alarms --json` for the runner's config.
-fn alarms_json(runner: &Runner) -> Value {
-    let out = run_cli(
-        &[
-            "alarms",
-            "--json",
-            "--config",
-            &runner.config_path().display().to_string(),
-        ],
-        runner.dir(),
-        Duration::from_secs(20),
-    )
-    .unwrap();
-    assert_eq!(out.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
 }
 
 /// Proves an anomaly shows as an active alert in a real Alertmanager (`GET /api/v2/alerts`)

@@ -70,7 +70,7 @@ fn example_with(scheduler: Value, options: Value) -> Value {
 /// Proves `check` on a good config exits 0 with a summary, and that each kind of mistake exits
 /// 2 with its own line naming the file and the JSON path: a cron field out of range, both
 /// `cron` and `interval_secs`, an unknown key in analyzer.json, a misspelt plugin option
-/// (named with its service's path), a plugin that is not in the folder, an https webhook;
+/// (named with its service's path), a plugin that is not in the folder, an ftp:// webhook;
 /// and that problems found with the plugins come one line each, all at once.
 #[test]
 fn check_accepts_a_good_config_and_names_the_path_of_each_mistake() {
@@ -128,10 +128,13 @@ fn check_accepts_a_good_config_and_names_the_path_of_each_mistake() {
     one_problem(
         &good().set(
             "event_outputs",
-            json!([{ "Webhook": { "url": "https://127.0.0.1:1/hook" } }]),
+            json!([{ "Webhook": { "url": "ftp://127.0.0.1:1/hook" } }]),
         ),
         "event_outputs[0].Webhook.url",
-        &["https is not supported"],
+        &[
+            "expected an http:// or https:// URL",
+            "ftp://127.0.0.1:1/hook",
+        ],
     );
 
     // Problems with plugins and options: every one, each on its line.
@@ -169,7 +172,7 @@ fn check_accepts_a_good_config_and_names_the_path_of_each_mistake() {
 
 /// Proves that `check` reports the mistakes of one analyzer.json together, each on its own
 /// line, as `am_runner::config::load` promises ("or every problem found"): a bad cron in one
-/// algorithm, both schedules in another, and an https webhook.
+/// algorithm, both schedules in another, and an ftp:// webhook.
 #[test]
 fn check_reports_schedule_and_output_mistakes_together() {
     let opts = json!({ "metrics": "test.*", "threshold": 1.5 });
@@ -186,7 +189,7 @@ fn check_reports_schedule_and_output_mistakes_together() {
             )
             .set(
                 "event_outputs",
-                json!([{ "Webhook": { "url": "https://127.0.0.1:1/hook" } }]),
+                json!([{ "Webhook": { "url": "ftp://127.0.0.1:1/hook" } }]),
             ),
     );
     let paths: Vec<&str> = found.iter().map(|p| p.path.as_str()).collect();

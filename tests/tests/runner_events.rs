@@ -1,5 +1,6 @@
-//! End-to-end test of `am-runner`'s event outputs: a plugin's event, raised by data in a real
-//! redis-server, is POSTed as JSON to a webhook (a small HTTP server in the test).
+//! End-to-end test of `am-runner`'s webhook output: a plugin's verdict, raised by data in a
+//! real redis-server, becomes an alarm whose transitions are POSTed as JSON to a webhook (a
+//! small HTTP server in the test).
 //!
 //! The test starts its own daemons on free ports and stops them by PID through the guards;
 //! every wait is bounded.
@@ -25,10 +26,12 @@ fn body(request: &HttpRequest) -> Value {
 }
 
 /// Proves that when a series' last value crosses the threshold, the Example plugin's
-/// `anomalous` event reaches the webhook as the documented JSON (plugin, service, state,
-/// severity, metric, reason, values, the tick time) exactly once while the value stays high;
-/// a new point back under the threshold sends one `ok` event; `events_emitted_total` and
-/// `events_delivered_total` count them, nothing fails or is dropped.
+/// `anomalous` verdict reaches the webhook as one `alarm` transition in the documented JSON
+/// (anna-molly's fields plugin, service, state, severity, metric, reason, values, the tick
+/// time; beside them the algorithm, the previous state and since when) exactly once while the
+/// value stays high; a new point back under the threshold sends one `ok` transition (after
+/// `keep_firing_for`); `alarm_transitions_total` and `notifications_sent_total` count them,
+/// nothing fails or is dropped.
 #[test]
 fn a_threshold_crossing_reaches_the_webhook_once() {
     let (redis, carbon) = daemons();
@@ -57,9 +60,12 @@ fn a_threshold_crossing_reaches_the_webhook_once() {
     assert_eq!(
         body(&requests[0]),
         json!({
+            "algorithm": "Example",
             "plugin": "Example",
             "service": "web",
-            "state": "anomalous",
+            "state": "alarm",
+            "previous_state": null,
+            "since": first_tick,
             "severity": "warning",
             "metric": "test.hot",
             "reason": "last value 9.5 is above the threshold 5",
@@ -67,24 +73,24 @@ fn a_threshold_crossing_reaches_the_webhook_once() {
             "ts": first_tick
         })
     );
-    wait_counter(&mut runner, "events_delivered_total", |v| v == 1.0);
-    assert_counter(&runner, "events_emitted_total", 1.0);
+    wait_counter(&mut runner, "notifications_sent_total", |v| v == 1.0);
+    assert_counter(&runner, "alarm_transitions_total", 1.0);
 
-    // Still high for three more ticks: no second event.
+    // Still high for three more ticks: no second notification.
     let runs = wait_points(&carbon, &runner, "AnnaMolly.Example.web.runs", 4);
     assert_eq!(runs[3].1, 4.0, "{runs:?}");
-    assert_counter(&runner, "events_emitted_total", 1.0);
+    assert_counter(&runner, "alarm_transitions_total", 1.0);
     assert_eq!(hook.requests().len(), 1, "{:?}", hook.requests());
 
-    // Back under the threshold: one `ok` event.
+    // Back under the threshold: one `ok` transition.
     write(&redis, &[("test.hot", &[(now_unix(), 3.0)])]);
     let requests = hook
         .wait_requests(2, WAIT)
         .unwrap_or_else(|e| panic!("{e:#}\n{}", runner.logs()));
     let ok = body(&requests[1]);
     assert_eq!(
-        (&ok["state"], &ok["severity"], &ok["metric"]),
-        (&json!("ok"), &json!("info"), &json!("test.hot")),
+        (&ok["state"], &ok["previous_state"], &ok["metric"]),
+        (&json!("ok"), &json!("alarm"), &json!("test.hot")),
         "{ok}"
     );
     assert_eq!(
@@ -92,17 +98,17 @@ fn a_threshold_crossing_reaches_the_webhook_once() {
         json!({ "last": 3.0, "threshold": 5.0 }),
         "{ok}"
     );
-    wait_counter(&mut runner, "events_delivered_total", |v| v == 2.0);
-    assert_counter(&runner, "events_emitted_total", 2.0);
+    wait_counter(&mut runner, "notifications_sent_total", |v| v == 2.0);
+    assert_counter(&runner, "alarm_transitions_total", 2.0);
     for name in [
-        "events_failed_total",
-        "events_dropped_total",
-        "events_retried_total",
+        "notifications_failed_total",
+        "notifications_dropped_total",
+        "notifications_retried_total",
     ] {
         assert_counter(&runner, name, 0.0);
     }
     assert!(
-        runner.log().contains("state=anomalous"),
+        runner.log().contains(r#"from="none" to="alarm""#),
         "{}",
         runner.logs()
     );

@@ -10,13 +10,13 @@ use am_tests::{RedisCluster, RedisServer};
 
 /// A single server or a cluster, kept running while a test uses its address.
 enum Target {
-    One(RedisServer),
+    One(Box<RedisServer>),
     Cluster(RedisCluster),
 }
 
 impl Target {
     fn one() -> Target {
-        Target::One(RedisServer::start().unwrap())
+        Target::One(Box::new(RedisServer::start().unwrap()))
     }
 
     fn cluster() -> Target {

@@ -15,6 +15,7 @@ use tokio::runtime::Handle;
 
 use crate::tasks::TaskStats;
 use reads::Known;
+pub use reads::{by_name, preferred};
 
 /// The Redis hash holding a plugin's persistent state for a service.
 pub fn state_key(plugin: &str, service: &str) -> String {

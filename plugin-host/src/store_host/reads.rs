@@ -17,7 +17,7 @@ const READ_BATCH: usize = 64;
 
 /// Keeps the preferred series of each name of `ids` (sorted by name, as `find` returns
 /// them), in name order.
-fn by_name(ids: Vec<SeriesId>) -> Vec<SeriesId> {
+pub fn by_name(ids: Vec<SeriesId>) -> Vec<SeriesId> {
     let mut out: Vec<SeriesId> = Vec::with_capacity(ids.len());
     for id in ids {
         match out.last_mut() {
@@ -44,7 +44,7 @@ fn rank(id: &SeriesId) -> (u8, u64) {
 /// Picks the series a plugin means by a bare name: the raw series with the longest
 /// retention, or else the interval series with the finest interval (the first listed of
 /// equals).
-fn preferred(ids: Vec<SeriesId>) -> Option<SeriesId> {
+pub fn preferred(ids: Vec<SeriesId>) -> Option<SeriesId> {
     ids.into_iter().min_by_key(rank)
 }
 

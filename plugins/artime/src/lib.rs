@@ -18,7 +18,7 @@
 //! 5. **Anomaly.** A new cluster outside the masking after a recent anomaly or new category
 //!    scores its confidence (how far below both vigilances it fell, plus how new its newest
 //!    value is), in (0, 1]; every other point scores 0. A score at or above `threshold` is a
-//!    detection: `flag` 1 and an `anomalous` event ([`judge`]).
+//!    detection: `flag` 1 and an `anomalous` verdict, else an `ok` one ([`judge`]).
 //!
 //! # Outputs (`<prefix>.ARTime.<service>.<field>`)
 //!
@@ -29,7 +29,8 @@
 //! | `categories` | ART categories held |
 //!
 //! When a tick brings several points, each is learned in order and the highest score is
-//! written. A tick with no new point writes nothing.
+//! written and judged: one verdict per tick on the metric. A tick with no new point writes
+//! and judges nothing (the alarm layer makes a metric left unjudged undetermined).
 //!
 //! # Options
 //!
@@ -61,7 +62,7 @@
 //! gives every detector), the model reproduces the published ARTime results: standard
 //! 67.85 (published 67.8), see `research/detection.md` and `research/nab-ports`.
 
-use am_plugin_api::{BaseTask, Context, Event, Init, PluginError, Severity};
+use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
 use serde::Deserialize;
 
 pub mod dvfa;
@@ -164,34 +165,25 @@ impl Options {
 /// State key of the 16-byte stamp (newest learned time, points learned).
 pub const STAMP: &str = "stamp";
 
-/// The verdict on one tick's most anomalous point: an `anomalous` event at a detection, an
-/// `ok` event on the first tick back to normal after one, else none. The one place where
-/// ARTime judges (the alarm layer can take it over).
-pub fn judge(
-    metric: &str,
-    score: f64,
-    value: f64,
-    threshold: f64,
-    was_anomalous: bool,
-) -> Option<Event> {
+/// The verdict on one tick's most anomalous point: `anomalous` at a detection (`score ≥
+/// threshold`), else `ok`. The one place where ARTime judges; the alarm layer turns the
+/// verdicts of successive ticks into alarms.
+pub fn judge(metric: &str, score: f64, value: f64, threshold: f64) -> Verdict {
     if score >= threshold {
-        Some(
-            Event::anomalous(metric)
-                .severity(Severity::Warning)
-                .reason(format!(
-                    "value {value} opened a new ART cluster: confidence {score:.3} (threshold {threshold})"
-                ))
-                .value("value", value)
-                .value("anomaly_score", score),
-        )
-    } else if was_anomalous {
-        Some(
-            Event::ok(metric)
-                .reason("back within the learned patterns")
-                .value("value", value),
-        )
+        Verdict::anomalous(metric)
+            .severity(Severity::Warning)
+            .reason(format!(
+                "value {value} opened a new ART cluster: confidence {score:.3} (threshold {threshold})"
+            ))
+            .value("value", value)
+            .value("anomaly_score", score)
     } else {
-        None
+        Verdict::ok(metric)
+            .reason(format!(
+                "back within the learned patterns: score {score:.3} (threshold {threshold})"
+            ))
+            .value("value", value)
+            .value("anomaly_score", score)
     }
 }
 
@@ -201,7 +193,6 @@ pub struct ArTime {
     options: Options,
     params: Params,
     model: Option<(Artime, i64)>,
-    anomalous: bool,
 }
 
 fn stamp(model: &Artime, last_ts: i64) -> [u8; 16] {
@@ -223,7 +214,6 @@ impl BaseTask for ArTime {
             options,
             params,
             model: None,
-            anomalous: false,
         })
     }
 
@@ -268,16 +258,12 @@ impl BaseTask for ArTime {
         ctx.emit("anomaly_score", score)?;
         ctx.emit("flag", if flag { 1.0 } else { 0.0 })?;
         ctx.emit("categories", categories as f64)?;
-        if let Some(event) = judge(
+        ctx.verdict(judge(
             &self.options.metric,
             score,
             value,
             self.options.threshold,
-            self.anomalous,
-        ) {
-            ctx.event(event)?;
-        }
-        self.anomalous = flag;
+        ))?;
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ fn periodic(i: usize, noise: f64) -> f64 {
     100.0 + 20.0 * phase.sin() + noise * jitter
 }
 
-/// Replays `values` one tick per point; every tick's (anomaly_score, flag) and the events.
+/// Replays `values` one tick per point; every tick's (anomaly_score, flag) and verdict state.
 fn replay(options: &str, values: &[f64]) -> (Vec<(f64, f64)>, Vec<String>) {
     let mut host = TestHost::new();
     host.add_points(
@@ -34,7 +34,14 @@ fn replay(options: &str, values: &[f64]) -> (Vec<(f64, f64)>, Vec<String>) {
     for i in 0..values.len() {
         host.clear_outputs();
         runner.run(&mut host, T0 + i as i64 * STEP).unwrap();
-        events.extend(host.events().iter().map(|e| e.state.clone()));
+        // One verdict per tick on the metric: `anomalous` exactly at a flagged point.
+        let verdicts = host.verdicts();
+        assert_eq!(verdicts.len(), 1, "tick {i}: {verdicts:?}");
+        assert_eq!(verdicts[0].subject, METRIC);
+        let flagged = host.last_value("flag") == Some(1.0);
+        let want = if flagged { "anomalous" } else { "ok" };
+        assert_eq!(verdicts[0].state, want, "tick {i}: {:?}", verdicts[0]);
+        events.push(verdicts[0].state.clone());
         out.push((
             host.last_value("anomaly_score").unwrap_or(0.0),
             host.last_value("flag").unwrap_or(0.0),
@@ -143,4 +150,5 @@ fn a_tick_without_points_writes_nothing() {
     let mut runner = TestRunner::new::<ArTime>(OPTIONS, "web", &mut host).unwrap();
     runner.run(&mut host, T0).unwrap();
     assert!(host.last_value("anomaly_score").is_none());
+    assert!(host.verdicts().is_empty(), "no point, no judgement");
 }

@@ -8,14 +8,11 @@
 //! Contexts are only ever added. [`Params::max_contexts`] caps them: at the cap no new one
 //! is made (counted in [`Cad::refused`]), so the state stays bounded on an endless series.
 
-use std::collections::{HashMap, HashSet};
-
-use super::pydict::{PyDict, tuple_hash};
-
-/// Sensor facts start here (CAD OSE's `65536`).
-const SENSOR: u64 = 65_536;
-/// Context facts (active "neurons") start here (`2^31`).
-const NEURON: u64 = 1 << 31;
+use super::pydict::tuple_hash;
+use super::semis::{
+    Crossing, Keyed, LeftSemi, NEURON, RightSemi, SENSOR, SemiIds, cross, full_left, index_facts,
+    next_stamp, picked, signature, slot,
+};
 
 /// The tuning of the model.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,110 +52,76 @@ impl Params {
     }
 }
 
-/// A left semi-context: its size, which of the facts crossed at the crossing numbered
-/// `stamp` it holds (bit j: the j-th fact of that crossing's sorted list), and its contexts
-/// (right semi-context → context).
-#[derive(Debug, Clone, PartialEq)]
-struct LeftSemi {
-    len: usize,
-    stamp: u64,
-    mask: u32,
-    contexts: PyDict,
-}
-
-/// A right semi-context: its size and the facts it held at crossing `stamp`.
-#[derive(Debug, Clone, PartialEq)]
-struct RightSemi {
-    len: usize,
-    stamp: u64,
-    mask: u32,
-}
-
-/// The facts of `list` picked by `mask`, in order.
-fn picked(list: &[u64], mask: u32) -> Vec<u64> {
-    list.iter()
-        .enumerate()
-        .filter(|(j, _)| mask & (1 << j) != 0)
-        .map(|(_, f)| *f)
-        .collect()
-}
-
-/// Crosses `facts` (at most 32) with the semi-contexts indexed in `index`: stamps each
-/// touched one with `stamp` and the facts it holds; returns the touched ones in creation order.
-fn cross(
-    index: &HashMap<u64, Vec<u32>>,
-    facts: &[u64],
-    stamp: u64,
-    mut touch: impl FnMut(u32, u32, u64) -> bool,
-) -> Vec<u32> {
-    let mut touched = Vec::new();
-    for (j, f) in facts.iter().take(32).enumerate() {
-        if let Some(list) = index.get(f) {
-            for &s in list {
-                if touch(s, 1 << j, stamp) {
-                    touched.push(s);
-                }
-            }
-        }
-    }
-    touched.sort_unstable();
-    touched
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Context {
-    selected: u64,
-    crossed: u64,
-    active: u64,
-    right: Vec<u64>,
-    zero_level: bool,
-    left_hash: i64,
-    right_hash: i64,
-}
-
 /// The model of one series.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Cad {
-    facts: [HashMap<u64, Vec<u32>>; 2],
-    semi_ids: [HashMap<i64, u32>; 2],
     left: Vec<LeftSemi>,
     right: Vec<RightSemi>,
-    crossed: [Vec<u32>; 2],
-    /// Crossings made, per side (the stamp of the newest).
-    gens: [u64; 2],
-    /// The facts of the newest right crossing.
-    right_facts: Vec<u64>,
-    contexts: Vec<Context>,
+    semi_ids: [SemiIds; 2],
+    /// Fact slot → the left semi-contexts whose highest fact it is.
+    keyed: Vec<Vec<Keyed>>,
+    /// Fact slot → the left semi-contexts holding it that have zero-level contexts.
+    zero_level: Vec<Vec<u32>>,
+    /// Fact slot → the right semi-contexts holding it.
+    rights_by_fact: Vec<Vec<u32>>,
+    /// What the newest crossing found, per left and right semi-context.
+    marks: [Vec<Crossing>; 2],
+    /// The stamp of the newest crossing, per side.
+    stamps: [u32; 2],
+    /// The left semi-contexts fully crossed by the newest left group, with their masks.
+    full: Vec<(u32, u32)>,
+    /// Left semi-contexts that existed at the newest left crossing.
+    crossed_upto: u32,
+    /// Reused buffers: the active contexts of a step, touched semi-contexts.
+    active: Vec<Active>,
+    touched: Vec<u32>,
+    /// Contexts held.
+    contexts: u32,
     /// CAD OSE's `newContextID`, where "none" is `False`, which Python compares equal to 0.
     new_context: u32,
     left_group: Vec<u64>,
-    predicted: HashSet<u64>,
+    /// Reused buffers: the next left group, the sensor facts.
+    spare: Vec<u64>,
+    sensors: Vec<u64>,
+    /// The predicted sensor facts, one bit per [`slot`].
+    predicted: u64,
     /// The newest `rest` scores (starting with CAD OSE's initial 1.0).
     history: std::collections::VecDeque<f64>,
+    /// Scores in `history` at or above the base threshold.
+    high: usize,
     /// New contexts not made because the cap was reached.
     pub refused: u64,
 }
 
-type Pair = (Vec<u64>, Vec<u64>);
+/// An active context: (id, activations, left hash, right hash); CAD OSE keeps the ones
+/// highest by the last three.
+type Active = (u32, u32, i64, i64);
 
 impl Cad {
     /// A fresh model.
     pub fn new(p: &Params) -> Self {
         let mut history = std::collections::VecDeque::new();
         history.push_back(1.0);
-        let _ = p;
         Cad {
-            facts: [HashMap::new(), HashMap::new()],
-            semi_ids: [HashMap::new(), HashMap::new()],
             left: Vec::new(),
             right: Vec::new(),
-            crossed: [Vec::new(), Vec::new()],
-            gens: [0, 0],
-            right_facts: Vec::new(),
-            contexts: Vec::new(),
+            semi_ids: [SemiIds::default(), SemiIds::default()],
+            keyed: Vec::new(),
+            zero_level: Vec::new(),
+            rights_by_fact: Vec::new(),
+            marks: [Vec::new(), Vec::new()],
+            stamps: [0, 0],
+            full: Vec::new(),
+            crossed_upto: 0,
+            active: Vec::new(),
+            touched: Vec::new(),
+            contexts: 0,
             new_context: 0,
             left_group: Vec::new(),
-            predicted: HashSet::new(),
+            spare: Vec::new(),
+            sensors: Vec::new(),
+            predicted: 0,
+            high: usize::from(1.0 >= p.base_threshold),
             history,
             refused: 0,
         }
@@ -166,7 +129,34 @@ impl Cad {
 
     /// Contexts held.
     pub fn contexts(&self) -> usize {
-        self.contexts.len()
+        self.contexts as usize
+    }
+
+    /// Heap bytes held (vectors by capacity; hash maps by capacity, key, value and control
+    /// byte): the state's size, measured rather than estimated.
+    pub fn bytes(&self) -> usize {
+        fn held<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        fn index<T>(ix: &Vec<Vec<T>>) -> usize {
+            held(ix) + ix.iter().map(held).sum::<usize>()
+        }
+        let left: usize = self
+            .left
+            .iter()
+            .map(|l| held(&l.facts) + held(&l.links))
+            .sum();
+        let maps: usize = self.semi_ids.iter().map(|m| m.capacity() * 13).sum();
+        held(&self.left)
+            + left
+            + held(&self.right)
+            + maps
+            + index(&self.keyed)
+            + index(&self.zero_level)
+            + index(&self.rights_by_fact)
+            + self.marks.iter().map(held).sum::<usize>()
+            + held(&self.full)
+            + self.history.capacity() * 8
     }
 
     /// Learns one value and returns its anomaly score in [0, 1].
@@ -180,75 +170,96 @@ impl Cad {
         // Python's int() truncates towards zero; values beyond the range are clamped (the
         // reference, given the file's own range, never sees one).
         let bin = ((value - p.min) / step).trunc().clamp(0.0, max_bin) as u64;
-        let sensors: Vec<u64> = (0..u64::from(p.bits))
-            .map(|b| SENSOR + b * 2 + ((bin >> b) & 1))
-            .collect();
+        let mut sensors = std::mem::take(&mut self.sensors);
+        sensors.clear();
+        sensors.extend((0..u64::from(p.bits)).map(|b| SENSOR + b * 2 + ((bin >> b) & 1)));
         let mut delta = 0.0;
         for &f in &sensors {
-            if !self.predicted.contains(&f) {
+            if self.predicted & (1 << slot(f)) == 0 {
                 delta += f64::from(1u32 << ((f - SENSOR) / 2));
             }
         }
         let error = delta / max_bin;
-        let (pred, sel_active, added) = self.step(p, sensors);
+        let (pred, sel_active, added) = self.step(p, &mut sensors);
+        self.sensors = sensors;
         self.predicted = pred;
         let current = if error > 0.0 {
             (1.0 - sel_active + added) / 2.0
         } else {
             0.0
         };
-        let quiet = self
-            .history
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        let out = if quiet < p.base_threshold {
-            current
-        } else {
-            0.0
-        };
-        if p.rest > 0 && self.history.len() >= p.rest {
-            self.history.pop_front();
+        // The reference holds the score at 0 while the newest `rest` scores reach the base
+        // threshold: counted rather than searched.
+        let out = if self.high == 0 { current } else { 0.0 };
+        if p.rest > 0
+            && self.history.len() >= p.rest
+            && let Some(old) = self.history.pop_front()
+        {
+            self.high -= usize::from(old >= p.base_threshold);
         }
         self.history.push_back(current);
+        self.high += usize::from(current >= p.base_threshold);
         out
     }
 
-    fn step(&mut self, p: &Params, mut sensors: Vec<u64>) -> (HashSet<u64>, f64, f64) {
+    fn step(&mut self, p: &Params, sensors: &mut Vec<u64>) -> (u64, f64, f64) {
         sensors.sort_unstable();
         sensors.dedup();
-        let mut uniq: HashSet<Pair> = HashSet::new();
+        let has_pot = !self.left_group.is_empty() && !sensors.is_empty();
         let mut new_flag = false;
-        if !self.left_group.is_empty() && !sensors.is_empty() {
-            let pot = (self.left_group.clone(), sensors.clone());
-            uniq.insert(pot.clone());
-            new_flag = self.add_contexts(p, &[pot], true) > 0;
+        if has_pot {
+            let lf = std::mem::take(&mut self.left_group);
+            new_flag = self.add_context(p, &lf, sensors, true);
+            self.left_group = lf;
         }
-        let (active, selected, proposals) = self.cross_right(&sensors, new_flag, p);
-        uniq.extend(proposals.iter().cloned());
+        let mut active = std::mem::take(&mut self.active);
+        let (selected, proposals) = self.cross_right(sensors, new_flag, p, &mut active);
         let sel_active = if selected > 0 {
             active.len() as f64 / selected as f64
         } else {
             0.0
         };
-        let mut active = active;
-        active.sort_by_key(|&(_, count, lh, rh)| (count, lh, rh));
-        let from = active.len().saturating_sub(p.max_active);
-        let mut group: Vec<u64> = sensors.clone();
-        group.extend(active[from..].iter().map(|a| NEURON + u64::from(a.0)));
+        // The `max_active` highest by (activations, hashes): the keys are distinct (one
+        // context per pair of semi-contexts), so the set is the reference's sorted tail.
+        if active.len() > p.max_active {
+            let from = active.len() - p.max_active;
+            active.select_nth_unstable_by_key(from, |&(_, count, lh, rh)| (count, lh, rh));
+            active.drain(..from);
+        }
+        // The new left group, in the spare buffer: the proposals are picked from the old one.
+        let mut group = std::mem::take(&mut self.spare);
+        group.clear();
+        group.extend_from_slice(sensors);
+        group.extend(active.iter().map(|a| NEURON + u64::from(a.0)));
         group.sort_unstable();
         group.dedup();
-        self.left_group = group;
-        let mut added = if proposals.is_empty() {
-            0
-        } else {
-            self.add_contexts(p, &proposals, false)
-        };
+        active.clear();
+        self.active = active;
+        let mut added = 0;
+        let (mut lf, mut rf) = (Vec::new(), Vec::new());
+        for &(lm, rm) in &proposals {
+            picked(&self.left_group, lm, &mut lf);
+            picked(sensors, rm, &mut rf);
+            added += usize::from(self.add_context(p, &lf, &rf, false));
+        }
+        // A proposal is its two masks over the old group and the sensors: the same masks,
+        // the same fact lists. The zero-level pair is both lists whole.
+        let whole = |n: usize| if n <= 32 { (1u64 << n) - 1 } else { u64::MAX };
+        let pot = has_pot.then(|| (whole(self.left_group.len()), whole(sensors.len())));
+        self.spare = std::mem::replace(&mut self.left_group, group);
         let predictions = self.cross_left();
         if new_flag {
             added += 1;
         }
-        let pct_added = if new_flag && !uniq.is_empty() {
+        // Proposals are only made at a new zero-level context.
+        let pct_added = if new_flag {
+            let mut uniq: Vec<(u64, u64)> = proposals
+                .iter()
+                .map(|&(l, r)| (u64::from(l), u64::from(r)))
+                .chain(pot)
+                .collect();
+            uniq.sort_unstable();
+            uniq.dedup();
             added as f64 / uniq.len() as f64
         } else {
             0.0
@@ -256,206 +267,210 @@ impl Cad {
         (predictions, sel_active, pct_added)
     }
 
-    /// CAD OSE's `getContextByFacts`: stores the contexts not yet known; with `zero_level`
-    /// (one context), returns 1 if it was new.
-    fn add_contexts(&mut self, p: &Params, list: &[Pair], zero_level: bool) -> usize {
-        let mut added = 0;
-        for (lf, rf) in list {
-            let lh = tuple_hash(lf);
-            let rh = tuple_hash(rf);
-            if self.contexts.len() >= p.max_contexts {
-                // At the cap nothing new is stored (not even a semi-context); a known
-                // zero-level context is still marked as such.
-                let known = match (self.semi_ids[0].get(&lh), self.semi_ids[1].get(&rh)) {
-                    (Some(l), Some(r)) => self.left[*l as usize].contexts.get(*r),
-                    _ => None,
-                };
-                match known {
-                    Some(cid) if zero_level => {
-                        self.contexts[cid as usize].zero_level = true;
-                        return 0;
-                    }
-                    Some(_) => {}
-                    None => {
-                        self.refused += 1;
-                        if zero_level {
-                            return 0;
-                        }
-                    }
-                }
-                continue;
-            }
-            let next = self.left.len() as u32;
-            let lid = *self.semi_ids[0].entry(lh).or_insert(next);
-            if lid == next {
-                self.left.push(LeftSemi {
-                    stamp: 0,
-                    mask: 0,
-                    len: lf.len(),
-                    contexts: PyDict::default(),
-                });
-                for &f in lf {
-                    self.facts[0].entry(f).or_default().push(lid);
-                }
-            }
-            let next = self.right.len() as u32;
-            let rid = *self.semi_ids[1].entry(rh).or_insert(next);
-            if rid == next {
-                self.right.push(RightSemi {
-                    stamp: 0,
-                    mask: 0,
-                    len: rf.len(),
-                });
-                for &f in rf {
-                    self.facts[1].entry(f).or_default().push(rid);
-                }
-            }
-            let existing = self.left[lid as usize].contexts.get(rid);
-            if let Some(cid) = existing {
-                if zero_level {
-                    self.contexts[cid as usize].zero_level = true;
-                    return 0;
-                }
-                continue;
-            }
-            let cid = self.contexts.len() as u32;
-            self.left[lid as usize].contexts.setdefault(rid, cid);
-            added += 1;
-            self.contexts.push(Context {
-                selected: 0,
-                crossed: 0,
-                active: 0,
-                right: rf.clone(),
-                zero_level,
-                left_hash: lh,
-                right_hash: rh,
-            });
-            if zero_level {
-                self.new_context = cid;
-                return 1;
+    /// Marks context `link` of left semi-context `lid` zero-level.
+    fn mark_zero_level(&mut self, lid: u32, link: usize) {
+        let l = &mut self.left[lid as usize];
+        if !l.links[link].zero_level {
+            l.links[link].zero_level = true;
+            l.zero_level += 1;
+            if l.zero_level == 1 {
+                index_facts(&mut self.zero_level, l.facts.iter().copied(), lid);
             }
         }
-        added
+    }
+
+    /// The link of right semi-context `rid` in left semi-context `lid`, if any.
+    fn find(&self, lid: u32, rid: u32) -> Option<usize> {
+        self.left[lid as usize]
+            .links
+            .iter()
+            .position(|l| l.right == rid)
+    }
+
+    /// CAD OSE's `getContextByFacts` for one pair of fact lists: stores the context if not
+    /// yet known (and below the cap); whether it was new. A known context offered at zero
+    /// level is marked so.
+    fn add_context(&mut self, p: &Params, lf: &[u64], rf: &[u64], zero_level: bool) -> bool {
+        let lh = tuple_hash(lf);
+        let rh = tuple_hash(rf);
+        if self.contexts() >= p.max_contexts {
+            // At the cap nothing new is stored (not even a semi-context); a known
+            // zero-level context is still marked as such.
+            let known = match (self.semi_ids[0].get(&lh), self.semi_ids[1].get(&rh)) {
+                (Some(&l), Some(&r)) => self.find(l, r).map(|k| (l, k)),
+                _ => None,
+            };
+            match known {
+                Some((l, k)) if zero_level => self.mark_zero_level(l, k),
+                Some(_) => {}
+                None => self.refused += 1,
+            }
+            return false;
+        }
+        let next = self.left.len() as u32;
+        let lid = *self.semi_ids[0].entry(lh).or_insert(next);
+        if lid == next {
+            let facts: Vec<u32> = lf.iter().map(|&f| slot(f)).collect();
+            let entry = Keyed {
+                id: lid,
+                signature: signature(facts.iter().copied()),
+            };
+            index_facts(&mut self.keyed, facts.last().copied(), entry);
+            self.marks[0].push(Crossing {
+                len: facts.len() as u32,
+                ..Crossing::default()
+            });
+            self.left.push(LeftSemi {
+                hash: lh,
+                facts,
+                links: Vec::new(),
+                zero_level: 0,
+            });
+        }
+        let next = self.right.len() as u32;
+        let rid = *self.semi_ids[1].entry(rh).or_insert(next);
+        if rid == next {
+            self.right.push(RightSemi {
+                hash: rh,
+                mask: rf.iter().fold(0, |m, &f| m | 1 << slot(f)),
+            });
+            self.marks[1].push(Crossing {
+                len: rf.len() as u32,
+                ..Crossing::default()
+            });
+            index_facts(&mut self.rights_by_fact, rf.iter().map(|&f| slot(f)), rid);
+        }
+        if let Some(k) = self.find(lid, rid) {
+            if zero_level {
+                self.mark_zero_level(lid, k);
+            }
+            return false;
+        }
+        let cid = self.contexts;
+        self.contexts += 1;
+        self.left[lid as usize].link(rid, cid, false);
+        if zero_level {
+            let k = self.find(lid, rid).unwrap_or(0);
+            self.mark_zero_level(lid, k);
+            self.new_context = cid;
+        }
+        true
+    }
+
+    /// The left semi-contexts crossed by the newest left group that a step visits, with
+    /// their masks, in id order: the fully crossed ones, and at a new zero-level context
+    /// also the partly crossed ones holding zero-level contexts (they may propose). The
+    /// latter are crossed only then, against the same group.
+    fn visited(&mut self, new_flag: bool) -> Vec<(u32, u32)> {
+        if !new_flag {
+            return std::mem::take(&mut self.full);
+        }
+        let mut out = self.full.clone();
+        let stamp = next_stamp(&mut self.stamps[0], &mut self.marks[0]);
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
+        cross(
+            &self.zero_level,
+            &self.left_group,
+            stamp,
+            &mut self.marks[0],
+            Some(&mut touched),
+        );
+        out.extend(
+            touched
+                .iter()
+                .filter(|&&s| s < self.crossed_upto)
+                .map(|&s| (s, self.marks[0][s as usize].mask)),
+        );
+        out.sort_unstable();
+        out.dedup_by_key(|x| x.0);
+        self.touched = touched;
+        out
     }
 
     /// Crosses the current facts with the right semi-contexts, updates every context whose
     /// left side was fully crossed at the previous step, and proposes new contexts.
-    #[allow(clippy::type_complexity)]
     fn cross_right(
         &mut self,
         facts: &[u64],
         new_flag: bool,
         p: &Params,
-    ) -> (Vec<(u32, u64, i64, i64)>, usize, Vec<Pair>) {
-        self.gens[1] += 1;
-        let stamp = self.gens[1];
-        let right = &mut self.right;
-        self.crossed[1] = cross(&self.facts[1], facts, stamp, |s, bit, g| {
-            let r = &mut right[s as usize];
-            let first = r.stamp != g;
-            if first {
-                r.stamp = g;
-                r.mask = 0;
-            }
-            r.mask |= bit;
-            first
-        });
-        self.right_facts.clear();
-        self.right_facts.extend_from_slice(facts);
-        let left_gen = self.gens[0];
-        let mut active = Vec::new();
+        active: &mut Vec<Active>,
+    ) -> (usize, Vec<(u32, u32)>) {
+        let visited = self.visited(new_flag);
+        let visited_full = !new_flag;
+        let stamp = next_stamp(&mut self.stamps[1], &mut self.marks[1]);
+        cross(&self.rights_by_fact, facts, stamp, &mut self.marks[1], None);
         let mut selected = 0;
         let mut proposals = Vec::new();
-        for &ls in &self.crossed[0] {
-            let l = &self.left[ls as usize];
-            let l_crossed = if l.stamp == left_gen {
-                l.mask.count_ones() as usize
-            } else {
-                0
-            };
-            let full = l.len == l_crossed;
-            for (rid, cid) in l.contexts.iter() {
-                if cid == self.new_context {
+        let rights = &self.marks[1];
+        for &(ls, l_mask) in &visited {
+            let l = &mut self.left[ls as usize];
+            let l_crossed = l_mask.count_ones() as usize;
+            let full = l.facts.len() == l_crossed;
+            for link in &mut l.links {
+                if link.id == self.new_context || (!full && !link.zero_level) {
                     continue;
                 }
-                let r = &self.right[rid as usize];
+                let r = rights[link.right as usize];
                 let r_mask = if r.stamp == stamp { r.mask } else { 0 };
-                let (r_len, r_crossed) = (r.len, r_mask.count_ones() as usize);
-                let ctx = &mut self.contexts[cid as usize];
+                let (r_len, r_crossed) = (r.len, r_mask.count_ones());
                 let propose = if full {
                     selected += 1;
-                    ctx.selected += r_len as u64;
+                    link.selected = link.selected.saturating_add(r_len);
                     if r_crossed > 0 {
-                        ctx.crossed += r_crossed as u64;
+                        link.crossed = link.crossed.saturating_add(r_crossed);
                         if r_len == r_crossed {
-                            ctx.active += 1;
-                            active.push((cid, ctx.active, ctx.left_hash, ctx.right_hash));
+                            link.active = link.active.saturating_add(1);
+                            let rh = self.right[link.right as usize].hash;
+                            active.push((link.id, link.active, l.hash, rh));
                             false
                         } else {
-                            ctx.zero_level && new_flag
+                            link.zero_level && new_flag
                         }
                     } else {
                         false
                     }
                 } else {
-                    ctx.zero_level && new_flag && r_crossed > 0
+                    r_crossed > 0
                 };
                 if propose && l_crossed <= p.max_left_semi {
-                    proposals.push((
-                        picked(&self.left_group, l.mask),
-                        picked(&self.right_facts, r_mask),
-                    ));
+                    proposals.push((l_mask, r_mask));
                 }
             }
         }
+        if visited_full {
+            self.full = visited;
+        }
         self.new_context = 0;
-        (active, selected, proposals)
+        (selected, proposals)
     }
 
     /// Crosses the new left group with the left semi-contexts; the right sides of the fully
     /// crossed contexts with the best hit rate are the predicted facts.
-    fn cross_left(&mut self) -> HashSet<u64> {
-        self.gens[0] += 1;
-        let stamp = self.gens[0];
-        let left = &mut self.left;
-        let crossed = cross(&self.facts[0], &self.left_group, stamp, |s, bit, g| {
-            let l = &mut left[s as usize];
-            let first = l.stamp != g;
-            if first {
-                l.stamp = g;
-                l.mask = 0;
-            }
-            l.mask |= bit;
-            first
-        });
+    fn cross_left(&mut self) -> u64 {
+        let mut full = std::mem::take(&mut self.full);
+        full_left(&self.keyed, &self.left, &self.left_group, &mut full);
+        self.crossed_upto = self.left.len() as u32;
         let mut best = 0.0;
-        let mut winners: Vec<u32> = Vec::new();
-        for &i in &crossed {
-            let l = &self.left[i as usize];
-            if l.len != l.mask.count_ones() as usize {
-                continue;
-            }
-            for (_, cid) in l.contexts.iter() {
-                let c = &self.contexts[cid as usize];
-                let w = if c.selected > 0 {
-                    c.crossed as f64 / c.selected as f64
+        // The union of the winners' right facts (a winner's facts: its right semi-context's).
+        let mut out = 0;
+        for &(i, _) in &full {
+            for link in &self.left[i as usize].links {
+                let w = if link.selected > 0 {
+                    f64::from(link.crossed) / f64::from(link.selected)
                 } else {
                     0.0
                 };
                 if w > best {
                     best = w;
-                    winners.clear();
-                    winners.push(cid);
+                    out = self.right[link.right as usize].mask;
                 } else if w == best {
-                    winners.push(cid);
+                    out |= self.right[link.right as usize].mask;
                 }
             }
         }
-        self.crossed[0] = crossed;
-        let mut out = HashSet::new();
-        for cid in winners {
-            out.extend(self.contexts[cid as usize].right.iter().copied());
-        }
+        self.full = full;
         out
     }
 }
@@ -538,5 +553,10 @@ impl Series {
     /// Contexts held.
     pub fn contexts(&self) -> usize {
         self.cad.as_ref().map_or(0, |(c, _)| c.contexts())
+    }
+
+    /// Heap bytes held ([`Cad::bytes`], or the points waiting for the range).
+    pub fn bytes(&self) -> usize {
+        self.cad.as_ref().map_or(0, |(c, _)| c.bytes()) + self.pending.capacity() * 8
     }
 }

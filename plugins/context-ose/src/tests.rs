@@ -18,7 +18,7 @@ fn periodic(i: usize, noise: f64) -> f64 {
     100.0 + 20.0 * phase.sin() + noise * jitter
 }
 
-/// Replays `values` one tick per point; every tick's (anomaly_score, flag) and the events.
+/// Replays `values` one tick per point; every tick's (anomaly_score, flag) and verdict state.
 fn replay(options: &str, values: &[f64]) -> (Vec<(f64, f64)>, Vec<String>) {
     let mut host = TestHost::new();
     host.add_points(
@@ -34,7 +34,14 @@ fn replay(options: &str, values: &[f64]) -> (Vec<(f64, f64)>, Vec<String>) {
     for i in 0..values.len() {
         host.clear_outputs();
         runner.run(&mut host, T0 + i as i64 * STEP).unwrap();
-        events.extend(host.events().iter().map(|e| e.state.clone()));
+        // One verdict per tick on the metric: `anomalous` exactly at a flagged point.
+        let verdicts = host.verdicts();
+        assert_eq!(verdicts.len(), 1, "tick {i}: {verdicts:?}");
+        assert_eq!(verdicts[0].subject, METRIC);
+        let flagged = host.last_value("flag") == Some(1.0);
+        let want = if flagged { "anomalous" } else { "ok" };
+        assert_eq!(verdicts[0].state, want, "tick {i}: {:?}", verdicts[0]);
+        events.push(verdicts[0].state.clone());
         out.push((
             host.last_value("anomaly_score").unwrap_or(0.0),
             host.last_value("flag").unwrap_or(0.0),
@@ -128,4 +135,53 @@ fn a_tick_without_points_writes_nothing() {
     let mut runner = TestRunner::new::<ContextOse>(OPTIONS, "web", &mut host).unwrap();
     runner.run(&mut host, T0).unwrap();
     assert!(host.last_value("anomaly_score").is_none());
+    assert!(host.verdicts().is_empty(), "no point, no judgement");
+}
+
+/// A deterministic series: a cycle of 96 points, noise, a level shift at 2000, spikes.
+fn fingerprint_series(n: usize) -> Vec<f64> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let noise = (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let phase = (i % 96) as f64 / 96.0 * std::f64::consts::TAU;
+            let shift = if i >= 2000 { 15.0 } else { 0.0 };
+            let spike = if i % 701 == 700 { 40.0 } else { 0.0 };
+            50.0 + 20.0 * phase.sin() + 6.0 * noise + shift + spike
+        })
+        .collect()
+}
+
+/// FNV-1a over the scores' bits.
+fn fingerprint(scores: &[f64]) -> u64 {
+    scores.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, s| {
+        s.to_bits()
+            .to_le_bytes()
+            .iter()
+            .fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+    })
+}
+
+/// The scores of the port before it was made fast (the reference's visit of every context
+/// of every touched semi-context), pinned bit for bit: a faster crossing must not change one.
+#[test]
+fn scores_match_the_straightforward_port_bit_for_bit() {
+    let v = fingerprint_series(3000);
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let p = Params::nab(v.len(), lo, hi);
+    let mut m = Cad::new(&p);
+    let s: Vec<f64> = v.iter().map(|x| m.update(&p, *x)).collect();
+    assert_eq!(m.contexts(), 1748);
+    assert_eq!(fingerprint(&s), 0xb164_fd5f_9113_11db);
+    // At the cap: nothing new stored, known zero-level contexts still marked.
+    let mut capped = p.clone();
+    capped.max_contexts = 300;
+    let mut m = Cad::new(&capped);
+    let s: Vec<f64> = v.iter().map(|x| m.update(&capped, *x)).collect();
+    assert_eq!((m.contexts(), m.refused), (300, 2820));
+    assert_eq!(fingerprint(&s), 0xd039_408d_69b7_e816);
 }

@@ -1,11 +1,12 @@
 //! Offline NAB harness for ensemble experiments: runs every member over a NAB-layout corpus
 //! and writes, per data file, one CSV row per data row with every member's score:
-//! `timestamp,value,novelty,artime_nab,artime,cad_nab,cad`. `*_nab` are run with NAB's
-//! protocol (the file's minimum, maximum and probationary period), the others as the
-//! plugins run in production (nothing known in advance).
+//! `timestamp,value,novelty,artime_nab,artime,cad_nab,cad,ensemble_nab`. `*_nab` are run
+//! with NAB's protocol (the file's minimum, maximum and probationary period), the others as
+//! the plugins run in production (nothing known in advance); `ensemble_nab` is the shipped
+//! ensemble's judgement (default options) of `novelty`, `artime_nab` and `cad_nab`.
 //!   cargo run --release -p am-plugin-ensemble --example members -- DATA OUT
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-use am_plugin_ensemble::{artime, context_ose, novelty};
+use am_plugin_ensemble::{Judge, Options, artime, context_ose, judge_point, novelty};
 use std::io::Write;
 
 fn main() {
@@ -13,6 +14,8 @@ fn main() {
     let data = std::path::Path::new(&args[1]);
     let out = std::path::Path::new(&args[2]);
     let np = am_plugin_ensemble::novelty_params();
+    let defaults: Options = serde_json::from_str(r#"{"metric": "x"}"#).unwrap();
+    let ens = defaults.params().unwrap();
     let art_prod = artime::Params {
         probation: 750,
         range: None,
@@ -62,16 +65,22 @@ fn main() {
             let mut w = std::io::BufWriter::new(
                 std::fs::File::create(dir.join(f.file_name().unwrap())).unwrap(),
             );
-            writeln!(w, "timestamp,value,novelty,artime_nab,artime,cad_nab,cad").unwrap();
-            for (r, v) in rows.iter().zip(&vals) {
+            writeln!(
+                w,
+                "timestamp,value,novelty,artime_nab,artime,cad_nab,cad,ensemble_nab"
+            )
+            .unwrap();
+            let mut judge = Judge::default();
+            for (n, (r, v)) in rows.iter().zip(&vals).enumerate() {
                 let s_nov = nov.update(&np, *v).map_or(0.0, |o| o.score);
                 let s_an = an.update(&apn, *v);
                 let s_ap = ap.update(&art_prod, *v);
                 let s_cn = cn.update(&cpn, *v);
                 let s_cp = cp.update(&cad_opts, *v);
+                let s_en = judge_point(n as u64 + 1, &[s_nov, s_an, s_cn], &ens, &mut judge);
                 writeln!(
                     w,
-                    "{},{},{s_nov},{s_an},{s_ap},{s_cn},{s_cp}",
+                    "{},{},{s_nov},{s_an},{s_ap},{s_cn},{s_cp},{s_en}",
                     r.0,
                     r.1.trim()
                 )

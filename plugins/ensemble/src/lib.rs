@@ -2,21 +2,27 @@
 //! opinion. Each member learns every value; a member *detects* where its own score reaches
 //! its threshold (Novelty 0.25, ARTime 0.34, ContextOSE 0.70: each one's NAB optimum);
 //! the ensemble alerts where one member detects and another one detected at the same point
-//! or within the `confirm` (100) points before, outside the `quiet` (200) points after its
+//! or within the `confirm` (100) points before, outside the `quiet` (100) points after its
 //! previous alert. Each member alone raises many false alarms on noisy series; they rarely
 //! raise them at the same time, while a real incident tends to surprise two of them
-//! (`research/detection.md`, "Ensemble").
+//! (`research/detection.md`, "Ensemble"). A detection no other member confirms (a *lone*
+//! one) scores below every alert, in [0.25, 0.5): it never flags at the default
+//! `threshold`, but a lower threshold takes it in — young series and short incidents often
+//! get only one opinion in time. Since lone detections never hold an alert back, any
+//! threshold of 0.5 or more sees exactly the alerts.
 //!
 //! # Outputs (`<prefix>.Ensemble.<service>.<field>`)
 //!
 //! | field | meaning |
 //! |---|---|
-//! | `anomaly_score` | 0, or at an alert the highest detecting member's score scaled so its threshold maps to 0.5 (so in [0.5, 1]) |
+//! | `anomaly_score` | at an alert the highest detecting member's score scaled so its threshold maps to 0.5 (so in [0.5, 1]); at a lone detection, in [0.25, 0.5) by the same scaled score; else 0 |
 //! | `flag` | 1 at an alert (`anomaly_score ≥ threshold`), else 0 |
 //! | `novelty`, `artime`, `context_ose` | each member's own score |
 //!
 //! When a tick brings several points, each is learned in order and the fields of the
-//! highest-scoring one are written. A tick with no new point writes nothing.
+//! highest-scoring one are written and judged: one verdict per tick on the metric. A tick
+//! with no new point writes and judges nothing (the alarm layer makes a metric left
+//! unjudged undetermined).
 //!
 //! # Options
 //!
@@ -28,7 +34,8 @@
 //! | `margin` | 0.3 | without a known range: share of the learned range added each side |
 //! | `thresholds` | [0.25, 0.34, 0.70] | each member's detection threshold (Novelty, ARTime, ContextOSE) |
 //! | `confirm` | 100 | points within which a second member's detection confirms one |
-//! | `quiet` | 200 | points after an alert without another |
+//! | `quiet` | 100 | points after an alert without another (and after a lone detection without another lone one) |
+//! | `lone` | true | score lone detections (in [0.25, 0.5)) |
 //! | `threshold` | 0.5 | `anomaly_score` that flags an alert |
 //! | `max_categories` | 1024 | ARTime's category cap |
 //! | `max_contexts` | 50000 | ContextOSE's context cap |
@@ -39,14 +46,16 @@
 //! # Cost and state
 //!
 //! The sum of the members' (see their crates): per point ≈ 32 000 multiply-adds for
-//! Novelty, O(categories · 32) per downsampled value for ARTime, O(semi-contexts) for
-//! ContextOSE. Per series: Novelty's 20.3 kB, ARTime's ≤ 256 kB (typically ≈ 40 kB) and
-//! ContextOSE's ≤ 5–10 MB (at its cap; typically 0.1–2 MB on NAB's files), plus 4 counters.
+//! Novelty, O(categories · 32) per downsampled value for ARTime, the contexts of the fully
+//! crossed left semi-contexts for ContextOSE; 10 000 series per tick on one core ≈ 0.5 s on
+//! the CPU (`tick_bench`). Per series: Novelty's 20.3 kB, ARTime's ≤ 256 kB (typically
+//! ≈ 40 kB) and ContextOSE's 214 bytes a context (≤ 11 MB at its cap; 0.04–11 MB
+//! on NAB's files), plus 5 counters.
 //! The models live in the plugin instance; the state holds a 16-byte stamp (newest time,
 //! points learned): an instance that finds another stamp or none rebuilds the models from
 //! the last `backfill` seconds.
 
-use am_plugin_api::{BaseTask, Context, Event, Init, PluginError, Severity};
+use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
 use serde::Deserialize;
 
 // The members' models are compiled into this plugin from their crates' own files (not
@@ -62,8 +71,10 @@ pub mod model;
 pub mod novelty;
 #[path = "../../context-ose/src/pydict.rs"]
 pub mod pydict;
+#[path = "../../context-ose/src/semis.rs"]
+mod semis;
 
-pub use model::{Ensemble, MEMBERS, Output, Params, judge_point};
+pub use model::{Ensemble, Judge, MEMBERS, Output, Params, judge_point};
 
 /// The options of one service.
 #[derive(Debug, Clone, Deserialize)]
@@ -89,9 +100,14 @@ pub struct Options {
     /// Points within which a second member's detection confirms one. Default 100.
     #[serde(default = "d_confirm")]
     pub confirm: u64,
-    /// Points after an alert during which no other is raised. Default 200.
+    /// Points after an alert during which no other is raised (and after a lone detection
+    /// during which no other lone one scores). Default 100.
     #[serde(default = "d_quiet")]
     pub quiet: u64,
+    /// Whether a detection no other member confirms scores, in [0.25, 0.5) (below every
+    /// alert). Default true.
+    #[serde(default = "d_lone")]
+    pub lone: bool,
     /// `anomaly_score` at or above which a point is flagged. Default 0.5.
     #[serde(default = "d_threshold")]
     pub threshold: f64,
@@ -120,7 +136,10 @@ fn d_confirm() -> u64 {
     100
 }
 fn d_quiet() -> u64 {
-    200
+    100
+}
+fn d_lone() -> bool {
+    true
 }
 fn d_threshold() -> f64 {
     0.5
@@ -195,6 +214,7 @@ impl Options {
             thresholds: self.thresholds,
             confirm: self.confirm,
             quiet: self.quiet,
+            lone: self.lone,
         })
     }
 }
@@ -224,42 +244,29 @@ pub fn novelty_params() -> novelty::Params {
 /// State key of the 16-byte stamp (newest learned time, points learned).
 pub const STAMP: &str = "stamp";
 
-/// The verdict on one tick's highest-scoring point: an `anomalous` event at an alert, an
-/// `ok` event on the first tick back to normal after one, else none. The one place where
-/// the ensemble reports (the alarm layer can take it over).
-pub fn judge(
-    metric: &str,
-    out: &Output,
-    value: f64,
-    threshold: f64,
-    was_anomalous: bool,
-) -> Option<Event> {
-    if out.score >= threshold {
-        let who: Vec<String> = MEMBERS
-            .iter()
-            .zip(&out.members)
-            .map(|(m, s)| format!("{m} {s:.3}"))
-            .collect();
-        Some(
-            Event::anomalous(metric)
-                .severity(Severity::Warning)
-                .reason(format!(
-                    "value {value}: two detectors agree, score {:.3} ({})",
-                    out.score,
-                    who.join(", ")
-                ))
-                .value("value", value)
-                .value("anomaly_score", out.score),
-        )
-    } else if was_anomalous {
-        Some(
-            Event::ok(metric)
-                .reason("no detector confirms an anomaly")
-                .value("value", value),
-        )
+/// The verdict on one tick's highest-scoring point: `anomalous` at an alert (`score ≥
+/// threshold`: two members agree), else `ok`. The one place where the ensemble reports; the
+/// alarm layer turns the verdicts of successive ticks into alarms.
+pub fn judge(metric: &str, out: &Output, value: f64, threshold: f64) -> Verdict {
+    let who: Vec<String> = MEMBERS
+        .iter()
+        .zip(&out.members)
+        .map(|(m, s)| format!("{m} {s:.3}"))
+        .collect();
+    let verdict = if out.score >= threshold {
+        Verdict::anomalous(metric)
+            .severity(Severity::Warning)
+            .reason(format!(
+                "value {value}: two detectors agree, score {:.3} ({})",
+                out.score,
+                who.join(", ")
+            ))
     } else {
-        None
-    }
+        Verdict::ok(metric).reason(format!("no two detectors agree ({})", who.join(", ")))
+    };
+    verdict
+        .value("value", value)
+        .value("anomaly_score", out.score)
 }
 
 /// The `Ensemble` detector: the models live in the instance, checked against the state's
@@ -269,7 +276,6 @@ pub struct EnsembleTask {
     options: Options,
     params: Params,
     model: Option<(Ensemble, i64)>,
-    anomalous: bool,
 }
 
 fn stamp(model: &Ensemble, last_ts: i64) -> [u8; 16] {
@@ -290,7 +296,6 @@ impl BaseTask for EnsembleTask {
             options,
             params,
             model: None,
-            anomalous: false,
         })
     }
 
@@ -336,16 +341,12 @@ impl BaseTask for EnsembleTask {
         for (m, s) in MEMBERS.iter().zip(&out.members) {
             ctx.emit(m, *s)?;
         }
-        if let Some(event) = judge(
+        ctx.verdict(judge(
             &self.options.metric,
             &out,
             value,
             self.options.threshold,
-            self.anomalous,
-        ) {
-            ctx.event(event)?;
-        }
-        self.anomalous = flag;
+        ))?;
         Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! The ensemble's logic, free of any host: three members learn every value; a member
 //! *detects* where its score reaches its threshold; the ensemble alerts where a member
 //! detects and another one detected within the last `confirm` points (a second opinion),
-//! outside the `quiet` points after its previous alert.
+//! outside the `quiet` points after its previous alert; a detection no other member
+//! confirms scores lower ([`judge_point`]).
 
 use crate::artime::{Artime, Params as ArtParams};
 use crate::context_ose::{Series as CadSeries, Setup as CadSetup};
@@ -25,13 +26,15 @@ pub struct Params {
     pub confirm: u64,
     /// Points after an alert during which no other is raised.
     pub quiet: u64,
+    /// Whether unconfirmed detections score (in [0.25, 0.5)).
+    pub lone: bool,
 }
 
 /// What one value gave.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Output {
-    /// The ensemble's score: 0, or in [0.5, 1] at an alert (the highest detecting member's
-    /// score, scaled so that its threshold maps to 0.5).
+    /// The ensemble's score: in [0.5, 1] at an alert (the highest detecting member's score,
+    /// scaled so that its threshold maps to 0.5), in [0.25, 0.5) at a lone detection, else 0.
     pub score: f64,
     /// Each member's own score.
     pub members: [f64; 3],
@@ -45,10 +48,8 @@ pub struct Ensemble {
     cad: CadSeries,
     /// Points learned.
     pub n: u64,
-    /// When each member last detected (point number, 0: never).
-    last_detect: [u64; 3],
-    /// When the ensemble last alerted (0: never).
-    last_alert: u64,
+    /// What the judgement remembers.
+    judge: Judge,
 }
 
 impl Ensemble {
@@ -59,8 +60,7 @@ impl Ensemble {
             artime: Artime::new(&p.artime),
             cad: CadSeries::new(&p.cad),
             n: 0,
-            last_detect: [0; 3],
-            last_alert: 0,
+            judge: Judge::default(),
         }
     }
 
@@ -79,26 +79,30 @@ impl Ensemble {
             self.artime.update(&p.artime, value),
             self.cad.update(&p.cad, value),
         ];
-        let score = judge_point(
-            self.n,
-            &members,
-            p,
-            &mut self.last_detect,
-            &mut self.last_alert,
-        );
+        let score = judge_point(self.n, &members, p, &mut self.judge);
         Output { score, members }
     }
 }
 
+/// The ensemble's memory between points: when each member last detected, when it last
+/// alerted and when it last scored a lone detection (point numbers, 0: never).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Judge {
+    /// When each member last detected.
+    pub last_detect: [u64; 3],
+    /// When the ensemble last alerted (a confirmed detection).
+    pub last_alert: u64,
+    /// When it last scored a lone detection.
+    pub last_lone: u64,
+}
+
 /// The ensemble's judgement of point `n` from its members' scores: the one place where the
-/// ensemble decides.
-pub fn judge_point(
-    n: u64,
-    members: &[f64; 3],
-    p: &Params,
-    last_detect: &mut [u64; 3],
-    last_alert: &mut u64,
-) -> f64 {
+/// ensemble decides. A confirmed detection (two members within `confirm` points) outside
+/// the `quiet` points after the previous alert is an alert, scored in [0.5, 1]; with
+/// `lone`, a detection no other member confirms, outside the quiet points after an alert or
+/// a lone one, scores in [0.25, 0.5): below every alert, so a threshold of 0.5 or more gives
+/// the alerts alone (lone detections never hold an alert back), and a lower one adds them.
+pub fn judge_point(n: u64, members: &[f64; 3], p: &Params, j: &mut Judge) -> f64 {
     let mut best = 0.0f64;
     let mut firing = [false; 3];
     for (k, (&s, &t)) in members.iter().zip(&p.thresholds).enumerate() {
@@ -110,15 +114,19 @@ pub fn judge_point(
     let count = firing.iter().filter(|f| **f).count();
     let confirmed = count >= 2
         || (count == 1
-            && (0..3).any(|k| !firing[k] && last_detect[k] > 0 && n - last_detect[k] <= p.confirm));
-    for k in 0..3 {
-        if firing[k] {
-            last_detect[k] = n;
-        }
+            && (0..3)
+                .any(|k| !firing[k] && j.last_detect[k] > 0 && n - j.last_detect[k] <= p.confirm));
+    for (last, _) in j.last_detect.iter_mut().zip(firing).filter(|(_, f)| *f) {
+        *last = n;
     }
-    if confirmed && (*last_alert == 0 || n - *last_alert > p.quiet) {
-        *last_alert = n;
+    let after = |last: u64| last == 0 || n - last > p.quiet;
+    if confirmed && after(j.last_alert) {
+        j.last_alert = n;
+        j.last_lone = n;
         best.min(1.0)
+    } else if p.lone && count == 1 && !confirmed && after(j.last_alert) && after(j.last_lone) {
+        j.last_lone = n;
+        0.25 + 0.25 * ((best - 0.5) / 0.5 * 0.999).min(1.0)
     } else {
         0.0
     }

@@ -18,7 +18,7 @@ fn periodic(i: usize, noise: f64) -> f64 {
     100.0 + 20.0 * phase.sin() + noise * jitter
 }
 
-/// Replays `values` one tick per point; every tick's (anomaly_score, flag) and the events.
+/// Replays `values` one tick per point; every tick's (anomaly_score, flag) and verdict state.
 fn replay(options: &str, values: &[f64]) -> (Vec<(f64, f64)>, Vec<String>) {
     let mut host = TestHost::new();
     host.add_points(
@@ -34,7 +34,14 @@ fn replay(options: &str, values: &[f64]) -> (Vec<(f64, f64)>, Vec<String>) {
     for i in 0..values.len() {
         host.clear_outputs();
         runner.run(&mut host, T0 + i as i64 * STEP).unwrap();
-        events.extend(host.events().iter().map(|e| e.state.clone()));
+        // One verdict per tick on the metric: `anomalous` exactly at a flagged point.
+        let verdicts = host.verdicts();
+        assert_eq!(verdicts.len(), 1, "tick {i}: {verdicts:?}");
+        assert_eq!(verdicts[0].subject, METRIC);
+        let flagged = host.last_value("flag") == Some(1.0);
+        let want = if flagged { "anomalous" } else { "ok" };
+        assert_eq!(verdicts[0].state, want, "tick {i}: {:?}", verdicts[0]);
+        events.push(verdicts[0].state.clone());
         out.push((
             host.last_value("anomaly_score").unwrap_or(0.0),
             host.last_value("flag").unwrap_or(0.0),
@@ -83,29 +90,43 @@ fn no_look_ahead_scores_of_a_prefix_do_not_change() {
 #[test]
 fn one_member_alone_does_not_alert_two_within_confirm_do() {
     let o: Options =
-        serde_json::from_str(r#"{"metric": "x", "confirm": 10, "quiet": 50}"#).unwrap();
+        serde_json::from_str(r#"{"metric": "x", "confirm": 10, "quiet": 50, "lone": false}"#)
+            .unwrap();
     let p = o.params().unwrap();
-    let (mut last, mut alert) = ([0u64; 3], 0u64);
+    let mut j = Judge::default();
     // Novelty alone at point 100: no alert.
-    assert_eq!(
-        judge_point(100, &[0.3, 0.0, 0.0], &p, &mut last, &mut alert),
-        0.0
-    );
+    assert_eq!(judge_point(100, &[0.3, 0.0, 0.0], &p, &mut j), 0.0);
     // ARTime 5 points later confirms it: an alert, ARTime's 0.67 scaled to 0.5 + 0.5·0.33/0.66.
-    let s = judge_point(105, &[0.0, 0.67, 0.0], &p, &mut last, &mut alert);
+    let s = judge_point(105, &[0.0, 0.67, 0.0], &p, &mut j);
     assert!((s - 0.75).abs() < 1e-9, "{s}");
     // Two members at once, but within the quiet period: nothing.
-    assert_eq!(
-        judge_point(140, &[0.3, 0.5, 0.0], &p, &mut last, &mut alert),
-        0.0
-    );
+    assert_eq!(judge_point(140, &[0.3, 0.5, 0.0], &p, &mut j), 0.0);
     // After it: an alert.
-    assert!(judge_point(200, &[0.3, 0.0, 0.9], &p, &mut last, &mut alert) >= 0.5);
+    assert!(judge_point(200, &[0.3, 0.0, 0.9], &p, &mut j) >= 0.5);
     // A lone detection 30 points after the others (beyond `confirm`): nothing.
-    assert_eq!(
-        judge_point(300, &[0.0, 0.0, 0.8], &p, &mut last, &mut alert),
-        0.0
-    );
+    assert_eq!(judge_point(300, &[0.0, 0.0, 0.8], &p, &mut j), 0.0);
+}
+
+#[test]
+fn a_lone_detection_scores_below_every_alert_and_never_holds_one_back() {
+    let o: Options =
+        serde_json::from_str(r#"{"metric": "x", "confirm": 10, "quiet": 50}"#).unwrap();
+    let p = o.params().unwrap();
+    let mut j = Judge::default();
+    // Novelty alone: a lone detection, its scaled 0.5 + 0.5·0.05/0.75 mapped into [0.25, 0.5).
+    let s = judge_point(100, &[0.3, 0.0, 0.0], &p, &mut j);
+    assert!((0.25..0.5).contains(&s), "{s}");
+    // Another lone one within the quiet period of the first: nothing.
+    assert_eq!(judge_point(120, &[0.0, 0.0, 0.0], &p, &mut j), 0.0);
+    assert_eq!(judge_point(130, &[0.0, 0.0, 0.99], &p, &mut j), 0.0);
+    // A confirmed detection right after lone ones is an alert all the same.
+    assert!(judge_point(135, &[0.0, 0.9, 0.0], &p, &mut j) >= 0.5);
+    // Within the alert's quiet period, no lone detection either.
+    assert_eq!(judge_point(170, &[0.0, 0.0, 0.0], &p, &mut j), 0.0);
+    assert_eq!(judge_point(180, &[0.0, 0.0, 0.99], &p, &mut j), 0.0);
+    // After it, a sure lone one stays below 0.5.
+    let s = judge_point(300, &[0.0, 0.0, 1.0], &p, &mut j);
+    assert!((0.49..0.5).contains(&s), "{s}");
 }
 
 #[test]
@@ -134,4 +155,5 @@ fn a_tick_without_points_writes_nothing() {
     let mut runner = TestRunner::new::<EnsembleTask>(OPTIONS, "web", &mut host).unwrap();
     runner.run(&mut host, T0).unwrap();
     assert!(host.last_value("anomaly_score").is_none());
+    assert!(host.verdicts().is_empty(), "no point, no judgement");
 }

@@ -29,7 +29,7 @@
 //!    `rate_window` (4000) points: a series that keeps surprising the model (heavy-tailed
 //!    noise) has to surprise it more and more to alert again, while the first alert after a
 //!    calm spell keeps its full score. A candidate whose confidence reaches `min_score` (0.25) is
-//!    a detection: `anomaly_score` is that confidence, `flag` 1, an `anomalous` event, and the
+//!    a detection: `anomaly_score` is that confidence, `flag` 1, an `anomalous` verdict, and the
 //!    next `quiet` (200) points are not candidates (one alert per incident; NAB rewards the
 //!    first detection of a window and charges every later one that falls outside it). Every
 //!    other point scores 0, so `anomaly_score` is 0 or a detection's confidence — one global
@@ -48,7 +48,9 @@
 //! | `distance` | nearest-neighbour distance in units of the value range |
 //!
 //! When a tick brings several new points, each is learned in order and the fields of the most
-//! anomalous one are written. A tick with no new point writes nothing.
+//! anomalous one are written and judged: one verdict per tick on the metric ([`judge`]). A
+//! tick with no new point writes and judges nothing (the alarm layer makes a metric left
+//! unjudged undetermined).
 //!
 //! # Options
 //!
@@ -110,7 +112,7 @@
 //!     --windows ../shared/nab/combined_windows.json --results /tmp/nabres --detector novelty
 //! ```
 
-use am_plugin_api::{BaseTask, Context, Event, Init, PluginError, Severity};
+use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
 use serde::Deserialize;
 
 pub mod codec;
@@ -398,27 +400,42 @@ impl BaseTask for Novelty {
         ctx.emit("flag", out.flag)?;
         ctx.emit("raw_score", out.raw_score)?;
         ctx.emit("distance", out.distance)?;
-        if out.flag > 0.0 {
-            ctx.event(
-                Event::anomalous(&self.options.metric)
-                    .severity(Severity::Warning)
-                    .reason(format!(
-                        "value {value} is {}: confidence {:.3} (surprise {:.3}, threshold {})",
-                        if out.extreme {
-                            "beyond the range seen so far"
-                        } else {
-                            "novel"
-                        },
-                        out.score,
-                        out.raw_score,
-                        self.options.threshold
-                    ))
-                    .value("value", value)
-                    .value("anomaly_score", out.score),
-            )?;
-        }
+        ctx.verdict(judge(
+            &self.options.metric,
+            &out,
+            value,
+            self.options.threshold,
+        ))?;
         Ok(())
     }
+}
+
+/// The verdict on one tick's most anomalous point: `anomalous` at a detection (`flag` 1),
+/// else `ok`. The one place where Novelty judges; the alarm layer turns the verdicts of
+/// successive ticks into alarms.
+pub fn judge(metric: &str, out: &model::Output, value: f64, threshold: f64) -> Verdict {
+    let verdict = if out.flag > 0.0 {
+        let what = if out.extreme {
+            "beyond the range seen so far"
+        } else {
+            "novel"
+        };
+        Verdict::anomalous(metric)
+            .severity(Severity::Warning)
+            .reason(format!(
+                "value {value} is {what}: confidence {:.3} (surprise {:.3}, threshold {threshold})",
+                out.score, out.raw_score
+            ))
+    } else {
+        Verdict::ok(metric).reason(format!(
+            "value {value} is not novel enough: surprise {:.3} (threshold {threshold})",
+            out.raw_score
+        ))
+    };
+    verdict
+        .value("value", value)
+        .value("anomaly_score", out.score)
+        .value("raw_score", out.raw_score)
 }
 
 am_plugin_api::export_plugin!(Novelty);

@@ -477,3 +477,37 @@ fn shipped() -> Params {
     }
     .params()
 }
+
+#[test]
+fn one_verdict_per_judged_tick_anomalous_exactly_at_a_detection() {
+    let mut values: Vec<f64> = (0..900).map(|i| periodic(i, 2.0)).collect();
+    values[700] += 60.0;
+    let mut host = TestHost::new();
+    host.add_points(
+        METRIC,
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (T0 + i as i64 * STEP, *v)),
+    );
+    let mut runner = TestRunner::new::<Novelty>(OPTIONS, "web", &mut host).unwrap();
+    let mut anomalous = Vec::new();
+    for i in 0..values.len() {
+        host.clear_outputs();
+        runner.run(&mut host, T0 + i as i64 * STEP).unwrap();
+        let verdicts = host.verdicts();
+        // The warm-up scores nothing and judges nothing; after it, one verdict a tick.
+        let Some(flag) = host.last_value("flag") else {
+            assert!(verdicts.is_empty(), "tick {i}: {verdicts:?}");
+            continue;
+        };
+        assert_eq!(verdicts.len(), 1, "tick {i}: {verdicts:?}");
+        assert_eq!(verdicts[0].subject, METRIC);
+        let want = if flag == 1.0 { "anomalous" } else { "ok" };
+        assert_eq!(verdicts[0].state, want, "tick {i}: {:?}", verdicts[0]);
+        if flag == 1.0 {
+            anomalous.push(i);
+        }
+    }
+    assert_eq!(anomalous, [700]);
+}

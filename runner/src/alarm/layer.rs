@@ -153,29 +153,10 @@ impl Alarms {
             .filter(|(_, k)| **k)
             .map(|(s, _)| *s)
             .collect();
-        let ok_record = Record::ok();
-        let mut run = Run::new(scope, policy);
-        for v in &judged {
-            let is_known = known.contains(v.subject) || newly_known.contains(v.subject);
-            let prev = match stored.get(v.subject) {
-                Some(s) => Some(s),
-                None if v.state == State::Ok && is_known => {
-                    // An OK alarm judged OK: nothing happens (the common case).
-                    continue;
-                }
-                None => None,
-            };
-            let prev_record = prev.map(|s| &s.record).or(is_known.then_some(&ok_record));
-            run.step(v.subject, prev, prev_record, &v.input(task));
-        }
-        let silent = silent_inputs(&stored, &judged, task, result);
-        for (subject, input) in silent {
-            let prev = stored.get(subject);
-            run.step(subject, prev, prev.map(|s| &s.record), &input);
-        }
-        let Run {
-            changes, points, ..
-        } = run;
+        let Plan { changes, points } =
+            plan(scope, task, policy, result, &judged, &stored, &|s: &str| {
+                known.contains(s) || newly_known.contains(s)
+            });
         let mut seen_ok: Vec<String> = newly_known.into_iter().map(str::to_owned).collect();
         if !changes.is_empty() {
             let applied = store.apply(scope, &changes).await?;
@@ -209,6 +190,56 @@ impl Alarms {
         } else {
             tracing::debug!(algorithm = %t.algorithm, service = %t.service, subject = %t.subject, from, to, "alarm (not notified)");
         }
+    }
+}
+
+/// What one run does to its service's alarms: the changes to record (each a compare-and-set
+/// against the stored record it was computed from) and the points of the alarm-state series.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The changes, in the order of the run's verdicts, then its silent alarms.
+    pub changes: Vec<Change>,
+    /// `(subject, state gauge, ts)` of every alarm judged that is not OK or just changed.
+    pub points: Vec<StatePoint>,
+}
+
+/// Plans what a run's verdicts (`judged`, from [`judged`]) and its silence ([`Reporting`]) do
+/// to the alarms `stored` of its service; `known` says whether a subject without a stored
+/// record was judged OK before (a member of the service's OK set). Pure: the layer runs it
+/// between reading Redis and writing it, the backtest on its own state in memory, so both
+/// apply the state machine the same way.
+pub(crate) fn plan(
+    scope: &Scope,
+    task: &Task,
+    policy: &Policy,
+    result: &TaskResult,
+    judged: &[Judged<'_>],
+    stored: &HashMap<String, Stored>,
+    known: &dyn Fn(&str) -> bool,
+) -> Plan {
+    let ok_record = Record::ok();
+    let mut run = Run::new(scope, policy);
+    for v in judged {
+        let is_known = known(v.subject);
+        let prev = match stored.get(v.subject) {
+            Some(s) => Some(s),
+            None if v.state == State::Ok && is_known => {
+                // An OK alarm judged OK: nothing happens (the common case).
+                continue;
+            }
+            None => None,
+        };
+        let prev_record = prev.map(|s| &s.record).or(is_known.then_some(&ok_record));
+        run.step(v.subject, prev, prev_record, &v.input(task));
+    }
+    let silent = silent_inputs(stored, judged, task, result);
+    for (subject, input) in silent {
+        let prev = stored.get(subject);
+        run.step(subject, prev, prev.map(|s| &s.record), &input);
+    }
+    Plan {
+        changes: run.changes,
+        points: run.points,
     }
 }
 
@@ -310,8 +341,9 @@ impl<'a> Run<'a> {
 }
 
 /// One subject's verdict at a run.
-struct Judged<'r> {
-    subject: &'r str,
+pub(crate) struct Judged<'r> {
+    /// The subject.
+    pub(crate) subject: &'r str,
     state: State,
     record: &'r VerdictRecord,
 }
@@ -333,7 +365,7 @@ impl Judged<'_> {
 }
 
 /// A run's verdicts, one per subject (the last reported wins); none when the task failed.
-fn judged(result: &TaskResult) -> Vec<Judged<'_>> {
+pub(crate) fn judged(result: &TaskResult) -> Vec<Judged<'_>> {
     if result.outcome != Outcome::Ok {
         return Vec::new();
     }

@@ -1,6 +1,7 @@
 //! The binary's commands.
 
 pub mod alarms;
+pub mod backtest;
 pub mod check;
 pub mod plugins;
 pub mod replay;

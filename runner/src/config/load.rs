@@ -110,6 +110,9 @@ pub fn load(
             format!("expected a number of seconds, got {t}"),
         ));
     }
+    for (path, message) in config.console.validate() {
+        problems.push(Problem::new(path, message));
+    }
     if problems.is_empty() {
         Ok((config, algorithms))
     } else {

@@ -5,6 +5,7 @@
 //! path in `services` or with `--services FILE`. Unknown keys are errors; every error names
 //! the file, the JSON path and what was expected.
 
+mod console;
 mod load;
 mod queue;
 mod schedule;
@@ -18,6 +19,7 @@ use crate::alarm::{AlarmConfig, AlarmsConfig, Policy};
 use crate::notify::OutputConfig;
 use crate::output::GraphiteConfig;
 
+pub use console::{ConsoleAuth, ConsoleConfig};
 pub use load::{ConfigError, Problem, load, parse, parse_services};
 pub use queue::{DEFAULT_TIME_LIMIT, QueueConfig};
 pub use schedule::Schedule;
@@ -55,6 +57,9 @@ pub struct AnalyzerConfig {
     /// How runners on several hosts share the work (`--role`), and task limits.
     #[serde(default)]
     pub queue: QueueConfig,
+    /// The web console's settings (`am-console`); the runner ignores them.
+    #[serde(default)]
+    pub console: ConsoleConfig,
 }
 
 impl AnalyzerConfig {

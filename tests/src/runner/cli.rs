@@ -25,6 +25,7 @@ pub const BUILD_COMMAND: &str = "cargo build --release -p am-runner -p am-plugin
                                  -p am-plugin-tukeys-filter -p am-plugin-seasonal-decomposition \
                                  -p am-plugin-seasonal-decomposition-ensemble \
                                  -p am-plugin-flow-difference -p am-plugin-skyline \
+                                 -p am-plugin-threshold -p am-plugin-heartbeat -p am-plugin-config-drift \
                                  -p am-test-plugin-faulty -p am-test-plugin-abi-mismatch";
 
 /// The `am-runner` binary: `$AM_TESTS_RUNNER`, else `target/release/am-runner`; an error saying
@@ -74,6 +75,15 @@ pub enum PluginLib {
     /// `libam_plugin_skyline.so`: `Skyline`, Skyline's nine algorithms and a consensus
     /// (plugins/skyline).
     Skyline,
+    /// `libam_plugin_config_drift.so`: `ConfigDrift`, configuration drift across a fleet
+    /// (plugins/config-drift).
+    ConfigDrift,
+    /// `libam_plugin_threshold.so`: `Threshold`, monasca's alarm expressions
+    /// (plugins/threshold).
+    Threshold,
+    /// `libam_plugin_heartbeat.so`: `Heartbeat`, numbat's automatic heartbeat
+    /// (plugins/heartbeat).
+    Heartbeat,
 }
 
 impl PluginLib {
@@ -98,6 +108,9 @@ impl PluginLib {
             }
             PluginLib::FlowDifference => "libam_plugin_flow_difference.so",
             PluginLib::Skyline => "libam_plugin_skyline.so",
+            PluginLib::ConfigDrift => "libam_plugin_config_drift.so",
+            PluginLib::Threshold => "libam_plugin_threshold.so",
+            PluginLib::Heartbeat => "libam_plugin_heartbeat.so",
         }
     }
 

@@ -127,3 +127,19 @@ pub fn wait_counter(runner: &mut Runner, name: &str, ok: impl Fn(f64) -> bool) -
         Err(e) => panic!("{name}: {e:#}\n{}", runner.logs()),
     }
 }
+
+/// `am-runner alarms --json` for `runner`'s config, parsed (panics unless it exits 0 with JSON).
+pub fn alarms_json(runner: &Runner) -> Value {
+    let config = runner.config_path().display().to_string();
+    let out = super::cli::run_cli(
+        &["alarms", "--json", "--config", &config],
+        runner.dir(),
+        Duration::from_secs(20),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    if out.code() != Some(0) {
+        panic!("am-runner alarms: {}\n{}", out.stdout, out.stderr);
+    }
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
