@@ -12,13 +12,19 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::*;
 
+/// A console over the demo data and a browser showing its page at `path`.
+async fn open(path: &str) -> (Stack, Browser) {
+    let stack = Stack::start(json!({})).await.unwrap();
+    let browser = Browser::start().await.unwrap();
+    browser.goto(&stack.url(path)).await.unwrap();
+    (stack, browser)
+}
+
 /// The alarm is on `/`, with its state, algorithm, service, metric and reason; an alarm
 /// raised while the page is open appears without a reload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_planted_alarm_is_listed_and_the_page_updates_itself() {
-    let stack = Stack::start(json!({})).await.unwrap();
-    let browser = Browser::start().await.unwrap();
-    browser.goto(&stack.url("/")).await.unwrap();
+    let (stack, browser) = open("/").await;
     let row = browser
         .eval(
             r#"const row = [...document.querySelectorAll('table.alarms tbody tr')]
@@ -92,9 +98,7 @@ async fn the_planted_alarm_is_listed_and_the_page_updates_itself() {
 /// gives the same ranking.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_metric_page_plots_the_series_and_ranks_the_follower_first() {
-    let stack = Stack::start(json!({})).await.unwrap();
-    let browser = Browser::start().await.unwrap();
-    browser.goto(&stack.url("/")).await.unwrap();
+    let (stack, browser) = open("/").await;
     // Follow the alarm's link, as a person would.
     browser
         .eval(
@@ -201,9 +205,7 @@ async fn the_metric_page_plots_the_series_and_ranks_the_follower_first() {
 /// text: nothing runs, no element is injected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_names_and_reasons_are_shown_as_text() {
-    let stack = Stack::start(json!({})).await.unwrap();
-    let browser = Browser::start().await.unwrap();
-    browser.goto(&stack.url("/")).await.unwrap();
+    let (stack, browser) = open("/").await;
     let seen = browser
         .eval(
             r#"const t = document.querySelector('#alarms').innerText;
@@ -270,9 +272,7 @@ async fn hostile_names_and_reasons_are_shown_as_text() {
 /// before the 1,000 others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pasted_shape_finds_the_metrics_shaped_like_it() {
-    let stack = Stack::start(json!({})).await.unwrap();
-    let browser = Browser::start().await.unwrap();
-    browser.goto(&stack.url("/shape")).await.unwrap();
+    let (stack, browser) = open("/shape").await;
     // The last hour as the planted metrics see it: flat, the bump, its decay.
     let now = am_store::unix_now();
     let shape: Vec<String> = (0..120)

@@ -9,6 +9,12 @@ mod support;
 use serde_json::{Value, json};
 use support::*;
 
+/// `POST /api/shape` with a JSON body: the status and the whole answer.
+fn post_shape(port: u16, json: &[u8]) -> (u16, String) {
+    let headers = [("Content-Type", "application/json")];
+    http(port, "POST", "/api/shape", &headers, json).unwrap()
+}
+
 fn body(text: &str) -> &str {
     text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
@@ -58,42 +64,23 @@ async fn mistakes_are_answered_with_their_reason_and_limits_hold() {
         "{text}"
     );
     // Bodies: a flat shape, a shape of three values too many, and a body over the limit.
-    let json = [("Content-Type", "application/json")];
-    let (got, text) = http(
-        port,
-        "POST",
-        "/api/shape",
-        &json,
-        br#"{"values": [1, 1, 1, 1]}"#,
-    )
-    .unwrap();
+    let (got, text) = post_shape(port, br#"{"values": [1, 1, 1, 1]}"#);
     assert_eq!(got, 400, "{text}");
     assert!(body(&text).contains("flat"), "{text}");
     let too_long = format!("{{\"values\": [{}]}}", vec!["1.5"; 10_003].join(","));
-    let (got, text) = http(port, "POST", "/api/shape", &json, too_long.as_bytes()).unwrap();
+    let (got, text) = post_shape(port, too_long.as_bytes());
     assert_eq!(got, 400, "{text}");
     assert!(body(&text).contains("3 to 10000 values"), "{text}");
     let huge = format!("{{\"values\": [{}]}}", vec!["1.000000"; 40_000].join(","));
-    let (got, text) = http(port, "POST", "/api/shape", &json, huge.as_bytes()).unwrap();
+    let (got, text) = post_shape(port, huge.as_bytes());
     assert_eq!(got, 413, "{}", &text[..text.len().min(300)]);
-    let (got, _) = http(
-        port,
-        "POST",
-        "/api/shape",
-        &json,
-        br#"{"values": [1, 2, 3], "bogus": 1}"#,
-    )
-    .unwrap();
+    let (got, _) = post_shape(port, br#"{"values": [1, 2, 3], "bogus": 1}"#);
     assert_eq!(got, 422);
     // A good shape search answers a ranking.
-    let (got, text) = http(
+    let (got, text) = post_shape(
         port,
-        "POST",
-        "/api/shape",
-        &json,
         br#"{"values": [0, 0, 0, 5, 5, 4, 2, 1, 0, 0], "top": 3}"#,
-    )
-    .unwrap();
+    );
     assert_eq!(got, 200, "{text}");
     let ranked: Vec<Value> = serde_json::from_str(body(&text)).unwrap();
     assert_eq!(ranked.len(), 3);

@@ -130,6 +130,17 @@ pub type OnSeries =
 /// Receives one string from the host (a name, a state value).
 pub type OnStr = unsafe extern "C" fn(sink: *mut Sink, value: Str<'_>);
 
+/// The host's reader of what one text names (`read_series`: a metric's name; `read_pattern`:
+/// a pattern), the points with `from <= ts <= until` handed to `on_series`.
+pub type ReadOne = unsafe extern "C" fn(
+    ctx: *mut HostCtx,
+    text: Str<'_>,
+    from: i64,
+    until: i64,
+    sink: *mut Sink,
+    on_series: OnSeries,
+) -> Status;
+
 /// What the host offers a running plugin. Every function is safe to call with the `ctx` given
 /// in the same struct, from the thread that received it, until the call that received it
 /// returns. Callbacks deliver views valid only during the delivery call.
@@ -151,24 +162,10 @@ pub struct HostApi {
     pub set_error: unsafe extern "C" fn(ctx: *mut HostCtx, message: Str<'_>),
     /// Reads one metric's points with `from <= ts <= until`; calls `on_series` once (also for
     /// an unknown metric, with no points). Returns `Error` if the store failed.
-    pub read_series: unsafe extern "C" fn(
-        ctx: *mut HostCtx,
-        name: Str<'_>,
-        from: i64,
-        until: i64,
-        sink: *mut Sink,
-        on_series: OnSeries,
-    ) -> Status,
+    pub read_series: ReadOne,
     /// Reads every metric matching `pattern` (a glob, or `re:` + regex); calls `on_series`
     /// once per metric, in name order.
-    pub read_pattern: unsafe extern "C" fn(
-        ctx: *mut HostCtx,
-        pattern: Str<'_>,
-        from: i64,
-        until: i64,
-        sink: *mut Sink,
-        on_series: OnSeries,
-    ) -> Status,
+    pub read_pattern: ReadOne,
     /// Reads the metrics named in `names[..count]` in one batched round trip; calls
     /// `on_series` once per name, in the given order (an unknown name gets no points).
     pub read_many: unsafe extern "C" fn(

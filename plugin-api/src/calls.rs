@@ -68,20 +68,12 @@ impl<'a> HostCalls<'a> {
         from: i64,
         until: i64,
     ) -> Result<Vec<Point>, PluginError> {
-        let mut out: Vec<Series> = Vec::new();
-        // SAFETY: `HostCalls::new`'s contract; `out` outlives the call and matches `on_series`.
-        let status = unsafe {
-            (self.api.read_series)(
-                self.api.ctx,
-                Str::new(name),
-                from,
-                until,
-                sink(&mut out),
-                on_series,
-            )
-        };
-        check(status, || format!("reading `{name}`"))?;
-        Ok(out.into_iter().next().map(|s| s.points).unwrap_or_default())
+        let found = self.read_one(self.api.read_series, name, from, until)?;
+        Ok(found
+            .into_iter()
+            .next()
+            .map(|s| s.points)
+            .unwrap_or_default())
     }
 
     pub(crate) fn read_pattern(
@@ -90,19 +82,30 @@ impl<'a> HostCalls<'a> {
         from: i64,
         until: i64,
     ) -> Result<Vec<Series>, PluginError> {
+        self.read_one(self.api.read_pattern, pattern, from, until)
+    }
+
+    /// `read_series` or `read_pattern` (`call`, one of this API's): what `text` names.
+    fn read_one(
+        self,
+        call: abi::ReadOne,
+        text: &str,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<Series>, PluginError> {
         let mut out: Vec<Series> = Vec::new();
         // SAFETY: `HostCalls::new`'s contract; `out` outlives the call and matches `on_series`.
         let status = unsafe {
-            (self.api.read_pattern)(
+            call(
                 self.api.ctx,
-                Str::new(pattern),
+                Str::new(text),
                 from,
                 until,
                 sink(&mut out),
                 on_series,
             )
         };
-        check(status, || format!("reading `{pattern}`"))?;
+        check(status, || format!("reading `{text}`"))?;
         Ok(out)
     }
 

@@ -120,14 +120,7 @@ impl TaskRunner {
     /// Builds the task's instance now (validating its options), saying why it failed.
     pub fn prepare(&self, task: &Task) -> Result<(), String> {
         let plugin = self.plugin(task)?;
-        let slot = self.slot(task)?;
-        let mut guard = slot
-            .lock()
-            .map_err(|_| "instance lock poisoned".to_string())?;
-        if guard.is_none() {
-            *guard = Some(create(&plugin, task)?);
-        }
-        Ok(())
+        self.with_instance(task, &plugin, |_| Ok(()))
     }
 
     /// Runs `task` to completion on the calling thread, which must be allowed to block (a
@@ -141,37 +134,33 @@ impl TaskRunner {
 
     fn try_run(&self, task: &Task) -> Result<TaskResult, String> {
         let plugin = self.plugin(task)?;
-        let slot = self.slot(task)?;
-        let mut guard = slot
-            .lock()
-            .map_err(|_| "instance lock poisoned".to_string())?;
-        if guard.is_none() {
-            *guard = Some(create(&plugin, task)?);
-        }
-        let Some(instance) = guard.as_mut() else {
-            return Err("no instance".into());
-        };
-        let mut reader = self
-            .reader()
-            .map_err(|e| format!("cannot reach the metric store: {e}"))?;
-        let mut host = StoreHost::new(&self.rt, &mut reader, plugin.name(), &task.service);
-        let call = Call {
-            tick: task.tick,
-            shard: task.shard,
-            shards: task.shards,
-        };
-        let outcome = instance.run(&mut host, call);
-        let StoreHost {
-            stats,
-            emitted,
-            verdicts,
-            ..
-        } = host;
-        if matches!(outcome, Outcome::Panicked(_)) {
-            // Whatever state the instance was in when it panicked is not to be trusted.
-            *guard = None;
-        }
-        drop(guard);
+        let (outcome, reader, stats, emitted, verdicts) =
+            self.with_instance(task, &plugin, |slot| {
+                let Some(instance) = slot.as_mut() else {
+                    return Err("no instance".into());
+                };
+                let mut reader = self
+                    .reader()
+                    .map_err(|e| format!("cannot reach the metric store: {e}"))?;
+                let mut host = StoreHost::new(&self.rt, &mut reader, plugin.name(), &task.service);
+                let call = Call {
+                    tick: task.tick,
+                    shard: task.shard,
+                    shards: task.shards,
+                };
+                let outcome = instance.run(&mut host, call);
+                let StoreHost {
+                    stats,
+                    emitted,
+                    verdicts,
+                    ..
+                } = host;
+                if matches!(outcome, Outcome::Panicked(_)) {
+                    // Whatever state the instance was in when it panicked is not to be trusted.
+                    *slot = None;
+                }
+                Ok((outcome, reader, stats, emitted, verdicts))
+            })?;
         if stats.store_errors == 0
             && let Ok(mut pool) = self.readers.lock()
         {
@@ -189,6 +178,24 @@ impl TaskRunner {
             reporting: plugin.plugin.reporting,
             stats,
         })
+    }
+
+    /// Locks `task`'s instance slot, building the instance when there is none, and hands the
+    /// slot to `f` (which may empty it); the lock is released when `f` returns.
+    fn with_instance<T>(
+        &self,
+        task: &Task,
+        plugin: &LoadedPlugin,
+        f: impl FnOnce(&mut Option<Instance>) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let slot = self.slot(task)?;
+        let mut guard = slot
+            .lock()
+            .map_err(|_| "instance lock poisoned".to_string())?;
+        if guard.is_none() {
+            *guard = Some(create(plugin, task)?);
+        }
+        f(&mut guard)
     }
 
     fn plugin(&self, task: &Task) -> Result<Arc<LoadedPlugin>, String> {

@@ -60,12 +60,9 @@ impl Alertmanager {
     }
 
     fn wait_ready(&mut self) -> Result<()> {
-        let port = self.port;
-        self.process.wait_ready(
-            &format!("Alertmanager on 127.0.0.1:{port} to be ready"),
-            ALERTMANAGER_STARTUP_TIMEOUT,
-            || Ok((http_get(port, "/-/ready")?.0 == 200).then_some(())),
-        )
+        let ready = |port| Ok(http_get(port, "/-/ready")?.0 == 200);
+        self.process
+            .wait_probe(self.port, "be ready", ALERTMANAGER_STARTUP_TIMEOUT, ready)
     }
 
     /// `http://127.0.0.1:PORT`.

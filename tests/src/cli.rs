@@ -1,14 +1,55 @@
-//! One-shot commands of the products' binaries, bounded in time: [`run_bounded`] and what it
-//! returns, [`CliOutput`].
+//! The products' binaries: where they are ([`product_binary`], [`build_dir`]) and their
+//! one-shot commands, bounded in time ([`run_bounded`] and what it returns, [`CliOutput`]).
 
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
 use crate::sys::temp_dir;
+
+/// Where the test command builds `profile` (`release`, `debug`): `$CARGO_TARGET_DIR/PROFILE`
+/// when that is set (relative to the workspace root), else the workspace's `target/PROFILE`.
+pub fn build_dir(profile: &str) -> PathBuf {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir).join(profile),
+        _ => root.join("target").join(profile),
+    }
+}
+
+/// The product binary `name`: `$ENV_VAR` when set (an error unless it is a file), else the
+/// first of `profiles` (see [`build_dir`]) that holds it; an error saying to run `build` when
+/// none does.
+pub fn product_binary(
+    name: &str,
+    env_var: &str,
+    profiles: &[&str],
+    build: &str,
+) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os(env_var) {
+        let path = PathBuf::from(path);
+        if path.is_file() {
+            return Ok(path);
+        }
+        bail!(
+            "${env_var} is set to {}, which is not a file",
+            path.display()
+        );
+    }
+    let candidates: Vec<PathBuf> = profiles.iter().map(|p| build_dir(p).join(name)).collect();
+    if let Some(found) = candidates.iter().find(|c| c.is_file()) {
+        return Ok(found.clone());
+    }
+    let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+    bail!(
+        "the {name} binary is missing: {} does not exist; run `{build}` (or `make test`, which \
+         does) before these tests",
+        tried.join(" and ")
+    )
+}
 
 /// What a finished one-shot command left: exit status, stdout, stderr.
 #[derive(Debug, Clone)]

@@ -30,7 +30,7 @@ pub mod carbon_cache;
 pub mod carbon_relay;
 pub mod cli;
 pub mod collector;
-mod guard;
+pub mod guard;
 pub mod net;
 pub mod ports;
 pub mod process;

@@ -345,9 +345,23 @@ impl DaemonProcess {
     /// Waits until the process accepts TCP connections on `127.0.0.1:port`; fails early, with
     /// its logs, if it exits first, and after `timeout` otherwise.
     pub fn wait_for_port(&mut self, port: u16, timeout: Duration) -> Result<()> {
-        self.wait_ready(&format!("a listener on 127.0.0.1:{port}"), timeout, || {
-            try_connect(port).map(|_| Some(()))
+        self.wait_probe(port, "accept connections", timeout, |port| {
+            try_connect(port).map(|_| true)
         })
+    }
+
+    /// Like [`wait_ready`](Self::wait_ready) for a daemon serving `127.0.0.1:port`: waits
+    /// until `probe(port)` says it is ready; errors call the wait "NAME on 127.0.0.1:PORT to
+    /// `what`".
+    pub fn wait_probe(
+        &mut self,
+        port: u16,
+        what: &str,
+        timeout: Duration,
+        probe: impl Fn(u16) -> Result<bool>,
+    ) -> Result<()> {
+        let what = format!("{} on 127.0.0.1:{port} to {what}", self.spec.name);
+        self.wait_ready(&what, timeout, || Ok(probe(port)?.then_some(())))
     }
 
     /// Like [`wait_until`], but fails at once (with the daemon's logs) when the process exits,

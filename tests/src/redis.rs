@@ -27,6 +27,14 @@ pub fn local_redis(port: u16) -> am_store::RedisAddr {
     am_store::RedisAddr::new("127.0.0.1", port)
 }
 
+/// True when the redis-server on `127.0.0.1:port` answers PING with PONG.
+fn ping(port: u16) -> Result<bool> {
+    match RespClient::connect(port, Duration::from_secs(1))?.cmd(&["PING"])? {
+        Resp::Simple(pong) if pong == "PONG" => Ok(true),
+        other => bail!("PING answered {other:?}"),
+    }
+}
+
 /// A running `redis-server` (see [`RedisServer::start`]); stopped by PID when dropped.
 #[derive(Debug)]
 pub struct RedisServer {
@@ -71,18 +79,8 @@ impl RedisServer {
     }
 
     fn wait_ready(&mut self) -> Result<()> {
-        let port = self.port;
-        self.process.wait_ready(
-            &format!("redis-server on 127.0.0.1:{port} to answer PING"),
-            REDIS_STARTUP_TIMEOUT,
-            || {
-                let reply = RespClient::connect(port, Duration::from_secs(1))?.cmd(&["PING"])?;
-                match reply {
-                    Resp::Simple(pong) if pong == "PONG" => Ok(Some(())),
-                    other => bail!("PING answered {other:?}"),
-                }
-            },
-        )
+        self.process
+            .wait_probe(self.port, "answer PING", REDIS_STARTUP_TIMEOUT, ping)
     }
 
     /// Its address for the store crate's clients ([`local_redis`] of its port).

@@ -285,15 +285,25 @@ fn inspect_reports_bad_patterns_and_unreachable_redis() {
     );
 }
 
-fn run_expecting_bind_failure(config: &Path, wanted: &[String]) {
+/// Writes the default config with `ports` (Redis at `redis_port`) to `config`, runs the daemon
+/// on it, and asserts that it refuses to start, naming `listener`, `127.0.0.1:TAKEN` and the
+/// cause.
+fn run_expecting_bind_failure(
+    config: &Path,
+    redis_port: u16,
+    ports: &CollectorPorts,
+    (listener, taken): (&str, u16),
+) {
+    std::fs::write(
+        config,
+        CollectorOptions::default().render(redis_port, ports),
+    )
+    .unwrap();
     let out = run_cli(&["--config".as_ref(), config.as_os_str()], TIMEOUT).unwrap();
     assert!(!out.status.success(), "started anyway: {}", out.stderr);
-    for w in wanted {
-        assert!(
-            out.stderr.contains(w.as_str()),
-            "{w:?} not in: {}",
-            out.stderr
-        );
+    let address = format!("127.0.0.1:{taken}");
+    for w in [listener, address.as_str(), "Address already in use"] {
+        assert!(out.stderr.contains(w), "{w:?} not in: {}", out.stderr);
     }
 }
 
@@ -332,19 +342,7 @@ fn run_fails_clearly_when_a_port_is_taken() {
         ),
     ];
     for (ports, listener) in cases {
-        std::fs::write(
-            &config,
-            CollectorOptions::default().render(redis_port, &ports),
-        )
-        .unwrap();
-        run_expecting_bind_failure(
-            &config,
-            &[
-                listener.to_owned(),
-                format!("127.0.0.1:{port}"),
-                "Address already in use".to_owned(),
-            ],
-        );
+        run_expecting_bind_failure(&config, redis_port, &ports, (listener, port));
     }
 
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -353,17 +351,6 @@ fn run_fails_clearly_when_a_port_is_taken() {
         udp: udp_port,
         ..fresh()
     };
-    std::fs::write(
-        &config,
-        CollectorOptions::default().render(redis_port, &ports),
-    )
-    .unwrap();
-    run_expecting_bind_failure(
-        &config,
-        &[
-            "CarbonPlaintextUdpSpout".to_owned(),
-            format!("127.0.0.1:{udp_port}"),
-            "Address already in use".to_owned(),
-        ],
-    );
+    let listener = ("CarbonPlaintextUdpSpout", udp_port);
+    run_expecting_bind_failure(&config, redis_port, &ports, listener);
 }

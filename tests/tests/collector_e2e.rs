@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use am_tests::collector::test_helpers::{
-    WAIT, assert_counter, inspect, p, start, wait_counter_eq, wait_inspect,
+    WAIT, assert_counter, inspect, p, redis_and_collector, start, wait_counter_eq, wait_inspect,
 };
 use am_tests::collector::{Sent, last_write_wins, lines, to_map};
 use am_tests::{CarbonRelay, CarbonRelayOptions, CollectorOptions, RedisServer, Resp, now_unix};
@@ -287,11 +287,8 @@ fn redis_password_and_db_are_used() {
 /// (`store/src/writer.rs`, `Batch::push`, only refuses `|ts| > 1e15`).
 #[test]
 fn millisecond_timestamps_are_refused_not_kept_forever() {
-    let redis = RedisServer::start().unwrap();
-    let mut collector = start(
-        &redis,
-        &CollectorOptions::default().listeners(false, true, false),
-    );
+    let (redis, mut collector) =
+        redis_and_collector(&CollectorOptions::default().listeners(false, true, false));
     let now = now_unix();
     let sent = vec![
         p("test.ms.bad", now * 1000, 1.0),

@@ -15,19 +15,15 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use am_tests::collector::test_helpers::{WAIT, frame_of, start, wait_counter_eq};
+use am_tests::collector::test_helpers::{
+    self, WAIT, assert_counter, frame_of, redis_and_collector, send_good_frames, start,
+    wait_counter_eq,
+};
 use am_tests::collector::{RAW_TAG, Sent, index_names, last_write_wins, lines};
 use am_tests::{Collector, CollectorOptions, RedisServer, now_unix};
 
 fn connect(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
+    test_helpers::connect(port, Duration::from_secs(10))
 }
 
 /// A length-prefixed frame around `payload`.
@@ -44,33 +40,20 @@ fn framed(payload: &[u8]) -> Vec<u8> {
 /// and stays open; new connections are still served.
 #[test]
 fn bad_pickle_frames_close_only_their_connection() {
-    let redis = RedisServer::start().unwrap();
-    let mut collector = start(
-        &redis,
-        &CollectorOptions::default().listeners(true, false, false),
-    );
+    let (_redis, mut collector) =
+        redis_and_collector(&CollectorOptions::default().listeners(true, false, false));
     let port = collector.ports().pickle;
     let now = now_unix();
     let (frames, per_frame) = (120, 20);
 
     // Connection A: good frames, 25 ms apart, throughout.
     let good = thread::spawn(move || {
-        let mut stream = connect(port);
-        let mut sent = Vec::new();
-        for f in 0..frames {
-            let points: Vec<Sent> = (0..per_frame)
-                .map(|j| {
-                    (
-                        format!("test.good.m{j:02}"),
-                        (now - 3000 + f) as f64,
-                        (f * 100 + j) as f64,
-                    )
-                })
-                .collect();
-            stream.write_all(&frame_of(&points)).unwrap();
-            sent.extend(points);
-            thread::sleep(Duration::from_millis(25));
-        }
+        let (mut stream, sent) = send_good_frames(
+            port,
+            "test.good",
+            (frames, per_frame),
+            Duration::from_millis(25),
+        );
         // Still open: the collector has not closed A (a closed peer would refuse more bytes or
         // show EOF).
         stream.set_nonblocking(true).unwrap();
@@ -151,10 +134,7 @@ fn bad_pickle_frames_close_only_their_connection() {
         "connections_refused_total",
         bad.len() as f64,
     );
-    assert_eq!(
-        collector.counter("received_points_total").unwrap(),
-        (sent.len() + 1) as f64
-    );
+    assert_counter(&collector, "received_points_total", (sent.len() + 1) as f64);
     let logs = collector.logs();
     assert!(logs.contains("bad pickle frame"), "{logs}");
 
@@ -189,21 +169,23 @@ enum Outage {
     Kill,
 }
 
-/// Streams `metrics` metrics over one pickle connection, one point each per 100 ms for
+/// How many metrics stream in [`outage`].
+const OUTAGE_METRICS: i64 = 20;
+
+/// Streams [`OUTAGE_METRICS`] metrics over one pickle connection, one point each per 100 ms for
 /// `rounds` rounds, takes Redis (fsync-always AOF, so what it acknowledged survives its
 /// restart) away after `down_at` for `down_for`, and checks that every point sent ends up in
 /// Redis, with `redis_connected` 0 during the outage and 1 after, every chunk key live and
 /// indexed, no point dropped and the buffer empty again.
-fn outage(how: Outage, rounds: i64, metrics: i64, down_at: Duration, down_for: Duration) {
+fn outage(how: Outage, rounds: i64, down_at: Duration, down_for: Duration) {
+    let metrics = OUTAGE_METRICS;
     let mut redis =
         RedisServer::start_with_args(&["--appendonly", "yes", "--appendfsync", "always"]).unwrap();
     let mut collector = start(
         &redis,
         &CollectorOptions::default().listeners(true, false, false),
     );
-    collector
-        .wait_counter("redis_connected", WAIT, |v| v == 1.0)
-        .unwrap();
+    wait_counter_eq(&mut collector, "redis_connected", 1.0);
     let port = collector.ports().pickle;
     let now = now_unix();
     let sender = thread::spawn(move || {
@@ -251,10 +233,7 @@ fn outage(how: Outage, rounds: i64, metrics: i64, down_at: Duration, down_for: D
         .wait_inspect("test.outage.*", &expected, WAIT)
         .unwrap_or_else(|e| panic!("{e:#}\n{}", redis.logs()));
     assert!(collector.counter("redis_reconnects_total").unwrap() >= 1.0);
-    assert_eq!(
-        collector.counter("routed_points_total").unwrap(),
-        sent.len() as f64
-    );
+    assert_counter(&collector, "routed_points_total", sent.len() as f64);
 
     // The housekeeping of chunks created around the outage was not lost either.
     let names: Vec<String> = (0..metrics)
@@ -274,7 +253,7 @@ fn outage(how: Outage, rounds: i64, metrics: i64, down_at: Duration, down_for: D
         "dropped_shutdown_points_total",
         "dropped_buffer_full_points_total",
     ] {
-        assert_eq!(collector.counter(counter).unwrap(), 0.0, "{counter}");
+        assert_counter(&collector, counter, 0.0);
     }
 }
 
@@ -286,7 +265,6 @@ fn redis_down_for_ten_seconds_loses_nothing() {
     outage(
         Outage::Stop,
         200,
-        20,
         Duration::from_secs(5),
         Duration::from_secs(10),
     );
@@ -299,7 +277,6 @@ fn redis_killed_mid_stream_loses_nothing() {
     outage(
         Outage::Kill,
         100,
-        20,
         Duration::from_secs(3),
         Duration::from_secs(3),
     );
@@ -488,13 +465,9 @@ fn stopped_redis_and_collector(shutdown_timeout: Option<&str>) -> (RedisServer, 
         options = options.sink("shutdown_timeout_secs", t);
     }
     let mut collector = start(&redis, &options);
-    collector
-        .wait_counter("redis_connected", WAIT, |v| v == 1.0)
-        .unwrap();
+    wait_counter_eq(&mut collector, "redis_connected", 1.0);
     redis.stop().unwrap();
-    collector
-        .wait_counter("redis_connected", WAIT, |v| v == 0.0)
-        .unwrap();
+    wait_counter_eq(&mut collector, "redis_connected", 0.0);
     (redis, collector)
 }
 
@@ -504,7 +477,7 @@ fn stopped_redis_and_collector(shutdown_timeout: Option<&str>) -> (RedisServer, 
 fn sigterm_flushes_buffered_points() {
     let (mut redis, mut collector) = stopped_redis_and_collector(None);
     let sent = send_buffered(&mut collector, "test.term", 500);
-    assert_eq!(collector.counter("stored_points_total").unwrap(), 0.0);
+    assert_counter(&collector, "stored_points_total", 0.0);
     redis.start_again().unwrap();
     let status = collector
         .terminate(Duration::from_secs(40))

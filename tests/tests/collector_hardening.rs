@@ -19,21 +19,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use am_tests::collector::test_helpers::{WAIT, frame_of, start, wait_counter_eq};
+use am_tests::collector::test_helpers::{
+    self, WAIT, assert_counter, frame_of, redis_and_collector, send_good_frames, start,
+    wait_counter_eq,
+};
 use am_tests::collector::{Sent, last_write_wins, lines};
 use am_tests::{Collector, CollectorOptions, RedisServer, now_unix};
 
 const MIB: u64 = 1 << 20;
 
 fn connect(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    stream
+    test_helpers::connect(port, Duration::from_secs(30))
 }
 
 /// True once the collector has closed `stream` (EOF or reset); false while it is open.
@@ -66,8 +62,7 @@ fn wait_closed(what: &str, stream: &mut TcpStream, within: Duration, collector: 
 /// Log lines containing `needle`.
 fn log_lines(collector: &Collector, needle: &str) -> Vec<String> {
     collector
-        .log_text()
-        .unwrap()
+        .log()
         .lines()
         .filter(|l| l.contains(needle))
         .map(str::to_owned)
@@ -157,24 +152,9 @@ fn good_sender(
     frames: i64,
     per_frame: i64,
 ) -> thread::JoinHandle<Vec<Sent>> {
-    let now = now_unix();
     thread::spawn(move || {
-        let mut stream = connect(port);
-        let mut sent = Vec::new();
-        for f in 0..frames {
-            let points: Vec<Sent> = (0..per_frame)
-                .map(|j| {
-                    (
-                        format!("{prefix}.m{j:02}"),
-                        (now - 3000 + f) as f64,
-                        (f * 100 + j) as f64,
-                    )
-                })
-                .collect();
-            stream.write_all(&frame_of(&points)).unwrap();
-            sent.extend(points);
-            thread::sleep(Duration::from_millis(20));
-        }
+        let (stream, sent) =
+            send_good_frames(port, prefix, (frames, per_frame), Duration::from_millis(20));
         stream.shutdown(Shutdown::Write).unwrap();
         sent
     })
@@ -250,17 +230,12 @@ fn pending_budget_bounds_unfinished_frames_and_lines() {
 /// what its buffers allocate, `pending_bytes`, stays under 300 × 1 KiB).
 #[test]
 fn an_announced_frame_length_reserves_nothing() {
-    let redis = RedisServer::start().unwrap();
-    let mut collector = start(
-        &redis,
-        &CollectorOptions::default().listeners(true, false, false),
-    );
+    let (_redis, mut collector) =
+        redis_and_collector(&CollectorOptions::default().listeners(true, false, false));
     let mut start_of_frame = (1u32 << 20).to_be_bytes().to_vec();
     start_of_frame.extend([b'('; 100]);
     let held = hold_unfinished(collector.ports().pickle, 300, &start_of_frame);
-    collector
-        .wait_counter("connections_open", WAIT, |v| v == 300.0)
-        .unwrap();
+    wait_counter_eq(&mut collector, "connections_open", 300.0);
     // Every connection's 104 bytes have been read once pending_bytes reaches 300 × 104.
     let pending = collector
         .wait_counter("pending_bytes", WAIT, |v| v >= 300.0 * 104.0)
@@ -288,9 +263,7 @@ fn wait_inspect_all(collector: &mut Collector, pattern: &str, sent: &[Sent]) {
 /// is room again.
 #[test]
 fn idle_connections_are_closed_and_max_connections_refuses_the_rest() {
-    let redis = RedisServer::start().unwrap();
-    let mut collector = start(
-        &redis,
+    let (_redis, mut collector) = redis_and_collector(
         &CollectorOptions::default()
             .listeners(false, true, false)
             .tcp_listener("max_connections", "5")
@@ -322,9 +295,7 @@ fn idle_connections_are_closed_and_max_connections_refuses_the_rest() {
     });
     let mut silent: Vec<TcpStream> = (0..3).map(|_| connect(port)).collect();
     let mut trickle = connect(port);
-    collector
-        .wait_counter("connections_open", WAIT, |v| v == 5.0)
-        .unwrap();
+    wait_counter_eq(&mut collector, "connections_open", 5.0);
 
     let mut sixth = connect(port);
     wait_closed(
@@ -374,10 +345,7 @@ fn idle_connections_are_closed_and_max_connections_refuses_the_rest() {
     let sent = busy_sender.join().unwrap();
     busy.shutdown(Shutdown::Write).unwrap();
     wait_inspect_all(&mut collector, "test.busy.*", &sent);
-    assert_eq!(
-        collector.counter("connections_over_limit_total").unwrap(),
-        1.0
-    );
+    assert_counter(&collector, "connections_over_limit_total", 1.0);
 }
 
 /// Finding 3: Redis frozen (SIGSTOP) while the collector is writing a backlog of about
@@ -388,9 +356,7 @@ fn idle_connections_are_closed_and_max_connections_refuses_the_rest() {
 /// unanswered (`redis_retries_total`) and every point is stored, none dropped.
 #[test]
 fn frozen_redis_is_noticed_mid_write_and_nothing_is_lost() {
-    let mut redis = RedisServer::start().unwrap();
-    let mut collector = start(
-        &redis,
+    let (mut redis, mut collector) = redis_and_collector(
         &CollectorOptions::default()
             .listeners(true, false, false)
             .sink("timeout_secs", "3"),
@@ -462,7 +428,7 @@ fn frozen_redis_is_noticed_mid_write_and_nothing_is_lost() {
         "dropped_shutdown_points_total",
         "dropped_buffer_full_points_total",
     ] {
-        assert_eq!(collector.counter(counter).unwrap(), 0.0, "{counter}");
+        assert_counter(&collector, counter, 0.0);
     }
     wait_counter_eq(&mut collector, "buffer_bytes", 0.0);
 }
@@ -473,11 +439,8 @@ fn frozen_redis_is_noticed_mid_write_and_nothing_is_lost() {
 /// how many were suppressed.
 #[test]
 fn warnings_are_rate_limited_per_peer_across_reconnects() {
-    let redis = RedisServer::start().unwrap();
-    let mut collector = start(
-        &redis,
-        &CollectorOptions::default().listeners(true, true, false),
-    );
+    let (_redis, mut collector) =
+        redis_and_collector(&CollectorOptions::default().listeners(true, true, false));
     let ports = collector.ports();
     let started = Instant::now();
     let bad_frame = {
@@ -515,10 +478,7 @@ fn warnings_are_rate_limited_per_peer_across_reconnects() {
         line_warnings.join("\n")
     );
     let logged = (frame_warnings.len() + line_warnings.len()) as f64;
-    assert_eq!(
-        collector.counter("log_suppressed_total").unwrap(),
-        2300.0 - logged
-    );
+    assert_counter(&collector, "log_suppressed_total", 2300.0 - logged);
 
     // After the interval the next bad line is logged with the count of those suppressed.
     // The first line warning came after `lines_started`; the next may come 10 s after it.
@@ -545,9 +505,7 @@ fn warnings_are_rate_limited_per_peer_across_reconnects() {
 /// it to 4096, says so in its log and its metrics, and serves 600 connections at once.
 #[test]
 fn open_file_soft_limit_is_raised_to_the_hard_limit() {
-    let redis = RedisServer::start().unwrap();
-    let mut collector = start(
-        &redis,
+    let (_redis, mut collector) = redis_and_collector(
         &CollectorOptions::default()
             .listeners(false, true, false)
             .open_files(256, 4096),
@@ -562,7 +520,7 @@ fn open_file_soft_limit_is_raised_to_the_hard_limit() {
         "{}",
         collector.logs()
     );
-    assert_eq!(collector.counter("open_files_limit").unwrap(), 4096.0);
+    assert_counter(&collector, "open_files_limit", 4096.0);
 
     let now = now_unix();
     let port = collector.ports().line;
@@ -582,10 +540,7 @@ fn open_file_soft_limit_is_raised_to_the_hard_limit() {
     wait_counter_eq(&mut collector, "stored_points_total", 600.0);
     drop(open);
     wait_inspect_all(&mut collector, "test.fd.*", &sent);
-    assert_eq!(
-        collector.counter("connections_over_limit_total").unwrap(),
-        0.0
-    );
+    assert_counter(&collector, "connections_over_limit_total", 0.0);
 }
 
 /// Finding 5, the other daemon: am-runner started with a soft open-file limit of 256 (hard
@@ -627,11 +582,8 @@ fn runner_raises_its_open_file_limit_too() {
 /// control character in the output. `check` escapes a config key holding ESC too.
 #[test]
 fn inspect_and_check_escape_control_characters() {
-    let redis = RedisServer::start().unwrap();
-    let mut collector = start(
-        &redis,
-        &CollectorOptions::default().listeners(true, true, false),
-    );
+    let (_redis, mut collector) =
+        redis_and_collector(&CollectorOptions::default().listeners(true, true, false));
     let ts = now_unix() - 60;
     let pickled: Vec<Sent> = [
         "test.esc.a\nforged.line 1 2",
@@ -710,9 +662,7 @@ fn inspect_and_check_escape_control_characters() {
 /// system: its RSS comes back to within 16 MiB of what it was before.
 #[test]
 fn memory_returns_to_the_system_after_a_burst() {
-    let redis = RedisServer::start().unwrap();
-    let mut collector = start(
-        &redis,
+    let (_redis, mut collector) = redis_and_collector(
         &CollectorOptions::default()
             .listeners(true, true, false)
             .limits(r#"{ "max_pending_bytes": 4294967296 }"#),

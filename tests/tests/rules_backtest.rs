@@ -9,9 +9,12 @@ mod rules_support;
 use std::time::Duration;
 
 use am_tests::now_unix;
+use am_tests::runner::PluginLib;
 use am_tests::runner::test_helpers::{daemons, setup, start};
-use am_tests::runner::{CLI_TIMEOUT, PluginLib, run_cli};
-use rules_support::{backtest, collector, history, replayed, send, wait_stored};
+use rules_support::{
+    backtest, backtest_cli, collector, history, minute_config, replay_args, replayed, send,
+    wait_stored,
+};
 use serde_json::json;
 
 const DAY: i64 = 86_400;
@@ -54,30 +57,15 @@ fn two_days_of_minute_data_with_three_spikes_give_exactly_three_alarms() {
     send(&collector, &points);
     wait_stored(&collector, "test.servers.*", points.len());
 
-    let runner_setup = setup(&redis, &carbon).plugin(PluginLib::Threshold).service(
-        "Threshold",
-        json!({
-            "scheduler_options": { "cron": "0 * * * * *" },
-            "worker_options": { "cpu": {
-                "expression": "avg(test.servers.*.cpu) > 90", "match_by": true } }
-        }),
+    let (dir, config) = minute_config(
+        setup(&redis, &carbon),
+        (PluginLib::Threshold, "Threshold"),
+        json!({ "cpu": { "expression": "avg(test.servers.*.cpu) > 90", "match_by": true } }),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (config, _) = runner_setup.write(dir.path(), None).unwrap();
     let since = (2 * DAY).to_string();
     let until = end.to_string();
-    let report = backtest(
-        &config,
-        dir.path(),
-        &[
-            "--service",
-            "Threshold/cpu",
-            "--since",
-            &since,
-            "--until",
-            &until,
-        ],
-    );
+    let span = replay_args("Threshold/cpu", &since, Some(&until));
+    let report = backtest(&config, dir.path(), &span);
     assert_eq!(report["ticks"], 2 * DAY / 60 + 1, "{report}");
     assert_eq!(report["failed_ticks"], 0, "{report}");
     let alarms: Vec<(String, i64)> = replayed(&report)
@@ -101,18 +89,7 @@ fn two_days_of_minute_data_with_three_spikes_give_exactly_three_alarms() {
     assert_eq!(report["totals"]["notifications_per_day"], 3.0, "{report}");
 
     // The same, for a person.
-    let args = [
-        "backtest",
-        "--config",
-        config.to_str().unwrap(),
-        "--service",
-        "Threshold/cpu",
-        "--since",
-        &since,
-        "--until",
-        &until,
-    ];
-    let text = run_cli(&args, dir.path(), CLI_TIMEOUT).unwrap();
+    let text = backtest_cli(&config, dir.path(), &span);
     assert_eq!(text.code(), Some(0), "{}", text.stderr);
     assert!(
         text.stdout
@@ -133,39 +110,21 @@ fn two_days_of_minute_data_with_three_spikes_give_exactly_three_alarms() {
     );
 
     // Another tuning, tried before it goes live: above the spikes, nothing fires.
-    let tuned = backtest(
-        &config,
-        dir.path(),
-        &[
-            "--service",
-            "Threshold/cpu",
-            "--since",
-            &since,
-            "--until",
-            &until,
-            "--options",
-            r#"{"expression": "avg(test.servers.*.cpu) > 99.5", "match_by": true}"#,
-        ],
-    );
+    let mut tuning = span.clone();
+    tuning.extend([
+        "--options".to_owned(),
+        r#"{"expression": "avg(test.servers.*.cpu) > 99.5", "match_by": true}"#.to_owned(),
+    ]);
+    let tuned = backtest(&config, dir.path(), &tuning);
     assert_eq!(tuned["transitions"], json!([]), "{tuned}");
 
     // A bad expression in --options is refused with its column.
-    let bad = run_cli(
-        &[
-            "backtest",
-            "--config",
-            config.to_str().unwrap(),
-            "--service",
-            "Threshold/cpu",
-            "--since",
-            "60",
-            "--options",
-            r#"{"expression": "avg(x > 1"}"#,
-        ],
-        dir.path(),
-        CLI_TIMEOUT,
-    )
-    .unwrap();
+    let mut bad_tuning = replay_args("Threshold/cpu", "60", None);
+    bad_tuning.extend([
+        "--options".to_owned(),
+        r#"{"expression": "avg(x > 1"}"#.to_owned(),
+    ]);
+    let bad = backtest_cli(&config, dir.path(), &bad_tuning);
     assert_eq!(bad.code(), Some(2));
     assert!(
         bad.stderr.contains("at column 7: expected `,` or `)`"),
@@ -200,16 +159,19 @@ fn a_backtest_and_the_live_run_make_the_same_transitions() {
     }
     send(&collector, &points);
     wait_stored(&collector, "test.eq.*", points.len());
-    let every_second = |options: serde_json::Value| json!({ "scheduler_options": { "cron": "* * * * * *" }, "worker_options": { "eq": options } });
     let mut runner = start(
         &setup(&redis, &carbon)
-            .plugin(PluginLib::Threshold)
-            .plugin(PluginLib::Heartbeat)
-            .service(
+            .every_second(
+                PluginLib::Threshold,
                 "Threshold",
-                every_second(json!({"expression": "avg(test.eq.*.cpu, 2) > 90", "match_by": true, "interval": 1})),
+                json!({ "eq": {
+                    "expression": "avg(test.eq.*.cpu, 2) > 90", "match_by": true, "interval": 1 } }),
             )
-            .service("Heartbeat", every_second(json!({"patterns": ["test.eq.*"]}))),
+            .every_second(
+                PluginLib::Heartbeat,
+                "Heartbeat",
+                json!({ "eq": { "patterns": ["test.eq.*"] } }),
+            ),
     );
     let t0 = now_unix();
     assert!(t0 < n + 12, "the runner took too long to start: {}", t0 - n);
@@ -226,18 +188,8 @@ fn a_backtest_and_the_live_run_make_the_same_transitions() {
     let since = (hi - (n - 10)).to_string();
     let until = hi.to_string();
     for alg in ["Threshold", "Heartbeat"] {
-        let report = backtest(
-            &config,
-            &dir,
-            &[
-                "--service",
-                &format!("{alg}/eq"),
-                "--since",
-                &since,
-                "--until",
-                &until,
-            ],
-        );
+        let service = format!("{alg}/eq");
+        let report = backtest(&config, &dir, &replay_args(&service, &since, Some(&until)));
         let replay = replayed(&report);
         assert!(
             replay.iter().all(|t| t.1 >= lo),
@@ -301,26 +253,16 @@ fn a_backtest_replays_any_plugin() {
     }
     send(&collector, &points);
     wait_stored(&collector, "test.any.*", points.len());
-    let runner_setup = setup(&redis, &carbon).plugin(PluginLib::Example).service(
-        "Example",
-        json!({
-            "scheduler_options": { "cron": "0 * * * * *" },
-            "worker_options": { "any": { "metrics": "test.any.*", "window": 30, "threshold": 5.0 } }
-        }),
+    let (dir, config) = minute_config(
+        setup(&redis, &carbon),
+        (PluginLib::Example, "Example"),
+        json!({ "any": { "metrics": "test.any.*", "window": 30, "threshold": 5.0 } }),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let (config, _) = runner_setup.write(dir.path(), None).unwrap();
+    let until = end.to_string();
     let report = backtest(
         &config,
         dir.path(),
-        &[
-            "--service",
-            "Example/any",
-            "--since",
-            "3600",
-            "--until",
-            &end.to_string(),
-        ],
+        &replay_args("Example/any", "3600", Some(&until)),
     );
     assert_eq!(report["failed_ticks"], 0, "{report}");
     let transitions = replayed(&report);

@@ -9,9 +9,8 @@ mod rules_support;
 use std::time::Duration;
 
 use am_tests::runner::PluginLib;
-use am_tests::runner::test_helpers::{daemons, setup, start};
 use am_tests::{line, now_unix, send_lines};
-use rules_support::{Feeder, active, collector, history, wait_alarms};
+use rules_support::{LiveRules, active, history};
 use serde_json::json;
 
 /// Proves that of 50 series on a 1 s cadence, when 5 stop, exactly those 5 raise an ALARM, each
@@ -20,37 +19,25 @@ use serde_json::json;
 /// none; that no other series does; and that the 5 are OK again once they report again.
 #[test]
 fn five_stopped_series_of_fifty_alarm_within_tolerance_and_recover() {
-    let (redis, carbon) = daemons();
-    let collector = collector(&redis);
     let names: Vec<String> = (0..50).map(|i| format!("test.hb.s{i:02}")).collect();
-    let feeder = Feeder::start(collector.ports().line, &names, 1.0);
-    let runner = start(
-        &setup(&redis, &carbon).plugin(PluginLib::Heartbeat).service(
-            "Heartbeat",
-            json!({
-                "scheduler_options": { "cron": "* * * * * *" },
-                "worker_options": { "hb": {
-                    "patterns": ["test.hb.*"], "tolerance": 3,
-                    "shutdown_suffix": ".bye" } },
-                "alarm": { "keep_firing_for": 0 }
-            }),
-        ),
+    let live = LiveRules::start(
+        &names,
+        1.0,
+        (PluginLib::Heartbeat, "Heartbeat"),
+        json!({ "hb": { "patterns": ["test.hb.*"], "tolerance": 3, "shutdown_suffix": ".bye" } }),
+        json!({ "keep_firing_for": 0 }),
     );
-    let (config, dir) = (runner.config_path().to_owned(), runner.dir().to_owned());
+    let feeder = &live.feeder;
     // Let every series show its cadence (3 intervals) with room to spare.
     std::thread::sleep(Duration::from_secs(8));
-    assert!(
-        active(&rules_support::alarms(&config, &dir)).is_empty(),
-        "{}",
-        runner.logs()
-    );
+    live.assert_quiet();
 
     // s49 stops and says goodbye (its marker stamped with its last point's time).
     feeder.set("test.hb.s49", None);
     std::thread::sleep(Duration::from_millis(1200));
     let bye_at = feeder.last_sent("test.hb.s49").unwrap_or_else(now_unix);
     send_lines(
-        collector.ports().line,
+        live.collector.ports().line,
         &line("test.hb.s49.bye", 1.0, bye_at),
     )
     .unwrap();
@@ -59,9 +46,7 @@ fn five_stopped_series_of_fifty_alarm_within_tolerance_and_recover() {
         feeder.set(s, None);
     }
 
-    let firing = wait_alarms(&config, &dir, "5 alarms", Duration::from_secs(30), |a| {
-        a.len() >= 5
-    });
+    let firing = live.wait_alarms("5 alarms", |a| a.len() >= 5);
     let expected: Vec<(String, String)> = stopped
         .iter()
         .map(|s| (s.clone(), "alarm".to_owned()))
@@ -79,19 +64,13 @@ fn five_stopped_series_of_fifty_alarm_within_tolerance_and_recover() {
     }
     // Some seconds more: still exactly those five (s49 retired, the others reporting).
     std::thread::sleep(Duration::from_secs(5));
-    let later = rules_support::alarms(&config, &dir);
+    let later = live.alarms();
     assert_eq!(active(&later), expected, "{later}");
 
     for s in &stopped {
         feeder.set(s, Some(1.0));
     }
-    let back = wait_alarms(
-        &config,
-        &dir,
-        "all OK again",
-        Duration::from_secs(30),
-        |a| a.is_empty(),
-    );
+    let back = live.wait_alarms("all OK again", <[_]>::is_empty);
     let h = history(&back, "Heartbeat");
     assert_eq!(h.len(), 10, "{back}");
     for s in &stopped {
@@ -102,5 +81,4 @@ fn five_stopped_series_of_fifty_alarm_within_tolerance_and_recover() {
             .collect();
         assert_eq!(states, ["ALARM", "OK"], "{s}: {back}");
     }
-    drop(feeder);
 }

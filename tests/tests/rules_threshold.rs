@@ -9,8 +9,7 @@ mod rules_support;
 use std::time::Duration;
 
 use am_tests::runner::PluginLib;
-use am_tests::runner::test_helpers::{daemons, setup, start};
-use rules_support::{Feeder, active, collector, history, wait_alarms};
+use rules_support::{LiveRules, active, history};
 use serde_json::json;
 
 /// Proves that with `match_by`, one alarm per series: of ten series reported every second, the
@@ -18,34 +17,24 @@ use serde_json::json;
 /// back under the threshold; the history holds exactly its ALARM and its return to OK.
 #[test]
 fn one_alarm_per_matched_series_fires_for_the_one_that_crosses_and_resolves() {
-    let (redis, carbon) = daemons();
-    let collector = collector(&redis);
     let names: Vec<String> = (0..10)
         .map(|i| format!("test.servers.s{i:02}.cpu"))
         .collect();
-    let feeder = Feeder::start(collector.ports().line, &names, 30.0);
-    let runner = start(
-        &setup(&redis, &carbon).plugin(PluginLib::Threshold).service(
-            "Threshold",
-            json!({
-                "scheduler_options": { "cron": "* * * * * *" },
-                "worker_options": { "cpu": {
-                    "expression": "avg(test.servers.*.cpu, 2) > 90",
-                    "match_by": true, "interval": 1, "severity": "critical" } },
-                "alarm": { "keep_firing_for": "2 ticks" }
-            }),
-        ),
+    let live = LiveRules::start(
+        &names,
+        30.0,
+        (PluginLib::Threshold, "Threshold"),
+        json!({ "cpu": {
+            "expression": "avg(test.servers.*.cpu, 2) > 90",
+            "match_by": true, "interval": 1, "severity": "critical" } }),
+        json!({ "keep_firing_for": "2 ticks" }),
     );
-    let (config, dir) = (runner.config_path().to_owned(), runner.dir().to_owned());
     // Ten seconds of normal traffic: no alarm.
     std::thread::sleep(Duration::from_secs(6));
-    let quiet = rules_support::alarms(&config, &dir);
-    assert!(active(&quiet).is_empty(), "{quiet}\n{}", runner.logs());
+    live.assert_quiet();
 
-    feeder.set("test.servers.s07.cpu", Some(97.0));
-    let firing = wait_alarms(&config, &dir, "s07 firing", Duration::from_secs(30), |a| {
-        !a.is_empty()
-    });
+    live.feeder.set("test.servers.s07.cpu", Some(97.0));
+    let firing = live.wait_alarms("s07 firing", |a| !a.is_empty());
     assert_eq!(
         active(&firing),
         vec![("test.servers.s07.cpu".to_owned(), "alarm".to_owned())],
@@ -62,17 +51,11 @@ fn one_alarm_per_matched_series_fires_for_the_one_that_crosses_and_resolves() {
     );
     // It stays the only one while it is high.
     std::thread::sleep(Duration::from_secs(3));
-    let still = rules_support::alarms(&config, &dir);
+    let still = live.alarms();
     assert_eq!(active(&still), active(&firing), "{still}");
 
-    feeder.set("test.servers.s07.cpu", Some(30.0));
-    let resolved = wait_alarms(
-        &config,
-        &dir,
-        "s07 resolved",
-        Duration::from_secs(30),
-        |a| a.is_empty(),
-    );
+    live.feeder.set("test.servers.s07.cpu", Some(30.0));
+    let resolved = live.wait_alarms("s07 resolved", <[_]>::is_empty);
     let h = history(&resolved, "Threshold");
     let changes: Vec<(&str, &str, &str)> = h
         .iter()
@@ -86,5 +69,4 @@ fn one_alarm_per_matched_series_fires_for_the_one_that_crosses_and_resolves() {
         ],
         "{resolved}"
     );
-    drop(feeder);
 }

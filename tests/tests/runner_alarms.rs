@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use am_tests::alertmanager::Alertmanager;
 use am_tests::pyserver::PyServer;
-use am_tests::runner::test_helpers::{WAIT, alarms_json, counter, daemons, setup, start, write};
+use am_tests::runner::test_helpers::{
+    WAIT, alarms_json, assert_counter, daemons, setup, start, wait_counter, wait_counter_within,
+    write,
+};
 use am_tests::runner::{HttpRequest, PluginLib, Runner, RunnerSetup, WebhookServer};
 use am_tests::tls::TestCa;
 use am_tests::{CarbonCache, RedisServer, now_unix, wait_until};
@@ -33,6 +36,18 @@ fn runner_with(redis: &RedisServer, carbon: &CarbonCache, outputs: Value) -> Run
         .plugin(PluginLib::Example)
         .service("Example", example(json!({ "keep_firing_for": 0 })))
         .set("event_outputs", outputs)
+}
+
+/// Writes a hot point (9.5, above the threshold) for `test.hot` and starts a runner with
+/// `outputs` (see [`runner_with`]).
+fn start_hot(redis: &RedisServer, carbon: &CarbonCache, outputs: Value) -> Runner {
+    hot(redis, 9.5);
+    start(&runner_with(redis, carbon, outputs))
+}
+
+/// One `Webhook` output to `hook`'s `/hook`.
+fn to_hook(hook: &WebhookServer) -> Value {
+    json!([{ "Webhook": { "url": hook.url("/hook") } }])
 }
 
 fn hot(redis: &RedisServer, value: f64) {
@@ -76,12 +91,11 @@ fn an_anomaly_fires_in_alertmanager_and_its_recovery_resolves_it() {
     let receiver = WebhookServer::start().unwrap();
     let am = Alertmanager::start(&receiver.url("/am")).unwrap();
     cool(&redis);
-    hot(&redis, 9.5);
-    let runner = start(&runner_with(
+    let runner = start_hot(
         &redis,
         &carbon,
         json!([{ "Alertmanager": { "url": am.url(), "labels": { "team": "ops" }, "resend_interval": 2 } }]),
-    ));
+    );
     let alert = wait_until("an active alert for test.hot", WAIT, || {
         let alerts = am.alerts()?;
         Ok(alerts
@@ -142,15 +156,13 @@ fn an_anomaly_fires_in_alertmanager_and_its_recovery_resolves_it() {
 fn fifty_anomalous_ticks_send_one_firing_notification() {
     let (redis, carbon) = daemons();
     let hook = WebhookServer::start().unwrap();
-    hot(&redis, 9.5);
-    let mut runner = start(&runner_with(
-        &redis,
-        &carbon,
-        json!([{ "Webhook": { "url": hook.url("/hook") } }]),
-    ));
-    runner
-        .wait_counter("tasks_ok_total", Duration::from_secs(90), |v| v >= 50.0)
-        .unwrap_or_else(|e| panic!("{e:#}\n{}", runner.logs()));
+    let mut runner = start_hot(&redis, &carbon, to_hook(&hook));
+    wait_counter_within(
+        &mut runner,
+        "tasks_ok_total",
+        Duration::from_secs(90),
+        |v| v >= 50.0,
+    );
     let firing = with_state(&hook, "alarm");
     assert_eq!(firing.len(), 1, "{:?}", hook.requests());
     let b = &firing[0];
@@ -163,7 +175,7 @@ fn fifty_anomalous_ticks_send_one_firing_notification() {
     assert_eq!(b["previous_state"], Value::Null, "{b}");
     assert_eq!(b["metric"], "test.hot", "{b}");
     assert_eq!(b["values"]["last"], 9.5, "{b}");
-    assert_eq!(counter(&runner, "notifications_sent_total"), 1.0);
+    assert_counter(&runner, "notifications_sent_total", 1.0);
     let series = am_tests::runner::series::wait_whisper(
         &carbon,
         "AnnaMolly.Example.web.alarm.test.hot",
@@ -185,18 +197,11 @@ fn fifty_anomalous_ticks_send_one_firing_notification() {
 fn a_runner_restart_mid_alarm_sends_no_second_firing() {
     let (redis, carbon) = daemons();
     let hook = WebhookServer::start().unwrap();
-    hot(&redis, 9.5);
-    let mut runner = start(&runner_with(
-        &redis,
-        &carbon,
-        json!([{ "Webhook": { "url": hook.url("/hook") } }]),
-    ));
+    let mut runner = start_hot(&redis, &carbon, to_hook(&hook));
     wait_state(&hook, &runner, "alarm", 1);
     runner.terminate(Duration::from_secs(20)).unwrap();
     runner.start_again().unwrap();
-    runner
-        .wait_counter("tasks_ok_total", WAIT, |v| v >= 5.0)
-        .unwrap_or_else(|e| panic!("{e:#}\n{}", runner.logs()));
+    wait_counter(&mut runner, "tasks_ok_total", |v| v >= 5.0);
     assert_eq!(with_state(&hook, "alarm").len(), 1, "{:?}", hook.requests());
     hot(&redis, 1.0);
     let ok = wait_state(&hook, &runner, "ok", 1);
@@ -213,14 +218,10 @@ fn two_runners_send_one_notification_per_transition() {
     let (redis, carbon) = daemons();
     let hook = WebhookServer::start().unwrap();
     hot(&redis, 9.5);
-    let config = runner_with(
-        &redis,
-        &carbon,
-        json!([{ "Webhook": { "url": hook.url("/hook") } }]),
-    )
-    .set("queue", json!({ "processes": 1 }))
-    .arg("--role")
-    .arg("all");
+    let config = runner_with(&redis, &carbon, to_hook(&hook))
+        .set("queue", json!({ "processes": 1 }))
+        .arg("--role")
+        .arg("all");
     let mut a = start(&config);
     let mut b = start(&config);
     wait_state(&hook, &a, "alarm", 1);
@@ -264,9 +265,7 @@ fn alertmanager_down_for_thirty_seconds_loses_no_transition() {
         .unwrap();
     am.stop().unwrap();
     hot(&redis, 9.5);
-    runner
-        .wait_counter("notifications_retried_total", WAIT, |v| v >= 1.0)
-        .unwrap_or_else(|e| panic!("{e:#}\n{}", runner.logs()));
+    wait_counter(&mut runner, "notifications_retried_total", |v| v >= 1.0);
     std::thread::sleep(Duration::from_secs(30));
     am.start_again().unwrap();
     wait_until(
@@ -280,18 +279,8 @@ fn alertmanager_down_for_thirty_seconds_loses_no_transition() {
         },
     )
     .unwrap_or_else(|e| panic!("{e:#}\n{}", runner.logs()));
-    assert_eq!(
-        counter(&runner, "notifications_failed_total"),
-        0.0,
-        "{}",
-        runner.logs()
-    );
-    assert_eq!(
-        counter(&runner, "notifications_sent_total"),
-        1.0,
-        "{}",
-        runner.logs()
-    );
+    assert_counter(&runner, "notifications_failed_total", 0.0);
+    assert_counter(&runner, "notifications_sent_total", 1.0);
 }
 
 /// Proves an `https` webhook with a test CA (`ca_file`) is delivered, and the same endpoint
@@ -302,18 +291,15 @@ fn https_webhooks_trust_their_ca_file_and_refuse_an_unknown_ca() {
     let (redis, carbon) = daemons();
     let ca = TestCa::new().unwrap();
     let hook = PyServer::https_hook(&ca).unwrap();
-    hot(&redis, 9.5);
-    let mut runner = start(&runner_with(
+    let mut runner = start_hot(
         &redis,
         &carbon,
         json!([
             { "Webhook": { "url": hook.url("/trusted"), "ca_file": ca.ca_pem() } },
             { "Webhook": { "url": hook.url("/untrusted") } }
         ]),
-    ));
-    runner
-        .wait_counter("notifications_failed_total", WAIT, |v| v >= 1.0)
-        .unwrap_or_else(|e| panic!("{e:#}\n{}", runner.logs()));
+    );
+    wait_counter(&mut runner, "notifications_failed_total", |v| v >= 1.0);
     let delivered = wait_until("the trusted delivery", WAIT, || {
         Ok(hook
             .requests()
@@ -324,12 +310,7 @@ fn https_webhooks_trust_their_ca_file_and_refuse_an_unknown_ca() {
     let body: Value = serde_json::from_str(delivered["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["state"], "alarm");
     assert!(hook.requests().iter().all(|r| r["path"] != "/untrusted"));
-    assert_eq!(
-        counter(&runner, "notifications_retried_total"),
-        0.0,
-        "{}",
-        runner.logs()
-    );
+    assert_counter(&runner, "notifications_retried_total", 0.0);
     let log = runner.log();
     let line = log
         .lines()
@@ -345,15 +326,14 @@ fn email_goes_over_smtp_with_starttls() {
     let (redis, carbon) = daemons();
     let ca = TestCa::new().unwrap();
     let smtp = PyServer::smtp(&ca).unwrap();
-    hot(&redis, 9.5);
-    let runner = start(&runner_with(
+    let runner = start_hot(
         &redis,
         &carbon,
         json!([{ "Email": {
             "smtp": format!("localhost:{}", smtp.port()), "ca_file": ca.ca_pem(),
             "from": "anna-molly@example.com", "to": ["ops@example.com", "oncall@example.com"]
         } }]),
-    ));
+    );
     let mail = wait_until("a mail", WAIT, || Ok(smtp.mails().into_iter().next()))
         .unwrap_or_else(|e| panic!("{e:#}\n{}\n{}", runner.logs(), smtp.logs()));
     assert!(mail.contains("X-Was-TLS: yes"), "{mail}");

@@ -383,21 +383,21 @@ fn stale_short_or_missing_data_writes_only_flag_minus_one() {
     let flow = |out: &str| json!({ "in_metric": "flow.in", "out_metric": out, "stale": 10 });
     let runner = start(
         &setup(&redis, &carbon)
-            .plugin(PluginLib::SeasonalDecomposition)
-            .plugin(PluginLib::SeasonalDecompositionEnsemble)
-            .plugin(PluginLib::FlowDifference)
-            .service(
+            .every_second(
+                PluginLib::SeasonalDecomposition,
                 "SeasonalDecomposition",
-                every_second(json!({ "stale": seasonal_options("old.load", abs.clone()),
-                                     "short": seasonal_options("new.load", abs) })),
+                json!({ "stale": seasonal_options("old.load", abs.clone()),
+                        "short": seasonal_options("new.load", abs) }),
             )
-            .service(
+            .every_second(
+                PluginLib::SeasonalDecompositionEnsemble,
                 "SeasonalDecompositionEnsemble",
-                every_second(json!({ "stale": seasonal_options("old.load", json!({})) })),
+                json!({ "stale": seasonal_options("old.load", json!({})) }),
             )
-            .service(
+            .every_second(
+                PluginLib::FlowDifference,
                 "FlowDifference",
-                every_second(json!({ "missing": flow("flow.nowhere"), "late": flow("old.load") })),
+                json!({ "missing": flow("flow.nowhere"), "late": flow("old.load") }),
             ),
     );
     let cases = [
@@ -579,13 +579,16 @@ fn t_digests_survive_a_runner_restart() {
     let fd = json!({ "in_metric": "app.in", "out_metric": "app.out", "stale": 10 });
     let mut runner = start(
         &setup(&redis, &carbon)
-            .plugin(PluginLib::SeasonalDecomposition)
-            .plugin(PluginLib::FlowDifference)
-            .service(
+            .every_second(
+                PluginLib::SeasonalDecomposition,
                 "SeasonalDecomposition",
-                every_second(json!({ "r": seasonal_options("app.load", json!({})) })),
+                json!({ "r": seasonal_options("app.load", json!({})) }),
             )
-            .service("FlowDifference", every_second(json!({ "r": fd }))),
+            .every_second(
+                PluginLib::FlowDifference,
+                "FlowDifference",
+                json!({ "r": fd }),
+            ),
     );
     let flags =
         ["SeasonalDecomposition", "FlowDifference"].map(|p| format!("AnnaMolly.{p}.r.flag"));

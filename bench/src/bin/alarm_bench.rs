@@ -22,7 +22,6 @@ use am_plugin_api::records::VerdictRecord;
 use am_plugin_host::{Task, TaskResult, TaskStats};
 use am_runner::alarm::{Alarms, AlarmsConfig, Policy};
 use am_runner::metrics::RunnerMetrics;
-use am_store::RedisAddr;
 use am_tests::RedisServer;
 use anyhow::Context;
 
@@ -52,7 +51,7 @@ fn main() -> anyhow::Result<()> {
         .map_or(Ok(5), |a| a.parse())
         .context("STEADY_TICKS")?;
     let redis = RedisServer::start()?;
-    let addr = RedisAddr::new("127.0.0.1", redis.port());
+    let addr = redis.addr();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

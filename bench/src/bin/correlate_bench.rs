@@ -102,7 +102,7 @@ fn main() -> anyhow::Result<()> {
         Some(am_console::source::SCAN_CONNECTIONS),
     )?;
     let redis = RedisServer::start()?;
-    let addr = RedisAddr::new("127.0.0.1", redis.port());
+    let addr = redis.addr();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

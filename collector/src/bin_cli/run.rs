@@ -8,11 +8,10 @@ use am_collector::config::{Listener, TcpLimits};
 use am_collector::listener::budget::PendingBudget;
 use am_collector::listener::warn::Warnings;
 use am_collector::listener::{self, Ingest};
-use am_collector::metrics::{Metrics, run_graphite_reporter, serve_prometheus};
+use am_collector::metrics::Metrics;
 use am_collector::router::Router;
 use am_collector::writer::RedisWriter;
 use anyhow::Context;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Runs until SIGTERM or SIGINT, then flushes what it holds (bounded by the shutdown timeout).
@@ -86,21 +85,12 @@ async fn serve(config: CollectorConfig) -> anyhow::Result<()> {
         }
         listeners.push(task);
     }
-    let mut side_tasks = Vec::new();
-    if let Some(listen) = &config.metrics.listen {
-        let sock = TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding the metrics endpoint on {listen}"))?;
-        tracing::info!(bind = %listen, "serving self-metrics at /metrics");
-        side_tasks.push(tokio::spawn(serve_prometheus(sock, metrics.clone())));
-    }
-    if let Some(g) = &config.metrics.graphite {
-        side_tasks.push(tokio::spawn(run_graphite_reporter(
-            g.clone(),
-            "anna-molly.collector",
-            metrics.clone(),
-        )));
-    }
+    let listen = config.metrics.listen.as_deref().unwrap_or_default();
+    let side_tasks = config
+        .metrics
+        .start(metrics.clone(), "anna-molly.collector")
+        .await
+        .with_context(|| format!("binding the metrics endpoint on {listen}"))?;
     tracing::info!(
         redis = %redis.addr(),
         max_pending_bytes = config.max_pending_bytes(),

@@ -17,14 +17,7 @@ pub fn load(file: &Path) -> Result<CollectorConfig, ConfigError> {
 pub fn parse(text: &str, file: &Path) -> Result<CollectorConfig, ConfigError> {
     let config: CollectorConfig = am_daemon::config::parse(text, file)?;
     let problems = validate(&config);
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(ConfigError {
-            file: file.to_path_buf(),
-            problems,
-        })
-    }
+    ConfigError::unless_problems(file, problems, config)
 }
 
 fn problem(problems: &mut Vec<Problem>, path: impl Into<String>, message: impl Into<String>) {

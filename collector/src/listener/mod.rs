@@ -153,6 +153,25 @@ pub async fn stopped(shutdown: &mut Shutdown) {
     }
 }
 
+/// Binds `bind` and serves each TCP connection with `connection` until shutdown.
+async fn serve_tcp<F, Fut>(
+    bind: &str,
+    protocol: &'static str,
+    limits: TcpLimits,
+    ingest: Arc<Ingest>,
+    shutdown: Shutdown,
+    connection: F,
+) -> std::io::Result<JoinHandle<()>>
+where
+    F: Fn(tcp::TcpConn) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let sock = TcpListener::bind(bind).await?;
+    Ok(tokio::spawn(tcp::accept_loop(
+        sock, protocol, limits, ingest, shutdown, connection,
+    )))
+}
+
 /// Binds a configured listener and starts serving it until shutdown. `limits` overrides the
 /// listener's own connection limits (the daemon lowers `max_connections` to what its
 /// descriptor limit allows).
@@ -167,27 +186,13 @@ pub async fn start(
     Ok(match (listener, limits) {
         (Listener::CarbonAsyncTcpSpout(c), Some(limits)) => {
             let max = c.max_frame_bytes;
-            let sock = TcpListener::bind(&bind).await?;
-            tokio::spawn(tcp::accept_loop(
-                sock,
-                "pickle",
-                limits,
-                ingest,
-                shutdown,
-                move |conn| pickle::connection(conn, max),
-            ))
+            let serve = move |conn| pickle::connection(conn, max);
+            serve_tcp(&bind, "pickle", limits, ingest, shutdown, serve).await?
         }
         (Listener::CarbonPlaintextTcpSpout(c), Some(limits)) => {
             let max = c.max_line_bytes;
-            let sock = TcpListener::bind(&bind).await?;
-            tokio::spawn(tcp::accept_loop(
-                sock,
-                "plaintext",
-                limits,
-                ingest,
-                shutdown,
-                move |conn| line::connection(conn, max),
-            ))
+            let serve = move |conn| line::connection(conn, max);
+            serve_tcp(&bind, "plaintext", limits, ingest, shutdown, serve).await?
         }
         (Listener::CarbonPlaintextUdpSpout(c), _) => {
             let sock = UdpSocket::bind(&bind).await?;

@@ -46,6 +46,24 @@ impl ConfigError {
     }
 }
 
+impl ConfigError {
+    /// `value` when no problem was found, else the error listing every problem.
+    pub fn unless_problems<T>(
+        file: &Path,
+        problems: Vec<Problem>,
+        value: T,
+    ) -> Result<T, ConfigError> {
+        if problems.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigError {
+                file: file.to_path_buf(),
+                problems,
+            })
+        }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, p) in self.problems.iter().enumerate() {

@@ -74,13 +74,17 @@ mod tests {
 
     #[test]
     fn controls_and_formatting_are_escaped() {
-        assert_eq!(escaped("a\nb 1 2"), "a\\nb 1 2");
-        assert_eq!(escaped("\u{1b}[31mred"), "\\u{1b}[31mred");
-        assert_eq!(escaped("back\\slash"), "back\\\\slash");
-        assert_eq!(escaped("tab\there\r"), "tab\\there\\r");
-        assert_eq!(escaped("del\u{7f}c1\u{9b}"), "del\\u{7f}c1\\u{9b}");
-        assert_eq!(escaped("abc\u{202e}fed"), "abc\\u{202e}fed");
-        assert_eq!(escaped("zero\u{200b}width"), "zero\\u{200b}width");
+        for (raw, shown) in [
+            ("a\nb 1 2", "a\\nb 1 2"),
+            ("\u{1b}[31mred", "\\u{1b}[31mred"),
+            ("back\\slash", "back\\\\slash"),
+            ("tab\there\r", "tab\\there\\r"),
+            ("del\u{7f}c1\u{9b}", "del\\u{7f}c1\\u{9b}"),
+            ("abc\u{202e}fed", "abc\\u{202e}fed"),
+            ("zero\u{200b}width", "zero\\u{200b}width"),
+        ] {
+            assert_eq!(escaped(raw), shown, "{raw:?}");
+        }
         for c in (0u32..0x20).chain([0x7f, 0x85, 0x2028, 0x2029]) {
             let s = char::from_u32(c).unwrap().to_string();
             assert!(

@@ -2,11 +2,19 @@
 //! SeasonalDecomposition, SeasonalDecompositionEnsemble, FlowDifference): picking the datapoint
 //! closest to a time, filling gaps on a regular grid, and judging an error against the
 //! distribution of past errors kept in a t-digest in the plugin's persistent state, and the
-//! verdicts on it.
+//! verdicts on it. For any plugin: [`SeverityWord`] (a severity option) and [`bytes`]
+//! (varints and FNV-1a for compact state and sharding). For the plugins of the models in `am-nab-detectors` (Novelty, ARTime,
+//! ContextOSE, Ensemble): [`held`], a model of one metric held in the plugin instance and
+//! the options they share, and [`series_options!`] to declare their options.
 
+pub mod bytes;
+pub mod held;
+pub mod options;
 pub mod seasonal;
+#[cfg(feature = "testing")]
+pub mod testing;
 
-use am_plugin_api::{Context, PluginError, Point, Verdict};
+use am_plugin_api::{Context, PluginError, Point, Severity, Verdict};
 use am_tdigest::TDigest;
 use serde::Deserialize;
 
@@ -104,6 +112,29 @@ pub fn fill_gaps(points: &[Point], step: i64, fill: Fill) -> Vec<Point> {
     out
 }
 
+/// A severity as options spell it: `info`, `warning` (the default) or `critical`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeverityWord {
+    /// `info`.
+    Info,
+    /// `warning`.
+    #[default]
+    Warning,
+    /// `critical`.
+    Critical,
+}
+
+impl From<SeverityWord> for Severity {
+    fn from(word: SeverityWord) -> Severity {
+        match word {
+            SeverityWord::Info => Severity::Info,
+            SeverityWord::Warning => Severity::Warning,
+            SeverityWord::Critical => Severity::Critical,
+        }
+    }
+}
+
 /// Checks one option: an options error, ``"`option` must be RULE, got VALUE"``, unless `ok`.
 pub fn check(
     ok: bool,
@@ -118,6 +149,18 @@ pub fn check(
             "`{option}` must be {rule}, got {value}"
         )))
     }
+}
+
+/// Checks a whole-number option against `range`: an options error, ``"`option` must be
+/// between LO and HI{unit}, got VALUE"``, unless it is within.
+pub fn check_within(
+    option: &str,
+    range: std::ops::RangeInclusive<usize>,
+    unit: &str,
+    value: usize,
+) -> Result<(), PluginError> {
+    let rule = format!("between {} and {}{unit}", range.start(), range.end());
+    check(range.contains(&value), option, &rule, value)
 }
 
 /// Tukey's k: fences at `q25 − 1.5·IQR` and `q75 + 1.5·IQR` unless configured otherwise.

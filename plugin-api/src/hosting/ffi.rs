@@ -410,37 +410,30 @@ unsafe fn serve_read(
     }
 }
 
-unsafe extern "C" fn read_series(
-    ctx: *mut c_void,
-    name: Str<'_>,
-    from: i64,
-    until: i64,
-    sink: *mut Sink,
-    on_series: OnSeries,
-) -> Status {
-    // SAFETY: per the ABI contract: our `ctx`, the plugin's view, sink and callback.
-    unsafe {
-        let name = owned(name);
-        let read = Read::Series(&name);
-        serve_read(ctx, "read_series", read, (from, until), sink, on_series)
-    }
+/// The host's `read_series` and `read_pattern` ([`abi::ReadOne`]): `$call` reads what one
+/// text names as `$read`.
+macro_rules! read_one {
+    ($call:ident, $read:path) => {
+        unsafe extern "C" fn $call(
+            ctx: *mut c_void,
+            text: Str<'_>,
+            from: i64,
+            until: i64,
+            sink: *mut Sink,
+            on_series: OnSeries,
+        ) -> Status {
+            // SAFETY: per the ABI contract: our `ctx`, the plugin's view, sink and callback.
+            unsafe {
+                let text = owned(text);
+                let read = $read(&text);
+                serve_read(ctx, stringify!($call), read, (from, until), sink, on_series)
+            }
+        }
+    };
 }
 
-unsafe extern "C" fn read_pattern(
-    ctx: *mut c_void,
-    pattern: Str<'_>,
-    from: i64,
-    until: i64,
-    sink: *mut Sink,
-    on_series: OnSeries,
-) -> Status {
-    // SAFETY: per the ABI contract: our `ctx`, the plugin's view, sink and callback.
-    unsafe {
-        let pattern = owned(pattern);
-        let read = Read::Pattern(&pattern);
-        serve_read(ctx, "read_pattern", read, (from, until), sink, on_series)
-    }
-}
+read_one!(read_series, Read::Series);
+read_one!(read_pattern, Read::Pattern);
 
 unsafe extern "C" fn read_many(
     ctx: *mut c_void,
@@ -484,13 +477,12 @@ unsafe extern "C" fn find(
 /// As for the callbacks: our `ctx`, and (for a read) the plugin's sink and callback.
 unsafe fn serve_state(
     ctx: *mut c_void,
-    what: &str,
     op: StateOp<'_>,
     deliver: Option<(*mut Sink, OnStr)>,
 ) -> Status {
     // SAFETY: the caller's contract; the value lent lives until `on_value` returns.
     unsafe {
-        with_call(ctx, what, |s| {
+        with_call(ctx, op.call(), |s| {
             let result = s.host.state(op, &mut |v| {
                 if let Some((sink, on_value)) = deliver {
                     on_value(sink, Str::from_bytes(v));
@@ -514,7 +506,7 @@ unsafe extern "C" fn state_get(
     // SAFETY: per the ABI contract: our `ctx`, the plugin's view, sink and callback.
     unsafe {
         let key = owned(key);
-        serve_state(ctx, "state_get", StateOp::Get(&key), Some((sink, on_value)))
+        serve_state(ctx, StateOp::Get(&key), Some((sink, on_value)))
     }
 }
 
@@ -522,7 +514,7 @@ unsafe extern "C" fn state_set(ctx: *mut c_void, key: Str<'_>, value: Str<'_>) -
     // SAFETY: per the ABI contract: our `ctx` and views valid for this call.
     unsafe {
         let key = owned(key);
-        serve_state(ctx, "state_set", StateOp::Set(&key, value.as_bytes()), None)
+        serve_state(ctx, StateOp::Set(&key, value.as_bytes()), None)
     }
 }
 
@@ -530,7 +522,7 @@ unsafe extern "C" fn state_delete(ctx: *mut c_void, key: Str<'_>) -> Status {
     // SAFETY: per the ABI contract: our `ctx` and a view valid for this call.
     unsafe {
         let key = owned(key);
-        serve_state(ctx, "state_delete", StateOp::Delete(&key), None)
+        serve_state(ctx, StateOp::Delete(&key), None)
     }
 }
 

@@ -21,6 +21,8 @@
 
 mod ffi;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::abi::Point;
@@ -108,6 +110,45 @@ pub enum StateOp<'a> {
     Set(&'a str, &'a [u8]),
     /// Deletes a key (none is fine).
     Delete(&'a str),
+}
+
+impl StateOp<'_> {
+    /// The ABI call that asked for it (`state_get`, `state_set`, `state_delete`).
+    pub fn call(&self) -> &'static str {
+        match self {
+            StateOp::Get(_) => "state_get",
+            StateOp::Set(..) => "state_set",
+            StateOp::Delete(_) => "state_delete",
+        }
+    }
+
+    /// The key it is on.
+    pub fn key(&self) -> &str {
+        match *self {
+            StateOp::Get(key) | StateOp::Set(key, _) | StateOp::Delete(key) => key,
+        }
+    }
+
+    /// Does it on state a host keeps in memory (the test host, a backtest), under `key`: the
+    /// op's key as the host scopes it. Answers as [`Host::state`] does.
+    pub fn apply<K: Ord>(
+        self,
+        state: &mut BTreeMap<K, Vec<u8>>,
+        key: K,
+        deliver: &mut dyn FnMut(&[u8]),
+    ) -> bool {
+        match self {
+            StateOp::Get(_) => state.get(&key).map(|v| deliver(v)).is_some(),
+            StateOp::Set(_, value) => {
+                state.insert(key, value.to_vec());
+                true
+            }
+            StateOp::Delete(_) => {
+                state.remove(&key);
+                true
+            }
+        }
+    }
 }
 
 /// What a host offers a running plugin, in safe Rust: the calls of

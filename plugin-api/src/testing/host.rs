@@ -123,25 +123,9 @@ impl Host for Scoped<'_> {
         op: StateOp<'_>,
         deliver: &mut dyn FnMut(&[u8]),
     ) -> Result<bool, HostError> {
-        match op {
-            StateOp::Get(key) => {
-                self.store("state_get")?;
-                let value = self.host.state.get(&self.key(key));
-                Ok(value.map(|v| deliver(v)).is_some())
-            }
-            StateOp::Set(key, value) => {
-                self.store("state_set")?;
-                let key = self.key(key);
-                self.host.state.insert(key, value.to_vec());
-                Ok(true)
-            }
-            StateOp::Delete(key) => {
-                self.store("state_delete")?;
-                let key = self.key(key);
-                self.host.state.remove(&key);
-                Ok(true)
-            }
-        }
+        self.store(op.call())?;
+        let key = self.key(op.key());
+        Ok(op.apply(&mut self.host.state, key, deliver))
     }
 
     fn emit(&mut self, point: Emitted) -> Result<(), HostError> {

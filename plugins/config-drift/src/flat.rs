@@ -273,15 +273,25 @@ mod tests {
         assert!(!is_under("namespace", "namespace"));
     }
 
+    /// A builder of text values with no ignores, nesting at most 4 deep.
+    fn builder<'a>(
+        ignore: &'a Ignore,
+        max_keys: usize,
+        max_expanded: usize,
+        prefix: &'a str,
+    ) -> Builder<'a> {
+        let limits = Limits {
+            max_depth: 4,
+            max_keys,
+            max_expanded,
+        };
+        Builder::new(limits, Semantics::Text, ignore, prefix)
+    }
+
     #[test]
     fn the_key_limit_counts_repeats() {
         let ignore = Ignore::default();
-        let limits = Limits {
-            max_depth: 4,
-            max_keys: 2,
-            max_expanded: 1000,
-        };
-        let mut b = Builder::new(limits, Semantics::Text, &ignore, "");
+        let mut b = builder(&ignore, 2, 1000, "");
         b.scalar("a", Raw::Text("1".into())).unwrap();
         b.scalar("a", Raw::Text("2".into())).unwrap();
         assert_eq!(
@@ -293,12 +303,7 @@ mod tests {
     #[test]
     fn the_expansion_limit_counts_paths_and_values() {
         let ignore = Ignore::default();
-        let limits = Limits {
-            max_depth: 4,
-            max_keys: 100,
-            max_expanded: 2 * KEY_COST + SCALAR_COST + 12,
-        };
-        let mut b = Builder::new(limits, Semantics::Text, &ignore, "pre");
+        let mut b = builder(&ignore, 100, 2 * KEY_COST + SCALAR_COST + 12, "pre");
         b.scalar("ab", Raw::Text("1".into())).unwrap(); // "pre" "." "ab", "1"
         assert_eq!(
             b.section("abcde"),

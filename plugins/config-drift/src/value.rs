@@ -222,7 +222,13 @@ fn typed(text: &str) -> Canon {
         "false" | "False" | "FALSE" => return Canon::Bool(false),
         _ => {}
     }
-    if let Some(int) = integer(text) {
+    scalar(text, |_| None)
+}
+
+/// `text` as an integer, else as `scaled` reads it (a number with a unit), else as a float,
+/// else as a string: how YAML's schema and Aerospike read what is not a boolean or null.
+fn scalar(text: &str, scaled: impl Fn(&str) -> Option<i128>) -> Canon {
+    if let Some(int) = integer(text).or_else(|| scaled(text)) {
         return Canon::Int(int);
     }
     if let Some(float) = float(text) {
@@ -276,16 +282,7 @@ fn aerospike(text: &str) -> Canon {
         "false" | "no" => return Canon::Bool(false),
         _ => {}
     }
-    if let Some(int) = integer(text) {
-        return Canon::Int(int);
-    }
-    if let Some(scaled) = with_unit(text) {
-        return Canon::Int(scaled);
-    }
-    if let Some(float) = float(text) {
-        return number(float);
-    }
-    Canon::Str(text.to_owned())
+    scalar(text, with_unit)
 }
 
 /// `<digits><unit>`: sizes `K M G T P` (×1024ⁿ; lowercase too, but `m` is minutes) and

@@ -7,7 +7,8 @@
 
 mod common;
 
-use common::{Fleet, dump, emitted, run, verdict, with_state};
+use am_plugin_api::testing::TestHost;
+use common::{Fleet, assert_reasons, assert_states, assert_verdict, dump, emitted, run, verdict};
 use serde_json::{Value, json};
 
 /// A node's `aerospike.conf`: `id` and `ip` differ per node; the rest is set per case.
@@ -185,6 +186,15 @@ fn options(fleet: &Fleet) -> Value {
     })
 }
 
+/// Runs the fleet's options comparing every node with the reference at `reference` (in the
+/// fleet); the options and the host.
+fn with_reference(fleet: &Fleet, reference: &str) -> (Value, TestHost) {
+    let mut options = options(fleet);
+    options["reference"] = json!(fleet.path(reference));
+    let host = run(&options);
+    (options, host)
+}
+
 /// Proves the issue's case against the majority of peers: exactly as2, as3 and as4 are
 /// anomalous, each reason naming the differing path with both values (a missing stanza
 /// named once, with the count of keys under it); the drift counts and `drifted_nodes` are
@@ -194,25 +204,27 @@ fn options(fleet: &Fleet) -> Value {
 fn three_drifted_nodes_among_five_peers() {
     let fleet = fleet();
     let host = run(&options(&fleet));
-    assert_eq!(
-        with_state(&host, "anomalous"),
-        ["as2", "as3", "as4"],
-        "{}",
-        dump(&host)
-    );
-    assert_eq!(with_state(&host, "ok"), ["as1", "as5"], "{}", dump(&host));
-    assert_eq!(
-        verdict(&host, "as2").reason,
-        "1 key path differs: namespace[test].replication-factor is 3 here, 2 on 4 of 4 peers"
-    );
-    assert_eq!(
-        verdict(&host, "as3").reason,
-        "1 key path differs: service.proto-fd-max is 15000 in the file, 20000 at runtime"
-    );
-    assert_eq!(
-        verdict(&host, "as4").reason,
-        "5 key paths differ: namespace[bar] is absent here, a stanza on 4 of 4 peers \
-         (4 key paths under it)"
+    assert_states(&host, "anomalous", &["as2", "as3", "as4"]);
+    assert_states(&host, "ok", &["as1", "as5"]);
+    assert_reasons(
+        &host,
+        &[
+            (
+                "as2",
+                "1 key path differs: namespace[test].replication-factor is 3 here, 2 on 4 of 4 \
+                 peers",
+            ),
+            (
+                "as3",
+                "1 key path differs: service.proto-fd-max is 15000 in the file, 20000 at \
+                 runtime",
+            ),
+            (
+                "as4",
+                "5 key paths differ: namespace[bar] is absent here, a stanza on 4 of 4 peers \
+                 (4 key paths under it)",
+            ),
+        ],
     );
     assert_eq!(
         verdict(&host, "as4").values,
@@ -254,23 +266,22 @@ fn three_drifted_nodes_among_five_peers() {
 #[test]
 fn three_drifted_nodes_against_the_reference() {
     let fleet = fleet();
-    let mut options = options(&fleet);
-    options["reference"] = json!(fleet.path("git/aerospike.conf"));
-    let host = run(&options);
-    assert_eq!(
-        with_state(&host, "anomalous"),
-        ["as2", "as3", "as4"],
-        "{}",
-        dump(&host)
-    );
-    assert_eq!(
-        verdict(&host, "as2").reason,
-        "1 key path differs: namespace[test].replication-factor is 3 here, 2 in the reference"
-    );
-    assert_eq!(
-        verdict(&host, "as4").reason,
-        "5 key paths differ: namespace[bar] is absent here, a stanza in the reference \
-         (4 key paths under it)"
+    let (mut options, host) = with_reference(&fleet, "git/aerospike.conf");
+    assert_states(&host, "anomalous", &["as2", "as3", "as4"]);
+    assert_reasons(
+        &host,
+        &[
+            (
+                "as2",
+                "1 key path differs: namespace[test].replication-factor is 3 here, 2 in the \
+                 reference",
+            ),
+            (
+                "as4",
+                "5 key paths differ: namespace[bar] is absent here, a stanza in the reference \
+                 (4 key paths under it)",
+            ),
+        ],
     );
     assert!(
         verdict(&host, "as1")
@@ -319,20 +330,10 @@ fn unreadable_sources_are_unknown_and_the_rest_is_judged() {
             fleet.path("runtime/test/*.kv")
         )
     );
-    let as2 = verdict(&host, "as2");
-    assert_eq!(as2.state, "anomalous");
-    assert!(
-        as2.reason
-            .contains("; running configuration not compared: `cat "),
-        "{}",
-        as2.reason
-    );
-    assert_eq!(
-        with_state(&host, "anomalous"),
-        ["as2", "as3", "as4"],
-        "{}",
-        dump(&host)
-    );
+    assert_verdict(&host, "as2", "anomalous", |r| {
+        r.contains("; running configuration not compared: `cat ")
+    });
+    assert_states(&host, "anomalous", &["as2", "as3", "as4"]);
     assert_eq!(emitted(&host, "unknown_nodes"), Some(2.0));
     assert_eq!(emitted(&host, "nodes"), Some(6.0));
 }
@@ -343,16 +344,9 @@ fn unreadable_sources_are_unknown_and_the_rest_is_judged() {
 #[test]
 fn an_unreadable_reference_makes_the_rest_unknown() {
     let fleet = fleet();
-    let mut options = options(&fleet);
-    options["reference"] = json!(fleet.path("git/missing.conf"));
-    let host = run(&options);
-    assert_eq!(with_state(&host, "anomalous"), ["as3"], "{}", dump(&host));
-    assert_eq!(
-        with_state(&host, "unknown"),
-        ["as1", "as2", "as4", "as5"],
-        "{}",
-        dump(&host)
-    );
+    let (_, host) = with_reference(&fleet, "git/missing.conf");
+    assert_states(&host, "anomalous", &["as3"]);
+    assert_states(&host, "unknown", &["as1", "as2", "as4", "as5"]);
     let reason = &verdict(&host, "as1").reason;
     assert!(
         reason.starts_with(&format!(
@@ -376,7 +370,7 @@ fn an_unreadable_reference_makes_the_rest_unknown() {
 /// other shards nothing.
 #[test]
 fn only_the_first_shard_judges() {
-    use am_plugin_api::testing::{TestHost, run_task};
+    use am_plugin_api::testing::run_task;
     use am_plugin_config_drift::ConfigDrift;
     let fleet = fleet();
     let options = options(&fleet).to_string();

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{dump, emitted, run, verdict, with_state};
+use common::{assert_states, emitted, run, verdict};
 use serde_json::Value;
 
 /// Proves that the example's options load, and that its three nodes give what the plugin
@@ -30,12 +30,7 @@ fn the_shipped_example_runs_as_documented() {
     options["runtime"]["files"] = absolute(&options["runtime"]["files"]);
 
     let host = run(&options);
-    assert_eq!(
-        with_state(&host, "anomalous"),
-        ["as2", "as3"],
-        "{}",
-        dump(&host)
-    );
+    assert_states(&host, "anomalous", &["as2", "as3"]);
     assert_eq!(
         verdict(&host, "as3").reason,
         "1 key path differs: namespace[test].replication-factor is 3 here, 2 on 2 of 2 peers"

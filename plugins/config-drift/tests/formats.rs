@@ -8,64 +8,72 @@
 
 mod common;
 
-use common::{Fleet, dump, emitted, run, verdict, with_state};
+use common::{Fleet, assert_states, emitted, run, verdict};
 use serde_json::json;
 
 /// How one format writes a node.
 struct Case {
+    /// The format's name, also the node files' extension.
     format: &'static str,
-    extension: &'static str,
-    /// The node's file: its name, its `threads`, whether it has the `cache` section, and
-    /// how it writes the `ttl` of 300.
-    node: fn(name: &str, threads: u32, cache: bool, ttl: &str) -> String,
+    /// The node's file: its name, its `threads`, and when it has the `cache` section, how
+    /// that writes its `ttl` of 300.
+    node: fn(name: &str, threads: u32, cache_ttl: Option<&str>) -> String,
     /// The running configuration's format and text, given its `threads`.
     runtime: (&'static str, fn(threads: u32) -> String),
     /// How the format shows `threads` and the missing section in a reason.
     missing_keys: usize,
 }
 
-fn ini(name: &str, threads: u32, cache: bool, ttl: &str) -> String {
-    let cache = if cache {
-        format!("[cache]\nsize = 128M\nttl = {ttl}\n\n")
-    } else {
-        String::new()
-    };
+impl Case {
+    fn new(
+        format: &'static str,
+        node: fn(&str, u32, Option<&str>) -> String,
+        runtime: (&'static str, fn(u32) -> String),
+        missing_keys: usize,
+    ) -> Self {
+        Case {
+            format,
+            node,
+            runtime,
+            missing_keys,
+        }
+    }
+}
+
+fn ini(name: &str, threads: u32, cache_ttl: Option<&str>) -> String {
+    let cache = cache_ttl
+        .map(|ttl| format!("[cache]\nsize = 128M\nttl = {ttl}\n\n"))
+        .unwrap_or_default();
     format!(
         "; app.ini\n[server]\nname = {name}\nport = 8080\nthreads = {threads}\n\n{cache}\
          [logging]\nlevel = info\noutput = file\noutput = syslog\n"
     )
 }
 
-fn json(name: &str, threads: u32, cache: bool, ttl: &str) -> String {
-    let cache = if cache {
-        format!(r#""cache": {{"size": 134217728, "ttl": {ttl}}},"#)
-    } else {
-        String::new()
-    };
+fn json(name: &str, threads: u32, cache_ttl: Option<&str>) -> String {
+    let cache = cache_ttl
+        .map(|ttl| format!(r#""cache": {{"size": 134217728, "ttl": {ttl}}},"#))
+        .unwrap_or_default();
     format!(
         r#"{{"server": {{"name": "{name}", "port": 8080, "threads": {threads}}}, {cache}
             "logging": {{"level": "info", "outputs": ["file", "syslog"]}}}}"#
     )
 }
 
-fn yaml(name: &str, threads: u32, cache: bool, ttl: &str) -> String {
-    let cache = if cache {
-        format!("cache:\n  size: 134217728\n  ttl: {ttl}\n")
-    } else {
-        String::new()
-    };
+fn yaml(name: &str, threads: u32, cache_ttl: Option<&str>) -> String {
+    let cache = cache_ttl
+        .map(|ttl| format!("cache:\n  size: 134217728\n  ttl: {ttl}\n"))
+        .unwrap_or_default();
     format!(
         "server:\n  name: {name}\n  port: 8080\n  threads: {threads}\n{cache}\
          logging:\n  level: info\n  outputs: [file, syslog]\n"
     )
 }
 
-fn properties(name: &str, threads: u32, cache: bool, ttl: &str) -> String {
-    let cache = if cache {
-        format!("cache.size=128M\ncache.ttl={ttl}\n")
-    } else {
-        String::new()
-    };
+fn properties(name: &str, threads: u32, cache_ttl: Option<&str>) -> String {
+    let cache = cache_ttl
+        .map(|ttl| format!("cache.size=128M\ncache.ttl={ttl}\n"))
+        .unwrap_or_default();
     format!(
         "# app.properties\nserver.name={name}\nserver.port=8080\nserver.threads={threads}\n\
          {cache}logging.level=info\n"
@@ -90,13 +98,14 @@ fn three_drifted(case: &Case, ttl_of_node1: &str) {
     {
         let threads = if *name == "node2" { 8 } else { 4 };
         let ttl = if index == 0 { ttl_of_node1 } else { "300" };
-        let text = (case.node)(name, threads, *name != "node4", ttl);
-        fleet.write(&format!("nodes/{name}.{}", case.extension), text);
+        let cache_ttl = (*name != "node4").then_some(ttl);
+        let text = (case.node)(name, threads, cache_ttl);
+        fleet.write(&format!("nodes/{name}.{}", case.format), text);
         let running = if *name == "node3" { 16 } else { threads };
         fleet.write(&format!("running/{name}.txt"), runtime(running));
     }
     let options = json!({
-        "nodes": fleet.path(&format!("nodes/*.{}", case.extension)),
+        "nodes": fleet.path(&format!("nodes/*.{}", case.format)),
         "format": case.format,
         "runtime": { "files": fleet.path("running/*.txt"), "format": runtime_format,
                      "prefix": "server" },
@@ -104,18 +113,8 @@ fn three_drifted(case: &Case, ttl_of_node1: &str) {
     });
     let host = run(&options);
     let format = case.format;
-    assert_eq!(
-        with_state(&host, "anomalous"),
-        ["node2", "node3", "node4"],
-        "{format}:\n{}",
-        dump(&host)
-    );
-    assert_eq!(
-        with_state(&host, "ok"),
-        ["node1", "node5"],
-        "{format}:\n{}",
-        dump(&host)
-    );
+    assert_states(&host, "anomalous", &["node2", "node3", "node4"]);
+    assert_states(&host, "ok", &["node1", "node5"]);
     assert_eq!(
         verdict(&host, "node2").reason,
         "1 key path differs: server.threads is 8 here, 4 on 4 of 4 peers",
@@ -154,59 +153,23 @@ fn three_drifted(case: &Case, ttl_of_node1: &str) {
     );
 }
 
-/// Proves the issue's case in INI: sections, keys, a repeated key (`output`), the runtime in
-/// `kv` under the prefix `server`.
+/// Proves the issue's case in each format (node1 writing its `ttl` of 300 its own way):
+/// INI (sections, keys, a repeated key `output`, the runtime in `kv` under the prefix
+/// `server`); JSON with a JSON runtime source (node1's `300.0` equals the others' `300`);
+/// YAML (`0x12c` is 300) with a `kv` runtime source read by YAML's schema; Java properties,
+/// where a missing "section" is its keys.
 #[test]
-fn ini_three_drifted_nodes() {
-    let case = Case {
-        format: "ini",
-        extension: "ini",
-        node: ini,
-        runtime: ("kv", kv),
-        missing_keys: 3,
-    };
-    three_drifted(&case, "300");
-}
-
-/// Proves the issue's case in JSON, with a JSON runtime source; node1's `300.0` equals the
-/// others' `300`.
-#[test]
-fn json_three_drifted_nodes() {
-    let case = Case {
-        format: "json",
-        extension: "json",
-        node: json,
-        runtime: ("json", json_runtime),
-        missing_keys: 3,
-    };
-    three_drifted(&case, "300.0");
-}
-
-/// Proves the same in YAML (`0x12c` is 300) with a `kv` runtime source read by YAML's
-/// schema.
-#[test]
-fn yaml_three_drifted_nodes() {
-    let case = Case {
-        format: "yaml",
-        extension: "yaml",
-        node: yaml,
-        runtime: ("kv", kv),
-        missing_keys: 3,
-    };
-    three_drifted(&case, "0x12c");
-}
-
-/// Proves the same in Java properties, where a missing "section" is its keys.
-#[test]
-fn properties_three_drifted_nodes() {
-    let case = Case {
-        format: "properties",
-        extension: "properties",
-        node: properties,
-        runtime: ("kv", kv),
-        missing_keys: 2,
-    };
-    three_drifted(&case, "300");
+fn three_drifted_nodes_in_every_format() {
+    let kv = ("kv", kv as fn(u32) -> String);
+    let cases = [
+        (Case::new("ini", ini, kv, 3), "300"),
+        (Case::new("json", json, ("json", json_runtime), 3), "300.0"),
+        (Case::new("yaml", yaml, kv, 3), "0x12c"),
+        (Case::new("properties", properties, kv, 2), "300"),
+    ];
+    for (case, ttl_of_node1) in &cases {
+        three_drifted(case, ttl_of_node1);
+    }
 }
 
 /// Proves that values are compared as strings in INI (`128M` is not `134217728` there, as it
@@ -219,7 +182,7 @@ fn ini_compares_text() {
     }
     fleet.write("d.ini", "[cache]\nsize = 134217728\n");
     let host = run(&json!({ "nodes": fleet.path("*.ini"), "format": "ini" }));
-    assert_eq!(with_state(&host, "anomalous"), ["d"], "{}", dump(&host));
+    assert_states(&host, "anomalous", &["d"]);
     assert_eq!(
         verdict(&host, "d").reason,
         "1 key path differs: cache.size is 134217728 here, 128M on 3 of 3 peers"

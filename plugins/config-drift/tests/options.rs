@@ -7,7 +7,7 @@
 mod common;
 
 use am_plugin_api::Level;
-use common::{Fleet, dump, emitted, refused, run, states, verdict};
+use common::{Fleet, assert_logged, assert_verdict, dump, emitted, refused, run, states, verdict};
 use serde_json::json;
 
 /// Proves that unknown keys, a `nodes` of the wrong shape, a URL that is not http(s), a
@@ -83,13 +83,7 @@ fn the_fleets_edges() {
     let host = run(&json!({ "nodes": fleet.path("none/*.ini"), "format": "ini" }));
     assert!(host.verdicts().is_empty());
     assert_eq!(emitted(&host, "nodes"), Some(0.0));
-    assert!(
-        host.logs()
-            .iter()
-            .any(|l| l.level == Level::Warn && l.message.starts_with("no nodes found")),
-        "{:?}",
-        host.logs()
-    );
+    assert_logged(&host, Level::Warn, |m| m.starts_with("no nodes found"));
 
     for name in ["web1.example.com", "web2.example.com", "web3.example.com"] {
         fleet.write(&format!("a/{name}.ini"), "[s]\nk = 1\n");
@@ -125,24 +119,14 @@ fn the_fleets_edges() {
     );
     assert_eq!(emitted(&host, "web1_example_com.drift"), Some(1.0));
     assert_eq!(emitted(&host, "dropped_nodes"), Some(1.0));
-    assert!(
-        host.logs()
-            .iter()
-            .any(|l| l.level == Level::Error
-                && l.message == "1 nodes beyond `max_nodes` (3) left out"),
-        "{:?}",
-        host.logs()
-    );
+    assert_logged(&host, Level::Error, |m| {
+        m == "1 nodes beyond `max_nodes` (3) left out"
+    });
 
     let host = run(&json!({ "nodes": fleet.path("a/web3*"), "format": "ini" }));
-    let web3 = verdict(&host, "web3.example.com");
-    assert_eq!(web3.state, "unknown");
-    assert!(
-        web3.reason
-            .starts_with("configuration not readable: several files name this node: "),
-        "{}",
-        web3.reason
-    );
+    assert_verdict(&host, "web3.example.com", "unknown", |r| {
+        r.starts_with("configuration not readable: several files name this node: ")
+    });
 
     let host = run(&json!({ "nodes": fleet.path("a/web1*"), "format": "ini" }));
     assert_eq!(

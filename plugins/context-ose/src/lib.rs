@@ -16,6 +16,9 @@
 //!    `rest` scores are held at 0. A score at or above `threshold` is a detection: `flag` 1
 //!    and an `anomalous` verdict, else an `ok` one ([`judge`]).
 //!
+//! The model is [`am_nab_detectors::context_ose`] (`crates/nab-detectors`); this crate is
+//! its plugin: options, state, outputs and verdicts.
+//!
 //! # Outputs (`<prefix>.ContextOSE.<service>.<field>`)
 //!
 //! | field | meaning |
@@ -43,12 +46,12 @@
 //! # Cost and state
 //!
 //! Per point, the contexts of the fully crossed left semi-contexts (found through each
-//! one's highest fact and a 64-bit signature of its facts, `semis.rs`), and only at a new
+//! one's highest fact and a 64-bit signature of its facts), and only at a new
 //! zero-level context (a few % of the points) also a crossing of the semi-contexts holding
 //! zero-level contexts: the reference visits every context of every touched semi-context.
 //! Scores are the same to the last bit (all 35 files, both modes). 10 000 series per tick,
 //! one core: ≈ 0.32 s on the CPU (`tick_bench`, `research/detection.md`). CAD OSE never
-//! forgets, so `max_contexts` bounds the state: measured ([`Cad::bytes`], `tick_bench`),
+//! forgets, so `max_contexts` bounds the state: measured (`Cad::bytes`, `tick_bench`),
 //! 214 bytes a context with its share of semi-contexts and indexes (355 kB for a series of
 //! 1 656 contexts; ≈ 11 MB at the default cap of 50 000; NAB's files make 200–64 000
 //! contexts).
@@ -62,208 +65,83 @@
 //! gives every detector), the model reproduces the published contextOSE results: standard
 //! 62.22 (published 62.2), see `research/detection.md` and `research/nab-ports`.
 
-use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
-use serde::Deserialize;
+use am_nab_detectors::context_ose::{self, Series, Setup};
+use am_plugin_api::{Context, PluginError, Verdict};
+use am_plugin_kit::check_within;
+use am_plugin_kit::held::{self, HeldDetector, HeldTask, Watch};
 
-pub mod model;
-pub mod pydict;
-mod semis;
-
-pub use model::{Cad, Params, Series, Setup};
-/// The options of one service.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Options {
-    /// The metric to watch, by its exact name. Required.
-    pub metric: String,
-    /// NAB's probationary period: scores are held for `probation / 5` points after a high
-    /// one; without a known range, the points the range is learned from. Default 750.
-    #[serde(default = "d_probation")]
-    pub probation: usize,
-    /// Lowest value of the series' range, when known (with `input_max`).
-    #[serde(default)]
-    pub input_min: Option<f64>,
-    /// Highest value of the series' range, when known (with `input_min`).
-    #[serde(default)]
-    pub input_max: Option<f64>,
-    /// Without a known range: share of the learned range added on each side. Default 0.3.
-    #[serde(default = "d_margin")]
-    pub margin: f64,
-    /// Most contexts kept per series (at the cap no new one is made). Default 50000.
-    #[serde(default = "d_max_contexts")]
-    pub max_contexts: usize,
-    /// Anomaly score at or above which a point is a detection. Default 0.7.
-    #[serde(default = "d_threshold")]
-    pub threshold: f64,
-    /// On the first run (or a lost model), how far back to learn from, in seconds.
-    /// Default 604800.
-    #[serde(default = "d_backfill")]
-    pub backfill: i64,
-}
-
-fn d_probation() -> usize {
-    750
-}
-fn d_margin() -> f64 {
-    0.3
-}
-fn d_max_contexts() -> usize {
-    50_000
-}
-fn d_threshold() -> f64 {
-    0.7
-}
-fn d_backfill() -> i64 {
-    7 * 86400
+am_plugin_kit::series_options! {
+    /// The options of one service.
+    pub struct Options(p = Setup::default()) {
+        /// NAB's probationary period: scores are held for `probation / 5` points after a high
+        /// one; without a known range, the points the range is learned from. Default 750.
+        pub probation: usize,
+        /// Lowest value of the series' range, when known (with `input_max`).
+        pub input_min: Option<f64> = None,
+        /// Highest value of the series' range, when known (with `input_min`).
+        pub input_max: Option<f64> = None,
+        /// Without a known range: share of the learned range added on each side. Default 0.3.
+        pub margin: f64,
+        /// Most contexts kept per series (at the cap no new one is made). Default 50000.
+        pub max_contexts: usize,
+        /// Anomaly score at or above which a point is a detection. Default 0.7.
+        pub threshold: f64 = context_ose::THRESHOLD,
+    }
 }
 
 impl Options {
-    /// How a series is set up.
-    pub fn setup(&self) -> Setup {
-        Setup {
+    /// Checks the options; how a series is set up.
+    pub fn setup(&self) -> Result<Setup, PluginError> {
+        held::check_series(&self.metric, self.backfill)?;
+        let range =
+            held::check_learning(self.probation, self.input_min, self.input_max, self.margin)?;
+        check_within("max_contexts", 16..=10_000_000, "", self.max_contexts)?;
+        held::check_threshold(self.threshold)?;
+        Ok(Setup {
             probation: self.probation,
-            range: self.input_min.zip(self.input_max),
+            range,
             margin: self.margin,
             max_contexts: self.max_contexts,
-        }
-    }
-
-    /// Checks the options; the first problem, in words.
-    pub fn check(&self) -> Result<(), String> {
-        if self.metric.trim().is_empty() {
-            return Err("`metric` must not be empty".into());
-        }
-        if !(16..=1_000_000).contains(&self.probation) {
-            return Err("`probation` must be between 16 and 1000000 points".into());
-        }
-        match (self.input_min, self.input_max) {
-            (Some(lo), Some(hi)) if !(lo.is_finite() && hi.is_finite() && lo <= hi) => {
-                return Err("`input_min` and `input_max` must be finite, min ≤ max".into());
-            }
-            (Some(_), None) | (None, Some(_)) => {
-                return Err("`input_min` and `input_max` go together".into());
-            }
-            _ => {}
-        }
-        if !(0.0..=100.0).contains(&self.margin) {
-            return Err("`margin` must be between 0 and 100".into());
-        }
-        if !(16..=10_000_000).contains(&self.max_contexts) {
-            return Err("`max_contexts` must be between 16 and 10000000".into());
-        }
-        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return Err("`threshold` must be in (0, 1]".into());
-        }
-        if self.backfill < 0 {
-            return Err("`backfill` must be a non-negative number of seconds".into());
-        }
-        Ok(())
+        })
     }
 }
 
-/// State key of the 16-byte stamp (newest learned time, points learned).
-pub const STAMP: &str = "stamp";
-
 /// The verdict on one tick's most anomalous point: `anomalous` at a detection (`score ≥
-/// threshold`), else `ok`. The one place where ContextOSE judges; the alarm layer turns the
-/// verdicts of successive ticks into alarms.
+/// threshold`), else `ok`. The one place where ContextOSE judges.
 pub fn judge(metric: &str, score: f64, value: f64, threshold: f64) -> Verdict {
-    if score >= threshold {
-        Verdict::anomalous(metric)
-            .severity(Severity::Warning)
-            .reason(format!(
-                "value {value} broke the learned contexts: score {score:.3} (threshold {threshold})"
-            ))
-            .value("value", value)
-            .value("anomaly_score", score)
-    } else {
-        Verdict::ok(metric)
-            .reason(format!(
-                "within the learned contexts: score {score:.3} (threshold {threshold})"
-            ))
-            .value("value", value)
-            .value("anomaly_score", score)
+    let why = format!("value {value} broke the learned contexts");
+    let why_not = "within the learned contexts";
+    held::score_verdict(metric, value, score, threshold, &why, why_not)
+}
+
+/// What ContextOSE adds to the held-model plugin glue: its options, model, outputs and
+/// verdict.
+#[derive(Debug)]
+pub struct Detector;
+
+impl HeldDetector for Detector {
+    const NAME: &'static str = "ContextOSE";
+    type Options = Options;
+    type Model = Series;
+
+    fn setup(o: &Options) -> Result<(Watch, Setup), PluginError> {
+        let setup = o.setup()?;
+        Ok((Watch::new(&o.metric, o.backfill, o.threshold), setup))
+    }
+
+    fn emit(ctx: &Context<'_>, model: Option<&Series>, _: &f64) -> Result<(), PluginError> {
+        let contexts = model.map_or(0, Series::contexts);
+        ctx.emit("contexts", contexts as f64)
+    }
+
+    fn judge(metric: &str, score: &f64, value: f64, threshold: f64) -> Verdict {
+        judge(metric, *score, value, threshold)
     }
 }
 
 /// The `ContextOSE` detector: the model lives in the instance, checked against the state's
 /// stamp.
-#[derive(Debug)]
-pub struct ContextOse {
-    options: Options,
-    model: Option<(Series, i64)>,
-}
-
-fn stamp(model: &Series, last_ts: i64) -> [u8; 16] {
-    let mut s = [0u8; 16];
-    s[..8].copy_from_slice(&last_ts.to_le_bytes());
-    s[8..].copy_from_slice(&model.n.to_le_bytes());
-    s
-}
-
-impl BaseTask for ContextOse {
-    type Options = Options;
-    const NAME: &'static str = "ContextOSE";
-
-    fn new(options: Options, init: &Init<'_>) -> Result<Self, PluginError> {
-        options.check().map_err(PluginError::options)?;
-        init.debug(format!("watching `{}`", options.metric));
-        Ok(ContextOse {
-            options,
-            model: None,
-        })
-    }
-
-    fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let now = ctx.tick();
-        let stored = ctx.state_get(STAMP)?;
-        let cached = self.model.take().filter(|(m, t)| {
-            stored
-                .as_deref()
-                .is_some_and(|s| s == stamp(m, *t).as_slice())
-        });
-        if cached.is_none() && stored.is_some() {
-            ctx.info("no model for the stored stamp (restart or another runner): rebuilding from the backfill");
-        }
-        let from = match &cached {
-            Some((_, t)) => t.saturating_add(1),
-            None => now.saturating_sub(self.options.backfill),
-        };
-        let (mut model, mut last_ts) =
-            cached.unwrap_or_else(|| (Series::new(&self.options.setup()), i64::MIN));
-        let points = ctx.read(&self.options.metric, from, now)?;
-        let mut best: Option<(f64, f64)> = None;
-        for p in &points {
-            if !p.value.is_finite() || p.ts <= last_ts {
-                continue;
-            }
-            last_ts = p.ts;
-            let score = model.update(&self.options.setup(), p.value);
-            if best.is_none_or(|(b, _)| score > b) {
-                best = Some((score, p.value));
-            }
-        }
-        if best.is_some() {
-            ctx.state_set(STAMP, &stamp(&model, last_ts))?;
-        }
-        let contexts = model.contexts();
-        self.model = Some((model, last_ts));
-        let Some((score, value)) = best else {
-            return Ok(());
-        };
-        let flag = score >= self.options.threshold;
-        ctx.emit("anomaly_score", score)?;
-        ctx.emit("flag", if flag { 1.0 } else { 0.0 })?;
-        ctx.emit("contexts", contexts as f64)?;
-        ctx.verdict(judge(
-            &self.options.metric,
-            score,
-            value,
-            self.options.threshold,
-        ))?;
-        Ok(())
-    }
-}
+pub type ContextOse = HeldTask<Detector>;
 
 am_plugin_api::export_plugin!(ContextOse);
 

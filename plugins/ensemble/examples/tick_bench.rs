@@ -14,7 +14,9 @@
 //! the median of 9 ticks per detector (wall clock, and the time on the CPU: on a shared
 //! machine the wall clock also counts other processes), and the models' state sizes.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
-use am_plugin_ensemble::{Ensemble, Options, artime, context_ose, novelty};
+use am_nab_detectors::ensemble::{self, Ensemble};
+use am_nab_detectors::{SeriesModel, artime, context_ose, novelty};
+use am_plugin_kit::testing::median;
 use std::time::Instant;
 
 struct Gen {
@@ -75,14 +77,34 @@ fn time_ticks(series: usize, models: usize, mut step: impl FnMut(usize, f64)) ->
         times.push(t.elapsed().as_secs_f64());
         cpu.push(cpu_seconds().zip(c).map_or(f64::NAN, |(b, a)| b - a));
     }
-    times.sort_by(f64::total_cmp);
-    cpu.sort_by(f64::total_cmp);
-    (times[times.len() / 2], cpu[cpu.len() / 2])
+    (median(times), median(cpu))
 }
 
 /// How a tick's cost is printed.
 fn show(name: &str, (wall, cpu): (f64, f64)) -> String {
     format!("{name:<12} {wall:.3} s per tick ({cpu:.3} s on the CPU)")
+}
+
+/// `models` models, each warmed up on its own series of `warmup` points.
+fn warmed<M: SeriesModel>(p: &M::Params, models: usize, warmup: usize) -> Vec<M> {
+    (0..models)
+        .map(|k| {
+            let mut g = Gen::new(k as u64 + 1);
+            let mut m = M::new(p);
+            for _ in 0..warmup {
+                std::hint::black_box(m.update(p, g.next()));
+            }
+            m
+        })
+        .collect()
+}
+
+/// The median tick of the `warm` models serving `series` series in turn.
+fn tick<M: SeriesModel>(p: &M::Params, warm: &mut [M], series: usize) -> (f64, f64) {
+    let models = warm.len();
+    time_ticks(series, models, |i, v| {
+        std::hint::black_box(warm[i].update(p, v));
+    })
 }
 
 fn main() {
@@ -96,46 +118,19 @@ fn main() {
     let series = args.first().copied().unwrap_or(10_000);
     let models = args.get(1).copied().unwrap_or(500);
     let warmup = args.get(2).copied().unwrap_or(5000);
-    let o: Options = serde_json::from_str(r#"{"metric": "x"}"#).unwrap();
-    let p = o.params().unwrap();
-    let warm = |k: usize| -> Vec<f64> {
-        let mut g = Gen::new(k as u64 + 1);
-        (0..warmup).map(|_| g.next()).collect()
-    };
+    let p = ensemble::Params::default();
     println!(
         "{series} series per tick, {models} distinct models warmed on {warmup} points, 1 core"
     );
-
-    let np = am_plugin_ensemble::novelty_params();
     if run("novelty") {
-        let mut nov: Vec<novelty::Model> = (0..models)
-            .map(|k| {
-                let mut m = novelty::Model::new(&np);
-                warm(k).iter().for_each(|v| {
-                    std::hint::black_box(m.update(&np, *v));
-                });
-                m
-            })
-            .collect();
-        let s = time_ticks(series, models, |i, v| {
-            std::hint::black_box(nov[i].update(&np, v));
-        });
+        let mut nov = warmed::<novelty::Model>(&p.novelty, models, warmup);
+        let s = tick(&p.novelty, &mut nov, series);
         println!("{}", show("novelty", s));
     }
     if run("artime") {
-        let mut art: Vec<artime::Artime> = (0..models)
-            .map(|k| {
-                let mut m = artime::Artime::new(&p.artime);
-                warm(k).iter().for_each(|v| {
-                    std::hint::black_box(m.update(&p.artime, *v));
-                });
-                m
-            })
-            .collect();
+        let mut art = warmed::<artime::Artime>(&p.artime, models, warmup);
         let cats: usize = art.iter().map(|m| m.art.categories()).sum();
-        let s = time_ticks(series, models, |i, v| {
-            std::hint::black_box(art[i].update(&p.artime, v));
-        });
+        let s = tick(&p.artime, &mut art, series);
         println!(
             "{} (mean {:.0} categories, {:.1} kB of weights per series)",
             show("artime", s),
@@ -144,20 +139,10 @@ fn main() {
         );
     }
     if run("context_ose") {
-        let mut cad: Vec<context_ose::Series> = (0..models)
-            .map(|k| {
-                let mut m = context_ose::Series::new(&p.cad);
-                warm(k).iter().for_each(|v| {
-                    std::hint::black_box(m.update(&p.cad, *v));
-                });
-                m
-            })
-            .collect();
+        let mut cad = warmed::<context_ose::Series>(&p.cad, models, warmup);
         let ctx: usize = cad.iter().map(context_ose::Series::contexts).sum();
         let bytes: usize = cad.iter().map(context_ose::Series::bytes).sum();
-        let s = time_ticks(series, models, |i, v| {
-            std::hint::black_box(cad[i].update(&p.cad, v));
-        });
+        let s = tick(&p.cad, &mut cad, series);
         println!(
             "{} (mean {:.0} contexts, {:.0} kB per series: {:.0} bytes a context)",
             show("context_ose", s),
@@ -167,18 +152,8 @@ fn main() {
         );
     }
     if run("ensemble") {
-        let mut ens: Vec<Ensemble> = (0..models)
-            .map(|k| {
-                let mut m = Ensemble::new(&p);
-                warm(k).iter().for_each(|v| {
-                    std::hint::black_box(m.update(&p, *v));
-                });
-                m
-            })
-            .collect();
-        let s = time_ticks(series, models, |i, v| {
-            std::hint::black_box(ens[i].update(&p, v));
-        });
+        let mut ens = warmed::<Ensemble>(&p, models, warmup);
+        let s = tick(&p, &mut ens, series);
         println!("{}", show("ensemble", s));
     }
 }

@@ -43,6 +43,9 @@
 //!
 //! Novelty runs with its shipped options.
 //!
+//! The models are [`am_nab_detectors::ensemble`] and its members (`crates/nab-detectors`);
+//! this crate is their plugin: options, state, outputs and verdicts.
+//!
 //! # Cost and state
 //!
 //! The sum of the members' (see their crates): per point ≈ 32 000 multiply-adds for
@@ -55,162 +58,76 @@
 //! points learned): an instance that finds another stamp or none rebuilds the models from
 //! the last `backfill` seconds.
 
-use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
-use serde::Deserialize;
+use am_nab_detectors::ensemble::{Ensemble, MEMBERS, Output, Params};
+use am_nab_detectors::{artime, context_ose, novelty};
+use am_plugin_api::{Context, PluginError, Severity, Verdict};
+use am_plugin_kit::held::{self, HeldDetector, HeldTask, Watch};
+use am_plugin_kit::{check, check_within};
 
-// The members' models are compiled into this plugin from their crates' own files (not
-// linked as crates: each member crate also exports a plugin's C entry points).
-#[path = "../../artime/src/model.rs"]
-pub mod artime;
-#[path = "../../context-ose/src/model.rs"]
-pub mod context_ose;
-#[path = "../../artime/src/dvfa.rs"]
-pub mod dvfa;
-pub mod model;
-#[path = "../../novelty/src/model.rs"]
-pub mod novelty;
-#[path = "../../context-ose/src/pydict.rs"]
-pub mod pydict;
-#[path = "../../context-ose/src/semis.rs"]
-mod semis;
-
-pub use model::{Ensemble, Judge, MEMBERS, Output, Params, judge_point};
-
-/// The options of one service.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Options {
-    /// The metric to watch, by its exact name. Required.
-    pub metric: String,
-    /// ARTime's and ContextOSE's probationary period, in points. Default 750.
-    #[serde(default = "d_probation")]
-    pub probation: usize,
-    /// Lowest value of the series' range, when known (with `input_max`).
-    #[serde(default)]
-    pub input_min: Option<f64>,
-    /// Highest value of the series' range, when known (with `input_min`).
-    #[serde(default)]
-    pub input_max: Option<f64>,
-    /// Without a known range: share of the learned range added on each side. Default 0.3.
-    #[serde(default = "d_margin")]
-    pub margin: f64,
-    /// Detection thresholds of Novelty, ARTime and ContextOSE. Default [0.25, 0.34, 0.70].
-    #[serde(default = "d_thresholds")]
-    pub thresholds: [f64; 3],
-    /// Points within which a second member's detection confirms one. Default 100.
-    #[serde(default = "d_confirm")]
-    pub confirm: u64,
-    /// Points after an alert during which no other is raised (and after a lone detection
-    /// during which no other lone one scores). Default 100.
-    #[serde(default = "d_quiet")]
-    pub quiet: u64,
-    /// Whether a detection no other member confirms scores, in [0.25, 0.5) (below every
-    /// alert). Default true.
-    #[serde(default = "d_lone")]
-    pub lone: bool,
-    /// `anomaly_score` at or above which a point is flagged. Default 0.5.
-    #[serde(default = "d_threshold")]
-    pub threshold: f64,
-    /// ARTime's category cap. Default 1024.
-    #[serde(default = "d_max_categories")]
-    pub max_categories: usize,
-    /// ContextOSE's context cap. Default 50000.
-    #[serde(default = "d_max_contexts")]
-    pub max_contexts: usize,
-    /// On the first run (or a lost model), how far back to learn from, in seconds.
-    /// Default 604800.
-    #[serde(default = "d_backfill")]
-    pub backfill: i64,
-}
-
-fn d_probation() -> usize {
-    750
-}
-fn d_margin() -> f64 {
-    0.3
-}
-fn d_thresholds() -> [f64; 3] {
-    [0.25, 0.34, 0.70]
-}
-fn d_confirm() -> u64 {
-    100
-}
-fn d_quiet() -> u64 {
-    100
-}
-fn d_lone() -> bool {
-    true
-}
-fn d_threshold() -> f64 {
-    0.5
-}
-fn d_max_categories() -> usize {
-    1024
-}
-fn d_max_contexts() -> usize {
-    50_000
-}
-fn d_backfill() -> i64 {
-    7 * 86400
+am_plugin_kit::series_options! {
+    /// The options of one service.
+    pub struct Options(p = Params::default()) {
+        /// ARTime's and ContextOSE's probationary period, in points. Default 750.
+        pub probation: usize = p.artime.probation,
+        /// Lowest value of the series' range, when known (with `input_max`).
+        pub input_min: Option<f64> = None,
+        /// Highest value of the series' range, when known (with `input_min`).
+        pub input_max: Option<f64> = None,
+        /// Without a known range: share of the learned range added on each side. Default 0.3.
+        pub margin: f64 = p.artime.margin,
+        /// Detection thresholds of Novelty, ARTime and ContextOSE. Default [0.25, 0.34, 0.70].
+        pub thresholds: [f64; 3],
+        /// Points within which a second member's detection confirms one. Default 100.
+        pub confirm: u64,
+        /// Points after an alert during which no other is raised (and after a lone detection
+        /// during which no other lone one scores). Default 100.
+        pub quiet: u64,
+        /// Whether a detection no other member confirms scores, in [0.25, 0.5) (below every
+        /// alert). Default true.
+        pub lone: bool,
+        /// `anomaly_score` at or above which a point is flagged. Default 0.5.
+        pub threshold: f64 = 0.5,
+        /// ARTime's category cap. Default 1024.
+        pub max_categories: usize = p.artime.max_categories,
+        /// ContextOSE's context cap. Default 50000.
+        pub max_contexts: usize = p.cad.max_contexts,
+    }
 }
 
 impl Options {
-    /// The ensemble's parameters (checks the members' options too).
-    pub fn params(&self) -> Result<Params, String> {
-        let bad = |m: &str| Err(m.to_string());
-        if self.metric.trim().is_empty() {
-            return bad("`metric` must not be empty");
+    /// Checks the options (the members' too); the ensemble's parameters. Novelty runs with
+    /// its shipped parameters (the ensemble was measured with them).
+    pub fn params(&self) -> Result<Params, PluginError> {
+        held::check_series(&self.metric, self.backfill)?;
+        let range =
+            held::check_learning(self.probation, self.input_min, self.input_max, self.margin)?;
+        let ok = self.thresholds.iter().all(|t| *t > 0.0 && *t < 1.0);
+        check(
+            ok,
+            "thresholds",
+            "each in (0, 1)",
+            format!("{:?}", self.thresholds),
+        )?;
+        for (name, points) in [("confirm", self.confirm), ("quiet", self.quiet)] {
+            check(points <= 100_000, name, "at most 100000 points", points)?;
         }
-        if self.thresholds.iter().any(|t| !(*t > 0.0 && *t < 1.0)) {
-            return bad("`thresholds` must each be in (0, 1)");
-        }
-        if self.confirm > 100_000 || self.quiet > 100_000 {
-            return bad("`confirm` and `quiet` must be at most 100000 points");
-        }
-        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return bad("`threshold` must be in (0, 1]");
-        }
-        if self.backfill < 0 {
-            return bad("`backfill` must be a non-negative number of seconds");
-        }
-        if !(16..=1_000_000).contains(&self.probation) {
-            return bad("`probation` must be between 16 and 1000000 points");
-        }
-        match (self.input_min, self.input_max) {
-            (Some(lo), Some(hi)) if !(lo.is_finite() && hi.is_finite() && lo <= hi) => {
-                return bad("`input_min` and `input_max` must be finite, min ≤ max");
-            }
-            (Some(_), None) | (None, Some(_)) => {
-                return bad("`input_min` and `input_max` go together");
-            }
-            _ => {}
-        }
-        if !(0.0..=100.0).contains(&self.margin) {
-            return bad("`margin` must be between 0 and 100");
-        }
-        if !(2..=65_536).contains(&self.max_categories) {
-            return bad("`max_categories` must be between 2 and 65536");
-        }
-        if !(16..=10_000_000).contains(&self.max_contexts) {
-            return bad("`max_contexts` must be between 16 and 10000000");
-        }
-        let range = self.input_min.zip(self.input_max);
-        let artime = artime::Params {
-            probation: self.probation,
-            range,
-            margin: self.margin,
-            max_categories: self.max_categories,
-        };
-        let cad = context_ose::Setup {
-            probation: self.probation,
-            range,
-            margin: self.margin,
-            max_contexts: self.max_contexts,
-        };
+        held::check_threshold(self.threshold)?;
+        check_within("max_categories", 2..=65_536, "", self.max_categories)?;
+        check_within("max_contexts", 16..=10_000_000, "", self.max_contexts)?;
         Ok(Params {
-            novelty: novelty_params(),
-            artime,
-            cad,
+            novelty: novelty::Params::default(),
+            artime: artime::Params {
+                probation: self.probation,
+                range,
+                margin: self.margin,
+                max_categories: self.max_categories,
+            },
+            cad: context_ose::Setup {
+                probation: self.probation,
+                range,
+                margin: self.margin,
+                max_contexts: self.max_contexts,
+            },
             thresholds: self.thresholds,
             confirm: self.confirm,
             quiet: self.quiet,
@@ -218,31 +135,6 @@ impl Options {
         })
     }
 }
-
-/// Novelty's shipped parameters (its plugin's defaults, `{"metric": "x"}`; the ensemble
-/// was measured with them).
-pub fn novelty_params() -> novelty::Params {
-    novelty::Params {
-        window: 8,
-        stride: 1,
-        history: 4000,
-        neighbours: 3,
-        score_history: 1000,
-        warmup: 150,
-        quiet: 200,
-        threshold: 0.42,
-        rate_window: 4000,
-        rate_penalty: 0.03,
-        min_score: 0.25,
-        settle: 300,
-        caution: 0.0,
-        extreme: 0.1,
-        extreme_after: 300,
-    }
-}
-
-/// State key of the 16-byte stamp (newest learned time, points learned).
-pub const STAMP: &str = "stamp";
 
 /// The verdict on one tick's highest-scoring point: `anomalous` at an alert (`score ≥
 /// threshold`: two members agree), else `ok`. The one place where the ensemble reports; the
@@ -269,87 +161,37 @@ pub fn judge(metric: &str, out: &Output, value: f64, threshold: f64) -> Verdict 
         .value("anomaly_score", out.score)
 }
 
-/// The `Ensemble` detector: the models live in the instance, checked against the state's
-/// stamp.
+/// What the ensemble adds to the held-model plugin glue: its options, models, outputs and
+/// verdict.
 #[derive(Debug)]
-pub struct EnsembleTask {
-    options: Options,
-    params: Params,
-    model: Option<(Ensemble, i64)>,
-}
+pub struct Detector;
 
-fn stamp(model: &Ensemble, last_ts: i64) -> [u8; 16] {
-    let mut s = [0u8; 16];
-    s[..8].copy_from_slice(&last_ts.to_le_bytes());
-    s[8..].copy_from_slice(&model.n.to_le_bytes());
-    s
-}
-
-impl BaseTask for EnsembleTask {
-    type Options = Options;
+impl HeldDetector for Detector {
     const NAME: &'static str = "Ensemble";
+    type Options = Options;
+    type Model = Ensemble;
 
-    fn new(options: Options, init: &Init<'_>) -> Result<Self, PluginError> {
-        let params = options.params().map_err(PluginError::options)?;
-        init.debug(format!("watching `{}`", options.metric));
-        Ok(EnsembleTask {
-            options,
-            params,
-            model: None,
-        })
+    fn setup(o: &Options) -> Result<(Watch, Params), PluginError> {
+        let params = o.params()?;
+        Ok((Watch::new(&o.metric, o.backfill, o.threshold), params))
     }
 
-    fn run(&mut self, ctx: &mut Context<'_>) -> Result<(), PluginError> {
-        let now = ctx.tick();
-        let stored = ctx.state_get(STAMP)?;
-        let cached = self.model.take().filter(|(m, t)| {
-            stored
-                .as_deref()
-                .is_some_and(|s| s == stamp(m, *t).as_slice())
-        });
-        if cached.is_none() && stored.is_some() {
-            ctx.info("no model for the stored stamp (restart or another runner): rebuilding from the backfill");
-        }
-        let from = match &cached {
-            Some((_, t)) => t.saturating_add(1),
-            None => now.saturating_sub(self.options.backfill),
-        };
-        let (mut model, mut last_ts) =
-            cached.unwrap_or_else(|| (Ensemble::new(&self.params), i64::MIN));
-        let points = ctx.read(&self.options.metric, from, now)?;
-        let mut best: Option<(Output, f64)> = None;
-        for p in &points {
-            if !p.value.is_finite() || p.ts <= last_ts {
-                continue;
-            }
-            last_ts = p.ts;
-            let out = model.update(&self.params, p.value);
-            if best.is_none_or(|(b, _)| out.score > b.score) {
-                best = Some((out, p.value));
-            }
-        }
-        if best.is_some() {
-            ctx.state_set(STAMP, &stamp(&model, last_ts))?;
-        }
-        self.model = Some((model, last_ts));
-        let Some((out, value)) = best else {
-            return Ok(());
-        };
-        let flag = out.score >= self.options.threshold;
-        ctx.emit("anomaly_score", out.score)?;
-        ctx.emit("flag", if flag { 1.0 } else { 0.0 })?;
+    /// Each member's own score.
+    fn emit(ctx: &Context<'_>, _: Option<&Ensemble>, out: &Output) -> Result<(), PluginError> {
         for (m, s) in MEMBERS.iter().zip(&out.members) {
             ctx.emit(m, *s)?;
         }
-        ctx.verdict(judge(
-            &self.options.metric,
-            &out,
-            value,
-            self.options.threshold,
-        ))?;
         Ok(())
     }
+
+    fn judge(metric: &str, out: &Output, value: f64, threshold: f64) -> Verdict {
+        judge(metric, out, value, threshold)
+    }
 }
+
+/// The `Ensemble` detector: the models live in the instance, checked against the state's
+/// stamp.
+pub type EnsembleTask = HeldTask<Detector>;
 
 am_plugin_api::export_plugin!(EnsembleTask);
 

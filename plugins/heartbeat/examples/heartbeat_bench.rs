@@ -19,22 +19,10 @@ use am_plugin_api::testing::{TestHost, TestRunner};
 use am_plugin_heartbeat::Heartbeat;
 use am_plugin_heartbeat::codec::{decode, encode};
 use am_plugin_heartbeat::track::{Rules, judge};
-
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
+use am_plugin_kit::testing::{bench_args, median, peak_rss_mb};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let ticks: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(12);
+    let (n, ticks) = bench_args(100_000, 12);
     let names: Vec<String> = (0..n).map(|i| format!("apps.a{i:06}.heartbeat")).collect();
     let mut host = TestHost::new();
     let options = r#"{"patterns": ["apps.*.heartbeat"]}"#;
@@ -70,7 +58,6 @@ fn main() {
     let expected = (0..n).filter(|i| i % 100 == 3).count();
     let last = host.verdicts().len();
     assert_eq!(last, expected, "the stopped 1 % are overdue");
-    times.sort_by(f64::total_cmp);
     let (tick, tracked) = decode(host.state("Heartbeat", "apps", "series").unwrap()).unwrap();
     let rules = Rules {
         tolerance: 3.0,
@@ -86,14 +73,13 @@ fn main() {
         own.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!((j.tracked, bytes.is_empty()), (n, false));
     }
-    own.sort_by(f64::total_cmp);
     println!(
         "heartbeat_own_ms {:.1} (median of {ticks}: judge {n} series and encode the state)",
-        own[own.len() / 2]
+        median(own)
     );
     println!(
         "heartbeat_tick_ms {:.1} (median of {ticks} ticks, {n} series tracked, {last} overdue; peak RSS {:.0} MB)",
-        times[times.len() / 2],
+        median(times),
         peak_rss_mb()
     );
 }

@@ -14,30 +14,11 @@
 //! About 10 bytes per series besides the part of its name after what it shares with the
 //! previous name.
 
+use am_plugin_kit::bytes::{get_varint, put_varint};
+
 use crate::track::{Entry, RING, Tracked};
 
 const VERSION: u8 = 1;
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v: u64 = 0;
-    for shift in (0..64).step_by(7) {
-        let b = *bytes.get(*pos)?;
-        *pos += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(v);
-        }
-    }
-    None
-}
 
 /// Encodes the series tracked at `tick`.
 pub fn encode(series: &Tracked, tick: i64) -> Vec<u8> {

@@ -66,6 +66,8 @@ pub mod track;
 use std::hash::{Hash, Hasher};
 
 use am_plugin_api::{BaseTask, Context, Init, PluginError, Reporting, Severity, Verdict};
+pub use am_plugin_kit::SeverityWord;
+use am_plugin_kit::bytes::in_shard;
 use serde::Deserialize;
 
 use track::{Entry, Judgement, RING, Rules, Tracked, judge};
@@ -83,75 +85,53 @@ pub enum Overdue {
     Undetermined,
 }
 
-/// A severity word.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SeverityWord {
-    /// `info`.
-    Info,
-    /// `warning`.
-    #[default]
-    Warning,
-    /// `critical`.
-    Critical,
-}
-
 /// The options of one service.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Options {
     /// Globs (or `re:` regexes) of the series whose heartbeat is tracked.
-    #[serde(default)]
     pub patterns: Vec<String>,
     /// A series is overdue after this many cadences of silence (default 3).
-    #[serde(default = "default_tolerance")]
     pub tolerance: f64,
     /// Intervals seen before a series' cadence counts, 1 to 7 (default 3).
-    #[serde(default = "default_learn")]
     pub learn: usize,
     /// What an overdue series is judged: `alarm` (default) or `undetermined`.
-    #[serde(default)]
     pub overdue: Overdue,
     /// A point on `<series><shutdown_suffix>` at or after the series' newest retires it.
-    #[serde(default)]
     pub shutdown_suffix: Option<String>,
     /// A point of exactly this value on a series retires it.
-    #[serde(default)]
     pub shutdown_value: Option<f64>,
     /// Seconds of silence after which a series is forgotten, not alarmed (default 86400).
-    #[serde(default = "default_forget_after")]
     pub forget_after: i64,
     /// Seconds a point may reach the store after its time and still count (default 30).
-    #[serde(default = "default_lateness")]
     pub lateness: i64,
     /// Series tracked at most (default 1,000,000): the state's bound.
-    #[serde(default = "default_max_series")]
     pub max_series: usize,
     /// ALARM when no series matching a rule's pattern reported within its window.
-    #[serde(default)]
     pub presence_required: Vec<Rule>,
     /// ALARM for every series matching a rule's pattern that reported within its window.
-    #[serde(default)]
     pub absence_required: Vec<Rule>,
     /// The severity of the alarms: `info`, `warning` (default) or `critical`.
-    #[serde(default)]
     pub severity: SeverityWord,
 }
 
-fn default_tolerance() -> f64 {
-    3.0
-}
-fn default_learn() -> usize {
-    3
-}
-fn default_forget_after() -> i64 {
-    86_400
-}
-fn default_lateness() -> i64 {
-    30
-}
-fn default_max_series() -> usize {
-    1_000_000
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            patterns: Vec::new(),
+            tolerance: 3.0,
+            learn: 3,
+            overdue: Overdue::default(),
+            shutdown_suffix: None,
+            shutdown_value: None,
+            forget_after: 86_400,
+            lateness: 30,
+            max_series: 1_000_000,
+            presence_required: Vec::new(),
+            absence_required: Vec::new(),
+            severity: SeverityWord::default(),
+        }
+    }
 }
 
 /// The plugin.
@@ -174,16 +154,6 @@ fn digest(bytes: &[u8]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut h);
     h.finish()
-}
-
-/// FNV-1a 64 of a name: which shard tracks it.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 impl BaseTask for Heartbeat {
@@ -236,11 +206,7 @@ impl BaseTask for Heartbeat {
                     .map_err(|e| refuse(format!("`{what}[{i}]`: {e}")))?;
             }
         }
-        let severity = match o.severity {
-            SeverityWord::Info => Severity::Info,
-            SeverityWord::Warning => Severity::Warning,
-            SeverityWord::Critical => Severity::Critical,
-        };
+        let severity = o.severity.into();
         Ok(Heartbeat {
             options,
             severity,
@@ -276,8 +242,8 @@ impl BaseTask for Heartbeat {
             ));
         }
         if shard.0 == 0 {
-            rules::presence(ctx, &o.presence_required, tick, self.severity)?;
-            rules::absence(ctx, &o.absence_required, tick, self.severity)?;
+            let (presence, absence) = (&o.presence_required, &o.absence_required);
+            rules::judge(ctx, presence, absence, tick, self.severity)?;
         }
         self.store(ctx, &key, series, tick)?;
         ctx.emit(&format!("tracked{suffix}"), j.tracked as f64)?;
@@ -350,9 +316,7 @@ impl Heartbeat {
         tick: i64,
     ) -> Result<usize, PluginError> {
         let o = &self.options;
-        let mine = |name: &str| {
-            shard.1 <= 1 || fnv1a(name.as_bytes()) % u64::from(shard.1) == u64::from(shard.0)
-        };
+        let mine = |name: &str| in_shard(name, shard);
         let suffix = o.shutdown_suffix.as_deref();
         let mut names: Vec<String> = Vec::new();
         for p in &o.patterns {

@@ -1,7 +1,7 @@
 //! `presence_required` and `absence_required`: series that must report, and series that must
 //! never.
 
-use am_plugin_api::{Context, PluginError, Severity, Verdict};
+use am_plugin_api::{Context, PluginError, Series, Severity, Verdict};
 use serde::Deserialize;
 
 /// Series read per batch while looking for one that reported.
@@ -41,53 +41,77 @@ pub fn presence_subject(pattern: &str) -> String {
     format!("presence:{pattern}")
 }
 
-/// ALARM (subject: [`presence_subject`]) for each rule no matching series satisfied: none has
-/// a point in its window.
-pub fn presence(
-    ctx: &Context<'_>,
-    rules: &[Rule],
-    tick: i64,
-    severity: Severity,
-) -> Result<(), PluginError> {
-    for rule in rules {
-        let names = ctx.find(&rule.pattern)?;
-        let mut present = false;
+impl Rule {
+    /// Reads the series matching the pattern over the window ending at `tick`, a batch at a
+    /// time, handing each batch to `visit` until it returns `false`; the number of series
+    /// matching.
+    fn read(
+        &self,
+        ctx: &Context<'_>,
+        tick: i64,
+        mut visit: impl FnMut(Vec<Series>) -> Result<bool, PluginError>,
+    ) -> Result<usize, PluginError> {
+        let names = ctx.find(&self.pattern)?;
         for chunk in names.chunks(BATCH) {
-            let read = ctx.read_many(chunk, tick - rule.window + 1, tick)?;
-            if read.iter().any(|s| !s.points.is_empty()) {
-                present = true;
+            if !visit(ctx.read_many(chunk, tick - self.window + 1, tick)?)? {
                 break;
             }
         }
-        if !present {
-            ctx.verdict(
-                Verdict::anomalous(presence_subject(&rule.pattern))
-                    .severity(severity)
-                    .reason(format!(
-                        "nothing matching `{}` reported in the last {} s ({} series match)",
-                        rule.pattern,
-                        rule.window,
-                        names.len()
-                    ))
-                    .value("series", names.len() as f64),
-            )?;
-        }
+        Ok(names.len())
+    }
+}
+
+/// ALARM for each presence rule no matching series satisfied, then for each series
+/// matching an absence rule that has a point in its window.
+pub fn judge(
+    ctx: &Context<'_>,
+    presence: &[Rule],
+    absence: &[Rule],
+    tick: i64,
+    severity: Severity,
+) -> Result<(), PluginError> {
+    for rule in presence {
+        rule.presence(ctx, tick, severity)?;
+    }
+    for rule in absence {
+        rule.absence(ctx, tick, severity)?;
     }
     Ok(())
 }
 
-/// ALARM (subject: the series) for each series matching a rule that has a point in its
-/// window.
-pub fn absence(
-    ctx: &Context<'_>,
-    rules: &[Rule],
-    tick: i64,
-    severity: Severity,
-) -> Result<(), PluginError> {
-    for rule in rules {
-        let names = ctx.find(&rule.pattern)?;
-        for chunk in names.chunks(BATCH) {
-            for s in ctx.read_many(chunk, tick - rule.window + 1, tick)? {
+impl Rule {
+    /// ALARM (subject: [`presence_subject`]) when no matching series satisfied the rule: none
+    /// has a point in its window.
+    fn presence(
+        &self,
+        ctx: &Context<'_>,
+        tick: i64,
+        severity: Severity,
+    ) -> Result<(), PluginError> {
+        let mut present = false;
+        let matching = self.read(ctx, tick, |read| {
+            present = read.iter().any(|s| !s.points.is_empty());
+            Ok(!present)
+        })?;
+        if !present {
+            ctx.verdict(
+                Verdict::anomalous(presence_subject(&self.pattern))
+                    .severity(severity)
+                    .reason(format!(
+                        "nothing matching `{}` reported in the last {} s ({matching} series match)",
+                        self.pattern, self.window,
+                    ))
+                    .value("series", matching as f64),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// ALARM (subject: the series) for each series matching the rule that has a point in its
+    /// window.
+    fn absence(&self, ctx: &Context<'_>, tick: i64, severity: Severity) -> Result<(), PluginError> {
+        self.read(ctx, tick, |read| {
+            for s in read {
                 let Some(last) = s.points.last() else {
                     continue;
                 };
@@ -96,13 +120,14 @@ pub fn absence(
                         .severity(severity)
                         .reason(format!(
                             "must never report (`{}`), reported {} at {}",
-                            rule.pattern, last.value, last.ts
+                            self.pattern, last.value, last.ts
                         ))
                         .value("last", last.value)
                         .value("points", s.points.len() as f64),
                 )?;
             }
-        }
+            Ok(true)
+        })?;
+        Ok(())
     }
-    Ok(())
 }

@@ -3,7 +3,8 @@
 //! then the times of the recent detections as `u64`s. A blob written with other sizes
 //! (changed options) or another version decodes to `None`, and the plugin starts afresh.
 
-use crate::model::{Model, Params, Ring};
+use am_nab_detectors::SeriesModel;
+use am_nab_detectors::novelty::{Model, Params, Ring};
 
 /// v3 (Novelty v11): the distance ring holds distances in the units of the values, not their
 /// logarithms. v4 (Novelty v13): a byte after `origin` says whether the last detection was a value

@@ -112,155 +112,122 @@
 //!     --windows ../shared/nab/combined_windows.json --results /tmp/nabres --detector novelty
 //! ```
 
+use am_nab_detectors::SeriesModel;
+use am_nab_detectors::novelty::{Model, Output, Params};
 use am_plugin_api::{BaseTask, Context, Init, PluginError, Severity, Verdict};
-use serde::Deserialize;
+use am_plugin_kit::held::{STAMP, check_series, stamp};
+use am_plugin_kit::{check, check_within};
 
 pub mod codec;
-pub mod model;
 
-pub use model::{Model, Params, nearest_distance, surprise};
-
-/// The options of one service. Every option but `metric` defaults to the tuned value, so
-/// `{"metric": "x"}` is the shipped configuration.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Options {
-    /// The metric to watch, by its exact name. Required.
-    pub metric: String,
-    /// Elements in the feature window (the newest `window · stride` points). Default 8.
-    #[serde(default = "d_window")]
-    pub window: usize,
-    /// Points averaged into each element of the window (1: the raw points). Default 1.
-    #[serde(default = "d_stride")]
-    pub stride: usize,
-    /// Past points (so past windows) the newest window is compared with. Default 4000.
-    #[serde(default = "d_history")]
-    pub history: usize,
-    /// Nearest past windows averaged into the distance. Default 3.
-    #[serde(default = "d_neighbours")]
-    pub neighbours: usize,
-    /// Past distances the newest distance is judged against. Default 1000.
-    #[serde(default = "d_score_history")]
-    pub score_history: usize,
-    /// Points learned before any non-zero score. Default 150.
-    #[serde(default = "d_warmup")]
-    pub warmup: usize,
-    /// Points after a detection during which the score is held at 0. Default 200.
-    #[serde(default = "d_quiet")]
-    pub quiet: usize,
-    /// Surprise at or above which a point is a candidate detection. Default 0.4.
-    #[serde(default = "d_threshold")]
-    pub threshold: f64,
-    /// Points over which earlier detections count against a new candidate. Default 4000.
-    #[serde(default = "d_rate_window")]
-    pub rate_window: usize,
-    /// Score taken off a candidate per detection in the last `rate_window` points. Default 0.03.
-    #[serde(default = "d_rate_penalty")]
-    pub rate_penalty: f64,
-    /// Score (after the rate penalty) at or above which a candidate is a detection. Default 0.25.
-    #[serde(default = "d_min_score")]
-    pub min_score: f64,
-    /// Distances computed at the start of a series (while its history is short, so every
-    /// window looks new) that are kept out of the baseline. Default 300.
-    #[serde(default = "d_settle")]
-    pub settle: usize,
-    /// Caution while the series is young: the baseline's spread is widened by
-    /// `sqrt(1 + caution / m)`, m the distances computed so far. Default 0 (off; it was 300
-    /// in v10, before the baseline was re-expressed in the current range).
-    #[serde(default = "d_caution")]
-    pub caution: f64,
-    /// A value beyond the range seen so far by more than this share of the range is a
-    /// candidate, with a surprise of at least 0.5, whatever its window's distance and even
-    /// in a quiet period (in the quiet period of an earlier such value, only if it doubles
-    /// the range). 0 turns it off. Default 0.1.
-    #[serde(default = "d_extreme")]
-    pub extreme: f64,
-    /// Points seen before `extreme` applies: the range of a shorter past is not yet the
-    /// series' range. Default 300.
-    #[serde(default = "d_extreme_after")]
-    pub extreme_after: usize,
-    /// On the first run (no state), how far back to learn from, in seconds. Default 604800.
-    #[serde(default = "d_backfill")]
-    pub backfill: i64,
-}
-
-fn d_window() -> usize {
-    8
-}
-fn d_stride() -> usize {
-    1
-}
-fn d_history() -> usize {
-    4000
-}
-fn d_neighbours() -> usize {
-    3
-}
-fn d_score_history() -> usize {
-    1000
-}
-fn d_warmup() -> usize {
-    150
-}
-fn d_quiet() -> usize {
-    200
-}
-fn d_threshold() -> f64 {
-    0.42
-}
-fn d_rate_window() -> usize {
-    4000
-}
-fn d_rate_penalty() -> f64 {
-    0.03
-}
-fn d_min_score() -> f64 {
-    0.25
-}
-fn d_settle() -> usize {
-    300
-}
-fn d_caution() -> f64 {
-    0.0
-}
-fn d_extreme() -> f64 {
-    0.1
-}
-fn d_extreme_after() -> usize {
-    300
-}
-fn d_backfill() -> i64 {
-    7 * 86400
+am_plugin_kit::series_options! {
+    /// The options of one service. Every option but `metric` defaults to the tuned value, so
+    /// `{"metric": "x"}` is the shipped configuration.
+    pub struct Options(p = Params::default()) {
+        /// Elements in the feature window (the newest `window · stride` points). Default 8.
+        pub window: usize,
+        /// Points averaged into each element of the window (1: the raw points). Default 1.
+        pub stride: usize,
+        /// Past points (so past windows) the newest window is compared with. Default 4000.
+        pub history: usize,
+        /// Nearest past windows averaged into the distance. Default 3.
+        pub neighbours: usize,
+        /// Past distances the newest distance is judged against. Default 1000.
+        pub score_history: usize,
+        /// Points learned before any non-zero score. Default 150.
+        pub warmup: usize,
+        /// Points after a detection during which the score is held at 0. Default 200.
+        pub quiet: usize,
+        /// Surprise at or above which a point is a candidate detection. Default 0.4.
+        pub threshold: f64,
+        /// Points over which earlier detections count against a new candidate. Default 4000.
+        pub rate_window: usize,
+        /// Score taken off a candidate per detection in the last `rate_window` points.
+        /// Default 0.03.
+        pub rate_penalty: f64,
+        /// Score (after the rate penalty) at or above which a candidate is a detection.
+        /// Default 0.25.
+        pub min_score: f64,
+        /// Distances computed at the start of a series (while its history is short, so every
+        /// window looks new) that are kept out of the baseline. Default 300.
+        pub settle: usize,
+        /// Caution while the series is young: the baseline's spread is widened by
+        /// `sqrt(1 + caution / m)`, m the distances computed so far. Default 0 (off; it was 300
+        /// in v10, before the baseline was re-expressed in the current range).
+        pub caution: f64,
+        /// A value beyond the range seen so far by more than this share of the range is a
+        /// candidate, with a surprise of at least 0.5, whatever its window's distance and even
+        /// in a quiet period (in the quiet period of an earlier such value, only if it doubles
+        /// the range). 0 turns it off. Default 0.1.
+        pub extreme: f64,
+        /// Points seen before `extreme` applies: the range of a shorter past is not yet the
+        /// series' range. Default 300.
+        pub extreme_after: usize,
+    }
 }
 
 impl Options {
-    /// The model's parameters.
-    pub fn params(&self) -> Params {
-        Params {
-            window: self.window,
-            stride: self.stride,
-            history: self.history,
-            neighbours: self.neighbours,
-            score_history: self.score_history,
-            warmup: self.warmup,
-            quiet: self.quiet,
-            threshold: self.threshold,
-            rate_window: self.rate_window,
-            rate_penalty: self.rate_penalty,
-            min_score: self.min_score,
-            settle: self.settle,
-            caution: self.caution,
-            extreme: self.extreme,
-            extreme_after: self.extreme_after,
-        }
+    /// Checks the options, naming the first one out of its range; the model's parameters.
+    pub fn params(&self) -> Result<Params, PluginError> {
+        let o = self;
+        check_series(&o.metric, o.backfill)?;
+        let points = |range, name, value| check_within(name, range, " points", value);
+        points(2..=256, "window", o.window)?;
+        points(1..=64, "stride", o.stride)?;
+        points(10..=100_000, "history", o.history)?;
+        let ok = o.history >= 2 * o.window * o.stride;
+        check(
+            ok,
+            "history",
+            "at least 2 · window · stride points",
+            o.history,
+        )?;
+        check_within("neighbours", 1..=16, "", o.neighbours)?;
+        points(10..=100_000, "score_history", o.score_history)?;
+        points(0..=100_000, "rate_window", o.rate_window)?;
+        points(0..=100_000, "settle", o.settle)?;
+        points(0..=100_000_000, "extreme_after", o.extreme_after)?;
+        let share = |ok: bool, name, rule, value: f64| check(ok, name, rule, value);
+        share(
+            o.threshold > 0.0 && o.threshold < 1.0,
+            "threshold",
+            "in (0, 1)",
+            o.threshold,
+        )?;
+        let ok = o.rate_penalty >= 0.0 && o.rate_penalty < 1.0;
+        share(ok, "rate_penalty", "in [0, 1)", o.rate_penalty)?;
+        share(
+            o.min_score > 0.0 && o.min_score < 1.0,
+            "min_score",
+            "in (0, 1)",
+            o.min_score,
+        )?;
+        let ok = o.caution >= 0.0 && o.caution <= 1e6;
+        share(ok, "caution", "between 0 and 1000000", o.caution)?;
+        let ok = o.extreme >= 0.0 && o.extreme <= 1e6;
+        share(ok, "extreme", "between 0 (off) and 1000000", o.extreme)?;
+        Ok(Params {
+            window: o.window,
+            stride: o.stride,
+            history: o.history,
+            neighbours: o.neighbours,
+            score_history: o.score_history,
+            warmup: o.warmup,
+            quiet: o.quiet,
+            threshold: o.threshold,
+            rate_window: o.rate_window,
+            rate_penalty: o.rate_penalty,
+            min_score: o.min_score,
+            settle: o.settle,
+            caution: o.caution,
+            extreme: o.extreme,
+            extreme_after: o.extreme_after,
+        })
     }
 }
 
 /// State key of the model blob ([`codec`]).
 pub const MODEL: &str = "model";
-/// State key of the 16-byte stamp (newest time, points seen) that tells whether a cached
-/// model is still the one in the state.
-pub const STAMP: &str = "stamp";
 
 /// The `Novelty` detector. The model lives in the state; the instance keeps a copy to avoid
 /// decoding it at every tick, checked against the state's stamp.
@@ -271,19 +238,12 @@ pub struct Novelty {
     cache: Option<(Model, i64)>,
 }
 
-fn stamp(model: &Model, last_ts: i64) -> [u8; 16] {
-    let mut s = [0u8; 16];
-    s[..8].copy_from_slice(&last_ts.to_le_bytes());
-    s[8..].copy_from_slice(&model.n.to_le_bytes());
-    s
-}
-
 impl Novelty {
     /// The model and newest learned time from the cache or the state; `None`: start afresh.
     fn load(&mut self, ctx: &Context<'_>) -> Result<Option<(Model, i64)>, PluginError> {
         let stored = ctx.state_get(STAMP)?;
         if let (Some(s), Some((m, t))) = (&stored, self.cache.take())
-            && s.as_slice() == stamp(&m, t)
+            && s.as_slice() == stamp(t, m.n)
         {
             return Ok(Some((m, t)));
         }
@@ -308,57 +268,8 @@ impl BaseTask for Novelty {
     const NAME: &'static str = "Novelty";
 
     fn new(options: Options, init: &Init<'_>) -> Result<Self, PluginError> {
-        let bad = |name: &str, why: &str| Err(PluginError::options(format!("`{name}` {why}")));
-        if options.metric.trim().is_empty() {
-            return bad("metric", "must not be empty");
-        }
-        if !(2..=256).contains(&options.window) {
-            return bad("window", "must be between 2 and 256 points");
-        }
-        if !(10..=100_000).contains(&options.history) {
-            return bad("history", "must be between 10 and 100000 points");
-        }
-        if options.history < 2 * options.window * options.stride {
-            return bad("history", "must be at least 2 · window · stride points");
-        }
-        if !(1..=64).contains(&options.stride) {
-            return bad("stride", "must be between 1 and 64 points");
-        }
-        if !(1..=16).contains(&options.neighbours) {
-            return bad("neighbours", "must be between 1 and 16");
-        }
-        if !(10..=100_000).contains(&options.score_history) {
-            return bad("score_history", "must be between 10 and 100000 points");
-        }
-        if !(options.threshold > 0.0 && options.threshold < 1.0) {
-            return bad("threshold", "must be in (0, 1)");
-        }
-        if options.rate_window > 100_000 {
-            return bad("rate_window", "must be at most 100000 points");
-        }
-        if !(options.rate_penalty >= 0.0 && options.rate_penalty < 1.0) {
-            return bad("rate_penalty", "must be in [0, 1)");
-        }
-        if !(options.min_score > 0.0 && options.min_score < 1.0) {
-            return bad("min_score", "must be in (0, 1)");
-        }
-        if options.settle > 100_000 {
-            return bad("settle", "must be at most 100000 points");
-        }
-        if !(options.caution >= 0.0 && options.caution <= 1e6) {
-            return bad("caution", "must be between 0 and 1000000");
-        }
-        if !(options.extreme >= 0.0 && options.extreme <= 1e6) {
-            return bad("extreme", "must be between 0 (off) and 1000000");
-        }
-        if options.extreme_after > 100_000_000 {
-            return bad("extreme_after", "must be at most 100000000 points");
-        }
-        if options.backfill < 0 {
-            return bad("backfill", "must be a non-negative number of seconds");
-        }
+        let params = options.params()?;
         init.debug(format!("watching `{}`", options.metric));
-        let params = options.params();
         Ok(Novelty {
             options,
             params,
@@ -380,7 +291,7 @@ impl BaseTask for Novelty {
             self.cache = Some((model, last_ts));
             return Ok(());
         }
-        let mut best: Option<(model::Output, f64)> = None;
+        let mut best: Option<(Output, f64)> = None;
         for p in &points {
             last_ts = p.ts;
             let Some(out) = model.update(&self.params, p.value) else {
@@ -391,7 +302,7 @@ impl BaseTask for Novelty {
             }
         }
         ctx.state_set(MODEL, &codec::encode(&model, &self.params, last_ts))?;
-        ctx.state_set(STAMP, &stamp(&model, last_ts))?;
+        ctx.state_set(STAMP, &stamp(last_ts, model.n))?;
         self.cache = Some((model, last_ts));
         let Some((out, value)) = best else {
             return Ok(());
@@ -413,7 +324,7 @@ impl BaseTask for Novelty {
 /// The verdict on one tick's most anomalous point: `anomalous` at a detection (`flag` 1),
 /// else `ok`. The one place where Novelty judges; the alarm layer turns the verdicts of
 /// successive ticks into alarms.
-pub fn judge(metric: &str, out: &model::Output, value: f64, threshold: f64) -> Verdict {
+pub fn judge(metric: &str, out: &Output, value: f64, threshold: f64) -> Verdict {
     let verdict = if out.flag > 0.0 {
         let what = if out.extreme {
             "beyond the range seen so far"

@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use am_plugin_api::testing::{TestHost, TestRunner};
 use am_plugin_api::{Point, Series};
+use am_plugin_kit::testing::{bench_args, median, peak_rss_mb};
 use am_plugin_threshold::groups::{Read, select};
 use am_plugin_threshold::held::Held;
 use am_plugin_threshold::{MatchBy, Options, SeverityWord, Threshold, compile};
@@ -27,21 +28,8 @@ fn value(i: usize, ts: i64) -> f64 {
     base + ((ts / 10 + i as i64) % 7) as f64 * 0.5
 }
 
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let ticks: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(7);
+    let (n, ticks) = bench_args(100_000, 7);
     let names: Vec<String> = (0..n).map(|i| format!("servers.s{i:06}.cpu")).collect();
     let mut host = TestHost::new();
     let start = 1_700_000_000i64;
@@ -69,8 +57,7 @@ fn main() {
         assert_eq!(alarms, (0..n).filter(|i| i % 100 == 7).count(), "1 % alarm");
         times.push(ms);
     }
-    times.sort_by(f64::total_cmp);
-    let through_host = times[times.len() / 2];
+    let through_host = median(times);
 
     // The plugin's own work on series already read.
     let t = compile(&Options {
@@ -109,10 +96,9 @@ fn main() {
         assert_eq!(alarms, n);
         assert_eq!(outcomes.len(), (0..n).filter(|i| i % 100 == 7).count());
     }
-    own.sort_by(f64::total_cmp);
     println!(
         "threshold_own_ms {:.1} (median of {ticks}: select, group and judge {n} series)",
-        own[own.len() / 2]
+        median(own)
     );
     println!(
         "threshold_tick_ms {through_host:.1} (median of {ticks} ticks through the test host, {n} series, 24 points read each; peak RSS {:.0} MB)",

@@ -4,10 +4,10 @@
 use std::ops::Range;
 
 use am_plugin_api::{Context, PluginError, Series};
+use am_plugin_kit::bytes::in_shard;
 
 use crate::expr::Metric;
 use crate::glob::{Matcher, split_tags};
-use crate::held::fnv1a;
 
 /// How series become alarms (`match_by`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,12 +96,6 @@ fn key(grouping: &Grouping, source: &Source, name: &str) -> Option<String> {
     }
 }
 
-/// Whether the group `key` is this shard's.
-fn mine(key: &str, shard: (u32, u32)) -> bool {
-    let (k, n) = shard;
-    n <= 1 || fnv1a(key.as_bytes()) % u64::from(n) == u64::from(k)
-}
-
 /// Of the candidate `names` of `source`, those that are its series and this shard's, with
 /// their group keys.
 pub fn select(
@@ -119,7 +113,7 @@ pub fn select(
         };
         if share {
             keys.push(None);
-        } else if mine(&k, shard) {
+        } else if in_shard(&k, shard) {
             keys.push(Some(k));
         } else {
             continue;

@@ -84,13 +84,16 @@ pub mod held;
 pub mod parse;
 
 use am_plugin_api::{BaseTask, Context, Init, PluginError, Reporting, Severity, Verdict};
+pub use am_plugin_kit::SeverityWord;
+use am_plugin_kit::bytes::fnv1a;
+use am_plugin_kit::check;
 use serde::Deserialize;
 
 use eval::{Scratch, SubState, judge};
 use expr::Expression;
 use glob::Matcher;
 use groups::{Grouping, Read, Source, groups, read, shared};
-use held::{Held, decode, encode, fnv1a};
+use held::{Held, decode, encode};
 
 /// `match_by`: `false`, `true`, or tag names.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -106,19 +109,6 @@ impl Default for MatchBy {
     fn default() -> Self {
         MatchBy::Wildcards(false)
     }
-}
-
-/// A severity word.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SeverityWord {
-    /// `info`.
-    Info,
-    /// `warning`.
-    #[default]
-    Warning,
-    /// `critical`.
-    Critical,
 }
 
 /// The options of one service: one alarm definition.
@@ -165,12 +155,13 @@ pub struct Threshold {
 
 /// Parses and checks `options` into the parts a tick needs.
 pub fn compile(options: &Options) -> Result<Threshold, PluginError> {
-    if options.interval <= 0 {
-        return Err(PluginError::options(format!(
-            "`interval` must be a positive number of seconds, got {}",
-            options.interval
-        )));
-    }
+    let interval = options.interval;
+    check(
+        interval > 0,
+        "interval",
+        "a positive number of seconds",
+        interval,
+    )?;
     if options.delay < 0 {
         return Err(PluginError::options(format!(
             "`delay` must not be negative, got {}",
@@ -216,11 +207,7 @@ pub fn compile(options: &Options) -> Result<Threshold, PluginError> {
             ));
         }
     }
-    let severity = match options.severity {
-        SeverityWord::Info => Severity::Info,
-        SeverityWord::Warning => Severity::Warning,
-        SeverityWord::Critical => Severity::Critical,
-    };
+    let severity = options.severity.into();
     let hash = fnv1a(expression.to_string().as_bytes());
     Ok(Threshold {
         expression,

@@ -165,27 +165,28 @@ impl Parser {
     }
 
     fn expression(&mut self) -> Result<Node, ParseError> {
-        let mut left = self.and_expr()?;
-        loop {
-            self.skip_ws();
-            if self.eat("||") || self.eat_word("or", false) {
-                self.skip_ws();
-                let right = self.and_expr()?;
-                left = Node::Or(Box::new(left), Box::new(right));
-            } else {
-                return Ok(left);
-            }
-        }
+        self.chain(("||", "or"), Self::and_expr, Node::Or)
     }
 
     fn and_expr(&mut self) -> Result<Node, ParseError> {
-        let mut left = self.primary()?;
+        self.chain(("&&", "and"), Self::primary, Node::And)
+    }
+
+    /// Operands parsed by `operand` joined, from the left, by the operator spelt `op.0` or
+    /// (a word) `op.1`.
+    fn chain(
+        &mut self,
+        op: (&str, &str),
+        operand: fn(&mut Self) -> Result<Node, ParseError>,
+        join: fn(Box<Node>, Box<Node>) -> Node,
+    ) -> Result<Node, ParseError> {
+        let mut left = operand(self)?;
         loop {
             self.skip_ws();
-            if self.eat("&&") || self.eat_word("and", false) {
+            if self.eat(op.0) || self.eat_word(op.1, false) {
                 self.skip_ws();
-                let right = self.primary()?;
-                left = Node::And(Box::new(left), Box::new(right));
+                let right = operand(self)?;
+                left = join(Box::new(left), Box::new(right));
             } else {
                 return Ok(left);
             }

@@ -4,22 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use am_plugin_api::testing::{TestHost, TestRunner};
+use am_plugin_kit::testing::verdict_states;
 use serde_json::json;
 
 use crate::Threshold;
 use crate::expr::{Func, Op};
 use crate::parse::parse;
-
-/// One alarm's verdict at a tick: (subject, state word), sorted.
-fn verdicts(host: &TestHost) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = host
-        .verdicts()
-        .iter()
-        .map(|v| (v.subject.clone(), v.state.clone()))
-        .collect();
-    v.sort();
-    v
-}
 
 fn runner(host: &mut TestHost, options: serde_json::Value) -> TestRunner {
     TestRunner::new::<Threshold>(&options.to_string(), "svc", host).unwrap()
@@ -184,13 +174,13 @@ fn simple_example_alarms_above_95_within_the_minute() {
     );
     fill(&mut host, name, 1000, 1060, 10, 50.0);
     r.run(&mut host, 1060).unwrap();
-    assert!(verdicts(&host).is_empty(), "OK is not reported");
+    assert!(verdict_states(&host).is_empty(), "OK is not reported");
     assert_eq!(host.last_value("subjects"), Some(1.0));
     host.clear_outputs();
     host.add_point(name, 1070, 96.0);
     r.run(&mut host, 1080).unwrap();
     assert_eq!(
-        verdicts(&host),
+        verdict_states(&host),
         vec![pair(
             "cpu.system_perc{hostname=host.domain.com}",
             "anomalous"
@@ -201,7 +191,7 @@ fn simple_example_alarms_above_95_within_the_minute() {
     host.add_point(name, 1130, 50.0);
     host.add_point("cpu.system_perc;hostname=other", 1130, 99.0);
     r.run(&mut host, 1140).unwrap();
-    assert!(verdicts(&host).is_empty());
+    assert!(verdict_states(&host).is_empty());
 }
 
 #[test]
@@ -209,21 +199,16 @@ fn more_complex_example_needs_the_average_above_95_for_360_seconds() {
     let name = "cpu.system_perc;hostname=host.domain.com";
     let options =
         json!({"expression": "avg(cpu.system_perc{hostname=host.domain.com}, 120) > 95 times 3"});
-    // 97 for the last 360 s: ALARM.
-    let mut host = TestHost::new();
-    let mut r = runner(&mut host, options.clone());
-    fill(&mut host, name, 0, 640, 10, 90.0);
-    fill(&mut host, name, 640, 1000, 10, 97.0);
-    r.run(&mut host, 1000).unwrap();
-    assert_eq!(verdicts(&host).len(), 1);
-    assert_eq!(host.verdicts()[0].state, "anomalous");
-    // 97 for the last 240 s only: the oldest of the three periods averages 90: OK.
-    let mut host = TestHost::new();
-    let mut r = runner(&mut host, options);
-    fill(&mut host, name, 0, 760, 10, 90.0);
-    fill(&mut host, name, 760, 1000, 10, 97.0);
-    r.run(&mut host, 1000).unwrap();
-    assert!(verdicts(&host).is_empty());
+    // 97 for the last 360 s: ALARM. 97 for the last 240 s only: the oldest of the three
+    // periods averages 90: OK.
+    for (from, want) in [(640, &["anomalous"][..]), (760, &[])] {
+        let (_, verdicts) = one_tick(options.clone(), |host| {
+            fill(host, name, 0, from, 10, 90.0);
+            fill(host, name, from, 1000, 10, 97.0);
+        });
+        let states: Vec<&str> = verdicts.iter().map(|(_, state)| state.as_str()).collect();
+        assert_eq!(states, want, "97 from {from}");
+    }
 }
 
 #[test]
@@ -236,12 +221,12 @@ fn compound_example_fires_on_either_sub_expression() {
     fill(&mut host, cpu, 0, 600, 10, 50.0);
     fill(&mut host, disk, 0, 600, 10, 500.0);
     r.run(&mut host, 600).unwrap();
-    assert!(verdicts(&host).is_empty());
+    assert!(verdict_states(&host).is_empty());
     fill(&mut host, disk, 600, 720, 10, 1500.0);
     fill(&mut host, cpu, 600, 720, 10, 50.0);
     host.clear_outputs();
     r.run(&mut host, 720).unwrap();
-    assert_eq!(verdicts(&host).len(), 1);
+    assert_eq!(verdict_states(&host).len(), 1);
     let v = &host.verdicts()[0];
     assert_eq!(v.state, "anomalous");
     assert!(v.reason.contains("avg(disk_read_ops"), "{}", v.reason);
@@ -282,49 +267,52 @@ fn monitoring_hosts(host: &mut TestHost, until: i64, idle: [f64; 2], user: [f64;
     );
 }
 
+/// One tick at 1000 of a new instance with `options` over what `data` wrote: the subjects
+/// counted and the verdicts' `(subject, state)`.
+fn one_tick(
+    options: serde_json::Value,
+    data: impl FnOnce(&mut TestHost),
+) -> (Option<f64>, Vec<(String, String)>) {
+    let mut host = TestHost::new();
+    let mut r = runner(&mut host, options);
+    data(&mut host);
+    r.run(&mut host, 1000).unwrap();
+    (host.last_value("subjects"), verdict_states(&host))
+}
+
 #[test]
 fn match_by_makes_one_alarm_per_hostname_as_documented() {
-    // Definition 1, no match_by: one alarm over both hosts' metrics (the average of both).
-    let mut host = TestHost::new();
-    let mut one = runner(
-        &mut host,
-        json!({"expression": "avg(cpu.idle_perc{service=monitoring}) < 20"}),
-    );
-    monitoring_hosts(&mut host, 1000, [5.0, 30.0], [0.0, 0.0]);
-    one.run(&mut host, 1000).unwrap();
-    assert_eq!(host.last_value("subjects"), Some(1.0));
-    // avg(5, 30) = 17.5 < 20; the nova host (1.0) is another service's and does not count.
-    assert_eq!(
-        verdicts(&host),
-        vec![pair("cpu.idle_perc{service=monitoring}", "anomalous")]
-    );
-    // Definition 2, match_by hostname: one alarm per host; only mini-mon's fires.
-    let mut host = TestHost::new();
-    let mut per_host = runner(
-        &mut host,
-        json!({"expression": "min(cpu.idle_perc{service=monitoring}) < 10", "match_by": ["hostname"]}),
-    );
-    monitoring_hosts(&mut host, 1000, [5.0, 30.0], [0.0, 0.0]);
-    per_host.run(&mut host, 1000).unwrap();
-    assert_eq!(host.last_value("subjects"), Some(2.0));
-    assert_eq!(
-        verdicts(&host),
-        vec![pair("hostname=mini-mon", "anomalous")]
-    );
-    // Two sub-expressions with match_by: metrics matched between them by hostname.
-    let mut host = TestHost::new();
-    let mut both = runner(
-        &mut host,
-        json!({"expression": "avg(cpu.idle_perc{service=monitoring}) < 10 or avg(cpu.user_perc{service=monitoring}) > 60",
-               "match_by": ["hostname"]}),
-    );
-    monitoring_hosts(&mut host, 1000, [50.0, 50.0], [10.0, 70.0]);
-    both.run(&mut host, 1000).unwrap();
-    assert_eq!(host.last_value("subjects"), Some(2.0));
-    assert_eq!(
-        verdicts(&host),
-        vec![pair("hostname=devstack", "anomalous")]
-    );
+    // (options, each host's idle and user values, subjects, the one anomalous subject)
+    let cases = [
+        // Definition 1, no match_by: one alarm over both hosts' metrics (the average of
+        // both): avg(5, 30) = 17.5 < 20; the nova host (1.0) is another service's and does
+        // not count.
+        (
+            json!({"expression": "avg(cpu.idle_perc{service=monitoring}) < 20"}),
+            [[5.0, 30.0], [0.0, 0.0]],
+            1.0,
+            "cpu.idle_perc{service=monitoring}",
+        ),
+        // Definition 2, match_by hostname: one alarm per host; only mini-mon's fires.
+        (
+            json!({"expression": "min(cpu.idle_perc{service=monitoring}) < 10", "match_by": ["hostname"]}),
+            [[5.0, 30.0], [0.0, 0.0]],
+            2.0,
+            "hostname=mini-mon",
+        ),
+        // Two sub-expressions with match_by: metrics matched between them by hostname.
+        (
+            json!({"expression": "avg(cpu.idle_perc{service=monitoring}) < 10 or avg(cpu.user_perc{service=monitoring}) > 60",
+                   "match_by": ["hostname"]}),
+            [[50.0, 50.0], [10.0, 70.0]],
+            2.0,
+            "hostname=devstack",
+        ),
+    ];
+    for (options, [idle, user], subjects, alarm) in cases {
+        let got = one_tick(options, |host| monitoring_hosts(host, 1000, idle, user));
+        assert_eq!(got, (Some(subjects), vec![pair(alarm, "anomalous")]));
+    }
 }
 
 #[test]
@@ -338,30 +326,18 @@ fn match_by_hostname_or_hostname_and_device_as_documented() {
             }
         }
     };
-    let mut host = TestHost::new();
-    let mut by_host = runner(
-        &mut host,
-        json!({"expression": "max(disk.space_used_perc) > 90", "match_by": ["hostname"]}),
-    );
-    disks(&mut host);
-    by_host.run(&mut host, 1000).unwrap();
-    assert_eq!(host.last_value("subjects"), Some(2.0));
-    assert_eq!(
-        verdicts(&host),
-        vec![pair("hostname=devstack", "anomalous")]
-    );
-    let mut host = TestHost::new();
-    let mut by_device = runner(
-        &mut host,
-        json!({"expression": "max(disk.space_used_perc) > 90", "match_by": ["hostname", "device"]}),
-    );
-    disks(&mut host);
-    by_device.run(&mut host, 1000).unwrap();
-    assert_eq!(host.last_value("subjects"), Some(4.0));
-    assert_eq!(
-        verdicts(&host),
-        vec![pair("hostname=devstack,device=tmpfs", "anomalous")]
-    );
+    for (match_by, subjects, alarm) in [
+        (json!(["hostname"]), 2.0, "hostname=devstack"),
+        (
+            json!(["hostname", "device"]),
+            4.0,
+            "hostname=devstack,device=tmpfs",
+        ),
+    ] {
+        let options = json!({"expression": "max(disk.space_used_perc) > 90", "match_by": match_by});
+        let got = one_tick(options, disks);
+        assert_eq!(got, (Some(subjects), vec![pair(alarm, "anomalous")]));
+    }
 }
 
 #[test]
@@ -370,15 +346,15 @@ fn no_data_is_undetermined_unless_deterministic() {
     let mut plain = runner(&mut host, json!({"expression": "count(log.error) > 0"}));
     host.add_point("log.error", 1000, 1.0);
     plain.run(&mut host, 1000).unwrap();
-    assert_eq!(verdicts(&host), vec![pair("log.error", "anomalous")]);
+    assert_eq!(verdict_states(&host), vec![pair("log.error", "anomalous")]);
     // Silent for less than 2 × 60 s: the state holds (ALARM).
     host.clear_outputs();
     plain.run(&mut host, 1110).unwrap();
-    assert_eq!(verdicts(&host), vec![pair("log.error", "anomalous")]);
+    assert_eq!(verdict_states(&host), vec![pair("log.error", "anomalous")]);
     // Silent for 120 s: UNDETERMINED.
     host.clear_outputs();
     plain.run(&mut host, 1120).unwrap();
-    assert_eq!(verdicts(&host), vec![pair("log.error", "unknown")]);
+    assert_eq!(verdict_states(&host), vec![pair("log.error", "unknown")]);
     assert!(host.verdicts()[0].reason.starts_with("no data for 120 s"));
     // A deterministic one is OK as soon as a period has no data: counting errors, none is OK.
     let mut host = TestHost::new();
@@ -388,11 +364,11 @@ fn no_data_is_undetermined_unless_deterministic() {
     );
     host.add_point("log.error", 1000, 1.0);
     det.run(&mut host, 1000).unwrap();
-    assert_eq!(verdicts(&host), vec![pair("log.error", "anomalous")]);
+    assert_eq!(verdict_states(&host), vec![pair("log.error", "anomalous")]);
     for tick in [1070, 5000] {
         host.clear_outputs();
         det.run(&mut host, tick).unwrap();
-        assert!(verdicts(&host).is_empty(), "tick {tick}");
+        assert!(verdict_states(&host).is_empty(), "tick {tick}");
     }
 }
 
@@ -405,17 +381,17 @@ fn held_states_survive_a_new_instance() {
     let mut r = runner(&mut host, options.clone());
     fill(&mut host, "x", 880, 1000, 10, 9.0);
     r.run(&mut host, 1000).unwrap();
-    assert_eq!(verdicts(&host), vec![pair("x", "anomalous")]);
+    assert_eq!(verdict_states(&host), vec![pair("x", "anomalous")]);
     drop(r);
     let mut again = runner(&mut host, options);
     host.clear_outputs();
     again.run(&mut host, 1060).unwrap();
-    assert_eq!(verdicts(&host), vec![pair("x", "anomalous")]);
+    assert_eq!(verdict_states(&host), vec![pair("x", "anomalous")]);
     // A low value: OK, and the held state is gone.
     host.add_point("x", 1100, 1.0);
     host.clear_outputs();
     again.run(&mut host, 1120).unwrap();
-    assert!(verdicts(&host).is_empty());
+    assert!(verdict_states(&host).is_empty());
     assert!(host.state("Threshold", "svc", "held").is_none());
 }
 
@@ -441,7 +417,7 @@ fn match_by_wildcards_is_one_alarm_per_graphite_series() {
     r.run(&mut host, 1000).unwrap();
     assert_eq!(host.last_value("subjects"), Some(20.0));
     assert_eq!(
-        verdicts(&host),
+        verdict_states(&host),
         vec![pair("servers.web07.cpu", "anomalous")]
     );
     assert_eq!(host.verdicts()[0].severity, "critical");
@@ -462,7 +438,10 @@ fn match_by_wildcards_is_one_alarm_per_graphite_series() {
         Some(3.0),
         "d has no load: no alarm"
     );
-    assert_eq!(verdicts(&host), vec![pair("servers.a.cpu", "anomalous")]);
+    assert_eq!(
+        verdict_states(&host),
+        vec![pair("servers.a.cpu", "anomalous")]
+    );
     // Different numbers of wildcards cannot be matched.
     let bad = TestRunner::new::<Threshold>(
         &json!({"expression": "avg(a.*.x) > 1 and avg(b.*.*.y) > 1", "match_by": true}).to_string(),
@@ -486,7 +465,7 @@ fn shards_split_the_alarms() {
             host.add_point(&format!("x.{i}"), 1000, 9.0);
         }
         r.run(&mut host, 1000).unwrap();
-        seen.extend(verdicts(&host).into_iter().map(|(s, _)| s));
+        seen.extend(verdict_states(&host).into_iter().map(|(s, _)| s));
         assert!(host.last_value(&format!("subjects.shard{shard}")).is_some());
     }
     seen.sort();
@@ -506,12 +485,12 @@ fn delay_judges_a_little_before_the_tick() {
     host.add_points("x", [(990, 1.0), (1000, 9.0), (1010, 1.0)]);
     r.run(&mut host, 1000).unwrap();
     assert!(
-        verdicts(&host).is_empty(),
+        verdict_states(&host).is_empty(),
         "judged as of 995: (985, 995] holds 990 only"
     );
     r.run(&mut host, 1010).unwrap();
     assert_eq!(
-        verdicts(&host),
+        verdict_states(&host),
         vec![pair("x", "anomalous")],
         "(995, 1005] holds 1000"
     );
@@ -533,6 +512,6 @@ fn a_series_without_any_point_yet_is_not_an_alarm_yet() {
     host.add_point("x.old", 800, 1.0);
     host.add_point("x.new", 2000, 1.0);
     r.run(&mut host, 1000).unwrap();
-    assert_eq!(verdicts(&host), vec![pair("x.old", "unknown")]);
+    assert_eq!(verdict_states(&host), vec![pair("x.old", "unknown")]);
     assert_eq!(host.last_value("subjects"), Some(1.0));
 }

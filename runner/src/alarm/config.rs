@@ -10,42 +10,29 @@ use serde::{Deserialize, Serialize};
 
 /// `alarms` in analyzer.json: where alarm state and history live.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct AlarmsConfig {
     /// Prefix of the Redis keys of alarm state and history (default `am1:alarm`; the keys are
     /// under `{<prefix>}`, a hash tag, so they share one slot of a Redis Cluster); runners
     /// sharing alarms use the same.
-    #[serde(default = "default_prefix")]
     pub prefix: String,
     /// Transitions kept in the history stream (`{<prefix>}:transitions`), oldest trimmed first
     /// (default 100,000). Notifiers read from it: one that falls this far behind loses the
     /// oldest, counted and logged.
-    #[serde(default = "default_stream_max_len")]
     pub history_max_len: u64,
     /// Write each alarm's state to Graphite as `<prefix>.<Plugin>.<service>.alarm.<subject>`
     /// (0 OK, 1 PENDING, 2 ALARM, 3 UNDETERMINED) at every run that judges it (default true).
-    #[serde(default = "default_true")]
     pub graphite_state: bool,
 }
 
 impl Default for AlarmsConfig {
     fn default() -> Self {
         AlarmsConfig {
-            prefix: default_prefix(),
-            history_max_len: default_stream_max_len(),
+            prefix: "am1:alarm".into(),
+            history_max_len: 100_000,
             graphite_state: true,
         }
     }
-}
-
-fn default_prefix() -> String {
-    "am1:alarm".into()
-}
-fn default_stream_max_len() -> u64 {
-    100_000
-}
-fn default_true() -> bool {
-    true
 }
 
 /// A length of time: seconds (`90`), or text with a unit: `"30s"`, `"5m"`, `"2h"`, `"1d"`, or
@@ -115,29 +102,24 @@ impl<'de> Deserialize<'de> for Span {
 /// `services.<Algorithm>.alarm` in analyzer.json: flap control for the algorithm's alarms,
 /// and in `services`, overrides per service.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct AlarmConfig {
     /// How long an anomalous verdict must hold before the alarm fires; PENDING until then.
     /// Default 0: the first anomalous verdict fires.
-    #[serde(default, rename = "for")]
+    #[serde(rename = "for")]
     pub for_: Option<Span>,
     /// How long a firing alarm keeps firing after its verdict turned ok, so a flapping series
     /// does not notify on every flap. Default `"3 ticks"`.
-    #[serde(default)]
     pub keep_firing_for: Option<Span>,
     /// A firing alarm that no run judges for this long becomes UNDETERMINED (its task keeps
     /// failing, or its subject is gone). Default `"10 ticks"`; 0 turns it off.
-    #[serde(default)]
     pub undetermined_after: Option<Span>,
     /// The severity of the alarms (`info`, `warning`, `critical`), instead of the plugin's.
-    #[serde(default)]
     pub severity: Option<SeverityWord>,
     /// Labels added to the alarms' notifications (Alertmanager labels, webhook body).
-    #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// Per-service overrides, by service name (a key of `worker_options`): a setting a
     /// service does not give is the algorithm's. Only at the algorithm level.
-    #[serde(default)]
     pub services: IndexMap<String, AlarmConfig>,
 }
 

@@ -162,17 +162,23 @@ impl AlarmStore {
         Ok(out)
     }
 
+    /// `CMD key`, whose reply must be an array.
+    async fn array(&mut self, cmd: &'static str, key: &str) -> Result<Vec<Value>> {
+        let reply = self
+            .client
+            .call(&[cmd.as_bytes(), key.as_bytes()], Duration::ZERO)
+            .await?;
+        let Value::Array(Some(items)) = reply else {
+            return Err(AlarmStoreError::Reply(cmd));
+        };
+        Ok(items)
+    }
+
     /// Every stored record of a service. A record that does not parse (written by a newer
     /// runner, say) is logged and left out: its subject starts afresh.
     pub async fn load(&mut self, scope: &Scope) -> Result<HashMap<String, Stored>> {
         let key = self.hash(scope);
-        let reply = self
-            .client
-            .call(&[b"HGETALL", key.as_bytes()], Duration::ZERO)
-            .await?;
-        let Value::Array(Some(items)) = reply else {
-            return Err(AlarmStoreError::Reply("HGETALL"));
-        };
+        let items = self.array("HGETALL", &key).await?;
         let mut out = HashMap::with_capacity(items.len() / 2);
         let mut it = items.into_iter();
         while let (Some(Value::Bulk(Some(k))), Some(Value::Bulk(Some(v)))) = (it.next(), it.next())
@@ -236,13 +242,7 @@ impl AlarmStore {
     /// Every service that has alarms.
     pub async fn scopes(&mut self) -> Result<Vec<Scope>> {
         let index = self.index_key();
-        let reply = self
-            .client
-            .call(&[b"HVALS", index.as_bytes()], Duration::ZERO)
-            .await?;
-        let Value::Array(Some(items)) = reply else {
-            return Err(AlarmStoreError::Reply("HVALS"));
-        };
+        let items = self.array("HVALS", &index).await?;
         Ok(items
             .into_iter()
             .filter_map(|v| match v {

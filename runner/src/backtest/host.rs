@@ -3,7 +3,7 @@
 //! is after the tick is not listed by `find` (it did not exist yet); plugin state lives in
 //! memory, so the live state is never touched; outputs are dropped, verdicts kept.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use am_plugin_api::hosting::{DeliverSeries, Host, HostError, Read, StateOp};
 use am_plugin_api::records::{Emitted, LogRecord, VerdictRecord};
@@ -13,7 +13,7 @@ use am_plugin_host::store_host::StoreHost;
 #[derive(Debug, Default)]
 pub struct Past {
     /// The plugin's state, by key (what Redis would hold in `am1:state:<plugin>:<service>`).
-    pub state: HashMap<String, Vec<u8>>,
+    pub state: BTreeMap<String, Vec<u8>>,
     /// Series known to have a point at or before the current tick (they existed by then;
     /// ticks only move forward, so once in, always in).
     pub started: HashSet<String>,
@@ -114,17 +114,7 @@ impl Host for PastHost<'_, '_> {
         op: StateOp<'_>,
         deliver: &mut dyn FnMut(&[u8]),
     ) -> Result<bool, HostError> {
-        match op {
-            StateOp::Get(key) => Ok(self.past.state.get(key).map(|v| deliver(v)).is_some()),
-            StateOp::Set(key, value) => {
-                self.past.state.insert(key.to_owned(), value.to_vec());
-                Ok(true)
-            }
-            StateOp::Delete(key) => {
-                self.past.state.remove(key);
-                Ok(true)
-            }
-        }
+        Ok(op.apply(&mut self.past.state, op.key().to_owned(), deliver))
     }
 
     fn emit(&mut self, _point: Emitted) -> Result<(), HostError> {

@@ -36,15 +36,9 @@ struct Row {
 
 /// Prints the alarms; exit 0, or 1 when Redis cannot be read.
 pub fn alarms(config: &AnalyzerConfig, args: &AlarmsArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match super::command_runtime("alarms") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("am-runner alarms: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let redis = config.metric_sink.redis();
     let mut store = AlarmStore::new(

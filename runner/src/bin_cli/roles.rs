@@ -14,7 +14,9 @@ use am_runner::worker::{WorkerSettings, run_worker};
 use anyhow::Context;
 use tokio::sync::watch;
 
-use super::run::{SHUTDOWN_GRACE, drain_outputs, load_plugins, side_tasks, start_outputs};
+use super::run::{
+    SHUTDOWN_GRACE, drain_outputs, load_plugins, side_tasks, start_outputs, stop_on_signal,
+};
 
 /// Which parts this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -122,14 +124,7 @@ async fn serve(
         running = Some((started, worker));
     }
     let side = side_tasks(&config, &metrics).await?;
-    am_daemon::shutdown_signal()
-        .await
-        .context("installing the signal handlers")?;
-    tracing::info!("stopping");
-    let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
-    }
+    stop_on_signal(&stop_tx, tasks, "stopping").await?;
     if let Some((started, worker)) = running {
         let _ = worker.await;
         drain_outputs(started, &metrics).await;

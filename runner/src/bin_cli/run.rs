@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use am_daemon::{run_graphite_reporter, serve_prometheus};
 use am_plugin_host::{Plugins, TaskRunner};
 use am_runner::alarm::Alarms;
 use am_runner::config::{AlgorithmSpec, AnalyzerConfig};
@@ -23,22 +22,12 @@ pub async fn side_tasks(
     config: &AnalyzerConfig,
     metrics: &Arc<RunnerMetrics>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-    let mut side = Vec::new();
-    if let Some(listen) = &config.metrics.listen {
-        let sock = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("binding the metrics endpoint on {listen} (set `metrics.listen` to another address, or null, when several runners share a host)"))?;
-        tracing::info!(bind = %listen, "serving self-metrics at /metrics");
-        side.push(tokio::spawn(serve_prometheus(sock, metrics.clone())));
-    }
-    if let Some(g) = &config.metrics.graphite {
-        side.push(tokio::spawn(run_graphite_reporter(
-            g.clone(),
-            "anna-molly.runner",
-            metrics.clone(),
-        )));
-    }
-    Ok(side)
+    let listen = config.metrics.listen.as_deref().unwrap_or_default();
+    config
+        .metrics
+        .start(metrics.clone(), "anna-molly.runner")
+        .await
+        .with_context(|| format!("binding the metrics endpoint on {listen} (set `metrics.listen` to another address, or null, when several runners share a host)"))
 }
 
 /// Runs until SIGTERM or SIGINT.
@@ -175,14 +164,8 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
         "runner running"
     );
 
-    am_daemon::shutdown_signal()
-        .await
-        .context("installing the signal handlers")?;
-    tracing::info!("stopping: no new ticks; waiting for running tasks and outputs");
-    let _ = stop_tx.send(true);
-    for l in loops {
-        let _ = l.await;
-    }
+    let stopping = "stopping: no new ticks; waiting for running tasks and outputs";
+    stop_on_signal(&stop_tx, loops, stopping).await?;
     let deadline = Instant::now() + SHUTDOWN_GRACE;
     while exec.running() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -196,6 +179,24 @@ async fn serve(config: AnalyzerConfig, algorithms: Vec<AlgorithmSpec>) -> anyhow
     drain_outputs(running, &metrics).await;
     for t in side {
         t.abort();
+    }
+    Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT, then logs `stopping`, tells every loop to stop and waits for
+/// them.
+pub async fn stop_on_signal<T>(
+    stop_tx: &watch::Sender<bool>,
+    loops: Vec<tokio::task::JoinHandle<T>>,
+    stopping: &str,
+) -> anyhow::Result<()> {
+    am_daemon::shutdown_signal()
+        .await
+        .context("installing the signal handlers")?;
+    tracing::info!("{stopping}");
+    let _ = stop_tx.send(true);
+    for l in loops {
+        let _ = l.await;
     }
     Ok(())
 }

@@ -23,15 +23,9 @@ pub fn status(
     algorithms: &[AlgorithmSpec],
     args: &StatusArgs,
 ) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match super::command_runtime("status") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("am-runner status: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let redis = config.metric_sink.redis();
     let mut client = QueueClient::new(redis.clone(), &config.queue.prefix);

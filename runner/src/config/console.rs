@@ -5,30 +5,24 @@ use serde::Deserialize;
 
 /// Where `am-console` listens and who may read it. The runner itself ignores the section.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ConsoleConfig {
     /// `host:port` to listen on; `--listen` overrides it. Default `127.0.0.1:9110`: only this
     /// host, since the console shows every stored metric's name.
-    #[serde(default = "default_listen")]
     pub listen: String,
     /// Who may read the console: `{"bearer_token": "..."}` (an `Authorization: Bearer`
     /// header) or `{"basic": {"username": "...", "password": "..."}}` (HTTP basic auth, which
     /// browsers ask for). None by default.
-    #[serde(default)]
     pub auth: Option<ConsoleAuth>,
 }
 
 impl Default for ConsoleConfig {
     fn default() -> Self {
         ConsoleConfig {
-            listen: default_listen(),
+            listen: "127.0.0.1:9110".into(),
             auth: None,
         }
     }
-}
-
-fn default_listen() -> String {
-    "127.0.0.1:9110".into()
 }
 
 /// How a reader of the console proves who they are.

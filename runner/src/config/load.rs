@@ -69,15 +69,7 @@ pub fn load(
             format!("expected an address like \"127.0.0.1:9109\", got {listen:?}"),
         ));
     }
-    if config.alarms.prefix.is_empty() || config.alarms.prefix.contains(char::is_whitespace) {
-        problems.push(Problem::new(
-            "alarms.prefix",
-            format!(
-                "expected a key prefix without spaces, got {:?}",
-                config.alarms.prefix
-            ),
-        ));
-    }
+    check_key_prefix(&mut problems, "alarms.prefix", &config.alarms.prefix);
     if config.alarms.history_max_len == 0 {
         problems.push(Problem::new("alarms.history_max_len", "must be at least 1"));
     }
@@ -93,15 +85,7 @@ pub fn load(
     if config.queue.max_attempts == 0 {
         problems.push(Problem::new("queue.max_attempts", "must be at least 1"));
     }
-    if config.queue.prefix.is_empty() || config.queue.prefix.contains(char::is_whitespace) {
-        problems.push(Problem::new(
-            "queue.prefix",
-            format!(
-                "expected a key prefix without spaces, got {:?}",
-                config.queue.prefix
-            ),
-        ));
-    }
+    check_key_prefix(&mut problems, "queue.prefix", &config.queue.prefix);
     if let Some(t) = &config.celery.as_ref().and_then(|c| c.time_limit.clone())
         && time_limit_secs(t).is_none()
     {
@@ -113,13 +97,16 @@ pub fn load(
     for (path, message) in config.console.validate() {
         problems.push(Problem::new(path, message));
     }
-    if problems.is_empty() {
-        Ok((config, algorithms))
-    } else {
-        Err(ConfigError {
-            file: file.to_path_buf(),
-            problems,
-        })
+    ConfigError::unless_problems(file, problems, (config, algorithms))
+}
+
+/// A Redis key prefix must be a word: not empty, no spaces.
+fn check_key_prefix(problems: &mut Vec<Problem>, path: &str, prefix: &str) {
+    if prefix.is_empty() || prefix.contains(char::is_whitespace) {
+        problems.push(Problem::new(
+            path,
+            format!("expected a key prefix without spaces, got {prefix:?}"),
+        ));
     }
 }
 
@@ -258,12 +245,5 @@ fn resolve_algorithms(
             });
         }
     }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(ConfigError {
-            file: file.to_path_buf(),
-            problems,
-        })
-    }
+    ConfigError::unless_problems(file, problems, out)
 }

@@ -52,7 +52,6 @@ pub struct AnalyzerConfig {
     pub metrics: MetricsConfig,
     /// anna-molly's Celery section, accepted so old files load; `time_limit` is read, the
     /// broker and backend are not used (Redis in `metric_sink` is the broker).
-    #[serde(default)]
     pub celery: Option<CeleryConfig>,
     /// How runners on several hosts share the work (`--role`), and task limits.
     #[serde(default)]
@@ -105,7 +104,6 @@ am_store::redis_config! {
     #[serde(deny_unknown_fields)]
     pub struct RedisConfig {
         /// Accepted for anna-molly compatibility (the collector's batch size); unused here.
-        #[serde(default)]
         pub pipeline_size: Option<u64>,
     }
 }
@@ -153,7 +151,6 @@ pub struct AlgorithmConfig {
     pub worker_options: IndexMap<String, serde_json::Value>,
     /// Flap control of the algorithm's alarms (`for`, `keep_firing_for`,
     /// `undetermined_after`, `severity`, `labels`), with per-service overrides in `services`.
-    #[serde(default)]
     pub alarm: Option<AlarmConfig>,
 }
 
@@ -163,19 +160,15 @@ pub struct AlgorithmConfig {
 pub struct SchedulerOptions {
     /// A cron expression: 6 fields with seconds (`*/30 * * * * *`), or classic 5 fields
     /// (`*/5 * * * *`), evaluated in UTC.
-    #[serde(default)]
     pub cron: Option<String>,
     /// anna-molly's fixed interval in seconds; ticks fall on multiples of it since the epoch.
-    #[serde(default)]
     pub interval_secs: Option<u64>,
     /// Which plugin runs: `{"name": "TukeysFilter"}` (anna-molly's `PollTukeysFilter` is
     /// accepted too). Defaults to the algorithm's own name.
-    #[serde(default)]
     pub plugin_args: Option<PluginArgs>,
     /// Tasks per service and tick (1 to 1024, default 1): a plugin that can split its work
     /// (such as `Skyline` over many metrics) runs as this many tasks, each told its share, so
     /// several workers share one service's tick.
-    #[serde(default)]
     pub shards: Option<u32>,
 }
 
@@ -192,13 +185,10 @@ pub struct PluginArgs {
 #[serde(deny_unknown_fields)]
 pub struct CeleryConfig {
     /// Celery's broker (unused).
-    #[serde(default)]
     pub broker: Option<serde_json::Value>,
     /// Celery's result backend (unused).
-    #[serde(default)]
     pub backend: Option<serde_json::Value>,
     /// Seconds a task may run (anna-molly wrote it as a string).
-    #[serde(default)]
     pub time_limit: Option<serde_json::Value>,
 }
 

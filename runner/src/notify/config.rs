@@ -32,7 +32,6 @@ macro_rules! output_config {
             /// A name for this output, unique among the outputs; its delivery progress in Redis
             /// is kept under it, so renaming it starts afresh. Default: the kind and where it
             /// sends to.
-            #[serde(default)]
             pub name: Option<String>,
             /// Seconds allowed for one attempt (connect, send, answer), 5 by default.
             #[serde(default = "default_timeout_secs")]
@@ -44,11 +43,9 @@ macro_rules! output_config {
             pub max_retries: u32,
             /// A PEM file of certificate authorities trusted for `https://` (and SMTP TLS) besides
             /// the system's.
-            #[serde(default)]
             pub ca_file: Option<PathBuf>,
             /// Accepted for older configs; unused: the transitions stream is the queue
             /// (`alarms.history_max_len` bounds it).
-            #[serde(default)]
             pub queue_max_events: Option<usize>,
         }
     };
@@ -107,7 +104,6 @@ output_config! {
         #[serde(default = "default_resend_interval")]
         pub resend_interval: u64,
         /// The alerts' `generatorURL` (a link back, such as the console); none by default.
-        #[serde(default)]
         pub generator_url: Option<String>,
     }
 }
@@ -121,7 +117,6 @@ output_config! {
         #[serde(default = "default_pagerduty_url")]
         pub url: String,
         /// The `source` of the events: default, the alarm's metric.
-        #[serde(default)]
         pub source: Option<String>,
     }
 }
@@ -132,7 +127,6 @@ output_config! {
         /// The incoming webhook's URL.
         pub url: String,
         /// A channel to post to instead of the webhook's own.
-        #[serde(default)]
         pub channel: Option<String>,
         /// The name to post as; default `anna-molly`.
         #[serde(default = "default_slack_username")]
@@ -154,10 +148,8 @@ output_config! {
         /// The recipients.
         pub to: Vec<String>,
         /// The SMTP user, when the server wants one.
-        #[serde(default)]
         pub username: Option<String>,
         /// Its password.
-        #[serde(default)]
         pub password: Option<String>,
         /// Put before each subject; default `[anna-molly]`.
         #[serde(default = "default_subject_prefix")]

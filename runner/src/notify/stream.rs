@@ -14,6 +14,7 @@ use super::{Sender, now};
 use crate::alarm::store::AlarmStore;
 use crate::alarm::{AlarmState, AlarmsConfig, Transition};
 use crate::metrics::RunnerMetrics;
+use crate::queue::autoclaim;
 
 /// Entries read at a time.
 const BATCH: usize = 20;
@@ -223,36 +224,10 @@ async fn read(client: &mut Client, out: &Output) -> Result<Entries, am_store::Er
 /// Takes over entries idle past [`CLAIM_IDLE`] in other consumers; counts the ones trimmed
 /// meanwhile.
 async fn claim(client: &mut Client, out: &Output) -> Result<(Entries, u64), am_store::Error> {
-    let idle = CLAIM_IDLE.as_millis().to_string();
-    let count = BATCH.to_string();
-    let reply = client
-        .call(
-            &[
-                b"XAUTOCLAIM",
-                out.stream.as_bytes(),
-                out.group.as_bytes(),
-                out.consumer.as_bytes(),
-                idle.as_bytes(),
-                b"0-0",
-                b"COUNT",
-                count.as_bytes(),
-            ],
-            Duration::ZERO,
-        )
-        .await?;
-    let Value::Array(Some(mut parts)) = reply else {
-        return Ok((Vec::new(), 0));
-    };
-    let gone = match parts.get(2) {
-        Some(Value::Array(Some(ids))) => ids.len() as u64,
-        _ => 0,
-    };
-    let taken = if parts.len() >= 2 {
-        parts.swap_remove(1).into_entries()
-    } else {
-        Vec::new()
-    };
-    Ok((taken, gone))
+    let (stream, group, consumer) = (&out.stream, &out.group, &out.consumer);
+    let claimed = autoclaim(client, stream, group, consumer, CLAIM_IDLE, BATCH).await?;
+    let (taken, gone) = claimed.map_or_else(|_| (Vec::new(), 0), |(e, ids)| (e, ids.len()));
+    Ok((taken, gone as u64))
 }
 
 /// Re-sends every firing alarm to Alertmanager each `every`, from one runner at a time (the

@@ -272,42 +272,13 @@ impl QueueClient {
         count: usize,
     ) -> Result<Claimed> {
         let tasks = self.keys.tasks();
-        let (idle, count) = (min_idle.as_millis().to_string(), count.to_string());
-        let reply = self
-            .call(
-                &[
-                    b"XAUTOCLAIM",
-                    tasks.as_bytes(),
-                    GROUP.as_bytes(),
-                    consumer.as_bytes(),
-                    idle.as_bytes(),
-                    b"0-0",
-                    b"COUNT",
-                    count.as_bytes(),
-                ],
-                Duration::ZERO,
-            )
-            .await?;
-        let Value::Array(Some(mut parts)) = reply else {
-            return Err(QueueError::Reply(format!(
-                "XAUTOCLAIM: unexpected reply {reply:?}"
-            )));
-        };
-        let deleted = if parts.len() >= 3 {
-            parts.remove(2).into_strings()
-        } else {
-            Vec::new()
-        };
-        let entries = if parts.len() >= 2 {
-            parts
-                .remove(1)
-                .into_entries()
-                .into_iter()
-                .map(TaskEntry::from)
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let claimed = super::autoclaim(&mut self.client, &tasks, GROUP, consumer, min_idle, count)
+            .await
+            .map_err(|e| self.error("XAUTOCLAIM".into(), e))?;
+        let (entries, deleted) = claimed.map_err(|reply| {
+            QueueError::Reply(format!("XAUTOCLAIM: unexpected reply {reply:?}"))
+        })?;
+        let entries = entries.into_iter().map(TaskEntry::from).collect();
         Ok(Claimed { entries, deleted })
     }
 

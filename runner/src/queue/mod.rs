@@ -31,8 +31,12 @@ pub mod status;
 pub use client::{Claimed, Enqueued, Failed, QueueClient, QueueError, TaskEntry};
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use am_plugin_host::Task;
+use am_store::Client;
+use am_store::reply::Entry;
+use am_store::resp::Value;
 
 use crate::alarm::Policy;
 
@@ -156,6 +160,50 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `XAUTOCLAIM`: takes over for `consumer` up to `count` entries of `stream` that `group` has
+/// left idle for at least `min_idle` (their consumer died), from the stream's start. Answers
+/// the entries and the ids of those trimmed from the stream meanwhile, or `Err` with a reply
+/// of another shape.
+pub(crate) async fn autoclaim(
+    client: &mut Client,
+    stream: &str,
+    group: &str,
+    consumer: &str,
+    min_idle: Duration,
+    count: usize,
+) -> Result<Result<(Vec<Entry>, Vec<String>), Value>, am_store::Error> {
+    let (idle, count) = (min_idle.as_millis().to_string(), count.to_string());
+    let reply = client
+        .call(
+            &[
+                b"XAUTOCLAIM",
+                stream.as_bytes(),
+                group.as_bytes(),
+                consumer.as_bytes(),
+                idle.as_bytes(),
+                b"0-0",
+                b"COUNT",
+                count.as_bytes(),
+            ],
+            Duration::ZERO,
+        )
+        .await?;
+    let Value::Array(Some(mut parts)) = reply else {
+        return Ok(Err(reply));
+    };
+    let deleted = if parts.len() >= 3 {
+        parts.remove(2).into_strings()
+    } else {
+        Vec::new()
+    };
+    let entries = if parts.len() >= 2 {
+        parts.remove(1).into_entries()
+    } else {
+        Vec::new()
+    };
+    Ok(Ok((entries, deleted)))
 }
 
 #[cfg(test)]

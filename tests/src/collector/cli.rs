@@ -10,40 +10,17 @@ use anyhow::{Context, Result, bail};
 use super::points::StoredPoint;
 use super::{CLI_TIMEOUT, COLLECTOR_ENV};
 pub use crate::cli::CliOutput;
-use crate::cli::run_bounded;
+use crate::cli::{product_binary, run_bounded};
 use crate::sys::temp_dir;
 
 /// The `am-collector` binary: `$AM_TESTS_COLLECTOR`, else the release build, else the debug
 /// build; an error saying how to build it when there is none.
 pub fn collector_binary() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os(COLLECTOR_ENV) {
-        let path = PathBuf::from(path);
-        if path.is_file() {
-            return Ok(path);
-        }
-        bail!(
-            "${COLLECTOR_ENV} is set to {}, which is not a file",
-            path.display()
-        );
-    }
-    let release = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../target/release/am-collector"
-    ));
-    let debug = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../target/debug/am-collector"
-    ));
-    for candidate in [&release, &debug] {
-        if candidate.is_file() {
-            return Ok(candidate.clone());
-        }
-    }
-    bail!(
-        "the am-collector binary is missing: neither {} nor {} exists; run `cargo build \
-         --release -p am-collector` (or `make test`, which does) before these tests",
-        release.display(),
-        debug.display()
+    product_binary(
+        "am-collector",
+        COLLECTOR_ENV,
+        &["release", "debug"],
+        "cargo build --release -p am-collector",
     )
 }
 

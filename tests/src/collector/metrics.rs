@@ -2,22 +2,15 @@
 //! answers, and the host name it uses in Graphite names.
 
 use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 
 use anyhow::{Context, Result, anyhow};
 
 use super::IO_TIMEOUT;
-use crate::ports::LOOPBACK;
 
+/// A connection to `127.0.0.1:port` with [`IO_TIMEOUT`] for connecting, reading and writing.
 pub(super) fn connect(port: u16) -> Result<TcpStream> {
-    let addr = SocketAddr::from((LOOPBACK, port));
-    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
-        .with_context(|| format!("connecting to {addr}"))?;
-    stream
-        .set_read_timeout(Some(IO_TIMEOUT))
-        .and_then(|()| stream.set_write_timeout(Some(IO_TIMEOUT)))
-        .with_context(|| format!("setting timeouts on a connection to {addr}"))?;
-    Ok(stream)
+    crate::net::connect(port, IO_TIMEOUT)
 }
 
 /// `GET path` on `127.0.0.1:port` with HTTP/1.1 and `Connection: close`: `(status, body)`.

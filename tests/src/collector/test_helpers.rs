@@ -7,11 +7,14 @@
 #![allow(clippy::panic)]
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::net::TcpStream;
 use std::time::Duration;
 
 use super::daemon::Collector;
 use super::options::CollectorOptions;
 use super::points::{Sent, StoredPoint};
+use crate::net::now_unix;
 use crate::redis::RedisServer;
 
 /// Upper bound of every wait for data to arrive.
@@ -31,9 +34,60 @@ pub fn frame_of(points: &[Sent]) -> Vec<u8> {
     am_carbon::pickle::encode_frame(&borrowed)
 }
 
+/// A connection to `127.0.0.1:port` (a listener of the collector); each read and each write
+/// give up after `timeout`. A plain `connect`: it succeeds once the handshake is done, even
+/// when the collector closes the connection at once (over its connection limit, say), which is
+/// what some tests look at next.
+#[track_caller]
+pub fn connect(port: u16, timeout: Duration) -> TcpStream {
+    let stream = TcpStream::connect((crate::ports::LOOPBACK, port))
+        .unwrap_or_else(|e| panic!("connecting to 127.0.0.1:{port}: {e}"));
+    stream
+        .set_write_timeout(Some(timeout))
+        .and_then(|()| stream.set_read_timeout(Some(timeout)))
+        .unwrap_or_else(|e| panic!("setting timeouts on a connection to 127.0.0.1:{port}: {e}"));
+    stream
+}
+
+/// A well-behaved pickle sender: connects to `port` (30 s timeouts), writes `frames` frames of
+/// `per_frame` points, `gap` apart (frame `f` holds `PREFIX.mJJ` = `f * 100 + JJ` at
+/// `now - 3000 + f`), and returns the connection, still open, and what it sent.
+#[track_caller]
+pub fn send_good_frames(
+    port: u16,
+    prefix: &str,
+    (frames, per_frame): (i64, i64),
+    gap: Duration,
+) -> (TcpStream, Vec<Sent>) {
+    let mut stream = connect(port, Duration::from_secs(30));
+    let now = now_unix();
+    let mut sent = Vec::new();
+    for f in 0..frames {
+        let points: Vec<Sent> = (0..per_frame)
+            .map(|j| {
+                let name = format!("{prefix}.m{j:02}");
+                (name, (now - 3000 + f) as f64, (f * 100 + j) as f64)
+            })
+            .collect();
+        stream
+            .write_all(&frame_of(&points))
+            .unwrap_or_else(|e| panic!("sending frame {f} of {frames}: {e}"));
+        sent.extend(points);
+        std::thread::sleep(gap);
+    }
+    (stream, sent)
+}
+
 /// [`Collector::start`] with Redis at `redis`.
 pub fn start(redis: &RedisServer, options: &CollectorOptions) -> Collector {
     Collector::start(redis.port(), options).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// A fresh [`RedisServer`] and a collector on it with `options` (see [`start`]).
+pub fn redis_and_collector(options: &CollectorOptions) -> (RedisServer, Collector) {
+    let redis = RedisServer::start().unwrap_or_else(|e| panic!("{e:#}"));
+    let collector = start(&redis, options);
+    (redis, collector)
 }
 
 /// Asserts a counter's value, with the collector's logs on failure.

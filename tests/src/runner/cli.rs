@@ -8,17 +8,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use super::RUNNER_ENV;
-use crate::cli::{CliOutput, run_bounded};
-
-/// Where the test command builds the products: `$CARGO_TARGET_DIR/release` when that is set
-/// (relative to the workspace root), else `CARGO_MANIFEST_DIR/../target/release`.
-fn release_dir() -> PathBuf {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root.join(dir).join("release"),
-        _ => root.join("target/release"),
-    }
-}
+use crate::cli::{CliOutput, build_dir, product_binary, run_bounded};
 
 /// The command that builds everything these tests run.
 pub const BUILD_COMMAND: &str = "cargo build --release -p am-runner -p am-plugin-example \
@@ -31,25 +21,7 @@ pub const BUILD_COMMAND: &str = "cargo build --release -p am-runner -p am-plugin
 /// The `am-runner` binary: `$AM_TESTS_RUNNER`, else `target/release/am-runner`; an error saying
 /// how to build it when there is none.
 pub fn runner_binary() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os(RUNNER_ENV) {
-        let path = PathBuf::from(path);
-        if path.is_file() {
-            return Ok(path);
-        }
-        bail!(
-            "${RUNNER_ENV} is set to {}, which is not a file",
-            path.display()
-        );
-    }
-    let release = release_dir().join("am-runner");
-    if release.is_file() {
-        return Ok(release);
-    }
-    bail!(
-        "the am-runner binary is missing: {} does not exist; run `{BUILD_COMMAND}` (or `make \
-         test`) before these tests",
-        release.display()
-    )
+    product_binary("am-runner", RUNNER_ENV, &["release"], BUILD_COMMAND)
 }
 
 /// A plugin library built by the workspace, copied into a test's plugin folder.
@@ -117,7 +89,7 @@ impl PluginLib {
     /// Where the build left it (`target/release/FILE`); an error saying how to build it when
     /// it is missing.
     pub fn built_path(self) -> Result<PathBuf> {
-        let path = release_dir().join(self.file_name());
+        let path = build_dir("release").join(self.file_name());
         if path.is_file() {
             return Ok(path);
         }

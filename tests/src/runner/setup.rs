@@ -119,6 +119,15 @@ impl RunnerSetup {
         self
     }
 
+    /// Copies the built library `lib` into the plugin folder and adds its algorithm
+    /// `algorithm` firing every second for the services of `worker_options` (see
+    /// [`every_second`](super::test_helpers::every_second)).
+    #[must_use]
+    pub fn every_second(self, lib: PluginLib, algorithm: &str, worker_options: Value) -> Self {
+        self.plugin(lib)
+            .service(algorithm, super::test_helpers::every_second(worker_options))
+    }
+
     /// Writes `bytes` as `name` into the plugin folder (a file that is not a plugin, say).
     #[must_use]
     pub fn plugin_file(mut self, name: &str, bytes: Vec<u8>) -> Self {

@@ -122,7 +122,19 @@ pub fn start_faulty(
 /// Waits (at most [`WAIT`]) until a counter satisfies `ok`, and returns its value.
 #[track_caller]
 pub fn wait_counter(runner: &mut Runner, name: &str, ok: impl Fn(f64) -> bool) -> f64 {
-    match runner.wait_counter(name, WAIT, ok) {
+    wait_counter_within(runner, name, WAIT, ok)
+}
+
+/// Waits (at most `timeout`) until a counter satisfies `ok`, and returns its value; panics
+/// with the runner's logs.
+#[track_caller]
+pub fn wait_counter_within(
+    runner: &mut Runner,
+    name: &str,
+    timeout: Duration,
+    ok: impl Fn(f64) -> bool,
+) -> f64 {
+    match runner.wait_counter(name, timeout, ok) {
         Ok(v) => v,
         Err(e) => panic!("{name}: {e:#}\n{}", runner.logs()),
     }

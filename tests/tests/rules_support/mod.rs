@@ -4,16 +4,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use am_tests::cli::CliOutput;
 use am_tests::collector::test_helpers::start as start_collector;
-use am_tests::runner::{CLI_TIMEOUT, run_cli};
-use am_tests::{Collector, CollectorOptions, RedisServer, line, now_unix, send_lines, wait_until};
+use am_tests::runner::test_helpers::{daemons, every_second, setup, start};
+use am_tests::runner::{CLI_TIMEOUT, PluginLib, Runner, RunnerSetup, run_cli};
+use am_tests::{
+    CarbonCache, Collector, CollectorOptions, RedisServer, line, now_unix, send_lines, wait_until,
+};
 use serde_json::{Value, json};
+use tempfile::TempDir;
 
 /// The collector's router for these tests: everything under `test.` kept raw for three days
 /// (the backtest feeds two days of history).
@@ -156,22 +161,74 @@ pub fn active(alarms: &Value) -> Vec<(String, String)> {
     out
 }
 
-/// Waits (at most `timeout`) until the active alarms satisfy `ok`; returns the last reading.
-pub fn wait_alarms(
-    config: &Path,
-    dir: &Path,
-    what: &str,
-    timeout: Duration,
-    ok: impl Fn(&[(String, String)]) -> bool,
-) -> Value {
-    let mut last = json!(null);
-    let got = wait_until(what, timeout, || {
-        let a = alarms(config, dir);
-        let done = ok(&active(&a));
-        last = a.clone();
-        Ok(done.then_some(a))
-    });
-    got.unwrap_or_else(|e| panic!("{e:#}; last: {last}"))
+/// How long a live run may take to raise or resolve an alarm.
+const LIVE_WAIT: Duration = Duration::from_secs(30);
+
+/// A live run of one rule: Redis and carbon-cache, a collector fed every second by a
+/// [`Feeder`], and a runner with one service of `plugin`; alarms read with `am-runner alarms`.
+/// Dropped in field order: the feeder stops first.
+pub struct LiveRules {
+    /// The live source (see [`Feeder`]).
+    pub feeder: Feeder,
+    /// The runner.
+    pub runner: Runner,
+    /// The collector the feeder sends to.
+    pub collector: Collector,
+    _daemons: (RedisServer, CarbonCache),
+}
+
+impl LiveRules {
+    /// Starts the daemons, feeds `names` with `value`, and starts a runner with `plugin` and
+    /// its algorithm `algorithm` judging every second (see [`every_second`]) with
+    /// `worker_options` and the alarm settings `alarm`.
+    pub fn start(
+        names: &[String],
+        value: f64,
+        (plugin, algorithm): (PluginLib, &str),
+        worker_options: Value,
+        alarm: Value,
+    ) -> LiveRules {
+        let mut algorithm_options = every_second(worker_options);
+        algorithm_options["alarm"] = alarm;
+        let (redis, carbon) = daemons();
+        let collector = collector(&redis);
+        let feeder = Feeder::start(collector.ports().line, names, value);
+        let runner = start(
+            &setup(&redis, &carbon)
+                .plugin(plugin)
+                .service(algorithm, algorithm_options),
+        );
+        LiveRules {
+            feeder,
+            runner,
+            collector,
+            _daemons: (redis, carbon),
+        }
+    }
+
+    /// `am-runner alarms` of the runner's config (see [`alarms`]).
+    pub fn alarms(&self) -> Value {
+        alarms(self.runner.config_path(), self.runner.dir())
+    }
+
+    /// Asserts that no alarm is active, with the runner's logs on failure.
+    #[track_caller]
+    pub fn assert_quiet(&self) {
+        let now = self.alarms();
+        assert!(active(&now).is_empty(), "{now}\n{}", self.runner.logs());
+    }
+
+    /// Waits (at most 30 s) until the active alarms satisfy `ok`; returns the last reading.
+    pub fn wait_alarms(&self, what: &str, ok: impl Fn(&[(String, String)]) -> bool) -> Value {
+        let mut last = json!(null);
+        let got = wait_until(what, LIVE_WAIT, || {
+            let a = self.alarms();
+            let done = ok(&active(&a));
+            last = a.clone();
+            Ok(done.then_some(a))
+        });
+        got.unwrap_or_else(|e| panic!("{e:#}; last: {last}"))
+    }
 }
 
 /// The transitions of the history (newest first in the JSON) as (metric, ts, previous, state),
@@ -198,13 +255,47 @@ pub fn history(alarms: &Value, algorithm: &str) -> Vec<(String, i64, String, Str
     out
 }
 
-/// `am-runner backtest --config CONFIG ARGS --json`, run in `dir`; the report.
-pub fn backtest(config: &Path, dir: &Path, args: &[&str]) -> Value {
+/// `setup` with `plugin` and its algorithm `algorithm` firing every minute (cron
+/// `0 * * * * *`) for `worker_options`, written into a fresh temporary directory for the
+/// one-shot commands (no runner runs there): the directory and the config's path.
+pub fn minute_config(
+    setup: RunnerSetup,
+    (plugin, algorithm): (PluginLib, &str),
+    worker_options: Value,
+) -> (TempDir, PathBuf) {
+    let options = json!({
+        "scheduler_options": { "cron": "0 * * * * *" },
+        "worker_options": worker_options
+    });
+    let setup = setup.plugin(plugin).service(algorithm, options);
+    let dir = tempfile::tempdir().unwrap();
+    let (config, _) = setup.write(dir.path(), None).unwrap();
+    (dir, config)
+}
+
+/// `--service SERVICE --since SINCE`, and `--until UNTIL` when given: the span a backtest
+/// replays.
+pub fn replay_args(service: &str, since: &str, until: Option<&str>) -> Vec<String> {
+    let mut args = vec!["--service", service, "--since", since];
+    if let Some(until) = until {
+        args.extend(["--until", until]);
+    }
+    args.into_iter().map(str::to_owned).collect()
+}
+
+/// `am-runner backtest --config CONFIG ARGS`, run in `dir` (at most 120 s).
+pub fn backtest_cli(config: &Path, dir: &Path, args: &[String]) -> CliOutput {
     let mut all: Vec<&std::ffi::OsStr> =
         vec!["backtest".as_ref(), "--config".as_ref(), config.as_os_str()];
     all.extend(args.iter().map(std::ffi::OsStr::new));
-    all.push("--json".as_ref());
-    let out = run_cli(&all, dir, Duration::from_secs(120)).unwrap();
+    run_cli(&all, dir, Duration::from_secs(120)).unwrap()
+}
+
+/// [`backtest_cli`] with `--json`; the report (panics unless it exits 0).
+pub fn backtest(config: &Path, dir: &Path, args: &[String]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json".to_owned());
+    let out = backtest_cli(config, dir, &all);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
 }

@@ -6,8 +6,12 @@ mod graphite;
 mod prometheus;
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 pub use graphite::{GraphiteMetricsConfig, run_graphite_reporter};
 
@@ -30,6 +34,29 @@ impl<const PORT: u16> Default for MetricsConfig<PORT> {
             listen: default_listen::<PORT>(),
             graphite: None,
         }
+    }
+}
+
+impl<const PORT: u16> MetricsConfig<PORT> {
+    /// Starts what this config asks for: the `/metrics` endpoint (bound before this returns,
+    /// so an address in use fails the start) and the Graphite reporter, whose prefix is
+    /// `graphite_prefix` unless the config names one. A bind error is `listen`'s.
+    pub async fn start(
+        &self,
+        metrics: Arc<dyn Telemetry>,
+        graphite_prefix: &'static str,
+    ) -> std::io::Result<Vec<JoinHandle<()>>> {
+        let mut tasks = Vec::new();
+        if let Some(listen) = &self.listen {
+            let sock = TcpListener::bind(listen).await?;
+            tracing::info!(bind = %listen, "serving self-metrics at /metrics");
+            tasks.push(tokio::spawn(serve_prometheus(sock, metrics.clone())));
+        }
+        if let Some(g) = &self.graphite {
+            let reporter = run_graphite_reporter(g.clone(), graphite_prefix, metrics);
+            tasks.push(tokio::spawn(reporter));
+        }
+        Ok(tasks)
     }
 }
 

@@ -200,24 +200,23 @@ mod tests {
         words.iter().map(|w| (*w).to_owned()).collect()
     }
 
+    /// The error of running `words` within `max_bytes` and `secs`.
+    fn failure(words: &[&str], max_bytes: u64, secs: f64) -> String {
+        run(&argv(words), limits(max_bytes, secs))
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn output_status_and_stderr() {
         let out = run(&argv(&["printf", "a=1;b=2"]), limits(100, 5.0)).unwrap();
         assert_eq!(out, b"a=1;b=2");
-        let err = run(
-            &argv(&["sh", "-c", "echo nope >&2; exit 3"]),
-            limits(100, 5.0),
-        )
-        .unwrap_err();
         assert_eq!(
-            err.to_string(),
+            failure(&["sh", "-c", "echo nope >&2; exit 3"], 100, 5.0),
             "`sh -c echo nope >&2; exit 3` failed (exit status: 3): nope"
         );
-        let err = run(&argv(&["/no/such/program"]), limits(100, 5.0)).unwrap_err();
-        assert!(
-            err.to_string().starts_with("starting `/no/such/program`: "),
-            "{err}"
-        );
+        let err = failure(&["/no/such/program"], 100, 5.0);
+        assert!(err.starts_with("starting `/no/such/program`: "), "{err}");
     }
 
     #[test]
@@ -225,13 +224,8 @@ mod tests {
         // The background `sleep` holds stdout open: without killing the group, reading would
         // wait for it.
         let started = Instant::now();
-        let err = run(
-            &argv(&["sh", "-c", "sleep 30 & sleep 30"]),
-            limits(100, 0.3),
-        )
-        .unwrap_err();
         assert_eq!(
-            err.to_string(),
+            failure(&["sh", "-c", "sleep 30 & sleep 30"], 100, 0.3),
             "`sh -c sleep 30 & sleep 30` did not finish within 0.3 s (`timeout`); killed"
         );
         // Not a timing assertion on the code under test: a guard that the test itself
@@ -246,9 +240,8 @@ mod tests {
 
     #[test]
     fn endless_output_is_cut_at_the_limit() {
-        let err = run(&argv(&["yes"]), limits(1000, 5.0)).unwrap_err();
         assert_eq!(
-            err.to_string(),
+            failure(&["yes"], 1000, 5.0),
             "the output of `yes` is larger than the limit of 1000 bytes (`max_bytes`)"
         );
     }

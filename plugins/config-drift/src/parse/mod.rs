@@ -119,6 +119,16 @@ pub(crate) mod testing {
         Ok(flat.into_iter().map(|(k, v)| (k, v.to_string())).collect())
     }
 
+    /// The flat pairs of `namespaces: [{name: test}, 2]` beside a `service` stanza, as the
+    /// nested formats (JSON, YAML) give them, first in order.
+    pub const NAMESPACES: &[(&str, &str)] = &[
+        ("namespaces", "a stanza"),
+        ("namespaces[0]", "a stanza"),
+        ("namespaces[0].name", "test"),
+        ("namespaces[1]", "2"),
+        ("service", "a stanza"),
+    ];
+
     pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -306,7 +306,7 @@ impl Folder<'_, '_> {
 mod tests {
     use crate::error::ParseError;
     use crate::parse::Format;
-    use crate::parse::testing::{flat, flat_limited, pairs};
+    use crate::parse::testing::{NAMESPACES, flat, flat_limited, pairs};
 
     #[test]
     fn mappings_sequences_and_the_core_schema() {
@@ -324,19 +324,20 @@ namespaces:
 ";
         assert_eq!(
             flat(Format::Yaml, text).unwrap(),
-            pairs(&[
-                ("namespaces", "a stanza"),
-                ("namespaces[0]", "a stanza"),
-                ("namespaces[0].name", "test"),
-                ("namespaces[1]", "2"),
-                ("service", "a stanza"),
-                ("service.name", "web"),
-                ("service.on", "true"),
-                ("service.quoted", "16"),
-                ("service.ratio", "1.0"),
-                ("service.seeds", "[b, a]"),
-                ("service.threads", "0x10"),
-            ])
+            pairs(
+                &[
+                    NAMESPACES,
+                    &[
+                        ("service.name", "web"),
+                        ("service.on", "true"),
+                        ("service.quoted", "16"),
+                        ("service.ratio", "1.0"),
+                        ("service.seeds", "[b, a]"),
+                        ("service.threads", "0x10"),
+                    ]
+                ]
+                .concat()
+            )
         );
     }
 

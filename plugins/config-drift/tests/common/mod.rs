@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use am_plugin_api::Level;
 use am_plugin_api::records::VerdictRecord;
 use am_plugin_api::testing::{Failure, TestHost, run_task};
 use am_plugin_config_drift::ConfigDrift;
@@ -76,6 +77,12 @@ pub fn with_state(host: &TestHost, state: &str) -> Vec<String> {
     subjects
 }
 
+/// Asserts that the subjects reported `state` are `want` (sorted), showing every verdict if
+/// not.
+pub fn assert_states(host: &TestHost, state: &str, want: &[&str]) {
+    assert_eq!(with_state(host, state), want, "{state}:\n{}", dump(host));
+}
+
 /// The one verdict on `subject`.
 pub fn verdict<'h>(host: &'h TestHost, subject: &str) -> &'h VerdictRecord {
     let found: Vec<&VerdictRecord> = host
@@ -90,6 +97,27 @@ pub fn verdict<'h>(host: &'h TestHost, subject: &str) -> &'h VerdictRecord {
         host.verdicts()
     );
     found[0]
+}
+
+/// Asserts the reason of the one verdict on each subject of `want`, `(subject, reason)`.
+pub fn assert_reasons(host: &TestHost, want: &[(&str, &str)]) {
+    for (subject, reason) in want {
+        assert_eq!(verdict(host, subject).reason, *reason, "{subject}");
+    }
+}
+
+/// Asserts that the one verdict on `subject` is `state`, for a reason that `holds`.
+pub fn assert_verdict(host: &TestHost, subject: &str, state: &str, holds: impl Fn(&str) -> bool) {
+    let v = verdict(host, subject);
+    assert_eq!(v.state, state, "{subject}: {}", v.reason);
+    assert!(holds(&v.reason), "{subject}: {}", v.reason);
+}
+
+/// Asserts that the run logged a message at `level` that `holds`, showing the logs if not.
+pub fn assert_logged(host: &TestHost, level: Level, holds: impl Fn(&str) -> bool) {
+    let logs = host.logs();
+    let found = logs.iter().any(|l| l.level == level && holds(&l.message));
+    assert!(found, "no {level:?} message as expected in {logs:?}");
 }
 
 /// The last value emitted for `field`.

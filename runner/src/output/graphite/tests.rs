@@ -58,6 +58,44 @@ fn fake_carbon(listener: TcpListener, lines: Lines) -> JoinHandle<()> {
     })
 }
 
+/// A sink writing to 127.0.0.1:`port` with room for `max` points, and its metrics.
+fn sink(port: u16, max: usize) -> (Arc<RunnerMetrics>, GraphiteHandle, JoinHandle<()>) {
+    let metrics = Arc::new(RunnerMetrics::default());
+    let (h, task) = GraphiteSink::start(config(port, max), metrics.clone());
+    (metrics, h, task)
+}
+
+/// A fake carbon on a free port and a sink writing to it: the port, the lines carbon
+/// received, the fake, the sink's metrics, its handle and its task.
+type Carbon = (
+    u16,
+    Lines,
+    JoinHandle<()>,
+    Arc<RunnerMetrics>,
+    GraphiteHandle,
+    JoinHandle<()>,
+);
+
+async fn carbon_and_sink(max: usize) -> Carbon {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lines = Lines::default();
+    let fake = fake_carbon(listener, lines.clone());
+    let (metrics, h, task) = sink(port, max);
+    (port, lines, fake, metrics, h, task)
+}
+
+/// The values of the lines carbon received, in order.
+fn values(lines: &Lines) -> Vec<u32> {
+    lines.lock().unwrap().iter().map(|l| value_of(l)).collect()
+}
+
+/// Closes the sink's last handle and waits for its task to end.
+async fn stop(h: GraphiteHandle, task: JoinHandle<()>) {
+    drop(h);
+    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+}
+
 async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let ok = tokio::time::timeout(WAIT, async {
         while !cond() {
@@ -68,9 +106,18 @@ async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     assert!(ok.is_ok(), "timed out waiting for {what}");
 }
 
-async fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap().port()
+/// A sink writing to a free port where no carbon listens (yet): the port, and the sink.
+async fn sink_without_carbon(
+    max: usize,
+) -> (u16, Arc<RunnerMetrics>, GraphiteHandle, JoinHandle<()>) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (metrics, h, task) = sink(port, max);
+    (port, metrics, h, task)
 }
 
 async fn bind_again(port: u16) -> TcpListener {
@@ -114,12 +161,7 @@ fn config_loads_anna_molly_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn points_arrive_in_order() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let lines = Lines::default();
-    let fake = fake_carbon(listener, lines.clone());
-    let metrics = Arc::new(RunnerMetrics::default());
-    let (h, task) = GraphiteSink::start(config(port, 1000), metrics.clone());
+    let (_, lines, fake, metrics, h, task) = carbon_and_sink(1000).await;
     assert_eq!(
         h.name("Tukeys", "svc 1", "web01.flag"),
         "AnnaMolly.Tukeys.svc_1.web01.flag"
@@ -129,7 +171,7 @@ async fn points_arrive_in_order() {
     }
     assert!(h.flush(WAIT).await);
     wait_until("1000 lines", || lines.lock().unwrap().len() == 1000).await;
-    let got: Vec<u32> = lines.lock().unwrap().iter().map(|l| value_of(l)).collect();
+    let got = values(&lines);
     assert_eq!(got, (0..1000).collect::<Vec<_>>());
     assert_eq!(
         lines.lock().unwrap()[7],
@@ -139,20 +181,14 @@ async fn points_arrive_in_order() {
     assert_eq!(metrics.points_buffered.get(), 0);
     assert_eq!(metrics.graphite_connected.get(), 1);
     assert_eq!(metrics.graphite_reconnects.get(), 0);
-    drop(h);
-    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    stop(h, task).await;
     assert_eq!(metrics.graphite_connected.get(), 0);
     fake.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_finite_values_are_dropped_and_counted() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let lines = Lines::default();
-    let fake = fake_carbon(listener, lines.clone());
-    let metrics = Arc::new(RunnerMetrics::default());
-    let (h, _task) = GraphiteSink::start(config(port, 10), metrics.clone());
+    let (_, lines, fake, metrics, h, _task) = carbon_and_sink(10).await;
     let mut pts = vec![point(1), point(2), point(3)];
     pts[0].value = f64::NAN;
     pts[2].value = f64::NEG_INFINITY;
@@ -168,12 +204,7 @@ async fn non_finite_values_are_dropped_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn carbon_restart_loses_nothing() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let lines = Lines::default();
-    let fake = fake_carbon(listener, lines.clone());
-    let metrics = Arc::new(RunnerMetrics::default());
-    let (h, task) = GraphiteSink::start(config(port, 1_000_000), metrics.clone());
+    let (port, lines, fake, metrics, h, task) = carbon_and_sink(1_000_000).await;
 
     for i in 0..300 {
         h.send(vec![point(i)]);
@@ -208,7 +239,7 @@ async fn carbon_restart_loses_nothing() {
             == 900
     })
     .await;
-    let got: Vec<u32> = lines.lock().unwrap().iter().map(|l| value_of(l)).collect();
+    let got = values(&lines);
     let distinct: BTreeSet<u32> = got.iter().copied().collect();
     assert_eq!(distinct, (0..900).collect());
     // Duplicates come only from the resent tail: points written shortly before carbon died.
@@ -217,8 +248,7 @@ async fn carbon_restart_loses_nothing() {
     assert!(metrics.graphite_reconnects.get() >= 1);
     assert_eq!(metrics.points_sent.get(), 900);
     assert_eq!(metrics.points_dropped.get(), 0);
-    drop(h);
-    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    stop(h, task).await;
     fake.abort();
 }
 
@@ -226,8 +256,7 @@ async fn carbon_restart_loses_nothing() {
 async fn unread_bytes_of_a_dead_carbon_are_resent() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let metrics = Arc::new(RunnerMetrics::default());
-    let (h, task) = GraphiteSink::start(config(port, 1000), metrics.clone());
+    let (metrics, h, task) = sink(port, 1000);
     // First connection: carbon accepts, never reads, then dies with the bytes unread (RST).
     let (first, _) = tokio::time::timeout(WAIT, listener.accept())
         .await
@@ -243,18 +272,15 @@ async fn unread_bytes_of_a_dead_carbon_are_resent() {
     h.send((50..100).map(point).collect());
     assert!(h.flush(WAIT).await);
     wait_until("100 lines", || lines.lock().unwrap().len() >= 100).await;
-    let got: Vec<u32> = lines.lock().unwrap().iter().map(|l| value_of(l)).collect();
+    let got = values(&lines);
     assert_eq!(got, (0..100).collect::<Vec<_>>());
-    drop(h);
-    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    stop(h, task).await;
     fake.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bound_drops_the_oldest_and_counts() {
-    let port = free_port().await;
-    let metrics = Arc::new(RunnerMetrics::default());
-    let (h, task) = GraphiteSink::start(config(port, 100), metrics.clone());
+    let (port, metrics, h, task) = sink_without_carbon(100).await;
     h.send((0..120).map(point).collect());
     for i in 120..250 {
         h.send(vec![point(i)]);
@@ -268,7 +294,7 @@ async fn the_bound_drops_the_oldest_and_counts() {
     let fake = fake_carbon(bind_again(port).await, lines.clone());
     assert!(h.flush(WAIT).await);
     wait_until("100 lines", || lines.lock().unwrap().len() == 100).await;
-    let got: Vec<u32> = lines.lock().unwrap().iter().map(|l| value_of(l)).collect();
+    let got = values(&lines);
     assert_eq!(got, (150..250).collect::<Vec<_>>());
     assert_eq!(metrics.points_sent.get(), 100);
     assert_eq!(
@@ -276,16 +302,13 @@ async fn the_bound_drops_the_oldest_and_counts() {
         0,
         "the first connection is not a reconnect"
     );
-    drop(h);
-    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    stop(h, task).await;
     fake.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_without_carbon_ends_and_counts() {
-    let port = free_port().await;
-    let metrics = Arc::new(RunnerMetrics::default());
-    let (h, task) = GraphiteSink::start(config(port, 100), metrics.clone());
+    let (_, metrics, h, task) = sink_without_carbon(100).await;
     let h2 = h.clone();
     h.send((0..10).map(point).collect());
     drop(h);
@@ -298,15 +321,9 @@ async fn shutdown_without_carbon_ends_and_counts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_writes_everything_first() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let lines = Lines::default();
-    let fake = fake_carbon(listener, lines.clone());
-    let metrics = Arc::new(RunnerMetrics::default());
-    let (h, task) = GraphiteSink::start(config(port, 100_000), metrics.clone());
+    let (_, lines, fake, metrics, h, task) = carbon_and_sink(100_000).await;
     h.send((0..20_000).map(point).collect());
-    drop(h);
-    tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+    stop(h, task).await;
     // The writer waited for carbon to close its side: everything has been read.
     assert_eq!(lines.lock().unwrap().len(), 20_000);
     assert_eq!(metrics.points_sent.get(), 20_000);

@@ -39,36 +39,22 @@ impl Decoder {
                     self.push(Value::Num(f));
                 }
                 op::TUPLE2 => self.make_pair(at)?,
-                op::BINPUT => {
-                    let key = r.u8("BINPUT", at)?;
-                    self.memo_put(u64::from(key), "BINPUT", at)?;
-                }
+                op::BINPUT => self.memo_put(r.memo_key(code, "BINPUT", at)?, "BINPUT", at)?,
                 op::LONG_BINPUT => {
-                    let key = u32::from_le_bytes(r.array("LONG_BINPUT", at)?);
-                    self.memo_put(u64::from(key), "LONG_BINPUT", at)?;
+                    let key = r.memo_key(code, "LONG_BINPUT", at)?;
+                    self.memo_put(key, "LONG_BINPUT", at)?;
                 }
                 op::MEMOIZE => {
                     let key = self.memo.len() as u64;
                     self.memo_put(key, "MEMOIZE", at)?;
                 }
-                op::PUT => {
-                    let line = r.line("PUT", at)?;
-                    let key = pynum::parse_index(line).ok_or(bad("PUT", at, "bad memo key"))?;
-                    self.memo_put(key, "PUT", at)?;
-                }
-                op::BINGET => {
-                    let key = r.u8("BINGET", at)?;
-                    self.memo_get(u64::from(key), "BINGET", at)?;
-                }
+                op::PUT => self.memo_put(r.memo_key(code, "PUT", at)?, "PUT", at)?,
+                op::BINGET => self.memo_get(r.memo_key(code, "BINGET", at)?, "BINGET", at)?,
                 op::LONG_BINGET => {
-                    let key = u32::from_le_bytes(r.array("LONG_BINGET", at)?);
-                    self.memo_get(u64::from(key), "LONG_BINGET", at)?;
+                    let key = r.memo_key(code, "LONG_BINGET", at)?;
+                    self.memo_get(key, "LONG_BINGET", at)?;
                 }
-                op::GET => {
-                    let line = r.line("GET", at)?;
-                    let key = pynum::parse_index(line).ok_or(bad("GET", at, "bad memo key"))?;
-                    self.memo_get(key, "GET", at)?;
-                }
+                op::GET => self.memo_get(r.memo_key(code, "GET", at)?, "GET", at)?,
                 op::MARK => self.marks.push(self.stack.len()),
                 op::EMPTY_LIST => {
                     let from = self.stack.len();

@@ -2,6 +2,8 @@
 //! before anything is sliced.
 
 use super::PickleError;
+use crate::pickle::opcodes as op;
+use crate::pynum;
 
 pub(super) struct Reader<'a> {
     pub(super) buf: &'a [u8],
@@ -58,6 +60,28 @@ impl<'a> Reader<'a> {
 
     pub(super) fn u8(&mut self, opcode: &'static str, at: usize) -> Result<u8, PickleError> {
         Ok(self.array::<1>(opcode, at)?[0])
+    }
+
+    /// The memo key after memo opcode `code` (called `opcode`): one byte after BINPUT and
+    /// BINGET, four little-endian bytes after LONG_BINPUT and LONG_BINGET, a decimal line
+    /// after PUT and GET.
+    #[inline]
+    pub(super) fn memo_key(
+        &mut self,
+        code: u8,
+        opcode: &'static str,
+        at: usize,
+    ) -> Result<u64, PickleError> {
+        match code {
+            op::BINPUT | op::BINGET => Ok(u64::from(self.u8(opcode, at)?)),
+            op::LONG_BINPUT | op::LONG_BINGET => {
+                Ok(u64::from(u32::from_le_bytes(self.array(opcode, at)?)))
+            }
+            _ => {
+                let line = self.line(opcode, at)?;
+                pynum::parse_index(line).ok_or(bad(opcode, at, "bad memo key"))
+            }
+        }
     }
 
     /// A protocol-0 text argument: up to the next newline, which is consumed.

@@ -4,15 +4,16 @@
 //! outside the `quiet` points after its previous alert; a detection no other member
 //! confirms scores lower ([`judge_point`]).
 
-use crate::artime::{Artime, Params as ArtParams};
-use crate::context_ose::{Series as CadSeries, Setup as CadSetup};
+use crate::SeriesModel;
+use crate::artime::{self, Artime, Params as ArtParams};
+use crate::context_ose::{self, Series as CadSeries, Setup as CadSetup};
 use crate::novelty::{Model as NovModel, Params as NovParams};
 
 /// The members, in the order of [`Output::members`].
 pub const MEMBERS: [&str; 3] = ["novelty", "artime", "context_ose"];
 
 /// The tuning of the ensemble.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Params {
     /// Novelty's parameters.
     pub novelty: NovParams,
@@ -28,6 +29,24 @@ pub struct Params {
     pub quiet: u64,
     /// Whether unconfirmed detections score (in [0.25, 0.5)).
     pub lone: bool,
+}
+
+impl Default for Params {
+    /// As the `Ensemble` plugin runs by default: each member with its own defaults (nothing
+    /// known in advance), each one's NAB optimum as its threshold (Novelty 0.25, every
+    /// detection of its own), a second opinion within 100 points, 100 quiet points after
+    /// an alert, lone detections scored.
+    fn default() -> Self {
+        Params {
+            novelty: NovParams::default(),
+            artime: ArtParams::default(),
+            cad: CadSetup::default(),
+            thresholds: [0.25, artime::THRESHOLD, context_ose::THRESHOLD],
+            confirm: 100,
+            quiet: 100,
+            lone: true,
+        }
+    }
 }
 
 /// What one value gave.
@@ -53,8 +72,18 @@ pub struct Ensemble {
 }
 
 impl Ensemble {
+    /// ARTime categories and ContextOSE contexts held.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.artime.art.categories(), self.cad.contexts())
+    }
+}
+
+impl SeriesModel for Ensemble {
+    type Params = Params;
+    type Output = Output;
+
     /// Fresh models.
-    pub fn new(p: &Params) -> Self {
+    fn new(p: &Params) -> Self {
         Ensemble {
             novelty: NovModel::new(&p.novelty),
             artime: Artime::new(&p.artime),
@@ -64,13 +93,8 @@ impl Ensemble {
         }
     }
 
-    /// ARTime categories and ContextOSE contexts held.
-    pub fn sizes(&self) -> (usize, usize) {
-        (self.artime.art.categories(), self.cad.contexts())
-    }
-
     /// Learns one (finite) value.
-    pub fn update(&mut self, p: &Params, value: f64) -> Output {
+    fn update(&mut self, p: &Params, value: f64) -> Output {
         self.n += 1;
         let members = [
             self.novelty
@@ -81,6 +105,10 @@ impl Ensemble {
         ];
         let score = judge_point(self.n, &members, p, &mut self.judge);
         Output { score, members }
+    }
+
+    fn score(out: &Output) -> f64 {
+        out.score
     }
 }
 
@@ -131,3 +159,6 @@ pub fn judge_point(n: u64, members: &[f64; 3], p: &Params, j: &mut Judge) -> f64
         0.0
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,9 +4,13 @@
 //! ones; the only departures are for a series of unknown length and range (see
 //! [`Params::range`]) and the caps that keep the state bounded ([`Params::max_categories`]).
 
+pub mod dvfa;
+
 use std::collections::VecDeque;
 
-use super::dvfa::Dvfa;
+use dvfa::Dvfa;
+
+use crate::{SeriesModel, widened_range};
 
 /// Feature window (downsampled values) and so half the feature count.
 pub const WINDOW: usize = 8;
@@ -71,6 +75,23 @@ impl Params {
         self.even_probation() / self.step()
     }
 }
+
+impl Default for Params {
+    /// As the plugin runs it by default, nothing known in advance: the range learned from the
+    /// first 750 points, widened by 0.3 of itself on each side; at most 1024 categories.
+    fn default() -> Self {
+        Params {
+            probation: 750,
+            range: None,
+            margin: 0.3,
+            max_categories: 1024,
+        }
+    }
+}
+
+/// The score at or above which a point is a detection by default (the `ARTime` plugin's
+/// `threshold`, the Ensemble's threshold for ARTime): ARTime's NAB optimum.
+pub const THRESHOLD: f64 = 0.34;
 
 /// The model of one series.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,17 +178,12 @@ fn haar_full(v: &[f64; WINDOW]) -> [f64; WINDOW] {
     out
 }
 
-/// Shifts `v` into `w`, dropping the oldest when it holds `cap`.
-fn shift(w: &mut VecDeque<f64>, cap: usize, v: f64) {
-    if w.len() >= cap {
-        w.pop_front();
-    }
-    w.push_back(v);
-}
+impl SeriesModel for Artime {
+    type Params = Params;
+    type Output = f64;
 
-impl Artime {
     /// A fresh model.
-    pub fn new(p: &Params) -> Self {
+    fn new(p: &Params) -> Self {
         let tw = p.trend_window();
         Artime {
             i: 0,
@@ -200,21 +216,14 @@ impl Artime {
 
     /// Learns one raw value and returns its anomaly score in [0, 1] (0 for most points).
     /// Non-finite values must be filtered out by the caller.
-    pub fn update(&mut self, p: &Params, value: f64) -> f64 {
+    fn update(&mut self, p: &Params, value: f64) -> f64 {
         if self.range.is_none() {
             self.pending.push(value);
             if self.pending.len() < p.trend_window() * p.step() {
                 self.i += 1;
                 return 0.0;
             }
-            let lo = self.pending.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = self
-                .pending
-                .iter()
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max);
-            let pad = (hi - lo) * p.margin;
-            self.range = Some((lo - pad, hi + pad));
+            self.range = Some(widened_range(&self.pending, p.margin));
             let pending = std::mem::take(&mut self.pending);
             self.i -= (pending.len() - 1) as u64;
             let mut last = 0.0;
@@ -226,6 +235,20 @@ impl Artime {
         self.sample(p, value)
     }
 
+    fn score(out: &f64) -> f64 {
+        *out
+    }
+}
+
+/// Shifts `v` into `w`, dropping the oldest when it holds `cap`.
+fn shift(w: &mut VecDeque<f64>, cap: usize, v: f64) {
+    if w.len() >= cap {
+        w.pop_front();
+    }
+    w.push_back(v);
+}
+
+impl Artime {
     fn sample(&mut self, p: &Params, di: f64) -> f64 {
         self.i += 1;
         let step = p.step();
@@ -473,3 +496,6 @@ fn init_rho(x: &[Vec<f64>], p: &Params, template: &Dvfa) -> f64 {
     }
     tail.iter().sum::<f64>() / tail.len() as f64
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,8 +8,15 @@
 //! Contexts are only ever added. [`Params::max_contexts`] caps them: at the cap no new one
 //! is made (counted in [`Cad::refused`]), so the state stays bounded on an endless series.
 
-use super::pydict::tuple_hash;
-use super::semis::{
+pub mod pydict;
+mod semis;
+mod series;
+
+pub use series::{Series, Setup};
+
+use crate::SeriesModel;
+use pydict::tuple_hash;
+use semis::{
     Crossing, Keyed, LeftSemi, NEURON, RightSemi, SENSOR, SemiIds, cross, full_left, index_facts,
     next_stamp, picked, signature, slot,
 };
@@ -98,35 +105,6 @@ pub struct Cad {
 type Active = (u32, u32, i64, i64);
 
 impl Cad {
-    /// A fresh model.
-    pub fn new(p: &Params) -> Self {
-        let mut history = std::collections::VecDeque::new();
-        history.push_back(1.0);
-        Cad {
-            left: Vec::new(),
-            right: Vec::new(),
-            semi_ids: [SemiIds::default(), SemiIds::default()],
-            keyed: Vec::new(),
-            zero_level: Vec::new(),
-            rights_by_fact: Vec::new(),
-            marks: [Vec::new(), Vec::new()],
-            stamps: [0, 0],
-            full: Vec::new(),
-            crossed_upto: 0,
-            active: Vec::new(),
-            touched: Vec::new(),
-            contexts: 0,
-            new_context: 0,
-            left_group: Vec::new(),
-            spare: Vec::new(),
-            sensors: Vec::new(),
-            predicted: 0,
-            high: usize::from(1.0 >= p.base_threshold),
-            history,
-            refused: 0,
-        }
-    }
-
     /// Contexts held.
     pub fn contexts(&self) -> usize {
         self.contexts as usize
@@ -157,49 +135,6 @@ impl Cad {
             + self.marks.iter().map(held).sum::<usize>()
             + held(&self.full)
             + self.history.capacity() * 8
-    }
-
-    /// Learns one value and returns its anomaly score in [0, 1].
-    pub fn update(&mut self, p: &Params, value: f64) -> f64 {
-        let max_bin = f64::from((1u32 << p.bits) - 1);
-        let mut range = p.max - p.min;
-        if range == 0.0 {
-            range = max_bin;
-        }
-        let step = range / max_bin;
-        // Python's int() truncates towards zero; values beyond the range are clamped (the
-        // reference, given the file's own range, never sees one).
-        let bin = ((value - p.min) / step).trunc().clamp(0.0, max_bin) as u64;
-        let mut sensors = std::mem::take(&mut self.sensors);
-        sensors.clear();
-        sensors.extend((0..u64::from(p.bits)).map(|b| SENSOR + b * 2 + ((bin >> b) & 1)));
-        let mut delta = 0.0;
-        for &f in &sensors {
-            if self.predicted & (1 << slot(f)) == 0 {
-                delta += f64::from(1u32 << ((f - SENSOR) / 2));
-            }
-        }
-        let error = delta / max_bin;
-        let (pred, sel_active, added) = self.step(p, &mut sensors);
-        self.sensors = sensors;
-        self.predicted = pred;
-        let current = if error > 0.0 {
-            (1.0 - sel_active + added) / 2.0
-        } else {
-            0.0
-        };
-        // The reference holds the score at 0 while the newest `rest` scores reach the base
-        // threshold: counted rather than searched.
-        let out = if self.high == 0 { current } else { 0.0 };
-        if p.rest > 0
-            && self.history.len() >= p.rest
-            && let Some(old) = self.history.pop_front()
-        {
-            self.high -= usize::from(old >= p.base_threshold);
-        }
-        self.history.push_back(current);
-        self.high += usize::from(current >= p.base_threshold);
-        out
     }
 
     fn step(&mut self, p: &Params, sensors: &mut Vec<u64>) -> (u64, f64, f64) {
@@ -475,88 +410,90 @@ impl Cad {
     }
 }
 
-/// How a series is set up in production: NAB's probationary period, the range if known.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Setup {
-    /// NAB's probationary period (`rest` is a fifth of it); without a range, the points the
-    /// range is learned from.
-    pub probation: usize,
-    /// The value range, when known.
-    pub range: Option<(f64, f64)>,
-    /// Without a range: share of the learned range added on each side.
-    pub margin: f64,
-    /// Most contexts kept.
-    pub max_contexts: usize,
-}
+/// The score at or above which a point is a detection by default (the `ContextOSE` plugin's
+/// `threshold`, the Ensemble's threshold for ContextOSE): CAD OSE's NAB optimum.
+pub const THRESHOLD: f64 = 0.7;
 
-impl Setup {
-    /// The model's parameters for the range `(min, max)`.
-    pub fn params(&self, min: f64, max: f64) -> Params {
-        let mut p = Params::nab(0, min, max);
-        p.rest = self.probation / 5;
-        p.max_contexts = self.max_contexts;
-        p
-    }
-}
+impl SeriesModel for Cad {
+    type Params = Params;
+    type Output = f64;
 
-/// One series: the range is learned from the first `probation` points unless given.
-#[derive(Debug, Clone)]
-pub struct Series {
-    /// The model, once the range is known.
-    pub cad: Option<(Cad, Params)>,
-    /// Points held until the range is known.
-    pub pending: Vec<f64>,
-    /// Points learned.
-    pub n: u64,
-}
-
-impl Series {
-    /// A fresh series.
-    pub fn new(setup: &Setup) -> Self {
-        let cad = setup.range.map(|(lo, hi)| {
-            let p = setup.params(lo, hi);
-            (Cad::new(&p), p)
-        });
-        Series {
-            cad,
-            pending: Vec::new(),
-            n: 0,
+    /// A fresh model.
+    fn new(p: &Params) -> Self {
+        let mut history = std::collections::VecDeque::new();
+        history.push_back(1.0);
+        Cad {
+            left: Vec::new(),
+            right: Vec::new(),
+            semi_ids: [SemiIds::default(), SemiIds::default()],
+            keyed: Vec::new(),
+            zero_level: Vec::new(),
+            rights_by_fact: Vec::new(),
+            marks: [Vec::new(), Vec::new()],
+            stamps: [0, 0],
+            full: Vec::new(),
+            crossed_upto: 0,
+            active: Vec::new(),
+            touched: Vec::new(),
+            contexts: 0,
+            new_context: 0,
+            left_group: Vec::new(),
+            spare: Vec::new(),
+            sensors: Vec::new(),
+            predicted: 0,
+            high: usize::from(1.0 >= p.base_threshold),
+            history,
+            refused: 0,
         }
     }
 
-    /// Learns one value; its anomaly score.
-    pub fn update(&mut self, setup: &Setup, value: f64) -> f64 {
-        self.n += 1;
-        if let Some((cad, p)) = &mut self.cad {
-            return cad.update(p, value);
+    /// Learns one value and returns its anomaly score in [0, 1].
+    fn update(&mut self, p: &Params, value: f64) -> f64 {
+        let max_bin = f64::from((1u32 << p.bits) - 1);
+        let mut range = p.max - p.min;
+        if range == 0.0 {
+            range = max_bin;
         }
-        self.pending.push(value);
-        if self.pending.len() < setup.probation {
-            return 0.0;
+        let step = range / max_bin;
+        // Python's int() truncates towards zero; values beyond the range are clamped (the
+        // reference, given the file's own range, never sees one).
+        let bin = ((value - p.min) / step).trunc().clamp(0.0, max_bin) as u64;
+        let mut sensors = std::mem::take(&mut self.sensors);
+        sensors.clear();
+        sensors.extend((0..u64::from(p.bits)).map(|b| SENSOR + b * 2 + ((bin >> b) & 1)));
+        let mut delta = 0.0;
+        for &f in &sensors {
+            if self.predicted & (1 << slot(f)) == 0 {
+                delta += f64::from(1u32 << ((f - SENSOR) / 2));
+            }
         }
-        let lo = self.pending.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = self
-            .pending
-            .iter()
-            .copied()
-            .fold(f64::NEG_INFINITY, f64::max);
-        let pad = (hi - lo) * setup.margin;
-        let p = setup.params(lo - pad, hi + pad);
-        let mut cad = Cad::new(&p);
-        for v in std::mem::take(&mut self.pending) {
-            cad.update(&p, v);
+        let error = delta / max_bin;
+        let (pred, sel_active, added) = self.step(p, &mut sensors);
+        self.sensors = sensors;
+        self.predicted = pred;
+        let current = if error > 0.0 {
+            (1.0 - sel_active + added) / 2.0
+        } else {
+            0.0
+        };
+        // The reference holds the score at 0 while the newest `rest` scores reach the base
+        // threshold: counted rather than searched.
+        let out = if self.high == 0 { current } else { 0.0 };
+        if p.rest > 0
+            && self.history.len() >= p.rest
+            && let Some(old) = self.history.pop_front()
+        {
+            self.high -= usize::from(old >= p.base_threshold);
         }
-        self.cad = Some((cad, p));
-        0.0
+        self.history.push_back(current);
+        self.high += usize::from(current >= p.base_threshold);
+        out
     }
 
-    /// Contexts held.
-    pub fn contexts(&self) -> usize {
-        self.cad.as_ref().map_or(0, |(c, _)| c.contexts())
-    }
-
-    /// Heap bytes held ([`Cad::bytes`], or the points waiting for the range).
-    pub fn bytes(&self) -> usize {
-        self.cad.as_ref().map_or(0, |(c, _)| c.bytes()) + self.pending.capacity() * 8
+    fn score(out: &f64) -> f64 {
+        *out
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,8 @@
 //! detections of the last `rate_window` points (at most `rate_window / (quiet + 1) + 1`),
 //! whatever the length of the series.
 
+use crate::SeriesModel;
+
 /// The tuning of the model (the plugin's options without the metric).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
@@ -38,6 +40,29 @@ pub struct Params {
     pub extreme: f64,
     /// Points seen before `extreme` applies (a shorter past has not shown its range yet).
     pub extreme_after: usize,
+}
+
+impl Default for Params {
+    /// The shipped (tuned) parameters: the `Novelty` plugin's defaults, and the Ensemble's.
+    fn default() -> Self {
+        Params {
+            window: 8,
+            stride: 1,
+            history: 4000,
+            neighbours: 3,
+            score_history: 1000,
+            warmup: 150,
+            quiet: 200,
+            threshold: 0.42,
+            rate_window: 4000,
+            rate_penalty: 0.03,
+            min_score: 0.25,
+            settle: 300,
+            caution: 0.0,
+            extreme: 0.1,
+            extreme_after: 300,
+        }
+    }
 }
 
 impl Params {
@@ -180,8 +205,23 @@ pub struct Model {
 }
 
 impl Model {
+    /// Recomputes `logs` from `dists` for `range` (after a decode, or when the range moved).
+    pub fn relog(&mut self, range: f64) {
+        self.logs.clear();
+        for &d in self.dists.as_slice() {
+            self.logs.push(log_distance(d, range));
+        }
+        self.logs_range = range;
+    }
+}
+
+impl SeriesModel for Model {
+    type Params = Params;
+    /// `None` for a value that is not finite (ignored).
+    type Output = Option<Output>;
+
     /// A model that has seen nothing.
-    pub fn new(p: &Params) -> Self {
+    fn new(p: &Params) -> Self {
         Model {
             n: 0,
             min: f64::INFINITY,
@@ -199,7 +239,7 @@ impl Model {
     }
 
     /// Learns `x` and scores it. Non-finite values are ignored (`None`).
-    pub fn update(&mut self, p: &Params, x: f64) -> Option<Output> {
+    fn update(&mut self, p: &Params, x: f64) -> Option<Output> {
         if !x.is_finite() {
             return None;
         }
@@ -292,13 +332,8 @@ impl Model {
         Some(out)
     }
 
-    /// Recomputes `logs` from `dists` for `range` (after a decode, or when the range moved).
-    pub fn relog(&mut self, range: f64) {
-        self.logs.clear();
-        for &d in self.dists.as_slice() {
-            self.logs.push(log_distance(d, range));
-        }
-        self.logs_range = range;
+    fn score(out: &Option<Output>) -> f64 {
+        out.map_or(0.0, |o| o.score)
     }
 }
 
@@ -374,3 +409,6 @@ pub fn nearest_distance(h: &[f32], w: usize, b: usize, k: usize) -> Option<f64> 
     let mean = best[..k].iter().map(|&v| v as f64).sum::<f64>() / k as f64;
     Some((mean / w as f64).sqrt())
 }
+
+#[cfg(test)]
+mod tests;
