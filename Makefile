@@ -10,7 +10,7 @@
 PRODUCT = -p am-collector -p am-runner -p am-console $(patsubst %,-p %,$(shell sed -s -n '0,/^name = /s/^name = "\(.*\)"/\1/p' plugins/*/Cargo.toml))
 TEST_PLUGINS = -p am-test-plugin-faulty -p am-test-plugin-abi-mismatch
 
-.PHONY: run test lint build bench-ingest bench-memory
+.PHONY: run test lint build deb bench-ingest bench-memory
 
 run:
 	scripts/ensure-deps redis carbon
@@ -18,7 +18,7 @@ run:
 	scripts/run
 
 test:
-	scripts/ensure-deps redis carbon nextest r alertmanager openssl smtp chromium
+	scripts/ensure-deps redis carbon nextest r alertmanager openssl smtp chromium deb systemd
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --release $(PRODUCT) $(TEST_PLUGINS)
@@ -27,6 +27,11 @@ test:
 
 build:
 	cargo build --release $(PRODUCT)
+
+# The Debian package (target/debian/anna-molly_*.deb).
+deb:
+	scripts/ensure-deps deb
+	scripts/package-deb
 
 bench-ingest:
 	bench/ingest

@@ -57,10 +57,10 @@ pub fn counter(counters: &[(String, f64)], name: &str) -> f64 {
 }
 
 /// Reads the raw series named `names` (model `Raw { ttl }`, as the collector's default
-/// router stores a whitelisted metric) over `[from, until]` back from the redis-server on
-/// `127.0.0.1:port`, in one pipelined round trip; the points of each, in `names`' order.
+/// router stores a whitelisted metric) over `[from, until]` back from Redis at `addr`, in
+/// one pipelined round trip (per node); the points of each, in `names`' order.
 pub fn read_back(
-    port: u16,
+    addr: &am_store::RedisAddr,
     ttl: u32,
     names: &[String],
     from: i64,
@@ -77,8 +77,7 @@ pub fn read_back(
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let addr = am_tests::local_redis(port);
-        let mut reader = am_store::Reader::connect(&addr, Duration::from_secs(5)).await?;
+        let mut reader = am_store::Reader::connect(addr, Duration::from_secs(5)).await?;
         Ok(reader.read_many(&ids, from, until).await?)
     })
 }

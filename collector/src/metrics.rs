@@ -73,8 +73,12 @@ am_daemon::telemetry! {
         /// Connections to Redis dropped because Redis stopped answering or taking bytes for
         /// `timeout_secs`.
         redis_timeouts: Counter = "redis_timeouts_total", "Redis connections dropped because Redis stopped answering for timeout_secs";
-        /// Bytes of pipelines sent to Redis that its socket has not taken yet.
-        redis_unwritten_bytes: Gauge = "redis_unwritten_bytes", "Bytes of sent pipelines the Redis socket has not taken yet";
+        /// Bytes of pipelines handed to the Redis connection and not answered yet.
+        redis_unwritten_bytes: Gauge = "redis_unwritten_bytes", "Bytes of pipelines sent to Redis and not answered yet";
+        /// Point copies Redis acknowledged that `WAIT` could not confirm on `wait_replicas`
+        /// replicas (or sent while confirmation was off after such a failure): a failover
+        /// before the replicas catch up loses them.
+        unreplicated: Counter = "unreplicated_points_total", "Point copies acknowledged but not confirmed on wait_replicas replicas";
         /// Housekeeping commands (expiry, index) Redis refused.
         redis_housekeeping_errors: Counter = "redis_housekeeping_errors_total", "Expiry or index commands Redis refused";
         /// Names dropped from the index after their data expired.

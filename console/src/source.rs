@@ -35,8 +35,8 @@ pub enum SourceError {
     /// The metric store.
     #[error("reading the metric store at {addr}: {error}")]
     Store {
-        /// Where.
-        addr: RedisAddr,
+        /// Where (boxed: an address with TLS, Sentinel and Cluster fields is large).
+        addr: Box<RedisAddr>,
         /// What failed.
         error: am_store::Error,
     },
@@ -44,7 +44,7 @@ pub enum SourceError {
     #[error("reading the alarms at {addr}: {error}")]
     Alarms {
         /// Where.
-        addr: RedisAddr,
+        addr: Box<RedisAddr>,
         /// What failed.
         error: am_runner::alarm::store::AlarmStoreError,
     },
@@ -119,14 +119,14 @@ impl Source {
 
     fn alarms_error(&self, error: am_runner::alarm::store::AlarmStoreError) -> SourceError {
         SourceError::Alarms {
-            addr: self.redis.clone(),
+            addr: Box::new(self.redis.clone()),
             error,
         }
     }
 
     fn store_error(&self, error: am_store::Error) -> SourceError {
         SourceError::Store {
-            addr: self.redis.clone(),
+            addr: Box::new(self.redis.clone()),
             error,
         }
     }

@@ -3,7 +3,9 @@
 //! with bounded waits everywhere, and stops what it started by PID when the guards drop (also
 //! when a test panics).
 //!
-//! - [`RedisServer`]: `redis-server`, with a tiny RESP client ([`RedisServer::cmd`]).
+//! - [`RedisServer`]: `redis-server`, with a tiny RESP client ([`RedisServer::cmd`]);
+//!   [`RedisCluster`] (three or more cluster masters), [`SentinelSet`] (a master, a replica
+//!   and three sentinels) and [`TlsRedis`] (TLS with a test CA, an ACL user).
 //! - [`CarbonCache`]: carbon-cache writing whisper files, read back with [`whisper`].
 //! - [`CarbonRelay`]: carbon-relay forwarding over the pickle protocol; [`FrameListener`] stands
 //!   in for a destination.
@@ -32,8 +34,12 @@ pub mod guard;
 pub mod net;
 pub mod ports;
 pub mod process;
+pub mod production;
 pub mod pyserver;
 pub mod redis;
+pub mod redis_cluster;
+pub mod redis_sentinel;
+pub mod redis_tls;
 pub mod resp;
 pub mod runner;
 pub mod sys;
@@ -49,6 +55,9 @@ pub use net::{FrameListener, line, now_unix, send_frame, send_lines};
 pub use ports::{free_port, free_ports};
 pub use process::{DaemonProcess, DaemonSpec};
 pub use redis::{RedisServer, local_redis};
+pub use redis_cluster::RedisCluster;
+pub use redis_sentinel::SentinelSet;
+pub use redis_tls::TlsRedis;
 pub use resp::{Resp, RespClient};
 pub use runner::{Runner, RunnerSetup};
 pub use sys::{find_binary, process_exists};

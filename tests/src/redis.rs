@@ -24,12 +24,7 @@ pub const REDIS_SERVER_ENV: &str = "AM_TESTS_REDIS_SERVER";
 /// The redis-server on `127.0.0.1:port`, database 0, no password, as the store crate's
 /// clients (`am_store::Conn`, `am_store::Reader`) take it.
 pub fn local_redis(port: u16) -> am_store::RedisAddr {
-    am_store::RedisAddr {
-        host: "127.0.0.1".into(),
-        port,
-        db: 0,
-        password: None,
-    }
+    am_store::RedisAddr::new("127.0.0.1", port)
 }
 
 /// True when the redis-server on `127.0.0.1:port` answers PING with PONG.

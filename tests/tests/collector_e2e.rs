@@ -265,7 +265,7 @@ fn redis_password_and_db_are_used() {
     let mut c = client();
     assert_eq!(c.cmd(&["DBSIZE"]).unwrap(), Resp::Integer(0), "db 0");
     c.cmd(&["SELECT", "5"]).unwrap();
-    let keys = c.cmd(&["KEYS", "am1:c:*"]).unwrap();
+    let keys = c.cmd(&["KEYS", "am2:c:*"]).unwrap();
     assert_eq!(keys.as_array().map(<[Resp]>::len), Some(2), "{keys:?}");
     // Unauthenticated clients are refused: the password is really in force.
     let mut anon = am_tests::RespClient::connect(redis.port(), WAIT).unwrap();
@@ -301,7 +301,7 @@ fn millisecond_timestamps_are_refused_not_kept_forever() {
         &last_write_wins(&sent[1..], None),
     );
     wait_counter_eq(&mut collector, "received_points_total", 2.0);
-    let keys = redis.keys("am1:c:*test.ms.bad*").unwrap();
+    let keys = redis.keys("am2:c:*test.ms.bad*").unwrap();
     let ttls: Vec<i64> = keys
         .iter()
         .map(|k| redis.cmd(&["TTL", k]).unwrap().as_int().unwrap())

@@ -19,7 +19,7 @@ use am_tests::collector::test_helpers::{
     self, WAIT, assert_counter, frame_of, redis_and_collector, send_good_frames, start,
     wait_counter_eq,
 };
-use am_tests::collector::{RAW_TAG, Sent, last_write_wins, lines, zrange_all};
+use am_tests::collector::{RAW_TAG, Sent, index_names, last_write_wins, lines};
 use am_tests::{Collector, CollectorOptions, RedisServer, now_unix};
 
 fn connect(port: u16) -> TcpStream {
@@ -240,10 +240,10 @@ fn outage(how: Outage, rounds: i64, down_at: Duration, down_for: Duration) {
         .map(|m| format!("test.outage.m{m:02}"))
         .collect();
     am_tests::wait_until("every name in the index", WAIT, || {
-        Ok((zrange_all(&redis, &format!("am1:idx:{RAW_TAG}"))? == names).then_some(()))
+        Ok((index_names(&redis, RAW_TAG)? == names).then_some(()))
     })
     .unwrap_or_else(|e| panic!("{e:#}\n{}", collector.logs()));
-    for key in redis.keys("am1:c:*").unwrap() {
+    for key in redis.keys("am2:c:*").unwrap() {
         let ttl = redis.cmd(&["TTL", &key]).unwrap().as_int().unwrap();
         assert!(ttl > 0, "{key} has TTL {ttl}\n{}", collector.logs());
     }

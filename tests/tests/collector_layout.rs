@@ -14,12 +14,13 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::net::TcpStream;
 
+use am_store::keys;
 use am_tests::collector::test_helpers::{
     WAIT, assert_counter, frame_of, inspect, p, start, wait_counter_eq,
 };
 use am_tests::collector::{
-    INTERVAL_TAG, RAW_TAG, Sent, StoredPoint, graphite_hostname, last_write_wins, lines,
-    read_series, smembers, zrange_all,
+    INTERVAL_TAG, RAW_TAG, Sent, StoredPoint, graphite_hostname, index_names, last_write_wins,
+    lines, read_series, smembers, zrange_all,
 };
 use am_tests::{CarbonCache, CollectorOptions, RedisServer, Resp, now_unix};
 
@@ -139,20 +140,21 @@ fn interval_model_and_multiple_models() {
         out.stderr
     );
     assert_eq!(
-        zrange_all(&redis, &format!("am1:idx:{INTERVAL_TAG}")).unwrap(),
+        index_names(&redis, INTERVAL_TAG).unwrap(),
         vec!["test.cpu.x", "test.cpuidle.y"]
     );
     assert_eq!(
-        zrange_all(&redis, &format!("am1:idx:{RAW_TAG}")).unwrap(),
+        index_names(&redis, RAW_TAG).unwrap(),
         vec!["test.cp.z", "test.cpu.x", "test.cpuidle.y"]
     );
 }
 
 /// Proves the Redis layout documented in `store/src/lib.rs`, in the real Redis the collector
-/// wrote to: only `am1:` keys of the four documented kinds; every chunk key has a TTL, expiring
-/// exactly at `chunk_start + span + ttl`; the index of each model holds exactly the stored
-/// names (all scores 0, lexicographic ranges work), the last-seen set scores the newest chunk,
-/// `am1:tags` lists both models; a chunk keeps its records in arrival order, duplicates
+/// wrote to: only `am2:` keys of the four documented kinds, each series' keys under its
+/// shard's hash tag; every chunk key has a TTL, expiring exactly at `chunk_start + span +
+/// ttl`; the index shards of each model hold exactly the stored names (all scores 0,
+/// lexicographic ranges work), the last-seen set scores the newest chunk, the tag set lists
+/// both models; a chunk keeps its records in arrival order, duplicates
 /// included, also once sealed (rewritten by a Lua `SET ... KEEPTTL`) when its successor is
 /// created; decoding the chunks directly agrees with `inspect`.
 #[test]
@@ -179,7 +181,15 @@ fn store_layout_in_real_redis() {
     collector
         .wait_counter("stored_points_total", WAIT, |v| v == 7.0)
         .unwrap();
-    let prev_key = format!("am1:c:{RAW_TAG}:test.layout.a:{previous}");
+    let raw = am_store::Model::Raw { ttl: 86_400 };
+    let prev_key = keys::chunk(&raw, "test.layout.a", previous);
+    assert!(
+        prev_key.starts_with(&format!(
+            "am2:c:{}:{RAW_TAG}:",
+            keys::shard_tag(keys::shard_of("test.layout.a"))
+        )),
+        "{prev_key}"
+    );
     let records = || {
         let Resp::Bulk(bytes) = redis.cmd(&["GET", &prev_key]).unwrap() else {
             panic!("{prev_key} is not a string")
@@ -198,7 +208,7 @@ fn store_layout_in_real_redis() {
     stream
         .write_all(&frame_of(&[p("test.layout.a", current, 9.0)]))
         .unwrap();
-    let seen_key = format!("am1:seen:{RAW_TAG}");
+    let seen_key = keys::seen(keys::shard_of("test.layout.a"), RAW_TAG);
     am_tests::wait_until("the successor chunk to be indexed", WAIT, || {
         let score = redis.cmd(&["ZSCORE", &seen_key, "test.layout.a"])?;
         Ok((score.as_int() == Some(current)).then_some(()))
@@ -239,16 +249,25 @@ fn store_layout_in_real_redis() {
             chunk_keys.push((key.clone(), chunk));
             continue;
         }
+        let shard_key = |kind: &str| {
+            (0..keys::SHARDS).any(|s| {
+                [RAW_TAG, INTERVAL_TAG]
+                    .iter()
+                    .any(|t| *key == format!("am2:{kind}:{}:{t}", keys::shard_tag(s)))
+            })
+        };
         assert!(
-            [
-                format!("am1:idx:{RAW_TAG}"),
-                format!("am1:idx:{INTERVAL_TAG}"),
-                format!("am1:seen:{RAW_TAG}"),
-                format!("am1:seen:{INTERVAL_TAG}"),
-                "am1:tags".to_owned(),
-            ]
-            .contains(key),
+            shard_key("idx") || shard_key("seen") || key == keys::tags(),
             "unexpected key {key:?} among {keys:?}"
+        );
+    }
+    for (key, chunk) in &chunk_keys {
+        assert!(
+            key.starts_with(&format!(
+                "am2:c:{}:",
+                keys::shard_tag(keys::shard_of(&chunk.name))
+            )),
+            "{key} is not under its shard's tag"
         );
     }
     let names: Vec<(String, String)> = chunk_keys
@@ -273,61 +292,55 @@ fn store_layout_in_real_redis() {
         "test.layout.b",
         "test.layout.c",
     ];
+    assert_eq!(index_names(&redis, RAW_TAG).unwrap(), raw_names);
     assert_eq!(
-        zrange_all(&redis, &format!("am1:idx:{RAW_TAG}")).unwrap(),
-        raw_names
-    );
-    assert_eq!(
-        zrange_all(&redis, &format!("am1:idx:{INTERVAL_TAG}")).unwrap(),
+        index_names(&redis, INTERVAL_TAG).unwrap(),
         vec!["test.cpu.l"]
     );
-    let with_scores = redis
-        .cmd(&[
-            "ZRANGE",
-            &format!("am1:idx:{RAW_TAG}"),
-            "0",
-            "-1",
-            "WITHSCORES",
-        ])
-        .unwrap();
-    let scores: Vec<String> = with_scores
-        .as_array()
-        .unwrap()
-        .iter()
-        .skip(1)
-        .step_by(2)
-        .filter_map(Resp::as_text)
-        .collect();
+    // Each name sits in its own shard's index.
+    for name in &raw_names {
+        let index = keys::index(keys::shard_of(name), RAW_TAG);
+        assert!(
+            zrange_all(&redis, &index)
+                .unwrap()
+                .contains(&name.to_string()),
+            "{name} not in {index}"
+        );
+    }
+    let mut scores: Vec<String> = Vec::new();
+    let mut by_lex: Vec<String> = Vec::new();
+    for index in redis.keys(&format!("am2:idx:{{*}}:{RAW_TAG}")).unwrap() {
+        let with_scores = redis
+            .cmd(&["ZRANGE", &index, "0", "-1", "WITHSCORES"])
+            .unwrap();
+        scores.extend(
+            with_scores
+                .as_array()
+                .unwrap()
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .filter_map(Resp::as_text),
+        );
+        let lex = redis
+            .cmd(&["ZRANGE", &index, "[test.layout.", "(test.layout/", "BYLEX"])
+            .unwrap();
+        by_lex.extend(lex.as_array().unwrap().iter().filter_map(Resp::as_text));
+    }
+    by_lex.sort();
     assert_eq!(scores, vec!["0"; 4]);
-    let by_lex = redis
-        .cmd(&[
-            "ZRANGE",
-            &format!("am1:idx:{RAW_TAG}"),
-            "[test.layout.",
-            "(test.layout/",
-            "BYLEX",
-        ])
-        .unwrap();
-    let by_lex: Vec<String> = by_lex
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Resp::as_text)
-        .collect();
     assert_eq!(
         by_lex,
         vec!["test.layout.a", "test.layout.b", "test.layout.c"]
     );
-    let seen = redis
-        .cmd(&["ZSCORE", &format!("am1:seen:{RAW_TAG}"), "test.layout.a"])
-        .unwrap();
+    let seen = redis.cmd(&["ZSCORE", &seen_key, "test.layout.a"]).unwrap();
     assert_eq!(
         seen.as_int(),
         Some(current),
         "newest chunk of test.layout.a"
     );
     assert_eq!(
-        smembers(&redis, "am1:tags").unwrap(),
+        smembers(&redis, keys::tags()).unwrap(),
         vec![INTERVAL_TAG, RAW_TAG]
     );
 

@@ -207,7 +207,7 @@ fn killed_worker_task_completes_elsewhere() {
     let found = wait(Duration::from_secs(20), || {
         let p = redis_cmd(
             &redis,
-            &["XPENDING", "am1:q:tasks", "workers", "-", "+", "10"],
+            &["XPENDING", "{am1:q}:tasks", "workers", "-", "+", "10"],
         );
         let Some(first) = p.as_array().and_then(|a| a.first().cloned()) else {
             return false;
@@ -219,7 +219,7 @@ fn killed_worker_task_completes_elsewhere() {
         ) else {
             return false;
         };
-        let e = redis_cmd(&redis, &["XRANGE", "am1:q:tasks", &id, &id]);
+        let e = redis_cmd(&redis, &["XRANGE", "{am1:q}:tasks", &id, &id]);
         let tick = e
             .as_array()
             .and_then(|a| a.first())
@@ -292,7 +292,7 @@ fn killed_lease_holder_loses_at_most_one_tick() {
     let now = am_tests::now_unix();
     let holder = (now - 3..=now)
         .rev()
-        .find_map(|t| redis_cmd(&redis, &["GET", &format!("am1:q:lease:Faulty:{t}")]).as_text())
+        .find_map(|t| redis_cmd(&redis, &["GET", &format!("{{am1:q}}:lease:Faulty:{t}")]).as_text())
         .expect("a recent lease");
     let pid: u32 = holder.rsplit(':').next().unwrap().parse().unwrap();
     let victim = if s1.process().pid() == Some(pid) {
@@ -411,7 +411,7 @@ fn without_workers_ticks_do_not_pile_up() {
         )
         .unwrap_or_else(|e| panic!("{e:#}\n{}", sch.logs()));
     assert!(skipped >= 9.0);
-    let len = redis_cmd(&redis, &["XLEN", "am1:q:tasks"]).as_int();
+    let len = redis_cmd(&redis, &["XLEN", "{am1:q}:tasks"]).as_int();
     assert_eq!(len, Some(3), "{}", sch.logs());
     assert_eq!(sch.counter("queue_backlog").unwrap(), 3.0);
     assert_eq!(sch.counter("tasks_enqueued_total").unwrap(), 3.0);

@@ -1,5 +1,6 @@
-//! Ingest benchmark: pickle frames over loopback into am-collector, into a local redis-server,
-//! with zero loss checked at the end. Prints `ingest_points_per_s N points/s` last.
+//! Ingest benchmark: pickle frames over loopback into am-collector, into a local redis-server
+//! (or, with `--cluster N`, a Redis Cluster of N masters this bench starts), with zero loss
+//! checked at the end. Prints `ingest_points_per_s N points/s` last.
 //!
 //! Workloads (`--workload`):
 //! - `distinct` (default): every point of a frame is a different metric, so every point costs
@@ -14,7 +15,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use am_bench::{collector_counters, counter, machine, read_back, send_share};
-use am_tests::{DaemonProcess, DaemonSpec, RedisServer, free_port, wait_for_tcp};
+use am_tests::{DaemonProcess, DaemonSpec, RedisCluster, RedisServer, free_port, wait_for_tcp};
 use anyhow::{Context, bail};
 
 struct Args {
@@ -23,6 +24,8 @@ struct Args {
     connections: usize,
     workload: String,
     collector: PathBuf,
+    /// Cluster masters; 0 for one redis-server.
+    cluster: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -32,6 +35,7 @@ fn parse_args() -> anyhow::Result<Args> {
         connections: 2,
         workload: "distinct".into(),
         collector: PathBuf::from("target/release/am-collector"),
+        cluster: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -42,6 +46,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--connections" => a.connections = val.parse()?,
             "--workload" => a.workload = val,
             "--collector" => a.collector = val.into(),
+            "--cluster" => a.cluster = val.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }
@@ -85,6 +90,23 @@ fn frames(a: &Args, base_ts: i64) -> anyhow::Result<Vec<Vec<u8>>> {
     Ok(out)
 }
 
+/// (commands processed, CPU seconds, used_memory bytes) summed over `servers`.
+fn redis_totals(servers: &[&RedisServer]) -> anyhow::Result<(f64, f64, f64)> {
+    let mut t = (0.0, 0.0, 0.0);
+    for s in servers {
+        let stats = s.info("stats")?;
+        let cpu = s.info("cpu")?;
+        let mem = s.info("memory")?;
+        let num = |m: &std::collections::BTreeMap<String, String>, k: &str| -> f64 {
+            m.get(k).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        };
+        t.0 += num(&stats, "total_commands_processed");
+        t.1 += num(&cpu, "used_cpu_sys") + num(&cpu, "used_cpu_user");
+        t.2 += num(&mem, "used_memory");
+    }
+    Ok(t)
+}
+
 fn main() -> anyhow::Result<()> {
     let a = parse_args()?;
     if !a.collector.exists() {
@@ -93,7 +115,19 @@ fn main() -> anyhow::Result<()> {
             a.collector.display()
         );
     }
-    let redis = RedisServer::start().context("starting redis-server")?;
+    // Kept running until the end: one server, or a cluster.
+    let (_one, _cluster, addr, sink) = if a.cluster > 0 {
+        let c = RedisCluster::start(a.cluster).context("starting the Redis Cluster")?;
+        let urls: Vec<String> = c.urls().iter().map(|u| format!("{u:?}")).collect();
+        let sink = format!(r#""cluster": [{}]"#, urls.join(", "));
+        let addr = c.addr();
+        (None, Some(c), addr, sink)
+    } else {
+        let r = RedisServer::start().context("starting redis-server")?;
+        let sink = format!(r#""host": "127.0.0.1", "port": {}"#, r.port());
+        let addr = r.addr();
+        (Some(r), None, addr, sink)
+    };
     let dir = tempfile::tempdir()?;
     let pickle_port = free_port()?;
     let metrics_port = free_port()?;
@@ -102,10 +136,9 @@ fn main() -> anyhow::Result<()> {
         &config,
         format!(
             r#"{{ "router": {{ "whitelist": {{ "bench\\.": [ {{ "RedisTimeStamped": {{ "ttl": 86400 }} }} ] }} }},
-  "writer": {{ "RedisSink": {{ "host": "127.0.0.1", "port": {}, "pipeline_size": 1000 }} }},
+  "writer": {{ "RedisSink": {{ {sink}, "pipeline_size": 1000 }} }},
   "listener": {{ "CarbonAsyncTcpSpout": {{ "host": "127.0.0.1", "port": {pickle_port} }} }},
-  "metrics": {{ "listen": "127.0.0.1:{metrics_port}" }} }}"#,
-            redis.port()
+  "metrics": {{ "listen": "127.0.0.1:{metrics_port}" }} }}"#
         ),
     )?;
     let _collector = DaemonProcess::spawn(
@@ -121,11 +154,18 @@ fn main() -> anyhow::Result<()> {
     wait_for_tcp(pickle_port, Duration::from_secs(10))?;
     wait_for_tcp(metrics_port, Duration::from_secs(10))?;
 
+    let servers: Vec<&RedisServer> = match (&_one, &_cluster) {
+        (Some(r), _) => vec![r],
+        (_, Some(c)) => c.nodes().iter().collect(),
+        _ => Vec::new(),
+    };
+    let before = redis_totals(&servers)?;
     let base_ts = am_store::unix_now() - a.rounds as i64 - 60;
     let frames = frames(&a, base_ts)?;
     let total = (a.metrics * a.rounds) as f64;
     let bytes: usize = frames.iter().map(Vec::len).sum();
     println!("machine: {}", machine());
+    println!("redis: {addr}");
     println!(
         "workload {}: {} metrics x {} timestamps = {} points in {} frames ({:.0} MB), {} connection(s)",
         a.workload,
@@ -190,18 +230,20 @@ fn main() -> anyhow::Result<()> {
         .step_by((a.metrics / 20).max(1))
         .map(|i| format!("bench.host{:03}.metric{:05}", i % 1000, i / 1000))
         .collect();
-    let stored = read_back(
-        redis.port(),
-        86_400,
-        &names,
-        base_ts,
-        base_ts + a.rounds as i64,
-    )?;
+    let stored = read_back(&addr, 86_400, &names, base_ts, base_ts + a.rounds as i64)?;
     for (name, pts) in names.iter().zip(stored) {
         if pts.len() != a.rounds {
             bail!("{name}: {} points stored, {} sent", pts.len(), a.rounds);
         }
     }
+    let after = redis_totals(&servers)?;
+    println!(
+        "redis: {:.3} commands/point, {:.2} us CPU/point, {:.1} bytes/point of used_memory ({} node(s), the read-back included)",
+        (after.0 - before.0) / total,
+        (after.1 - before.1) * 1e6 / total,
+        (after.2 - before.2) / total,
+        servers.len()
+    );
     let latency = counter(&c, "am_collector_redis_write_latency_seconds_sum")
         / counter(&c, "am_collector_redis_write_latency_seconds_count").max(1.0);
     println!(

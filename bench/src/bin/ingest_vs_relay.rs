@@ -394,7 +394,13 @@ fn verify_sample(load: &Load, redis_port: u16) -> anyhow::Result<()> {
         .collect();
     let names: Vec<String> = sample.iter().map(|&i| name(i, load.hosts)).collect();
     let end = load.base_ts + 60 * load.rounds as i64;
-    let stored = read_back(redis_port, TTL, &names, load.base_ts, end)?;
+    let stored = read_back(
+        &am_tests::local_redis(redis_port),
+        TTL,
+        &names,
+        load.base_ts,
+        end,
+    )?;
     for ((&i, n), pts) in sample.iter().zip(&names).zip(stored) {
         if pts.len() != load.rounds + 1 {
             bail!("{n}: {} points stored, {} sent", pts.len(), load.rounds + 1);

@@ -20,7 +20,6 @@ use am_store::Model;
 use am_store::writer::{Batch, ModelTable};
 use am_tests::RedisServer;
 use anyhow::{Context, bail};
-use bytes::BytesMut;
 
 fn used_memory(redis: &RedisServer) -> anyhow::Result<u64> {
     let info = redis.info("memory")?;
@@ -49,19 +48,18 @@ fn main() -> anyhow::Result<()> {
     let model = Model::Raw { ttl };
     let table = ModelTable::new(vec![model]);
     let metrics = Arc::new(Metrics::default());
-    let config = RedisSinkConfig {
-        host: "127.0.0.1".into(),
-        port: redis.port(),
-        db: 0,
-        password: None,
-        pipeline_size: 1000,
-        max_in_flight: 64,
-        flush_interval_ms: 100,
-        buffer_max_bytes: 1 << 30,
-        buffer_max_seconds: 60,
-        shutdown_timeout_secs: 30,
-        timeout_secs: 30,
-    };
+    let config: RedisSinkConfig = serde_json::from_value(serde_json::json!({
+        "host": "127.0.0.1",
+        "port": redis.port(),
+        "pipeline_size": 1000,
+        "max_in_flight": 64,
+        "flush_interval_ms": 100,
+        "buffer_max_bytes": 1u64 << 30,
+        "buffer_max_seconds": 60,
+        "shutdown_timeout_secs": 30,
+        "timeout_secs": 30,
+    }))
+    .context("the sink's settings")?;
     let (writer, handle) = RedisWriter::new(config, table.clone(), metrics.clone());
     let sink_thread = std::thread::spawn(move || -> anyhow::Result<()> {
         tokio::runtime::Builder::new_current_thread()
@@ -94,14 +92,11 @@ fn main() -> anyhow::Result<()> {
                 for (i, name) in block.iter().enumerate() {
                     batch.push(&table, [0u16], name, ts, (t * 7 + i) as f64 * 0.5, now);
                 }
-                let mut buf = BytesMut::new();
                 let mut cmds = Vec::new();
-                batch.encode(&table, &mut buf, &mut cmds);
-                handle.buffer.acquire(buf.len() as u64).await;
-                handle.send(EncodedBatch {
-                    bytes: buf.freeze(),
-                    cmds,
-                });
+                batch.encode(&table, &mut cmds);
+                let enc = EncodedBatch::new(cmds);
+                handle.buffer.acquire(enc.bytes).await;
+                handle.send(enc);
             }
         }
     });

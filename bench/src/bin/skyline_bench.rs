@@ -2,7 +2,7 @@
 //! `am-runner`); the scripts start and stop the daemons, this program has three modes:
 //!
 //! - `ports N`: prints N free TCP ports of 127.0.0.1, one a line;
-//! - `load --redis-port P --metrics N [--points 1440] [--step 60] [--anomalous-every 100]
+//! - `load --redis-port P (or --cluster P1,P2,P3) --metrics N [--points 1440] [--step 60] [--anomalous-every 100]
 //!   [--connections 4]`: writes N series of `points` points `step` seconds apart, the newest
 //!   one step before now, straight into Redis with the store's writer (`RedisTimeStamped`,
 //!   ttl 86400, as the collector stores them); one metric in `anomalous-every` ends with a
@@ -74,7 +74,17 @@ fn values(i: usize, ts: &[i64], anomalous: bool) -> Vec<f64> {
 }
 
 fn load(f: &[(String, String)]) -> anyhow::Result<()> {
-    let port: u16 = flag(f, "--redis-port", None)?;
+    // One server on 127.0.0.1 (`--redis-port`), or a cluster (`--cluster P1,P2,P3`).
+    let addr = match f.iter().find(|(k, _)| k == "--cluster") {
+        Some((_, ports)) => am_store::RedisAddr::cluster_of(
+            ports
+                .split(',')
+                .map(|p| p.parse::<u16>().map(|p| ("127.0.0.1".to_string(), p)))
+                .collect::<Result<Vec<_>, _>>()
+                .context("--cluster: ports separated by commas")?,
+        ),
+        None => local_redis(flag(f, "--redis-port", None)?),
+    };
     let metrics: usize = flag(f, "--metrics", None)?;
     let points: usize = flag(f, "--points", Some(1440))?;
     let step: i64 = flag(f, "--step", Some(60))?;
@@ -93,8 +103,9 @@ fn load(f: &[(String, String)]) -> anyhow::Result<()> {
         let mut tasks = Vec::new();
         for c in 0..connections.max(1) {
             let ts = ts.clone();
+            let addr = addr.clone();
             tasks.push(tokio::spawn(async move {
-                let mut conn = Conn::connect(&local_redis(port), Duration::from_secs(5)).await?;
+                let mut conn = Conn::connect(&addr, Duration::from_secs(5)).await?;
                 let table = ModelTable::new(vec![MODEL]);
                 let mut batch = Batch::default();
                 let mut stored = 0u64;

@@ -83,6 +83,9 @@ pub fn validate(config: &CollectorConfig) -> Vec<Problem> {
         );
     }
     let redis = config.writer.redis();
+    for (path, message) in redis.redis_problems() {
+        problem(&mut problems, format!("writer.RedisSink.{path}"), message);
+    }
     if redis.pipeline_size == 0 {
         problem(
             &mut problems,
@@ -218,11 +221,46 @@ mod tests {
     }
 
     #[test]
+    fn redis_fields_conflicts_name_their_path() {
+        let with =
+            |sink: &str| ANNA_MOLLY.replace(r#""host": "127.0.0.1", "port": 6379, "db": 3"#, sink);
+        assert!(with("XX").contains("XX"), "the fixture's sink changed");
+        let e = err(&with(r#""url": "rediss://u:p@h:7000/2", "host": "h""#));
+        assert!(
+            e.contains("at writer.RedisSink.url: give either `url` or `host`/`port`"),
+            "{e}"
+        );
+        let e = err(&with(r#""cluster": ["redis://a:7000"], "db": 3"#));
+        assert!(
+            e.contains("at writer.RedisSink.db: a Redis Cluster has only database 0"),
+            "{e}"
+        );
+        let e = err(&with(
+            r#""url": "redis://h", "tls": {"ca_file": "/nonexistent/ca.pem"}"#,
+        ));
+        assert!(
+            e.contains("at writer.RedisSink.tls.ca_file: cannot read /nonexistent/ca.pem"),
+            "{e}"
+        );
+        assert!(e.contains("at writer.RedisSink.url: TLS is on"), "{e}");
+        let e = err(&with(r#""url": "redis://h:x""#));
+        assert!(e.contains("writer.RedisSink.url"), "{e}");
+        let ok = parse(
+            &with(r#""sentinel": {"master_name": "m", "urls": ["redis://s1:26379"]}, "username": "am", "password": "pw""#),
+            Path::new("collector.json"),
+        )
+        .unwrap();
+        let a = ok.writer.redis().addr();
+        assert_eq!(a.sentinel.unwrap().nodes[0].port, 26379);
+        assert_eq!(a.username.as_deref(), Some("am"));
+    }
+
+    #[test]
     fn anna_molly_config_loads_unchanged() {
         let c = parse(ANNA_MOLLY, Path::new("collector.json")).unwrap();
         assert_eq!(c.router.blacklist, vec!["MX", "osys.*"]);
         assert_eq!(c.router.whitelist.len(), 2);
-        assert_eq!(c.writer.redis().db, 3);
+        assert_eq!(c.writer.redis().addr().db, 3);
         assert_eq!(c.writer.redis().pipeline_size, 50);
         assert_eq!(c.listener.0.len(), 1);
         assert_eq!(c.listener.0[0].bind(), "0.0.0.0:2014");

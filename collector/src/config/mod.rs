@@ -181,6 +181,14 @@ am_store::redis_config! {
     /// path within about the same time.
     #[serde(default = "default_redis_timeout")]
     pub timeout_secs: u64,
+    /// Replicas each pipeline must reach before its points count as safe (0: none; with
+    /// Sentinel, 1). Each pipeline then ends with `WAIT wait_replicas 1000`: points a failover
+    /// could lose are those not yet confirmed, and a connection lost before the confirmation
+    /// sends them again to the new master. Points `WAIT` cannot confirm within a second are
+    /// counted (`unreplicated_points_total`) and logged, and confirmation pauses for 10 s so a
+    /// missing replica does not stall the writes.
+    #[serde(default)]
+    pub wait_replicas: u32,
     }
 }
 

@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use am_store::writer::{Batch, ModelTable};
-use bytes::BytesMut;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -95,14 +94,10 @@ impl Ingest {
 
     fn encode(&self, batch: &mut Batch) -> EncodedBatch {
         let table: &ModelTable = self.router.models();
-        let mut buf = BytesMut::new();
         // One command per chunk, at most one per point: sized once rather than grown.
         let mut cmds = Vec::with_capacity(batch.points());
-        batch.encode(table, &mut buf, &mut cmds);
-        EncodedBatch {
-            bytes: buf.freeze(),
-            cmds,
-        }
+        batch.encode(table, &mut cmds);
+        EncodedBatch::new(cmds)
     }
 
     /// Hands a TCP batch to the sink, waiting for buffer space (backpressure). The batch is left
@@ -113,7 +108,7 @@ impl Ingest {
             return;
         }
         let enc = self.encode(batch);
-        self.writer.buffer.acquire(enc.bytes.len() as u64).await;
+        self.writer.buffer.acquire(enc.bytes).await;
         self.send(enc);
     }
 
@@ -126,7 +121,7 @@ impl Ingest {
         }
         let points = batch.points() as u64;
         let enc = self.encode(batch);
-        if self.writer.buffer.try_acquire(enc.bytes.len() as u64) {
+        if self.writer.buffer.try_acquire(enc.bytes) {
             self.send(enc);
         } else {
             self.metrics.dropped_buffer_full.add(points);

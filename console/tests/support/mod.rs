@@ -135,12 +135,7 @@ impl Stack {
 }
 
 pub fn redis_addr(redis: &RedisServer) -> RedisAddr {
-    RedisAddr {
-        host: "127.0.0.1".into(),
-        port: redis.port(),
-        db: 0,
-        password: None,
-    }
+    RedisAddr::new("127.0.0.1", redis.port())
 }
 
 /// Two hours of points every [`STEP`] s: the anomalous metric, its follower, the unrelated

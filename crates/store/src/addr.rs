@@ -1,18 +1,85 @@
-//! [`RedisAddr`]: where a Redis server is, and [`redis_config!`](crate::redis_config): the flat
-//! shape config files hold it in.
+//! [`RedisAddr`]: where Redis is — one server, a master watched by Sentinel, or a cluster —
+//! and how to log in (ACL user, password, TLS). Config files hold it in a flat shape beside
+//! other settings: see [`redis_config!`](crate::redis_config) and [`crate::config`].
 
-/// Where a Redis server is and which database to use. Config files hold it in anna-molly's
-/// flat shape beside other settings: see [`redis_config!`](crate::redis_config).
+use std::path::PathBuf;
+
+/// Where Redis is and how to reach it. Built from a config by
+/// [`redis_config!`](crate::redis_config)'s `addr()`; every connection of the product
+/// ([`Conn`](crate::Conn), [`Client`](crate::Client), [`Reader`](crate::Reader), the
+/// collector's sink) takes one.
+///
+/// With `sentinel` set, `host` and `port` are unused: the master is asked of the sentinels at
+/// every (re)connection, so a failover is followed. With `cluster` set, `host`, `port` and
+/// `db` are unused: the nodes listed are where the cluster's map is first read.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedisAddr {
+    /// Host name or address of the one server.
+    pub host: String,
+    /// Its TCP port.
+    pub port: u16,
+    /// Database number (`SELECT`); always 0 on a cluster.
+    pub db: u32,
+    /// ACL user name (`AUTH user password`); `None` is the `default` user.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password (`AUTH`), if the server requires one.
+    pub password: Option<String>,
+    /// TLS, when on: the files it uses (each optional: without a CA file the system's
+    /// authorities are trusted; without a certificate no client certificate is sent).
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
+    /// A master watched by Redis Sentinel, instead of `host` and `port`.
+    #[serde(default)]
+    pub sentinel: Option<SentinelAddr>,
+    /// The nodes of a Redis Cluster to start from, instead of `host` and `port`; empty for
+    /// a single server.
+    #[serde(default)]
+    pub cluster: Vec<NodeAddr>,
+}
+
+/// The files of a TLS connection, all PEM.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The authorities that sign the servers' certificates (instead of the system's).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate, for servers that ask for one (`tls-auth-clients`).
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's private key.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+/// A master known to Redis Sentinel.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SentinelAddr {
+    /// The master's name in the sentinels' configuration (`sentinel monitor <name> ...`).
+    pub master_name: String,
+    /// The sentinels, asked in turn.
+    pub nodes: Vec<NodeAddr>,
+}
+
+/// One node given by URL (a sentinel, or a cluster node to start from).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeAddr {
     /// Host name or address.
     pub host: String,
     /// TCP port.
     pub port: u16,
-    /// Database number (`SELECT`).
-    pub db: u32,
-    /// Password for `AUTH`, if the server requires one.
+    /// Whether the URL was `rediss://`.
+    #[serde(default)]
+    pub tls: bool,
+    /// The URL's user, if any.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The URL's password, if any.
+    #[serde(default)]
     pub password: Option<String>,
 }
 
@@ -21,64 +88,122 @@ impl RedisAddr {
     pub const DEFAULT_HOST: &'static str = "127.0.0.1";
     /// The port when a config names none.
     pub const DEFAULT_PORT: u16 = 6379;
+
+    /// One server at `host:port`, database 0, no password, no TLS.
+    pub fn new(host: impl Into<String>, port: u16) -> RedisAddr {
+        RedisAddr {
+            host: host.into(),
+            port,
+            db: 0,
+            username: None,
+            password: None,
+            tls: None,
+            sentinel: None,
+            cluster: Vec::new(),
+        }
+    }
+
+    /// A cluster reached through `nodes` (`host:port` each), no password, no TLS.
+    pub fn cluster_of(nodes: impl IntoIterator<Item = (String, u16)>) -> RedisAddr {
+        let mut addr = RedisAddr::new(RedisAddr::DEFAULT_HOST, RedisAddr::DEFAULT_PORT);
+        addr.cluster = nodes
+            .into_iter()
+            .map(|(host, port)| NodeAddr::new(host, port))
+            .collect();
+        addr
+    }
+
+    /// Whether this is a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        !self.cluster.is_empty()
+    }
 }
 
-/// Declares a config struct that holds a Redis address in anna-molly's flat shape (`host`,
-/// `port`, `db`, `password`, with their defaults) before its own fields, and its `addr()`.
-///
-/// Each daemon's config embeds the same address fields (the collector's `writer.RedisSink`,
-/// the runner's `metric_sink.RedisSink`); declaring them here keeps one definition, while each
-/// struct stays one plain serde struct, so `deny_unknown_fields` and the JSON path of every
-/// error keep working (serde's `flatten` would lose both). Use it once per module.
-#[macro_export]
-macro_rules! redis_config {
-    (
-        $(#[$meta:meta])*
-        $vis:vis struct $name:ident {
-            $($body:tt)*
+impl NodeAddr {
+    /// A node without TLS or credentials of its own.
+    pub fn new(host: impl Into<String>, port: u16) -> NodeAddr {
+        NodeAddr {
+            host: host.into(),
+            port,
+            tls: false,
+            username: None,
+            password: None,
         }
-    ) => {
-        $(#[$meta])*
-        $vis struct $name {
-            /// Redis host.
-            #[serde(default = "__am_store_default_redis_host")]
-            pub host: String,
-            /// Redis port.
-            #[serde(default = "__am_store_default_redis_port")]
-            pub port: u16,
-            /// Redis database number (`SELECT`).
-            #[serde(default)]
-            pub db: u32,
-            /// Password for `AUTH`, when Redis requires one.
-            #[serde(default)]
-            pub password: Option<String>,
-            $($body)*
-        }
+    }
+}
 
-        impl $name {
-            /// Where Redis is.
-            pub fn addr(&self) -> $crate::RedisAddr {
-                $crate::RedisAddr {
-                    host: self.host.clone(),
-                    port: self.port,
-                    db: self.db,
-                    password: self.password.clone(),
-                }
-            }
-        }
-
-        fn __am_store_default_redis_host() -> String {
-            $crate::RedisAddr::DEFAULT_HOST.to_owned()
-        }
-
-        fn __am_store_default_redis_port() -> u16 {
-            $crate::RedisAddr::DEFAULT_PORT
-        }
-    };
+/// `host:port`, with brackets around an IPv6 address.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 impl std::fmt::Display for RedisAddr {
+    /// What logs show: never a password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "redis://{}:{}/{}", self.host, self.port, self.db)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        let user = self
+            .username
+            .as_deref()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default();
+        let nodes = |nodes: &[NodeAddr]| {
+            nodes
+                .iter()
+                .map(|n| host_port(&n.host, n.port))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        if let Some(s) = &self.sentinel {
+            write!(
+                f,
+                "{scheme}://{user}<master {:?} of sentinels {}>/{}",
+                s.master_name,
+                nodes(&s.nodes),
+                self.db
+            )
+        } else if self.is_cluster() {
+            write!(f, "{scheme}://{user}<cluster {}>", nodes(&self.cluster))
+        } else {
+            write!(
+                f,
+                "{scheme}://{user}{}/{}",
+                host_port(&self.host, self.port),
+                self.db
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_never_shows_a_password() {
+        let mut a = RedisAddr::new("::1", 7000);
+        a.password = Some("secret".into());
+        a.username = Some("am".into());
+        assert_eq!(a.to_string(), "redis://am@[::1]:7000/0");
+        a.tls = Some(TlsFiles::default());
+        a.cluster = vec![NodeAddr::new("h1", 1), NodeAddr::new("h2", 2)];
+        assert_eq!(a.to_string(), "rediss://am@<cluster h1:1,h2:2>");
+        a.cluster.clear();
+        a.sentinel = Some(SentinelAddr {
+            master_name: "mymaster".into(),
+            nodes: vec![NodeAddr::new("s1", 26379)],
+        });
+        assert_eq!(
+            a.to_string(),
+            "rediss://am@<master \"mymaster\" of sentinels s1:26379>/0"
+        );
+        assert!(!format!("{a:?}").is_empty());
     }
 }

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::Error;
-use crate::resp::{Conn, RedisAddr, Value};
+use crate::conn::Conn;
+use crate::resp::{RedisAddr, Value};
 
 /// How long connecting, and one call, may take by default.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,7 +36,8 @@ impl Client {
 
     /// Runs `args`, connecting first if needed, within the call timeout plus `extra` (the
     /// block time of a blocking read). An error reply is [`Error::Server`]; any other failure
-    /// drops the connection, so the next call starts afresh.
+    /// drops the connection, so the next call starts afresh (and, under Sentinel, asks the
+    /// sentinels for the master again).
     pub async fn call(&mut self, args: &[&[u8]], extra: Duration) -> Result<Value, Error> {
         let name = String::from_utf8_lossy(args.first().copied().unwrap_or_default()).to_string();
         let conn = match self.conn.as_mut() {
@@ -46,7 +48,14 @@ impl Client {
         };
         match tokio::time::timeout(self.timeout + extra, conn.cmd(args)).await {
             Ok(Ok(v)) => match v.as_error() {
-                Some(e) => Err(Error::Server(format!("{name}: {e}"))),
+                Some(e) => {
+                    // A master demoted by a failover refuses writes; the next call must find
+                    // the new one.
+                    if e.starts_with("READONLY") || e.starts_with("MASTERDOWN") {
+                        self.conn = None;
+                    }
+                    Err(Error::Server(format!("{name}: {e}")))
+                }
                 None => Ok(v),
             },
             Ok(Err(e)) => {
@@ -63,7 +72,8 @@ impl Client {
         }
     }
 
-    /// Runs a Lua script (`EVAL`) with `keys` and `args`.
+    /// Runs a Lua script (`EVAL`) with `keys` and `args`. On a cluster every key must share
+    /// one slot (the runner's key families carry one hash tag each).
     pub async fn eval(
         &mut self,
         script: &str,

@@ -1,25 +1,33 @@
 //! # am-store: how anna-molly keeps metric series in Redis
 //!
 //! The collector writes and the runner reads through this crate, so both agree on one layout.
-//! It needs Redis 6.2 or newer (`ZADD GT`).
+//! It needs Redis 6.2 or newer (`ZADD GT`). Connections go through the `redis` crate
+//! ([`Conn`]): one server, a master watched by Sentinel, or a Redis Cluster, each with TLS and
+//! ACL users ([`RedisAddr`], [`redis_config!`]).
 //!
 //! ## Keys
 //!
-//! Every key starts with `am1:` (the digit is the layout version). A *series* is one metric name
+//! Every key starts with `am2:` (the digit is the layout version). A *series* is one metric name
 //! under one [`Model`]; the model's *tag* is `r<ttl>` for `RedisTimeStamped` or
 //! `i<interval>r<ttl>` for `RedisIntervalTimeStamped`, and a metric routed to two models is two
-//! series.
+//! series. Each name belongs to one of 64 *shards* ([`keys::shard_of`]), whose Redis Cluster
+//! hash tag `{<shard>}` ([`keys::shard_tag`]) every key of its series carries.
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `am1:c:<tag>:<name>:<chunk_start>` | string | the points of one chunk (see Encoding) |
-//! | `am1:idx:<tag>` | sorted set, all scores 0 | every live name of that model, for lookups |
-//! | `am1:seen:<tag>` | sorted set | name → start of its newest chunk, for trimming the index |
-//! | `am1:tags` | set | every tag ever written, i.e. which indexes exist |
+//! | `am2:c:{<shard>}:<tag>:<name>:<chunk_start>` | string | the points of one chunk (see Encoding) |
+//! | `am2:idx:{<shard>}:<tag>` | sorted set, all scores 0 | the shard's live names of that model, for lookups |
+//! | `am2:seen:{<shard>}:<tag>` | sorted set | name → start of its newest chunk, for trimming the index |
+//! | `am2:tags:{<shard 0>}` | set | every tag ever written, i.e. which indexes exist |
 //!
 //! A chunk covers `span` seconds starting at a multiple of `span`. The span follows from the
 //! model alone ([`Model::span`]: about a third of the ttl, from 60 s to 4 h, a multiple of the
 //! interval for interval models), so a reader computes the keys of any window directly.
+//!
+//! On a Redis Cluster a series' chunks, its index entry and its last-seen entry share one
+//! slot, so a read of many series is one pipeline per shard (all sent at once: one round trip
+//! per node), a write batch the same, and a lookup asks the 64 index shards at once. The shard
+//! tags are spread evenly over the slots (see [`keys`]).
 //!
 //! ## Encoding
 //!
@@ -40,11 +48,11 @@
 //!
 //! - Reading a series over `[from, until]`: one `MGET` of the chunks the window overlaps (the
 //!   window clipped to what retention can hold), then decoding the k points in them:
-//!   O(chunks + k), no scan. [`Reader::read_many`] pipelines many series in one round trip;
-//!   [`Reader::read_many_each`] hands each over as its reply arrives, decoded straight from the
-//!   socket buffer into one reused buffer.
-//! - Finding names: `ZRANGEBYLEX` on the index for the literal prefix of a glob, then the glob
-//!   itself: O(log n + m) for m names sharing the prefix. `KEYS` and `SCAN` are never used.
+//!   O(chunks + k), no scan. [`Reader::read_many`] pipelines many series in one round trip
+//!   (per node, on a cluster); [`Reader::read_many_each`] decodes each into one reused buffer.
+//! - Finding names: `ZRANGEBYLEX` on each index shard for the literal prefix of a glob, then the
+//!   glob itself: O(log n + m) for m names sharing the prefix; a name without wildcards asks its
+//!   own shard only. `KEYS` and `SCAN` are never used.
 //! - Writing: one `APPEND` per chunk per batch. When an `APPEND` reply shows it created the
 //!   chunk, the writer follows up once per chunk: `EXPIREAT`, `ZADD` to the index and the
 //!   last-seen set, `SADD` of the tag and the seal of the previous chunk.
@@ -62,6 +70,8 @@
 mod addr;
 pub mod client;
 mod codec;
+pub mod config;
+pub mod conn;
 pub mod keys;
 mod model;
 mod pattern;
@@ -71,12 +81,15 @@ pub mod resp;
 pub mod scripts;
 pub mod writer;
 
+pub use addr::{NodeAddr, RedisAddr, SentinelAddr, TlsFiles};
 pub use client::Client;
 pub use codec::{RECORD_LEN, decode_chunk, push_record, record, resolve};
+pub use conn::{Conn, Pipe, Sharded};
 pub use model::{MAX_SPAN, Model};
 pub use pattern::Pattern;
 pub use reader::{Reader, SeriesId, unix_now};
-pub use resp::{Conn, RedisAddr};
+/// The `redis` crate, for callers that build their own commands ([`Pipe::add`]).
+pub use redis;
 
 /// One datapoint: a whole-second Unix timestamp and a value. The plugin ABI's own point, so
 /// the runner lends a series read from the store to a plugin without converting it.
@@ -96,17 +109,31 @@ pub enum Error {
     /// A lookup pattern does not parse.
     #[error("invalid pattern {0}")]
     InvalidPattern(String),
-    /// The server sent something that is not RESP.
+    /// The server sent something the client could not read.
     #[error("Redis protocol error: {0}")]
     Protocol(String),
-    /// A socket operation failed (what was being done, and the I/O error; the error is part
-    /// of the message rather than a `source`, so chains do not print it twice).
-    #[error("{0}: {1}")]
-    Io(String, std::io::Error),
+    /// Connecting failed, or the connection broke.
+    #[error("{0}")]
+    Connection(String),
+    /// The Redis settings cannot work (a TLS file that cannot be read, a bad combination).
+    #[error("Redis settings: {0}")]
+    Config(String),
     /// An operation did not finish in time.
     #[error("timed out {0}")]
     Timeout(String),
     /// The server refused a command.
     #[error("Redis refused {0}")]
     Server(String),
+}
+
+impl Error {
+    /// The same error, its message prefixed with what was being done.
+    pub fn context(self, what: &str) -> Error {
+        match self {
+            Error::Connection(m) => Error::Connection(format!("{what}: {m}")),
+            Error::Config(m) => Error::Config(format!("{what}: {m}")),
+            Error::Protocol(m) => Error::Protocol(format!("{what}: {m}")),
+            other => other,
+        }
+    }
 }

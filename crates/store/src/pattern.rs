@@ -12,6 +12,8 @@ pub struct Pattern {
     source: String,
     regex: Regex,
     prefix: String,
+    /// The pattern matches only `prefix` itself.
+    exact: bool,
 }
 
 impl Pattern {
@@ -28,15 +30,17 @@ impl Pattern {
                 source: source.to_string(),
                 regex,
                 prefix: String::new(),
+                exact: false,
             });
         }
-        let (expr, prefix) = glob_to_regex(source)?;
+        let (expr, prefix, exact) = glob_to_regex(source)?;
         let regex =
             Regex::new(&expr).map_err(|e| Error::InvalidPattern(format!("{source:?}: {e}")))?;
         Ok(Pattern {
             source: source.to_string(),
             regex,
             prefix,
+            exact,
         })
     }
 
@@ -48,6 +52,7 @@ impl Pattern {
             source: name.to_string(),
             regex,
             prefix: name.to_string(),
+            exact: true,
         })
     }
 
@@ -61,13 +66,19 @@ impl Pattern {
         &self.prefix
     }
 
+    /// The one name this pattern matches, when it has no wildcard: a lookup then asks only
+    /// that name's shard of the index.
+    pub fn exact_name(&self) -> Option<&str> {
+        self.exact.then_some(self.prefix.as_str())
+    }
+
     /// The pattern as written.
     pub fn as_str(&self) -> &str {
         &self.source
     }
 }
 
-fn glob_to_regex(glob: &str) -> Result<(String, String), Error> {
+fn glob_to_regex(glob: &str) -> Result<(String, String, bool), Error> {
     // `(?s)`: `*` and `?` match a newline too, as Redis globs do, so that a name holding one
     // (pickle names can) is still found by `inspect` and the runner.
     let mut re = String::from("(?s)^");
@@ -145,7 +156,7 @@ fn glob_to_regex(glob: &str) -> Result<(String, String), Error> {
         )));
     }
     re.push('$');
-    Ok((re, prefix))
+    Ok((re, prefix, literal))
 }
 
 #[cfg(test)]
@@ -156,6 +167,9 @@ mod tests {
     fn globs() {
         let p = Pattern::parse("system.*.cpu").unwrap();
         assert_eq!(p.prefix(), "system.");
+        assert_eq!(p.exact_name(), None);
+        assert_eq!(Pattern::parse(r"a.b\*").unwrap().exact_name(), Some("a.b*"));
+        assert_eq!(Pattern::exact("a.*").unwrap().exact_name(), Some("a.*"));
         assert!(p.matches("system.web1.cpu"));
         assert!(p.matches("system.a.b.cpu"));
         assert!(!p.matches("system.web1.cpu.idle"));

@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use bytes::BytesMut;
-
 use crate::codec::{decode_chunk, resolve};
-use crate::resp::{Conn, RedisAddr, Value, bulk_items, push_array_header, push_bulk, push_cmd};
+use crate::conn::{Conn, Sharded, command};
+use crate::resp::{RedisAddr, Value};
 use crate::{Error, Model, Pattern, Point, keys};
 
-/// Names fetched per `ZRANGEBYLEX` page.
+/// Names fetched per `ZRANGEBYLEX` page of one index shard.
 const PAGE: usize = 10_000;
 
 /// One stored series: a metric name under one model.
@@ -21,7 +20,7 @@ pub struct SeriesId {
 }
 
 /// Reads series from Redis.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Reader {
     conn: Conn,
 }
@@ -39,11 +38,16 @@ impl Reader {
         Reader { conn }
     }
 
+    /// The connection.
+    pub fn conn(&self) -> &Conn {
+        &self.conn
+    }
+
     /// The models that have been written to, from the tag set.
     pub async fn models(&mut self) -> Result<Vec<Model>, Error> {
         let reply = self
             .conn
-            .cmd_ok(&[b"SMEMBERS", keys::TAGS.as_bytes()])
+            .cmd_ok(&[b"SMEMBERS", keys::tags().as_bytes()])
             .await?;
         let mut models: Vec<Model> = bulk_strings(reply)?
             .iter()
@@ -55,41 +59,59 @@ impl Reader {
 
     /// Every series whose name matches `pattern`, sorted by name then model.
     ///
-    /// Costs O(log n + k) per model for a glob with a literal prefix (k names sharing it), never
-    /// a scan of the keyspace.
+    /// Asks every shard of each model's index at once (one pipeline on one server, one per
+    /// shard on a cluster, all in flight together): O(log n + k) per shard for a glob with a
+    /// literal prefix (k names sharing it), never a scan of the keyspace.
     pub async fn find(&mut self, pattern: &Pattern) -> Result<Vec<SeriesId>, Error> {
+        let models = self.models().await?;
+        let first_min = if pattern.prefix().is_empty() {
+            b"-".to_vec()
+        } else {
+            [b"[", pattern.prefix().as_bytes()].concat()
+        };
+        let max = if pattern.prefix().is_empty() {
+            b"+".to_vec()
+        } else {
+            // 0xff never occurs in UTF-8, so this bounds every name with the prefix.
+            [b"(", pattern.prefix().as_bytes(), b"\xff"].concat()
+        };
+        // (model, shard, where the next page starts) of every index shard still to read.
+        // A name without wildcards lives in one shard.
+        let shards: Vec<u16> = match pattern.exact_name() {
+            Some(name) => vec![keys::shard_of(name)],
+            None => (0..keys::SHARDS).collect(),
+        };
+        let mut todo: Vec<(Model, u16, Vec<u8>)> = models
+            .iter()
+            .flat_map(|m| shards.iter().map(|s| (*m, *s, first_min.clone())))
+            .collect();
+        let page = PAGE.to_string();
         let mut found = Vec::new();
-        for model in self.models().await? {
-            let index = keys::index(&model.tag());
-            let mut min = if pattern.prefix().is_empty() {
-                b"-".to_vec()
-            } else {
-                [b"[", pattern.prefix().as_bytes()].concat()
-            };
-            let max = if pattern.prefix().is_empty() {
-                b"+".to_vec()
-            } else {
-                // 0xff never occurs in UTF-8, so this bounds every name with the prefix.
-                [b"(", pattern.prefix().as_bytes(), b"\xff"].concat()
-            };
-            loop {
-                let page = PAGE.to_string();
-                let reply = self
-                    .conn
-                    .cmd_ok(&[
+        while !todo.is_empty() {
+            let mut batch = Sharded::new(&self.conn);
+            for (model, shard, min) in &todo {
+                let index = keys::index(*shard, &model.tag());
+                batch.add(
+                    *shard,
+                    command(&[
                         b"ZRANGEBYLEX",
                         index.as_bytes(),
-                        &min,
+                        min,
                         &max,
                         b"LIMIT",
                         b"0",
                         page.as_bytes(),
-                    ])
-                    .await?;
+                    ]),
+                );
+            }
+            let replies = batch.send(&self.conn).await?;
+            let mut next = Vec::new();
+            for ((model, shard, _), reply) in todo.into_iter().zip(replies) {
                 let names = bulk_strings(reply)?;
-                let full = names.len() == PAGE;
-                if let Some(last) = names.last() {
-                    min = [b"(", last.as_slice()].concat();
+                if names.len() == PAGE
+                    && let Some(last) = names.last()
+                {
+                    next.push((model, shard, [b"(", last.as_slice()].concat()));
                 }
                 for raw in names {
                     let Ok(name) = String::from_utf8(raw) else {
@@ -99,34 +121,34 @@ impl Reader {
                         found.push(SeriesId { name, model });
                     }
                 }
-                if !full {
-                    break;
-                }
             }
+            todo = next;
         }
         found.sort();
         Ok(found)
     }
 
-    /// The series stored under each of `names`, in one round trip (a `ZSCORE` per name and
-    /// model, pipelined): one list per name, sorted by model, empty for an unknown name.
+    /// The series stored under each of `names`, in one round trip per shard (a `ZSCORE` per
+    /// name and model, pipelined): one list per name, sorted by model, empty for an unknown
+    /// name.
     pub async fn locate(&mut self, names: &[String]) -> Result<Vec<Vec<SeriesId>>, Error> {
         let models = self.models().await?;
         if names.is_empty() || models.is_empty() {
             return Ok(vec![Vec::new(); names.len()]);
         }
-        let indexes: Vec<String> = models.iter().map(|m| keys::index(&m.tag())).collect();
-        let mut buf = BytesMut::new();
+        let tags: Vec<String> = models.iter().map(Model::tag).collect();
+        let mut batch = Sharded::new(&self.conn);
         for name in names {
-            for index in &indexes {
-                push_cmd(&mut buf, &[b"ZSCORE", index.as_bytes(), name.as_bytes()]);
+            let shard = keys::shard_of(name);
+            for tag in &tags {
+                let index = keys::index(shard, tag);
+                batch.add(
+                    shard,
+                    command(&[b"ZSCORE", index.as_bytes(), name.as_bytes()]),
+                );
             }
         }
-        let replies = self
-            .conn
-            .pipeline(&buf, names.len() * indexes.len())
-            .await?;
-        let mut replies = replies.into_iter();
+        let mut replies = batch.send(&self.conn).await?.into_iter();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             let mut ids = Vec::new();
@@ -159,7 +181,8 @@ impl Reader {
         Ok(all.pop().unwrap_or_default())
     }
 
-    /// The points of several series in one round trip (one `MGET` per series, pipelined).
+    /// The points of several series in one round trip per shard (one `MGET` per series,
+    /// pipelined).
     ///
     /// Each series costs one key lookup per chunk its window overlaps plus its k points: the
     /// window is clipped to what retention can still hold, so an open-ended `from` stays cheap.
@@ -176,10 +199,8 @@ impl Reader {
     }
 
     /// [`read_many`](Self::read_many) without collecting: `each(i, points)` gets the points of
-    /// `ids[i]` (oldest first, one per timestamp), in order, as soon as its reply has arrived
-    /// and been decoded, borrowed from a buffer reused for every series. Nothing is allocated
-    /// per series or per chunk once the buffers have grown, and the replies are decoded
-    /// straight from the connection's read buffer.
+    /// `ids[i]` (oldest first, one per timestamp), in order, borrowed from a buffer reused for
+    /// every series.
     pub async fn read_many_each(
         &mut self,
         ids: &[SeriesId],
@@ -191,7 +212,7 @@ impl Reader {
             return Ok(());
         }
         let now = unix_now();
-        let mut buf = BytesMut::new();
+        let mut batch = Sharded::new(&self.conn);
         // The first chunk start and the chunk count of each series.
         let mut starts: Vec<(i64, i64)> = Vec::with_capacity(ids.len());
         let mut key = String::new();
@@ -215,53 +236,62 @@ impl Reader {
                 tag = m.tag();
                 tag_of = Some(*m);
             }
-            push_array_header(&mut buf, 1 + usize::try_from(count).unwrap_or(0).max(1));
-            push_bulk(&mut buf, b"MGET");
+            let shard = keys::shard_of(&id.name);
+            let mut cmd = redis::Cmd::with_capacity(
+                1 + usize::try_from(count).unwrap_or(0).max(1),
+                (id.name.len() + tag.len() + 32) * usize::try_from(count).unwrap_or(1).max(1),
+            );
+            cmd.arg(&b"MGET"[..]);
             if count == 0 {
-                // MGET needs a key; this one never exists in the layout.
-                push_bulk(&mut buf, format!("{}none", keys::PREFIX).as_bytes());
+                // MGET needs a key; this one (in the series' slot) never exists in the layout.
+                cmd.arg(format!("{}none", keys::chunk_prefix(shard)).as_bytes());
             }
             for k in 0..count {
                 key.clear();
                 keys::push_chunk(&mut key, &tag, &id.name, first + k * span);
-                push_bulk(&mut buf, key.as_bytes());
+                cmd.arg(key.as_bytes());
             }
+            batch.add(shard, cmd);
             starts.push((first, count));
         }
+        let replies = batch.send(&self.conn).await?;
         let mut points: Vec<Point> = Vec::new();
-        let mut i = 0usize;
-        self.conn
-            .pipeline_raw(&buf, ids.len(), |reply| {
-                let (first, count) = starts.get(i).copied().unwrap_or((0, 0));
-                let span = ids.get(i).map_or(0, |id| i64::from(id.model.span()));
-                points.clear();
-                let items = bulk_items(reply).map_err(|e| match e {
-                    Error::Server(msg) => Error::Server(format!("MGET: {msg}")),
-                    other => other,
-                })?;
-                for (k, item) in items.take(usize::try_from(count).unwrap_or(0)).enumerate() {
-                    if let Some(bytes) = item? {
+        for (i, reply) in replies.into_iter().enumerate() {
+            let (first, count) = starts.get(i).copied().unwrap_or((0, 0));
+            let span = ids.get(i).map_or(0, |id| i64::from(id.model.span()));
+            points.clear();
+            let items = match reply {
+                Value::Array(Some(items)) => items,
+                Value::Array(None) => Vec::new(),
+                other => return Err(reply_error("MGET", &other)),
+            };
+            for (k, item) in items
+                .iter()
+                .take(usize::try_from(count).unwrap_or(0))
+                .enumerate()
+            {
+                match item {
+                    Value::Bulk(Some(bytes)) => {
                         decode_chunk(first + k as i64 * span, bytes, &mut points);
                     }
+                    Value::Bulk(None) => {}
+                    other => return Err(reply_error("MGET", other)),
                 }
-                // Chunks cover disjoint, ascending time ranges, so resolving the whole
-                // series is resolving each chunk.
-                resolve(&mut points);
-                let lo = points.partition_point(|p| p.ts < from);
-                let hi = points.partition_point(|p| p.ts <= until);
-                each(i, points.get(lo..hi.max(lo)).unwrap_or_default());
-                i += 1;
-                Ok(())
-            })
-            .await
+            }
+            // Chunks cover disjoint, ascending time ranges, so resolving the whole series is
+            // resolving each chunk.
+            resolve(&mut points);
+            let lo = points.partition_point(|p| p.ts < from);
+            let hi = points.partition_point(|p| p.ts <= until);
+            each(i, points.get(lo..hi.max(lo)).unwrap_or_default());
+        }
+        Ok(())
     }
 
-    /// Sends a raw command, for tools and tests that need more than reads.
+    /// Sends a raw command, for tools and tests that need more than reads (on a cluster it
+    /// goes to the node of its first key). An error reply is returned, not raised.
     pub async fn raw(&mut self, args: &[&[u8]]) -> Result<Value, Error> {
-        let mut buf = BytesMut::new();
-        push_cmd(&mut buf, args);
-        let mut v = self.conn.pipeline(&buf, 1).await?;
-        v.pop().ok_or_else(|| Error::Protocol("no reply".into()))
+        self.conn.cmd(args).await
     }
 }
 

@@ -1,23 +1,61 @@
-//! The layout against a real redis-server: reads, last write wins, interval buckets, expiry,
-//! sealing, the index and its trimming.
+//! The layout against a real redis-server and a real 3-node Redis Cluster: reads, last write
+//! wins, interval buckets, expiry, sealing, the index and its trimming.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
 use am_store::writer::{Batch, ModelTable, encode_trim, execute, write_batch};
-use am_store::{Conn, Model, Pattern, Point, Reader, SeriesId, keys, unix_now};
-use am_tests::RedisServer;
+use am_store::{Conn, Model, Pattern, Point, Reader, RedisAddr, SeriesId, keys, unix_now};
+use am_tests::{RedisCluster, RedisServer};
 
-async fn conn(redis: &RedisServer) -> Conn {
+/// A single server or a cluster, kept running while a test uses its address.
+enum Target {
+    One(Box<RedisServer>),
+    Cluster(RedisCluster),
+}
+
+impl Target {
+    fn one() -> Target {
+        Target::One(Box::new(RedisServer::start().unwrap()))
+    }
+
+    fn cluster() -> Target {
+        Target::Cluster(RedisCluster::start(3).unwrap())
+    }
+
+    fn addr(&self) -> RedisAddr {
+        match self {
+            Target::One(r) => r.addr(),
+            Target::Cluster(c) => c.addr(),
+        }
+    }
+}
+
+async fn conn(redis: &Target) -> Conn {
     Conn::connect(&redis.addr(), Duration::from_secs(5))
         .await
         .unwrap()
 }
 
-async fn reader(redis: &RedisServer) -> Reader {
+async fn reader(redis: &Target) -> Reader {
     Reader::connect(&redis.addr(), Duration::from_secs(5))
         .await
         .unwrap()
+}
+
+/// Runs `case` against a single server and against a 3-node cluster.
+macro_rules! both {
+    ($case:ident, $one:ident, $cluster:ident) => {
+        #[tokio::test]
+        async fn $one() {
+            $case(Target::one()).await;
+        }
+
+        #[tokio::test]
+        async fn $cluster() {
+            $case(Target::cluster()).await;
+        }
+    };
 }
 
 /// The points of series `name` under `model` in `[from, until]`.
@@ -54,9 +92,13 @@ fn series(name: &str, model: Model) -> SeriesId {
     }
 }
 
-#[tokio::test]
-async fn last_write_wins_in_order_across_batches_and_chunks() {
-    let redis = RedisServer::start().unwrap();
+both!(
+    last_write_wins,
+    last_write_wins_in_order_across_batches_and_chunks,
+    last_write_wins_on_a_cluster
+);
+
+async fn last_write_wins(redis: Target) {
     let mut c = conn(&redis).await;
     let table = ModelTable::new(vec![RAW]);
     let t0 = (unix_now() - 3600) as f64;
@@ -99,9 +141,13 @@ async fn last_write_wins_in_order_across_batches_and_chunks() {
     assert_eq!(pts, vec![Point { ts: t, value: 4.0 }]);
 }
 
-#[tokio::test]
-async fn interval_model_keeps_last_value_per_bucket_at_bucket_start() {
-    let redis = RedisServer::start().unwrap();
+both!(
+    interval_buckets,
+    interval_model_keeps_last_value_per_bucket_at_bucket_start,
+    interval_buckets_on_a_cluster
+);
+
+async fn interval_buckets(redis: Target) {
     let mut c = conn(&redis).await;
     let table = ModelTable::new(vec![RAW, IV]);
     let b = (unix_now() - 7200) / 300 * 300;
@@ -138,9 +184,13 @@ async fn interval_model_keeps_last_value_per_bucket_at_bucket_start() {
     assert_eq!(found, vec![series("x.cpu", RAW), series("x.cpu", IV)]);
 }
 
-#[tokio::test]
-async fn every_chunk_expires_and_is_indexed_and_old_chunks_are_sealed() {
-    let redis = RedisServer::start().unwrap();
+both!(
+    expiry_index_seal,
+    every_chunk_expires_and_is_indexed_and_old_chunks_are_sealed,
+    expiry_index_and_seal_on_a_cluster
+);
+
+async fn expiry_index_seal(redis: Target) {
     let mut c = conn(&redis).await;
     let table = ModelTable::new(vec![RAW]);
     let span = i64::from(RAW.span());
@@ -199,7 +249,12 @@ async fn every_chunk_expires_and_is_indexed_and_old_chunks_are_sealed() {
         );
     }
     let idx = c
-        .cmd(&[b"ZRANGE", keys::index("r86400").as_bytes(), b"0", b"-1"])
+        .cmd(&[
+            b"ZRANGE",
+            keys::index(keys::shard_of("s.m"), "r86400").as_bytes(),
+            b"0",
+            b"-1",
+        ])
         .await
         .unwrap();
     assert_eq!(
@@ -230,9 +285,13 @@ async fn points_past_retention_are_not_written() {
     assert!(batch.is_empty());
 }
 
-#[tokio::test]
-async fn find_uses_the_index_and_trim_drops_expired_names() {
-    let redis = RedisServer::start().unwrap();
+both!(
+    find_and_trim,
+    find_uses_the_index_and_trim_drops_expired_names,
+    find_and_trim_on_a_cluster
+);
+
+async fn find_and_trim(redis: Target) {
     let mut c = conn(&redis).await;
     let table = ModelTable::new(vec![RAW]);
     let now = unix_now() as f64;
@@ -264,25 +323,35 @@ async fn find_uses_the_index_and_trim_drops_expired_names() {
         .collect();
     assert_eq!(got, vec!["app.sys.cpu", "sys.web1.cpu", "sys.web2.cpu"]);
     // Pretend "sysx" was last written long ago: trim takes it out of the index.
-    c.cmd(&[b"ZADD", keys::seen("r86400").as_bytes(), b"1000", b"sysx"])
+    let seen = keys::seen(keys::shard_of("sysx"), "r86400");
+    c.cmd(&[b"ZADD", seen.as_bytes(), b"1000", b"sysx"])
         .await
         .unwrap();
-    let mut out = bytes::BytesMut::new();
     let mut cmds = Vec::new();
-    encode_trim(&table, unix_now(), &mut out, &mut cmds);
-    let report = execute(&mut c, &table, &mut out, cmds).await.unwrap();
+    encode_trim(&table, unix_now(), &mut cmds);
+    let report = execute(&mut c, &table, cmds).await.unwrap();
     assert_eq!(report.trimmed, 1);
     let all = r.find(&Pattern::parse("*").unwrap()).await.unwrap();
     assert_eq!(all.len(), 4);
     assert!(all.iter().all(|s| s.name != "sysx"));
+    // An exact name asks its own shard only, and finds it.
+    let one = r
+        .find(&Pattern::exact("sys.web2.cpu").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(one, vec![series("sys.web2.cpu", RAW)]);
 }
 
-/// `read_many_each` hands over every series in order — many more than one pipeline, raw and
-/// interval ones, names without data — with the same points as `read` and `read_many`, and
-/// the connection stays usable after it.
-#[tokio::test]
-async fn read_many_each_streams_what_read_returns() {
-    let redis = RedisServer::start().unwrap();
+// `read_many_each` hands over every series in order — many more than one pipeline, raw and
+// interval ones, names without data — with the same points as `read` and `read_many`, and
+// the connection stays usable after it.
+both!(
+    read_many_each,
+    read_many_each_streams_what_read_returns,
+    read_many_each_on_a_cluster
+);
+
+async fn read_many_each(redis: Target) {
     let mut c = conn(&redis).await;
     let table = ModelTable::new(vec![RAW, IV]);
     let now = unix_now();

@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlarmsConfig {
-    /// Prefix of the Redis keys of alarm state and history (default `am1:alarm`); runners
+    /// Prefix of the Redis keys of alarm state and history (default `am1:alarm`; the keys are
+    /// under `{<prefix>}`, a hash tag, so they share one slot of a Redis Cluster); runners
     /// sharing alarms use the same.
     pub prefix: String,
-    /// Transitions kept in the history stream (`<prefix>:transitions`), oldest trimmed first
+    /// Transitions kept in the history stream (`{<prefix>}:transitions`), oldest trimmed first
     /// (default 100,000). Notifiers read from it: one that falls this far behind loses the
     /// oldest, counted and logged.
     pub history_max_len: u64,

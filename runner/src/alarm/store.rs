@@ -1,4 +1,6 @@
-//! Where alarms live in Redis, shared by every runner and worker:
+//! Where alarms live in Redis, shared by every runner and worker. `<prefix>` is the configured
+//! prefix in braces (`{am1:alarm}`), a Redis Cluster hash tag: every alarm key is in one slot,
+//! so the script below works on a cluster too.
 //!
 //! | key | type | holds |
 //! |---|---|---|
@@ -122,7 +124,7 @@ impl AlarmStore {
     pub fn new(redis: RedisAddr, prefix: &str, history_max_len: u64) -> AlarmStore {
         AlarmStore {
             client: Client::new(redis),
-            prefix: prefix.to_owned(),
+            prefix: am_store::keys::tagged(prefix),
             history_max_len,
         }
     }

@@ -54,6 +54,13 @@ pub fn load(
     for issue in issues {
         problems.push(Problem::new(issue.path, issue.message));
     }
+    let super::MetricSinkConfig::RedisSink(redis) = &config.metric_sink;
+    for (path, message) in redis.redis_problems() {
+        problems.push(Problem::new(
+            format!("metric_sink.RedisSink.{path}"),
+            message,
+        ));
+    }
     if let Some(listen) = &config.metrics.listen
         && listen.parse::<std::net::SocketAddr>().is_err()
     {

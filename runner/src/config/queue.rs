@@ -8,7 +8,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueConfig {
-    /// Prefix of every queue key in Redis (the stream is `<prefix>:tasks`). Runners that
+    /// Prefix of every queue key in Redis (the stream is `{<prefix>}:tasks`: a hash tag, so
+    /// the queue is one slot of a Redis Cluster). Runners that
     /// should share work use the same prefix and the same Redis (`metric_sink`'s).
     pub prefix: String,
     /// Plugin processes a worker keeps (prefork); each runs one task at a time. Default: the

@@ -1,24 +1,26 @@
 //! The task queue that lets runners on many hosts share the work, on the metric store's Redis.
 //!
-//! - **Tasks** travel on one stream, `<prefix>:tasks`, read by the consumer group `workers`
+//! - **Tasks** travel on one stream, `{<prefix>}:tasks`, read by the consumer group `workers`
 //!   (`XREADGROUP`). A worker acknowledges a task (`XACK` + `XDEL`) only after its outputs were
 //!   written to carbon's socket; while it works it renews its claim (`XCLAIM … JUSTID`), so a
 //!   task whose worker died is idle for `time_limit` and another worker takes it over
 //!   (`XAUTOCLAIM`), counting that as a failed attempt.
 //! - **Attempts**: a failed task is re-queued with its attempt number and last error; after
-//!   `max_attempts` it goes to `<prefix>:dead` instead.
+//!   `max_attempts` it goes to `{<prefix>}:dead` instead.
 //! - **Leases**: each tick of each algorithm is enqueued by whichever scheduler first takes
-//!   `<prefix>:lease:<algorithm>:<tick>` (`SET NX PX`), so several schedulers may run and every
+//!   `{<prefix>}:lease:<algorithm>:<tick>` (`SET NX PX`), so several schedulers may run and every
 //!   tick is enqueued once; the lease and the tasks are written by one script, so a scheduler
 //!   that dies cannot leave half a tick behind.
-//! - **No pile-up**: `<prefix>:busy:<algorithm>:<service>:<shard>` marks a task queued or
+//! - **No pile-up**: `{<prefix>}:busy:<algorithm>:<service>:<shard>` marks a task queued or
 //!   running; while it exists that service's new ticks are skipped and counted, as the
 //!   single-process runner skips a tick whose previous run is still going.
-//! - **Status**: workers register in `<prefix>:workers` (a sorted set by last heartbeat) and
-//!   outcomes are counted per service in `<prefix>:stats`, so `am-runner status` works from
+//! - **Status**: workers register in `{<prefix>}:workers` (a sorted set by last heartbeat) and
+//!   outcomes are counted per service in `{<prefix>}:stats`, so `am-runner status` works from
 //!   any host.
 //!
-//! One Redis (not a cluster): the scripts name keys they compute.
+//! Every key is under `{<prefix>}` (the configured prefix as a Redis Cluster hash tag, e.g.
+//! `{am1:q}:tasks`), so on a cluster the whole queue lives in one slot and the scripts, which
+//! name keys they compute, may touch them all.
 
 mod client;
 pub mod enqueue;
@@ -51,10 +53,10 @@ pub struct Keys {
 }
 
 impl Keys {
-    /// Keys under `prefix`.
+    /// Keys under `prefix`, as a hash tag (see the module docs).
     pub fn new(prefix: &str) -> Keys {
         Keys {
-            prefix: prefix.to_string(),
+            prefix: am_store::keys::tagged(prefix),
         }
     }
     /// The task stream.
@@ -229,7 +231,7 @@ mod tests {
             (t.task.shard, t.task.shards, t.task.tick, t.attempt),
             (2, 4, 1_700_000_000, 1)
         );
-        assert_eq!(t.busy_key(&Keys::new("am1:q")), "am1:q:busy:Alg:svc:2");
+        assert_eq!(t.busy_key(&Keys::new("am1:q")), "{am1:q}:busy:Alg:svc:2");
         let mut broken = fields.clone();
         broken.remove("t");
         assert!(

@@ -8,7 +8,8 @@ use anyhow::{Result, anyhow, bail};
 use crate::redis::RedisServer;
 use crate::resp::Resp;
 
-/// One chunk key of the store layout, `am1:c:<tag>:<name>:<chunk_start>`, split up.
+/// One chunk key of the store layout, `am2:c:{<shard>}:<tag>:<name>:<chunk_start>`, split up
+/// (the shard's hash tag is checked to be one, not kept).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ChunkKey {
     /// The model tag (`r86400`, `i300r86400`).
@@ -22,7 +23,8 @@ pub struct ChunkKey {
 impl ChunkKey {
     /// Parses a chunk key; `None` for any other key.
     pub fn parse(key: &str) -> Option<Self> {
-        let rest = key.strip_prefix("am1:c:")?;
+        let rest = key.strip_prefix("am2:c:{")?;
+        let (_shard, rest) = rest.split_once("}:")?;
         let (tag, rest) = rest.split_once(':')?;
         let (name, start) = rest.rsplit_once(':')?;
         Some(Self {
@@ -68,7 +70,7 @@ pub fn decode_records(chunk_start: i64, bytes: &[u8]) -> Result<Vec<(i64, f64)>>
 /// Reads one series straight from the layout: every chunk key of `tag` and `name` (found with
 /// `KEYS`, fine in a test), records decoded, the last written per timestamp kept, oldest first.
 pub fn read_series(redis: &RedisServer, tag: &str, name: &str) -> Result<Vec<(i64, f64)>> {
-    let pattern = format!("am1:c:{}:{}:*", glob_escape(tag), glob_escape(name));
+    let pattern = format!("am2:c:{{*}}:{}:{}:*", glob_escape(tag), glob_escape(name));
     let mut chunks: Vec<(i64, String)> = redis
         .keys(&pattern)?
         .into_iter()
@@ -92,6 +94,26 @@ pub fn read_series(redis: &RedisServer, tag: &str, name: &str) -> Result<Vec<(i6
         }
     }
     Ok(by_ts.into_iter().collect())
+}
+
+/// Every name in a model's index: the members of all its shards (`am2:idx:{<shard>}:<tag>`),
+/// sorted.
+pub fn index_names(redis: &RedisServer, tag: &str) -> Result<Vec<String>> {
+    shard_members(redis, &format!("am2:idx:{{*}}:{}", glob_escape(tag)))
+}
+
+/// Every name in a model's last-seen sets, sorted.
+pub fn seen_names(redis: &RedisServer, tag: &str) -> Result<Vec<String>> {
+    shard_members(redis, &format!("am2:seen:{{*}}:{}", glob_escape(tag)))
+}
+
+fn shard_members(redis: &RedisServer, pattern: &str) -> Result<Vec<String>> {
+    let mut all = Vec::new();
+    for key in redis.keys(pattern)? {
+        all.extend(zrange_all(redis, &key)?);
+    }
+    all.sort();
+    Ok(all)
 }
 
 /// The members of a sorted set, `ZRANGE key 0 -1`.

@@ -35,7 +35,9 @@ mod tests;
 
 pub use cli::{CheckResult, CliOutput, check, collector_binary, inspect, parse_inspect, run_cli};
 pub use daemon::Collector;
-pub use layout::{ChunkKey, decode_records, read_series, smembers, zrange_all};
+pub use layout::{
+    ChunkKey, decode_records, index_names, read_series, seen_names, smembers, zrange_all,
+};
 pub use metrics::{graphite_hostname, http_get, parse_prometheus};
 pub use options::{CollectorOptions, CollectorPorts, DEFAULT_ROUTER, INTERVAL_TAG, RAW_TAG};
 pub use points::{Sent, StoredPoint, describe_diff, last_write_wins, lines, to_map};

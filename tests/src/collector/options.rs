@@ -27,6 +27,8 @@ pub const INTERVAL_TAG: &str = "i300r86400";
 pub struct CollectorOptions {
     router: String,
     sink: Vec<(String, String)>,
+    /// Where Redis is, replacing `host`/`port`/`db` (a `url`, `tls`, `sentinel`, `cluster`...).
+    redis: Option<Vec<(String, String)>>,
     pickle: bool,
     plaintext_tcp: bool,
     plaintext_udp: bool,
@@ -44,6 +46,7 @@ impl Default for CollectorOptions {
         Self {
             router: DEFAULT_ROUTER.to_owned(),
             sink: Vec::new(),
+            redis: None,
             pickle: true,
             plaintext_tcp: true,
             plaintext_udp: true,
@@ -71,6 +74,20 @@ impl CollectorOptions {
     #[must_use]
     pub fn sink(mut self, field: impl Into<String>, json: impl Into<String>) -> Self {
         self.sink.push((field.into(), json.into()));
+        self
+    }
+
+    /// Says where Redis is with these `writer.RedisSink` fields (raw JSON text each) instead
+    /// of `host`/`port`/`db`: for `url`, `tls`, `username`, `sentinel`, `cluster`. The port
+    /// given to [`Collector::start`](super::Collector::start) is then unused.
+    #[must_use]
+    pub fn redis(mut self, fields: &[(&str, String)]) -> Self {
+        self.redis = Some(
+            fields
+                .iter()
+                .map(|(f, j)| ((*f).to_owned(), j.clone()))
+                .collect(),
+        );
         self
     }
 
@@ -135,11 +152,14 @@ impl CollectorOptions {
 
     /// The whole `collector.json` text for these options.
     pub fn render(&self, redis_port: u16, ports: &CollectorPorts) -> String {
-        let mut fields: Vec<(String, String)> = vec![
-            ("host".to_owned(), "\"127.0.0.1\"".to_owned()),
-            ("port".to_owned(), redis_port.to_string()),
-            ("db".to_owned(), "0".to_owned()),
-        ];
+        let mut fields: Vec<(String, String)> = match &self.redis {
+            Some(fields) => fields.clone(),
+            None => vec![
+                ("host".to_owned(), "\"127.0.0.1\"".to_owned()),
+                ("port".to_owned(), redis_port.to_string()),
+                ("db".to_owned(), "0".to_owned()),
+            ],
+        };
         for (field, json) in &self.sink {
             match fields.iter_mut().find(|(f, _)| f == field) {
                 Some(slot) => slot.1 = json.clone(),

@@ -42,14 +42,15 @@ fn expected_readings() {
 #[test]
 fn chunk_keys_and_records() {
     assert_eq!(
-        ChunkKey::parse("am1:c:i300r86400:a.b:c:14400"),
+        ChunkKey::parse("am2:c:{3.41}:i300r86400:a.b:c:14400"),
         Some(ChunkKey {
             tag: "i300r86400".to_owned(),
             name: "a.b:c".to_owned(),
             chunk_start: 14400
         })
     );
-    assert_eq!(ChunkKey::parse("am1:idx:r86400"), None);
+    assert_eq!(ChunkKey::parse("am2:idx:{3.41}:r86400"), None);
+    assert_eq!(ChunkKey::parse("am1:c:r86400:a:0"), None);
     let mut bytes = Vec::new();
     for (off, v) in [(5u16, 1.5f64), (2, -2.0)] {
         bytes.extend_from_slice(&off.to_le_bytes());

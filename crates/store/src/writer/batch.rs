@@ -1,12 +1,9 @@
 //! Batching points into `APPEND` commands, one per chunk per batch.
 
-use bytes::BytesMut;
-
-use super::{Cmd, CmdKind, ModelTable};
+use super::{Cmd, CmdKind, Meta, ModelTable};
 use crate::Model;
 use crate::codec::{RECORD_LEN, record};
 use crate::keys;
-use crate::resp::{decimal_len_i64, push_array_header, push_bulk, push_bulk_header};
 
 /// How far ahead of the clock a timestamp may be (clock skew between hosts); never more than
 /// the model's ttl.
@@ -174,10 +171,11 @@ impl Batch {
         self.key_bytes + self.records.len() * RECORD_LEN
     }
 
-    /// Encodes the batch as `APPEND` commands at the end of `out`, one [`Cmd`] per command,
-    /// and leaves the batch empty for reuse.
-    pub fn encode(&mut self, table: &ModelTable, out: &mut BytesMut, cmds: &mut Vec<Cmd>) {
-        out.reserve(self.approx_bytes() + 64);
+    /// Encodes the batch as `APPEND` commands at the end of `cmds`, one per chunk, and
+    /// leaves the batch empty for reuse. Returns roughly the bytes they take.
+    pub fn encode(&mut self, table: &ModelTable, cmds: &mut Vec<Cmd>) -> usize {
+        let bytes = self.approx_bytes() + 64;
+        cmds.reserve(self.slots.len());
         // Group records by slot, keeping arrival order within a slot (a counting sort).
         let mut starts: Vec<u32> = Vec::with_capacity(self.slots.len() + 1);
         let mut acc = 0u32;
@@ -192,6 +190,7 @@ impl Batch {
             grouped[*at as usize] = *rec;
             *at += 1;
         }
+        let mut key = String::new();
         for (i, slot) in self.slots.iter().enumerate() {
             let Some(tag) = table.tag(slot.model) else {
                 continue;
@@ -200,41 +199,26 @@ impl Batch {
                 .names
                 .get(slot.name.0 as usize..(slot.name.0 + slot.name.1) as usize)
                 .unwrap_or_default();
-            let start = out.len();
-            push_array_header(out, 3);
-            push_bulk(out, b"APPEND");
-            let key_len = keys::PREFIX.len()
-                + 2
-                + tag.len()
-                + 1
-                + name.len()
-                + 1
-                + decimal_len_i64(slot.chunk_start);
-            push_bulk_header(out, key_len);
-            let key_at = out.len();
-            out.extend_from_slice(keys::PREFIX.as_bytes());
-            out.extend_from_slice(b"c:");
-            out.extend_from_slice(tag.as_bytes());
-            out.extend_from_slice(b":");
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b":");
-            push_signed(out, slot.chunk_start);
-            out.extend_from_slice(b"\r\n");
+            key.clear();
+            keys::push_chunk(&mut key, tag, name, slot.chunk_start);
+            let shard = keys::shard_of(name);
+            let name_at = keys::chunk_prefix(shard).len() + tag.len() + 1;
             let recs = &grouped[starts[i] as usize..(starts[i] + slot.records) as usize];
-            push_bulk_header(out, recs.len() * RECORD_LEN);
-            for r in recs {
-                out.extend_from_slice(r);
-            }
-            out.extend_from_slice(b"\r\n");
+            let records = recs.as_flattened();
+            let mut cmd = redis::Cmd::with_capacity(3, 6 + key.len() + records.len());
+            cmd.arg(&b"APPEND"[..]).arg(key.as_bytes()).arg(records);
             cmds.push(Cmd {
-                range: start..out.len(),
-                kind: CmdKind::Append {
-                    model: slot.model,
-                    name_at: (key_at - start + keys::PREFIX.len() + 3 + tag.len()) as u32,
-                    name_len: name.len() as u32,
-                    chunk_start: slot.chunk_start,
-                    appended: slot.records * RECORD_LEN as u32,
-                    points: slot.points,
+                cmd,
+                meta: Meta {
+                    kind: CmdKind::Append {
+                        model: slot.model,
+                        name_at: name_at as u32,
+                        name_len: name.len() as u32,
+                        chunk_start: slot.chunk_start,
+                        appended: records.len() as u32,
+                        points: slot.points,
+                    },
+                    shard,
                 },
             });
         }
@@ -244,16 +228,10 @@ impl Batch {
         self.records.clear();
         self.points = 0;
         self.key_bytes = 0;
+        bytes
     }
 }
 
 fn tag_len(table: &ModelTable, id: u16) -> usize {
     table.tag(id).map_or(0, str::len)
-}
-
-fn push_signed(out: &mut BytesMut, v: i64) {
-    if v < 0 {
-        out.extend_from_slice(b"-");
-    }
-    crate::resp::push_decimal(out, v.unsigned_abs());
 }

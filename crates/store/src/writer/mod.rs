@@ -6,21 +6,21 @@
 //! chunk was just created, so the writer follows up once per chunk with its expiry, the index
 //! entries and the seal of the chunk before it. The writer keeps no per-series state, so a
 //! restart, a `FLUSHDB` or a failover cannot leave a chunk without its expiry.
+//!
+//! Every command carries the shard its keys are in ([`Cmd::shard`]): on a cluster a pipeline
+//! holds the commands of one shard, so it goes to one node in one round trip.
 
 mod batch;
 
 pub use batch::{Batch, MAX_FUTURE_SECS, PushCounts};
 
-use std::ops::Range;
-
-use bytes::BytesMut;
-
 use crate::Model;
+use crate::conn::{Conn, Sharded, command};
 use crate::keys;
-use crate::resp::{Value, push_cmd};
+use crate::resp::Value;
 use crate::scripts::{SEAL, Script, TRIM};
 
-/// Names dropped from an index per trim call, to keep each script short.
+/// Names dropped from an index shard per trim call, to keep each script short.
 const TRIM_LIMIT: &[u8] = b"1000";
 
 /// The models a writer stores into, addressed by a small id (the router's model numbers).
@@ -53,22 +53,62 @@ impl ModelTable {
     }
 }
 
-/// One encoded command and what it was for.
+/// One command and what it is for.
 #[derive(Debug, Clone)]
 pub struct Cmd {
-    /// Where the command's bytes are in the buffer it was encoded into.
-    pub range: Range<usize>,
-    /// What the command does.
-    pub kind: CmdKind,
+    /// The command.
+    pub cmd: redis::Cmd,
+    /// What it is for.
+    pub meta: Meta,
 }
 
-impl Cmd {
-    /// Datapoints this command stores.
+/// What a command is for, kept beside it while it travels (a pipeline owns the command).
+#[derive(Debug, Clone)]
+pub struct Meta {
+    /// What it does.
+    pub kind: CmdKind,
+    /// The shard of the layout its keys are in.
+    pub shard: u16,
+}
+
+impl Meta {
+    /// Datapoints the command stores.
     pub fn points(&self) -> u32 {
         match self.kind {
             CmdKind::Append { points, .. } => points,
             _ => 0,
         }
+    }
+}
+
+impl Cmd {
+    /// Datapoints this command stores.
+    pub fn points(&self) -> u32 {
+        self.meta.points()
+    }
+
+    /// Roughly the bytes it takes, for buffer accounting.
+    pub fn size(&self) -> usize {
+        size_of(&self.cmd)
+    }
+}
+
+/// Roughly the bytes a command takes on the wire.
+pub fn size_of(cmd: &redis::Cmd) -> usize {
+    cmd.args_iter()
+        .map(|a| match a {
+            redis::Arg::Simple(b) => b.len() + 16,
+            _ => 16,
+        })
+        .sum::<usize>()
+        + 16
+}
+
+/// A command's name (`APPEND`, `EVALSHA`...), for messages.
+pub fn name_of(cmd: &redis::Cmd) -> String {
+    match cmd.args_iter().next() {
+        Some(redis::Arg::Simple(b)) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
     }
 }
 
@@ -79,8 +119,8 @@ pub enum CmdKind {
     Append {
         /// Model id.
         model: u16,
-        /// Where the metric name starts in the command's bytes (it is part of the key, so it is
-        /// not stored twice).
+        /// Where the metric name starts in the key (it is part of the key, so it is not
+        /// stored twice).
         name_at: u32,
         /// Length of the metric name.
         name_len: u32,
@@ -95,7 +135,7 @@ pub enum CmdKind {
     Housekeeping,
     /// Seals the chunk under this key (and gives it this expiry if it has none).
     Seal(String, i64),
-    /// Trims the index of a model.
+    /// Trims one shard of the index of a model.
     Trim(u16),
 }
 
@@ -108,8 +148,8 @@ pub enum Outcome {
     Done,
     /// An index trim dropped this many names.
     Trimmed(i64),
-    /// A transient refusal (out of memory, loading, read-only replica...): send the same
-    /// command bytes again later.
+    /// A transient refusal (out of memory, loading, read-only replica, a cluster slot
+    /// moving...): send the same command again later.
     Retry(String),
     /// The server did not know a script; an equivalent `EVAL` was encoded in its place.
     Replaced,
@@ -122,8 +162,8 @@ pub enum Outcome {
     },
 }
 
-/// Interprets `reply` to `cmd` (whose encoded bytes are `bytes`) and encodes any follow-up
-/// commands at the end of `out`.
+/// Interprets `reply` to `cmd` (for what `meta` says) and adds any follow-up commands to
+/// `out`.
 ///
 /// `resent` says the command was sent again after a lost connection: its reply may then not
 /// show that the chunk is new (the first copy created it), so the follow-ups are sent anyway;
@@ -131,32 +171,30 @@ pub enum Outcome {
 #[allow(clippy::too_many_arguments)]
 pub fn on_reply(
     table: &ModelTable,
-    cmd: &Cmd,
-    bytes: &[u8],
+    cmd: &redis::Cmd,
+    meta: &Meta,
     reply: &Value,
     resent: bool,
     now: i64,
-    out: &mut BytesMut,
-    cmds: &mut Vec<Cmd>,
+    out: &mut Vec<Cmd>,
 ) -> Outcome {
     if let Some(err) = reply.as_error() {
         if err.starts_with("NOSCRIPT") {
-            match &cmd.kind {
+            match &meta.kind {
                 CmdKind::Seal(key, expiry) => {
-                    encode_script(
-                        out,
-                        cmds,
+                    out.push(script(
                         &SEAL,
                         false,
                         &[key.as_bytes()],
                         &[expiry.to_string().as_bytes()],
-                        cmd.kind.clone(),
-                    );
+                        meta.kind.clone(),
+                        meta.shard,
+                    ));
                     return Outcome::Replaced;
                 }
                 CmdKind::Trim(id) => {
                     if let Some(model) = table.get(*id) {
-                        encode_trim_one(model, now, false, out, cmds, *id);
+                        out.push(trim_one(model, now, false, *id, meta.shard));
                         return Outcome::Replaced;
                     }
                 }
@@ -167,11 +205,11 @@ pub fn on_reply(
             return Outcome::Retry(err.to_string());
         }
         return Outcome::Failed {
-            points: cmd.points(),
+            points: meta.points(),
             error: err.to_string(),
         };
     }
-    match &cmd.kind {
+    match &meta.kind {
         CmdKind::Append {
             model,
             name_at,
@@ -181,14 +219,19 @@ pub fn on_reply(
             points,
         } => {
             let new_chunk = matches!(reply, Value::Int(n) if *n == i64::from(*appended));
-            let name = bytes
-                .get(*name_at as usize..(*name_at + *name_len) as usize)
-                .and_then(|b| std::str::from_utf8(b).ok());
-            if (new_chunk || resent)
-                && let (Some(m), Some(tag), Some(name)) =
-                    (table.get(*model), table.tags.get(usize::from(*model)), name)
-            {
-                encode_follow_ups(m, tag, name, *chunk_start, out, cmds);
+            if new_chunk || resent {
+                let key = match cmd.args_iter().nth(1) {
+                    Some(redis::Arg::Simple(k)) => k,
+                    _ => &[][..],
+                };
+                let name = key
+                    .get(*name_at as usize..(*name_at + *name_len) as usize)
+                    .and_then(|b| std::str::from_utf8(b).ok());
+                if let (Some(m), Some(tag), Some(name)) =
+                    (table.get(*model), table.tag(*model), name)
+                {
+                    follow_ups(m, tag, name, *chunk_start, out);
+                }
             }
             Outcome::Stored(*points)
         }
@@ -211,48 +254,38 @@ fn is_transient(err: &str) -> bool {
         "READONLY",
         "CLUSTERDOWN",
         "NOREPLICAS",
+        "MOVED",
+        "ASK",
     ]
     .iter()
     .any(|p| err.starts_with(p))
 }
 
-fn push_one(out: &mut BytesMut, cmds: &mut Vec<Cmd>, args: &[&[u8]], kind: CmdKind) {
-    let start = out.len();
-    push_cmd(out, args);
-    cmds.push(Cmd {
-        range: start..out.len(),
-        kind,
-    });
+fn one(args: &[&[u8]], kind: CmdKind, shard: u16) -> Cmd {
+    Cmd {
+        cmd: command(args),
+        meta: Meta { kind, shard },
+    }
 }
 
-fn encode_follow_ups(
-    model: &Model,
-    tag: &str,
-    name: &str,
-    chunk_start: i64,
-    out: &mut BytesMut,
-    cmds: &mut Vec<Cmd>,
-) {
+fn follow_ups(model: &Model, tag: &str, name: &str, chunk_start: i64, out: &mut Vec<Cmd>) {
+    let shard = keys::shard_of(name);
     let key = keys::chunk(model, name, chunk_start);
     let expiry = model.chunk_expiry(chunk_start).to_string();
-    push_one(
-        out,
-        cmds,
+    out.push(one(
         &[b"EXPIREAT", key.as_bytes(), expiry.as_bytes()],
         CmdKind::Housekeeping,
-    );
-    let index = keys::index(tag);
-    push_one(
-        out,
-        cmds,
+        shard,
+    ));
+    let index = keys::index(shard, tag);
+    out.push(one(
         &[b"ZADD", index.as_bytes(), b"0", name.as_bytes()],
         CmdKind::Housekeeping,
-    );
-    let seen = keys::seen(tag);
+        shard,
+    ));
+    let seen = keys::seen(shard, tag);
     let start = chunk_start.to_string();
-    push_one(
-        out,
-        cmds,
+    out.push(one(
         &[
             b"ZADD",
             seen.as_bytes(),
@@ -261,36 +294,34 @@ fn encode_follow_ups(
             name.as_bytes(),
         ],
         CmdKind::Housekeeping,
-    );
-    push_one(
-        out,
-        cmds,
-        &[b"SADD", keys::TAGS.as_bytes(), tag.as_bytes()],
+        shard,
+    ));
+    out.push(one(
+        &[b"SADD", keys::tags().as_bytes(), tag.as_bytes()],
         CmdKind::Housekeeping,
-    );
+        0,
+    ));
     let previous_start = chunk_start - i64::from(model.span());
     let previous = keys::chunk(model, name, previous_start);
-    let previous_expiry = model.chunk_expiry(previous_start).to_string();
-    encode_script(
-        out,
-        cmds,
+    let previous_expiry = model.chunk_expiry(previous_start);
+    out.push(script(
         &SEAL,
         true,
         &[previous.as_bytes()],
-        &[previous_expiry.as_bytes()],
-        CmdKind::Seal(previous.clone(), model.chunk_expiry(previous_start)),
-    );
+        &[previous_expiry.to_string().as_bytes()],
+        CmdKind::Seal(previous.clone(), previous_expiry),
+        shard,
+    ));
 }
 
-fn encode_script(
-    out: &mut BytesMut,
-    cmds: &mut Vec<Cmd>,
+fn script(
     script: &Script,
     by_sha: bool,
     keys_: &[&[u8]],
     argv: &[&[u8]],
     kind: CmdKind,
-) {
+    shard: u16,
+) -> Cmd {
     let numkeys = keys_.len().to_string();
     let mut args: Vec<&[u8]> = Vec::with_capacity(3 + keys_.len() + argv.len());
     if by_sha {
@@ -303,39 +334,33 @@ fn encode_script(
     args.push(numkeys.as_bytes());
     args.extend_from_slice(keys_);
     args.extend_from_slice(argv);
-    push_one(out, cmds, &args, kind);
+    one(&args, kind, shard)
 }
 
-fn encode_trim_one(
-    model: &Model,
-    now: i64,
-    by_sha: bool,
-    out: &mut BytesMut,
-    cmds: &mut Vec<Cmd>,
-    id: u16,
-) {
+fn trim_one(model: &Model, now: i64, by_sha: bool, id: u16, shard: u16) -> Cmd {
     let tag = model.tag();
     let cutoff = (now - i64::from(model.ttl()) - 2 * i64::from(model.span())).to_string();
-    let seen = keys::seen(&tag);
-    let index = keys::index(&tag);
-    encode_script(
-        out,
-        cmds,
+    let seen = keys::seen(shard, &tag);
+    let index = keys::index(shard, &tag);
+    script(
         &TRIM,
         by_sha,
         &[seen.as_bytes(), index.as_bytes()],
         &[cutoff.as_bytes(), TRIM_LIMIT],
         CmdKind::Trim(id),
-    );
+        shard,
+    )
 }
 
-/// Encodes one index trim per model: names whose newest chunk has expired leave the index.
+/// One index trim per model and shard: names whose newest chunk has expired leave the index.
 ///
 /// The writer calls this periodically (the collector: every minute), so the index never
 /// holds more than the live names plus a minute's worth of expired ones, without a sweeper.
-pub fn encode_trim(table: &ModelTable, now: i64, out: &mut BytesMut, cmds: &mut Vec<Cmd>) {
+pub fn encode_trim(table: &ModelTable, now: i64, out: &mut Vec<Cmd>) {
     for (i, model) in table.models.iter().enumerate() {
-        encode_trim_one(model, now, true, out, cmds, i as u16);
+        for shard in 0..keys::SHARDS {
+            out.push(trim_one(model, now, true, i as u16, shard));
+        }
     }
 }
 
@@ -351,25 +376,23 @@ pub struct WriteReport {
 }
 
 /// Writes a batch over one connection and waits for every reply and follow-up: the simple
-/// writer for tools, tests and plugins' own series. (The collector's sink does the same with
-/// many pipelines in flight, reconnects and buffering.)
+/// writer for tools, tests and loaders. (The collector's sink does the same with many
+/// pipelines in flight, reconnects and buffering.)
 pub async fn write_batch(
-    conn: &mut crate::Conn,
+    conn: &mut Conn,
     table: &ModelTable,
     batch: &mut Batch,
 ) -> Result<WriteReport, crate::Error> {
-    let mut out = BytesMut::new();
     let mut cmds = Vec::new();
-    batch.encode(table, &mut out, &mut cmds);
-    execute(conn, table, &mut out, cmds).await
+    batch.encode(table, &mut cmds);
+    execute(conn, table, cmds).await
 }
 
-/// Sends commands encoded in `out` (as [`Batch::encode`] or [`encode_trim`] leave them) and
-/// everything their replies call for, round trip by round trip, until nothing is left.
+/// Sends `cmds` (as [`Batch::encode`] or [`encode_trim`] leave them) and everything their
+/// replies call for, round trip by round trip, until nothing is left.
 pub async fn execute(
-    conn: &mut crate::Conn,
+    conn: &mut Conn,
     table: &ModelTable,
-    out: &mut BytesMut,
     mut cmds: Vec<Cmd>,
 ) -> Result<WriteReport, crate::Error> {
     let mut report = WriteReport::default();
@@ -378,13 +401,15 @@ pub async fn execute(
         if cmds.is_empty() {
             break;
         }
-        let bytes = out.split().freeze();
-        let replies = conn.pipeline(&bytes, cmds.len()).await?;
+        let mut batch = Sharded::new(conn);
+        for c in &cmds {
+            batch.add(c.meta.shard, c.cmd.clone());
+        }
+        let replies = batch.send(conn).await?;
         let mut next = Vec::new();
         let now = crate::unix_now();
         for (cmd, reply) in cmds.iter().zip(&replies) {
-            let cmd_bytes = bytes.get(cmd.range.clone()).unwrap_or_default();
-            match on_reply(table, cmd, cmd_bytes, reply, false, now, out, &mut next) {
+            match on_reply(table, &cmd.cmd, &cmd.meta, reply, false, now, &mut next) {
                 Outcome::Stored(n) => report.stored += u64::from(n),
                 Outcome::Failed { points, .. } => report.failed += u64::from(points),
                 Outcome::Retry(e) => return Err(crate::Error::Server(e)),

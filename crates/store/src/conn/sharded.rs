@@ -1,0 +1,84 @@
+//! [`Sharded`]: commands on series of many shards, sent as one pipeline to one server, or as
+//! one pipeline per shard, all at once, to a cluster.
+
+use futures_util::future::try_join_all;
+
+use super::{Conn, Pipe};
+use crate::Error;
+use crate::resp::Value;
+
+/// Commands grouped for sending; replies come back in the order the commands were added.
+#[derive(Debug)]
+pub struct Sharded {
+    cluster: bool,
+    /// (shard, its pipeline); one entry when not on a cluster.
+    pipes: Vec<(u16, Pipe)>,
+    /// Where each shard's pipeline is in `pipes`.
+    slot_of: Vec<u32>,
+    /// (pipeline, position in it) of each command, in the order added.
+    order: Vec<(u32, u32)>,
+}
+
+impl Sharded {
+    /// Groups for `conn` (by shard on a cluster, not at all otherwise).
+    pub fn new(conn: &Conn) -> Sharded {
+        Sharded {
+            cluster: conn.is_cluster(),
+            pipes: Vec::new(),
+            slot_of: vec![u32::MAX; usize::from(crate::keys::SHARDS)],
+            order: Vec::new(),
+        }
+    }
+
+    /// Adds a command whose keys are in `shard`.
+    pub fn add(&mut self, shard: u16, cmd: redis::Cmd) {
+        let group = if self.cluster { shard } else { 0 };
+        let at = &mut self.slot_of[usize::from(group % crate::keys::SHARDS)];
+        if *at == u32::MAX {
+            *at = self.pipes.len() as u32;
+            let pipe = if self.cluster {
+                Pipe::for_shard(group)
+            } else {
+                Pipe::new()
+            };
+            self.pipes.push((group, pipe));
+        }
+        let (_, pipe) = &mut self.pipes[*at as usize];
+        self.order.push((*at, pipe.len() as u32));
+        pipe.add(cmd);
+    }
+
+    /// Commands added.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether none was added.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Sends every pipeline (at once, to each shard's node) and returns the replies in the
+    /// order the commands were added.
+    pub async fn send(self, conn: &Conn) -> Result<Vec<Value>, Error> {
+        let sends = self.pipes.iter().map(|(_, pipe)| {
+            let mut conn = conn.clone();
+            async move { conn.send(pipe).await }
+        });
+        let mut replies: Vec<std::vec::IntoIter<Value>> = try_join_all(sends)
+            .await?
+            .into_iter()
+            .map(Vec::into_iter)
+            .collect();
+        // Each pipeline's replies are taken in order, so following `order` needs no index.
+        let mut out = Vec::with_capacity(self.order.len());
+        for (p, _) in &self.order {
+            let v = replies
+                .get_mut(*p as usize)
+                .and_then(Iterator::next)
+                .ok_or_else(|| Error::Protocol("a pipeline's reply is missing".into()))?;
+            out.push(v);
+        }
+        Ok(out)
+    }
+}
