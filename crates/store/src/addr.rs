@@ -22,16 +22,13 @@ pub struct RedisAddr {
     /// Database number (`SELECT`); always 0 on a cluster.
     pub db: u32,
     /// ACL user name (`AUTH user password`); `None` is the `default` user.
-    #[serde(default)]
     pub username: Option<String>,
     /// Password (`AUTH`), if the server requires one.
     pub password: Option<String>,
     /// TLS, when on: the files it uses (each optional: without a CA file the system's
     /// authorities are trusted; without a certificate no client certificate is sent).
-    #[serde(default)]
     pub tls: Option<TlsFiles>,
     /// A master watched by Redis Sentinel, instead of `host` and `port`.
-    #[serde(default)]
     pub sentinel: Option<SentinelAddr>,
     /// The nodes of a Redis Cluster to start from, instead of `host` and `port`; empty for
     /// a single server.
@@ -44,13 +41,10 @@ pub struct RedisAddr {
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
     /// The authorities that sign the servers' certificates (instead of the system's).
-    #[serde(default)]
     pub ca_file: Option<PathBuf>,
     /// A client certificate, for servers that ask for one (`tls-auth-clients`).
-    #[serde(default)]
     pub cert_file: Option<PathBuf>,
     /// The client certificate's private key.
-    #[serde(default)]
     pub key_file: Option<PathBuf>,
 }
 
@@ -76,10 +70,8 @@ pub struct NodeAddr {
     #[serde(default)]
     pub tls: bool,
     /// The URL's user, if any.
-    #[serde(default)]
     pub username: Option<String>,
     /// The URL's password, if any.
-    #[serde(default)]
     pub password: Option<String>,
 }
 

@@ -368,32 +368,23 @@ macro_rules! redis_config {
         $(#[$meta])*
         $vis struct $name {
             /// Redis host (one server; default 127.0.0.1).
-            #[serde(default)]
             pub host: Option<String>,
             /// Redis port (default 6379).
-            #[serde(default)]
             pub port: Option<u16>,
             /// Redis database number (`SELECT`; default 0).
-            #[serde(default)]
             pub db: Option<u32>,
             /// Where Redis is, as `redis://[user[:password]@]host[:port][/db]` (`rediss://` for
             /// TLS), instead of `host`, `port` and `db`.
-            #[serde(default)]
             pub url: Option<$crate::config::RedisUrl>,
             /// An ACL user (with `password`).
-            #[serde(default)]
             pub username: Option<String>,
             /// Password for `AUTH`, when Redis requires one.
-            #[serde(default)]
             pub password: Option<String>,
             /// TLS: `{"ca_file", "cert_file", "key_file"}` (each optional); turns TLS on.
-            #[serde(default)]
             pub tls: Option<$crate::TlsFiles>,
             /// A master watched by Redis Sentinel: `{"master_name", "urls": [...]}`.
-            #[serde(default)]
             pub sentinel: Option<$crate::config::SentinelConfig>,
             /// A Redis Cluster: the URLs of nodes to start from.
-            #[serde(default)]
             pub cluster: Option<Vec<$crate::config::RedisUrl>>,
             $($body)*
         }
