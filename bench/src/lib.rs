@@ -172,3 +172,78 @@ pub fn send_share(port: u16, share: &[u8]) -> anyhow::Result<()> {
     s.flush()?;
     Ok(())
 }
+
+/// Writes `metrics` series straight into Redis with the store's writer, over `connections`
+/// connections at once (series `c`, `c + connections`, ... on connection `c`, 100 series a
+/// batch): series `i` is `name(i)` with the points `(ts[k], values(i, ts)[k])` under `model`.
+/// Returns the points Redis stored; a refused point is an error.
+pub async fn load_series(
+    addr: &am_store::RedisAddr,
+    model: am_store::Model,
+    metrics: usize,
+    connections: usize,
+    ts: &[i64],
+    series: impl Fn(usize, &[i64]) -> (String, Vec<f64>) + Clone + Send + 'static,
+) -> anyhow::Result<u64> {
+    use am_store::writer::{Batch, ModelTable, write_batch};
+    let now = am_store::unix_now();
+    let connections = connections.max(1);
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let (ts, addr, series) = (ts.to_vec(), addr.clone(), series.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut conn = am_store::Conn::connect(&addr, Duration::from_secs(5)).await?;
+            let table = ModelTable::new(vec![model]);
+            let mut batch = Batch::default();
+            let mut stored = 0u64;
+            let mine: Vec<usize> = (c..metrics).step_by(connections).collect();
+            for block in mine.chunks(100) {
+                for &i in block {
+                    let (name, values) = series(i, &ts);
+                    for (&t, v) in ts.iter().zip(values) {
+                        batch.push(&table, [0u16], &name, t as f64, v, now);
+                    }
+                }
+                let report = write_batch(&mut conn, &table, &mut batch).await?;
+                if report.failed != 0 {
+                    anyhow::bail!("Redis refused {} points", report.failed);
+                }
+                stored += report.stored;
+            }
+            anyhow::Ok(stored)
+        }));
+    }
+    let mut total = 0u64;
+    for t in tasks {
+        total += t.await.context("a loading task")??;
+    }
+    let want = (metrics * ts.len()) as u64;
+    if total != want {
+        anyhow::bail!("Redis stored {total} of {want} points");
+    }
+    Ok(total)
+}
+
+/// A metric's values at `ts` (seconds), drawn from `seed`: a level, a daily cycle, a slow drift
+/// and noise; `extra(k, t, sd, amp)` is added to the k-th point (a planted anomaly), given the
+/// series' noise deviation and cycle amplitude.
+pub fn daily_values(
+    seed: u64,
+    ts: &[i64],
+    extra: impl Fn(usize, i64, f64, f64) -> f64,
+) -> Vec<f64> {
+    let mut rng = Lcg(seed);
+    let level = 10.0 + 990.0 * rng.uniform();
+    let amp = level * 0.3 * rng.uniform();
+    let sd = level * (0.01 + 0.05 * rng.uniform());
+    let phase = std::f64::consts::TAU * rng.uniform();
+    let mut drift = 0.0;
+    ts.iter()
+        .enumerate()
+        .map(|(k, &t)| {
+            drift += 0.05 * sd * rng.normal();
+            let day = std::f64::consts::TAU * (t % 86_400) as f64 / 86_400.0;
+            level + amp * (day + phase).sin() + drift + sd * rng.normal() + extra(k, t, sd, amp)
+        })
+        .collect()
+}

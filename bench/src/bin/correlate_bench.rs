@@ -27,31 +27,13 @@ use am_bench::{flag, flags, machine};
 use am_console::search::{CorrelateRequest, correlate, shape_search};
 use am_console::shape::Query;
 use am_console::source::Source;
-use am_store::writer::{Batch, ModelTable, write_batch};
-use am_store::{Conn, Model, Pattern, RedisAddr};
+use am_store::{Model, Pattern, RedisAddr};
 use am_tests::RedisServer;
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 const MODEL: Model = Model::Raw { ttl: 86_400 };
 const WINDOW: i64 = 3600;
 const MAX_LAG: i64 = 900;
-
-/// A 64-bit LCG: uniform in [0, 1).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 11) as f64 / 9_007_199_254_740_992.0
-    }
-
-    fn normal(&mut self) -> f64 {
-        (self.next() + self.next() + self.next() + self.next() - 2.0) * 3f64.sqrt()
-    }
-}
 
 fn name(i: usize) -> String {
     match i {
@@ -61,32 +43,18 @@ fn name(i: usize) -> String {
     }
 }
 
-/// Metric `i`'s value at each of `ts`.
+/// Metric `i`'s value at each of `ts`: the anomaly (0) and its follower (1) get a bump that
+/// decays over 5 minutes, at `bump_at` and 3 minutes later.
 fn values(i: usize, ts: &[i64], bump_at: i64) -> Vec<f64> {
-    let mut rng = Lcg(i as u64 * 0x9e37_79b9 + 7);
-    let level = 10.0 + 990.0 * rng.next();
-    let amp = level * 0.3 * rng.next();
-    let sd = level * (0.01 + 0.05 * rng.next());
-    let phase = std::f64::consts::TAU * rng.next();
-    let mut drift = 0.0;
     let bump = match i {
         0 => Some(bump_at),
         1 => Some(bump_at + 180),
         _ => None,
     };
-    ts.iter()
-        .map(|&t| {
-            drift += 0.05 * sd * rng.normal();
-            let day = std::f64::consts::TAU * (t % 86_400) as f64 / 86_400.0;
-            let mut v = level + amp * (day + phase).sin() + drift + sd * rng.normal();
-            if let Some(b) = bump
-                && t >= b
-            {
-                v += 30.0 * sd * (-((t - b) as f64) / 300.0).exp();
-            }
-            v
-        })
-        .collect()
+    am_bench::daily_values(i as u64 * 0x9e37_79b9 + 7, ts, |_, t, sd, _| match bump {
+        Some(b) if t >= b => 30.0 * sd * (-((t - b) as f64) / 300.0).exp(),
+        _ => 0.0,
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -116,7 +84,7 @@ fn main() -> anyhow::Result<()> {
         .take_while(|&t| t <= newest)
         .collect();
     let started = Instant::now();
-    let stored = rt.block_on(load(&addr, metrics, &ts, at, now))?;
+    let stored = rt.block_on(load(&addr, metrics, &ts, at))?;
     println!(
         "loaded {metrics} metrics x {} points at {step} s ({stored} points) in {:.1} s",
         ts.len(),
@@ -262,48 +230,8 @@ fn own_cpu() -> f64 {
     (f.get(10).copied().unwrap_or(0.0) + f.get(11).copied().unwrap_or(0.0)) / ticks
 }
 
-async fn load(
-    addr: &RedisAddr,
-    metrics: usize,
-    ts: &[i64],
-    at: i64,
-    now: i64,
-) -> anyhow::Result<u64> {
+async fn load(addr: &RedisAddr, metrics: usize, ts: &[i64], at: i64) -> anyhow::Result<u64> {
     let bump = at - at.rem_euclid(60);
-    let mut tasks = Vec::new();
-    let connections = 4;
-    for c in 0..connections {
-        let ts = ts.to_vec();
-        let addr = addr.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::connect(&addr, Duration::from_secs(5)).await?;
-            let table = ModelTable::new(vec![MODEL]);
-            let mut batch = Batch::default();
-            let mut stored = 0u64;
-            let mine: Vec<usize> = (c..metrics).step_by(connections).collect();
-            for block in mine.chunks(100) {
-                for &i in block {
-                    let n = name(i);
-                    for (&t, v) in ts.iter().zip(values(i, &ts, bump)) {
-                        batch.push(&table, [0u16], &n, t as f64, v, now);
-                    }
-                }
-                let report = write_batch(&mut conn, &table, &mut batch).await?;
-                if report.failed != 0 {
-                    bail!("Redis refused {} points", report.failed);
-                }
-                stored += report.stored;
-            }
-            anyhow::Ok(stored)
-        }));
-    }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await.context("a loading task")??;
-    }
-    let want = (metrics * ts.len()) as u64;
-    if total != want {
-        bail!("Redis stored {total} of {want} points");
-    }
-    Ok(total)
+    let series = move |i: usize, ts: &[i64]| (name(i), values(i, ts, bump));
+    am_bench::load_series(addr, MODEL, metrics, 4, ts, series).await
 }

@@ -25,17 +25,13 @@ use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use am_bench::{Lcg, flag, run_mode};
-use am_store::writer::{Batch, ModelTable, write_batch};
-use am_store::{Conn, Model};
+use am_bench::{flag, run_mode};
+use am_store::Model;
 use am_tests::local_redis;
 use anyhow::{Context, bail};
 
 /// The model the series are stored under (the collector's default for raw metrics).
 const MODEL: Model = Model::Raw { ttl: 86_400 };
-
-/// Metrics per pipelined batch while loading.
-const LOAD_BATCH: usize = 100;
 
 fn main() -> anyhow::Result<()> {
     run_mode(
@@ -52,25 +48,17 @@ fn name(i: usize) -> String {
 /// Metric `i`'s values at `ts`: a level, a daily cycle, noise and a slow drift; a metric with
 /// `anomalous` set jumps by 40 noise deviations in its last three points.
 fn values(i: usize, ts: &[i64], anomalous: bool) -> Vec<f64> {
-    let mut rng = Lcg(i as u64 * 0x9e37_79b9 + 1);
-    let level = 10.0 + 990.0 * rng.uniform();
-    let amp = level * 0.3 * rng.uniform();
-    let sd = level * (0.01 + 0.05 * rng.uniform());
-    let phase = std::f64::consts::TAU * rng.uniform();
-    let mut drift = 0.0;
     let n = ts.len();
-    ts.iter()
-        .enumerate()
-        .map(|(k, &t)| {
-            drift += 0.05 * sd * rng.normal();
-            let day = std::f64::consts::TAU * (t % 86_400) as f64 / 86_400.0;
-            let mut v = level + amp * (day + phase).sin() + drift + sd * rng.normal();
-            if anomalous && k + 3 >= n {
-                v += 40.0 * sd + amp;
-            }
-            (v * 100.0).round() / 100.0
-        })
-        .collect()
+    am_bench::daily_values(i as u64 * 0x9e37_79b9 + 1, ts, |k, _, sd, amp| {
+        if anomalous && k + 3 >= n {
+            40.0 * sd + amp
+        } else {
+            0.0
+        }
+    })
+    .into_iter()
+    .map(|v| (v * 100.0).round() / 100.0)
+    .collect()
 }
 
 fn load(f: &[(String, String)]) -> anyhow::Result<()> {
@@ -99,44 +87,18 @@ fn load(f: &[(String, String)]) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let stored: u64 = rt.block_on(async {
-        let mut tasks = Vec::new();
-        for c in 0..connections.max(1) {
-            let ts = ts.clone();
-            let addr = addr.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut conn = Conn::connect(&addr, Duration::from_secs(5)).await?;
-                let table = ModelTable::new(vec![MODEL]);
-                let mut batch = Batch::default();
-                let mut stored = 0u64;
-                let mine: Vec<usize> = (c..metrics).step_by(connections.max(1)).collect();
-                for block in mine.chunks(LOAD_BATCH) {
-                    for &i in block {
-                        let n = name(i);
-                        let anomalous = every > 0 && i % every == every - 1;
-                        for (&t, v) in ts.iter().zip(values(i, &ts, anomalous)) {
-                            batch.push(&table, [0u16], &n, t as f64, v, now);
-                        }
-                    }
-                    let report = write_batch(&mut conn, &table, &mut batch).await?;
-                    if report.failed != 0 {
-                        bail!("Redis refused {} points", report.failed);
-                    }
-                    stored += report.stored;
-                }
-                Ok(stored)
-            }));
-        }
-        let mut total = 0u64;
-        for t in tasks {
-            total += t.await??;
-        }
-        anyhow::Ok(total)
-    })?;
-    let want = (metrics * points) as u64;
-    if stored != want {
-        bail!("Redis stored {stored} of {want} points");
-    }
+    let series = move |i: usize, ts: &[i64]| {
+        let anomalous = every > 0 && i % every == every - 1;
+        (name(i), values(i, ts, anomalous))
+    };
+    let stored = rt.block_on(am_bench::load_series(
+        &addr,
+        MODEL,
+        metrics,
+        connections,
+        &ts,
+        series,
+    ))?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "loaded {metrics} metrics x {points} points at {step} s = {stored} points in {secs:.1} s ({:.0} points/s); one in {every} anomalous",
