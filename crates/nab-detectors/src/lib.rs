@@ -27,7 +27,7 @@
 //! models' `Default` parameters learn the value range from the first `probation` points,
 //! widened by `margin` on each side. The [`nab`] module reads a NAB-layout corpus and writes
 //! NAB's results layout, for the offline harnesses (`cargo run --release -p
-//! am-plugin-artime --example nab`, ...).
+//! am-plugin-artime --example artime_nab`, ...).
 //!
 //! ```
 //! use am_nab_detectors::SeriesModel;

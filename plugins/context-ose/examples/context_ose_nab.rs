@@ -1,7 +1,7 @@
 //! Offline NAB harness: runs the CAD OSE model over a NAB-layout corpus exactly as NAB runs
 //! the reference (the file's minimum, maximum and length given), and writes NAB's results
 //! layout.
-//!   cargo run --release -p am-plugin-context-ose --example nab -- DATA OUT
+//!   cargo run --release -p am-plugin-context-ose --example context_ose_nab -- DATA OUT
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use am_nab_detectors::context_ose::{Cad, Params};
 use am_nab_detectors::nab::{DataFile, data_files, replay};

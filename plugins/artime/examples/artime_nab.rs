@@ -1,7 +1,7 @@
 //! Offline NAB harness: runs the ARTime model over a NAB-layout corpus exactly as NAB runs
 //! the reference (the file's minimum, maximum and length given), or in the plugin's
 //! unknown-range mode (`--production`), and writes NAB's results layout.
-//!   cargo run --release -p am-plugin-artime --example nab -- DATA OUT [--production]
+//!   cargo run --release -p am-plugin-artime --example artime_nab -- DATA OUT [--production]
 //! With `--production`, `ARTIME_FILE_RANGE` (set) gives the file's range all the same, and
 //! `ARTIME_MARGIN` and `ARTIME_PROBATION` override those parameters.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
