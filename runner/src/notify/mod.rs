@@ -183,6 +183,8 @@ impl Notifiers {
             return Err(issues);
         }
         let (stop, stop_rx) = watch::channel(false);
+        // The alarm store's prefix: in braces, one Redis Cluster slot for all alarm keys.
+        let prefix = am_store::keys::tagged(&alarms.prefix);
         let mut tasks = Vec::new();
         for (i, config) in outputs.iter().enumerate() {
             let sender = Sender::new(config)
@@ -192,7 +194,7 @@ impl Notifiers {
                 sender: sender.clone(),
                 group: format!("out:{}", config.id()),
                 consumer: format!("{consumer}:{i}"),
-                stream: format!("{}:transitions", alarms.prefix),
+                stream: format!("{prefix}:transitions"),
             };
             tracing::info!(output = %config.id(), kind = config.delivery().kind, "notifying");
             tasks.push(tokio::spawn(stream::run(
@@ -206,7 +208,7 @@ impl Notifiers {
                     sender,
                     redis.clone(),
                     alarms.clone(),
-                    format!("{}:resend:{}", alarms.prefix, config.id()),
+                    format!("{prefix}:resend:{}", config.id()),
                     Duration::from_secs(c.resend_interval.max(1)),
                     stop_rx.clone(),
                 )));
