@@ -1,7 +1,7 @@
 //! Notifiers: alarm transitions, from the history stream in Redis, to people.
 //!
 //! Each output of `event_outputs` ([`OutputConfig`]) reads the transitions stream through a
-//! consumer group of its own (`<prefix>:transitions`, group `out:<output id>`), so:
+//! consumer group of its own (`{<prefix>}:transitions`, group `out:<output id>`), so:
 //!
 //! - every transition reaches every output once, whichever runner recorded it, and however
 //!   many runners share the outputs (each output's group hands each entry to one of them);
