@@ -254,38 +254,30 @@ impl Reader {
             batch.add(shard, cmd);
             starts.push((first, count));
         }
-        let replies = batch.send(&self.conn).await?;
         let mut points: Vec<Point> = Vec::new();
-        for (i, reply) in replies.into_iter().enumerate() {
-            let (first, count) = starts.get(i).copied().unwrap_or((0, 0));
-            let span = ids.get(i).map_or(0, |id| i64::from(id.model.span()));
-            points.clear();
-            let items = match reply {
-                Value::Array(Some(items)) => items,
-                Value::Array(None) => Vec::new(),
-                other => return Err(reply_error("MGET", &other)),
-            };
-            for (k, item) in items
-                .iter()
-                .take(usize::try_from(count).unwrap_or(0))
-                .enumerate()
-            {
-                match item {
-                    Value::Bulk(Some(bytes)) => {
+        batch
+            .send_each(&self.conn, |i, items| {
+                let (first, count) = starts.get(i).copied().unwrap_or((0, 0));
+                let span = ids.get(i).map_or(0, |id| i64::from(id.model.span()));
+                points.clear();
+                for (k, item) in items.take(usize::try_from(count).unwrap_or(0)).enumerate() {
+                    if let Some(bytes) = item.map_err(|e| e.context("MGET"))? {
                         decode_chunk(first + k as i64 * span, bytes, &mut points);
                     }
-                    Value::Bulk(None) => {}
-                    other => return Err(reply_error("MGET", other)),
                 }
-            }
-            // Chunks cover disjoint, ascending time ranges, so resolving the whole series is
-            // resolving each chunk.
-            resolve(&mut points);
-            let lo = points.partition_point(|p| p.ts < from);
-            let hi = points.partition_point(|p| p.ts <= until);
-            each(i, points.get(lo..hi.max(lo)).unwrap_or_default());
-        }
-        Ok(())
+                // Chunks cover disjoint, ascending time ranges, so resolving the whole series
+                // is resolving each chunk.
+                resolve(&mut points);
+                let lo = points.partition_point(|p| p.ts < from);
+                let hi = points.partition_point(|p| p.ts <= until);
+                each(i, points.get(lo..hi.max(lo)).unwrap_or_default());
+                Ok(())
+            })
+            .await
+            .map_err(|e| match e {
+                Error::Server(m) => Error::Server(format!("MGET: {m}")),
+                other => other,
+            })
     }
 
     /// Sends a raw command, for tools and tests that need more than reads (on a cluster it

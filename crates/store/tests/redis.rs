@@ -399,3 +399,80 @@ async fn read_many_each(redis: Target) {
         }
     }
 }
+
+/// Window reads on one server go over the store's own connections (`conn/bulk.rs`): they log
+/// in as the ACL user into the configured database, and a read still succeeds after the server
+/// closed its idle connections (`timeout 1`) and after a restart.
+#[tokio::test]
+async fn bulk_reads_log_in_and_survive_closed_connections() {
+    let redis = Target::One(Box::new(
+        RedisServer::start_with_args(&["--timeout", "1"]).unwrap(),
+    ));
+    let mut admin = conn(&redis).await;
+    admin
+        .cmd_ok(&[b"ACL", b"SETUSER", b"reader", b"on", b">s3cret", b"~*", b"+@all"])
+        .await
+        .unwrap();
+    let mut addr = redis.addr();
+    addr.username = Some("reader".into());
+    addr.password = Some("s3cret".into());
+    addr.db = 3;
+    let mut c = Conn::connect(&addr, Duration::from_secs(5)).await.unwrap();
+    let table = ModelTable::new(vec![RAW]);
+    let now = unix_now();
+    let points: Vec<(&str, u16, f64, f64)> = (0..50)
+        .map(|k| ("bulk.m", 0u16, (now - 3000 + k * 60) as f64, k as f64))
+        .collect();
+    write(&mut c, &table, &points).await;
+    let mut r = Reader::connect(&addr, Duration::from_secs(5)).await.unwrap();
+    let want: Vec<Point> = points
+        .iter()
+        .map(|(_, _, ts, v)| Point {
+            ts: *ts as i64,
+            value: *v,
+        })
+        .collect();
+    assert_eq!(read(&mut r, "bulk.m", RAW, now - 4000, now).await, want);
+    // The reads were the ACL user's, in database 3 (nothing in database 0).
+    let clients = match admin.cmd(&[b"CLIENT", b"LIST"]).await.unwrap() {
+        am_store::resp::Value::Bulk(Some(b)) => String::from_utf8(b).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        clients
+            .lines()
+            .filter(|l| l.contains("user=reader"))
+            .all(|l| l.contains(" db=3 ")),
+        "{clients}"
+    );
+    assert!(
+        clients.lines().filter(|l| l.contains("user=reader")).count() >= 3,
+        "the writer's, the reader's and its bulk connection: {clients}"
+    );
+    let Target::One(server) = &redis else {
+        unreachable!()
+    };
+    assert!(server.keys("am2:c:*").unwrap().is_empty(), "database 0");
+    // The server closes idle connections after a second: the pooled one is stale.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(read(&mut r, "bulk.m", RAW, now - 4000, now).await, want);
+    drop(admin);
+    drop(c);
+    // A restart (no persistence): the data is gone, the read still answers.
+    let Target::One(mut server) = redis else {
+        unreachable!()
+    };
+    server.restart().unwrap();
+    let mut admin = Conn::connect(&server.addr(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    admin
+        .cmd_ok(&[b"ACL", b"SETUSER", b"reader", b"on", b">s3cret", b"~*", b"+@all"])
+        .await
+        .unwrap();
+    let got = r
+        .read(&series("bulk.m", RAW), now - 4000, now)
+        .await
+        .unwrap();
+    assert!(got.is_empty(), "{got:?}");
+}

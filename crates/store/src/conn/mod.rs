@@ -6,12 +6,17 @@
 //! store's users one shape for all of them. A `Conn` is cheap to clone: clones share the
 //! connection (the crate multiplexes them), so many pipelines can be in flight at once.
 
+mod bulk;
+mod dial;
 mod open;
 mod sharded;
+mod wire;
 
 pub use open::Options;
-pub use sharded::Sharded;
+pub use sharded::{Items, Sharded};
+pub use wire::BulkItems;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
@@ -35,6 +40,9 @@ enum Inner {
 pub struct Conn {
     inner: Inner,
     addr: RedisAddr,
+    /// On one server, the store's own connections for window reads (see [`bulk`]); `None`
+    /// on Sentinel and Cluster.
+    bulk: Option<Arc<bulk::BulkPool>>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -158,9 +166,16 @@ impl Conn {
                 ))
             })?
             .map_err(|e| e.context(&format!("connecting to {addr}")))?;
+        let bulk = match &inner {
+            Inner::Single(_) => {
+                dial::Dialer::for_addr(addr, opts)?.map(|d| Arc::new(bulk::BulkPool::new(d)))
+            }
+            Inner::Cluster(_) => None,
+        };
         Ok(Conn {
             inner,
             addr: addr.clone(),
+            bulk,
         })
     }
 

@@ -28,7 +28,7 @@ pub struct Options {
 
 /// rustls needs one process-wide crypto provider; ours is `ring`, as the runner's HTTP
 /// clients use.
-fn crypto_provider() {
+pub(super) fn crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Another part of the process may have installed one already: that one is used.

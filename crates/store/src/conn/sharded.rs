@@ -3,6 +3,7 @@
 
 use futures_util::future::try_join_all;
 
+use super::wire::{self, BulkItems};
 use super::{Conn, Pipe};
 use crate::Error;
 use crate::resp::Value;
@@ -80,5 +81,65 @@ impl Sharded {
             out.push(v);
         }
         Ok(out)
+    }
+
+    /// Sends every pipeline, like [`send`](Self::send), for commands whose replies are arrays
+    /// of bulk strings (`MGET`): `each(k, items)` gets the elements of the `k`-th command's
+    /// reply, in the order added. On one server they are read in place on the store's own
+    /// connections (see `conn/bulk.rs`), else from the crate's replies. The first error of
+    /// `each` or of a reply (a refused command is [`Error::Server`]) is returned.
+    pub async fn send_each(
+        self,
+        conn: &Conn,
+        mut each: impl FnMut(usize, Items<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if let (Some(bulk), [(_, pipe)]) = (&conn.bulk, self.pipes.as_slice()) {
+            let packed = pipe.pipeline.get_packed_pipeline();
+            return bulk
+                .pipeline(&packed, pipe.len(), |k, reply| {
+                    each(k, Items::Wire(wire::bulk_items(reply)?))
+                })
+                .await;
+        }
+        for (k, reply) in self.send(conn).await?.iter().enumerate() {
+            let items = match reply {
+                Value::Array(Some(items)) => Items::Values(items.iter()),
+                Value::Array(None) => Items::Values([].iter()),
+                Value::Error(e) => return Err(Error::Server(e.clone())),
+                other => {
+                    return Err(Error::Protocol(format!(
+                        "expected an array of bulk strings, got {other:?}"
+                    )));
+                }
+            };
+            each(k, items)?;
+        }
+        Ok(())
+    }
+}
+
+/// The elements of an array-of-bulk-strings reply (see [`Sharded::send_each`]): each `None`
+/// for a null bulk string, or an error for an element of another kind.
+#[derive(Debug)]
+pub enum Items<'a> {
+    /// Read in place from the reply's bytes.
+    Wire(BulkItems<'a>),
+    /// From the crate's reply.
+    Values(std::slice::Iter<'a, Value>),
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Result<Option<&'a [u8]>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Items::Wire(w) => w.next(),
+            Items::Values(v) => v.next().map(|item| match item {
+                Value::Bulk(b) => Ok(b.as_deref()),
+                other => Err(Error::Protocol(format!(
+                    "expected a bulk string, got {other:?}"
+                ))),
+            }),
+        }
     }
 }

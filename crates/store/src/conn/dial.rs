@@ -1,0 +1,196 @@
+//! Opening the store's own connections to one server ([`super::bulk`], [`super::lane`]):
+//! TCP with the crate's socket settings, TLS with the configured files, `AUTH` with the ACL
+//! user, `SELECT`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use redis::io::tcp::socket2::{SockRef, TcpKeepalive};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+use super::open::{Options, crypto_provider};
+use super::{command, wire};
+use crate::Error;
+use crate::addr::{RedisAddr, TlsFiles};
+
+/// A byte stream to Redis, plain or TLS.
+pub(super) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Opens connections to one server.
+#[derive(Clone)]
+pub(super) struct Dialer {
+    addr: RedisAddr,
+    opts: Options,
+    tls: Option<TlsConnector>,
+}
+
+impl Dialer {
+    /// A dialer for `addr` if it is one server (Sentinel and Cluster stay with the crate).
+    pub(super) fn for_addr(addr: &RedisAddr, opts: Options) -> Result<Option<Dialer>, Error> {
+        if addr.sentinel.is_some() || addr.is_cluster() {
+            return Ok(None);
+        }
+        Ok(Some(Dialer {
+            addr: addr.clone(),
+            opts,
+            tls: addr.tls.as_ref().map(tls_connector).transpose()?,
+        }))
+    }
+
+    /// Where it connects.
+    pub(super) fn addr(&self) -> &RedisAddr {
+        &self.addr
+    }
+
+    /// The options it was made with.
+    pub(super) fn options(&self) -> Options {
+        self.opts
+    }
+
+    /// Connects, within the connect timeout: TCP, TLS, `AUTH`, `SELECT`.
+    pub(super) async fn dial(&self) -> Result<Box<dyn Stream>, Error> {
+        let t = self.opts.connect_timeout;
+        tokio::time::timeout(t, self.dial_unbounded())
+            .await
+            .map_err(|_| {
+                Error::Timeout(format!(
+                    "connecting to {} (more than {} s)",
+                    self.addr,
+                    t.as_secs_f64()
+                ))
+            })?
+            .map_err(|e| e.context(&format!("connecting to {}", self.addr)))
+    }
+
+    async fn dial_unbounded(&self) -> Result<Box<dyn Stream>, Error> {
+        let a = &self.addr;
+        let tcp = TcpStream::connect((a.host.as_str(), a.port))
+            .await
+            .map_err(|e| Error::Connection(e.to_string()))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| Error::Connection(e.to_string()))?;
+        keepalive(&tcp, self.opts.connect_timeout);
+        let mut stream: Box<dyn Stream> = match &self.tls {
+            None => Box::new(tcp),
+            Some(tls) => {
+                let name = ServerName::try_from(a.host.clone())
+                    .map_err(|e| Error::Config(format!("TLS server name {}: {e}", a.host)))?;
+                Box::new(
+                    tls.connect(name, tcp)
+                        .await
+                        .map_err(|e| Error::Connection(format!("TLS: {e}")))?,
+                )
+            }
+        };
+        let mut hello = redis::Pipeline::new();
+        if let Some(pass) = &a.password {
+            hello.add_command(match &a.username {
+                Some(user) => command(&[b"AUTH", user.as_bytes(), pass.as_bytes()]),
+                None => command(&[b"AUTH", pass.as_bytes()]),
+            });
+        }
+        if a.db != 0 {
+            hello.add_command(command(&[b"SELECT", a.db.to_string().as_bytes()]));
+        }
+        if !hello.is_empty() {
+            handshake(&mut stream, &hello).await?;
+        }
+        Ok(stream)
+    }
+}
+
+/// Sends `hello` and fails on the first error reply.
+async fn handshake(stream: &mut Box<dyn Stream>, hello: &redis::Pipeline) -> Result<(), Error> {
+    let io = |e: std::io::Error| Error::Connection(e.to_string());
+    stream
+        .write_all(&hello.get_packed_pipeline())
+        .await
+        .map_err(io)?;
+    let mut buf = BytesMut::with_capacity(256);
+    for _ in 0..hello.len() {
+        loop {
+            if let Some(len) = wire::reply_len(&buf, 0)? {
+                let reply = buf.split_to(len);
+                wire::status(&reply)?;
+                break;
+            }
+            if stream.read_buf(&mut buf).await.map_err(io)? == 0 {
+                return Err(Error::Connection("the server closed the connection".into()));
+            }
+        }
+    }
+    if buf.has_remaining() {
+        return Err(Error::Protocol("more replies than commands sent".into()));
+    }
+    Ok(())
+}
+
+/// Keepalive probes as the crate's connections have them (see `open::tcp_settings`), so a
+/// path that silently drops packets is given up on in about `timeout`.
+fn keepalive(tcp: &TcpStream, timeout: Duration) {
+    let second = Duration::from_secs(1);
+    let ka = TcpKeepalive::new()
+        .with_time((timeout / 2).max(second))
+        .with_interval((timeout / 6).max(second))
+        .with_retries(3);
+    let sock = SockRef::from(tcp);
+    // Best effort: a socket without them still works, as the crate's do.
+    let _ = sock.set_tcp_keepalive(&ka);
+    let _ = sock.set_tcp_user_timeout(Some(timeout.max(second)));
+}
+
+fn config_error(what: &str, path: &std::path::Path, e: impl std::fmt::Display) -> Error {
+    Error::Config(format!("reading {what} {}: {e}", path.display()))
+}
+
+/// The TLS client of `files`: their authorities (the system's without a CA file) and client
+/// certificate, as the crate's connections use them.
+fn tls_connector(files: &TlsFiles) -> Result<TlsConnector, Error> {
+    crypto_provider();
+    let mut roots = rustls::RootCertStore::empty();
+    match &files.ca_file {
+        Some(ca) => {
+            let certs = CertificateDer::pem_file_iter(ca)
+                .map_err(|e| config_error("tls.ca_file", ca, e))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| config_error("tls.ca_file", ca, e))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| config_error("tls.ca_file", ca, e))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                // A system certificate rustls cannot use is skipped, as the crate does.
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let config = match (&files.cert_file, &files.key_file) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| config_error("tls.cert_file", cert, e))?;
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| config_error("tls.key_file", key, e))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| Error::Config(format!("tls client certificate: {e}")))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => {
+            return Err(Error::Config(
+                "tls.cert_file and tls.key_file go together".into(),
+            ));
+        }
+    };
+    Ok(TlsConnector::from(Arc::new(config)))
+}
