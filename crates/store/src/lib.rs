@@ -3,7 +3,9 @@
 //! The collector writes and the runner reads through this crate, so both agree on one layout.
 //! It needs Redis 6.2 or newer (`ZADD GT`). Connections go through the `redis` crate
 //! ([`Conn`]): one server, a master watched by Sentinel, or a Redis Cluster, each with TLS and
-//! ACL users ([`RedisAddr`], [`redis_config!`]).
+//! ACL users ([`RedisAddr`], [`redis_config!`]). Window reads go over the store's own
+//! connections (to the one server, or to each cluster node), which read the chunks where they
+//! lie in the reply (`conn/bulk.rs`, `conn/slots.rs`).
 //!
 //! ## Keys
 //!

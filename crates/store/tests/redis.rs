@@ -410,7 +410,9 @@ async fn bulk_reads_log_in_and_survive_closed_connections() {
     ));
     let mut admin = conn(&redis).await;
     admin
-        .cmd_ok(&[b"ACL", b"SETUSER", b"reader", b"on", b">s3cret", b"~*", b"+@all"])
+        .cmd_ok(&[
+            b"ACL", b"SETUSER", b"reader", b"on", b">s3cret", b"~*", b"+@all",
+        ])
         .await
         .unwrap();
     let mut addr = redis.addr();
@@ -424,7 +426,9 @@ async fn bulk_reads_log_in_and_survive_closed_connections() {
         .map(|k| ("bulk.m", 0u16, (now - 3000 + k * 60) as f64, k as f64))
         .collect();
     write(&mut c, &table, &points).await;
-    let mut r = Reader::connect(&addr, Duration::from_secs(5)).await.unwrap();
+    let mut r = Reader::connect(&addr, Duration::from_secs(5))
+        .await
+        .unwrap();
     let want: Vec<Point> = points
         .iter()
         .map(|(_, _, ts, v)| Point {
@@ -445,9 +449,13 @@ async fn bulk_reads_log_in_and_survive_closed_connections() {
             .all(|l| l.contains(" db=3 ")),
         "{clients}"
     );
-    assert!(
-        clients.lines().filter(|l| l.contains("user=reader")).count() >= 3,
-        "the writer's, the reader's and its bulk connection: {clients}"
+    assert_eq!(
+        clients
+            .lines()
+            .filter(|l| l.contains("user=reader") && l.contains(" name=am-window-reads "))
+            .count(),
+        1,
+        "the reader's own connection: {clients}"
     );
     let Target::One(server) = &redis else {
         unreachable!()
@@ -467,7 +475,9 @@ async fn bulk_reads_log_in_and_survive_closed_connections() {
         .await
         .unwrap();
     admin
-        .cmd_ok(&[b"ACL", b"SETUSER", b"reader", b"on", b">s3cret", b"~*", b"+@all"])
+        .cmd_ok(&[
+            b"ACL", b"SETUSER", b"reader", b"on", b">s3cret", b"~*", b"+@all",
+        ])
         .await
         .unwrap();
     let got = r
@@ -475,4 +485,91 @@ async fn bulk_reads_log_in_and_survive_closed_connections() {
         .await
         .unwrap();
     assert!(got.is_empty(), "{got:?}");
+}
+
+/// Window reads on a cluster go to each node over the store's own connections
+/// (`conn/slots.rs`); when a slot has moved since the slot map was read (resharding), the read
+/// is left to the crate, which follows the redirection, and is still right.
+#[tokio::test]
+async fn cluster_reads_follow_a_moved_slot() {
+    let mut cluster = RedisCluster::start(3).unwrap();
+    let mut c = Conn::connect(&cluster.addr(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let table = ModelTable::new(vec![RAW]);
+    let now = unix_now();
+    let names: Vec<String> = (0..200).map(|i| format!("moved.m{i:03}")).collect();
+    let mut points = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        for k in 0..20 {
+            points.push((name.as_str(), 0u16, (now - 2000 + k * 60) as f64, i as f64));
+        }
+    }
+    write(&mut c, &table, &points).await;
+    let ids: Vec<SeriesId> = names.iter().map(|n| series(n, RAW)).collect();
+    let mut r = Reader::connect(&cluster.addr(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let readers = |cluster: &RedisCluster| -> Vec<usize> {
+        cluster
+            .nodes()
+            .iter()
+            .map(|n| {
+                let list = n.cmd(&["CLIENT", "LIST"]).unwrap().as_text().unwrap();
+                list.lines()
+                    .filter(|l| l.contains(" name=am-window-reads "))
+                    .count()
+            })
+            .collect()
+    };
+    assert_eq!(readers(&cluster), [0, 0, 0]);
+    let before = r.read_many(&ids, now - 3000, now).await.unwrap();
+    assert!(before.iter().all(|p| p.len() == 20), "{before:?}");
+    // Each node now has one of the reader's own connections.
+    assert_eq!(readers(&cluster), [1, 1, 1]);
+    // Move the slot of the first series' shard to another node, keys and all.
+    let key = keys::chunk(&RAW, &names[0], RAW.chunk_start(now - 2000));
+    let from = cluster.owner_of(&key).unwrap();
+    let to = (from + 1) % 3;
+    let slot = keys::slot(key.as_bytes()).to_string();
+    let id = |i: usize| -> String {
+        cluster.nodes()[i]
+            .cmd(&["CLUSTER", "MYID"])
+            .unwrap()
+            .as_text()
+            .unwrap()
+    };
+    let (from_id, to_id) = (id(from), id(to));
+    let (src, dst) = (&cluster.nodes()[from], &cluster.nodes()[to]);
+    dst.cmd(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id])
+        .unwrap();
+    src.cmd(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id])
+        .unwrap();
+    let moving = src
+        .texts(&["CLUSTER", "GETKEYSINSLOT", &slot, "10000"])
+        .unwrap();
+    assert!(!moving.is_empty());
+    let port = dst.port().to_string();
+    let mut migrate = vec![
+        "MIGRATE",
+        "127.0.0.1",
+        port.as_str(),
+        "",
+        "0",
+        "5000",
+        "KEYS",
+    ];
+    migrate.extend(moving.iter().map(String::as_str));
+    src.cmd(&migrate).unwrap();
+    for node in cluster.nodes() {
+        node.cmd(&["CLUSTER", "SETSLOT", &slot, "NODE", &to_id])
+            .unwrap();
+    }
+    assert_eq!(cluster.owner_of(&key).unwrap(), to);
+    let after = r.read_many(&ids, now - 3000, now).await.unwrap();
+    assert_eq!(after, before);
+    // And again, on the slot map read anew.
+    let again = r.read_many(&ids, now - 3000, now).await.unwrap();
+    assert_eq!(again, before);
+    let _ = cluster.node(0);
 }

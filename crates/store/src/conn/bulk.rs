@@ -1,9 +1,10 @@
 //! Bulk reads on connections of the store's own: the runner's window reads (pipelines of
 //! `MGET`s whose replies are most of the product's Redis traffic) read in place by [`wire`],
-//! on one server (plain or TLS, with its ACL user and database).
+//! on one server or one cluster node ([`super::slots`]), plain or TLS, with its ACL user and
+//! database.
 //!
-//! Everything else — every other command, Sentinel and Cluster — goes through the `redis`
-//! crate (see [`super`]). This path exists because a benchmark shows it pays (see [`wire`]);
+//! Everything else — every other command, and every read under Sentinel — goes through the
+//! `redis` crate (see [`super`]). This path exists because a benchmark shows it pays (see [`wire`]);
 //! it speaks only what a read needs: `AUTH`, `SELECT` and the pipeline it is given.
 //!
 //! Connections are pooled: a read takes an idle one or opens one, and gives it back when the

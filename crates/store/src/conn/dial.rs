@@ -19,6 +19,9 @@ use super::{command, wire};
 use crate::Error;
 use crate::addr::{RedisAddr, TlsFiles};
 
+/// The name of these connections in `CLIENT LIST`.
+pub const CLIENT_NAME: &str = "am-window-reads";
+
 /// A byte stream to Redis, plain or TLS.
 pub(super) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
@@ -40,8 +43,33 @@ impl Dialer {
         Ok(Some(Dialer {
             addr: addr.clone(),
             opts,
-            tls: addr.tls.as_ref().map(tls_connector).transpose()?,
+            tls: Dialer::tls_of(addr)?,
         }))
+    }
+
+    /// A dialer for one node of the cluster `addr` names (its TLS files and user; database 0).
+    pub(super) fn for_node(
+        addr: &RedisAddr,
+        host: &str,
+        port: u16,
+        opts: Options,
+        tls: Option<TlsConnector>,
+    ) -> Dialer {
+        let mut node = addr.clone();
+        node.host = host.to_string();
+        node.port = port;
+        node.db = 0;
+        node.cluster.clear();
+        Dialer {
+            addr: node,
+            opts,
+            tls,
+        }
+    }
+
+    /// The TLS client of `addr`, if it uses TLS.
+    pub(super) fn tls_of(addr: &RedisAddr) -> Result<Option<TlsConnector>, Error> {
+        addr.tls.as_ref().map(tls_connector).transpose()
     }
 
     /// Where it connects.
@@ -99,9 +127,9 @@ impl Dialer {
         if a.db != 0 {
             hello.add_command(command(&[b"SELECT", a.db.to_string().as_bytes()]));
         }
-        if !hello.is_empty() {
-            handshake(&mut stream, &hello).await?;
-        }
+        // So `CLIENT LIST` tells these from the crate's connections.
+        hello.add_command(command(&[b"CLIENT", b"SETNAME", CLIENT_NAME.as_bytes()]));
+        handshake(&mut stream, &hello).await?;
         Ok(stream)
     }
 }

@@ -10,6 +10,7 @@ mod bulk;
 mod dial;
 mod open;
 mod sharded;
+mod slots;
 mod wire;
 
 pub use open::Options;
@@ -40,9 +41,18 @@ enum Inner {
 pub struct Conn {
     inner: Inner,
     addr: RedisAddr,
-    /// On one server, the store's own connections for window reads (see [`bulk`]); `None`
-    /// on Sentinel and Cluster.
-    bulk: Option<Arc<bulk::BulkPool>>,
+    /// The store's own connections for window reads (see [`bulk`]): to the one server, or to
+    /// each node of a cluster ([`slots`]); `None` under Sentinel.
+    reads: Option<Reads>,
+}
+
+/// Where a [`Conn`]'s window reads go.
+#[derive(Debug, Clone)]
+enum Reads {
+    /// To the one server.
+    Single(Arc<bulk::BulkPool>),
+    /// To the cluster's nodes.
+    Cluster(Arc<slots::ClusterReads>),
 }
 
 impl std::fmt::Debug for Conn {
@@ -166,16 +176,17 @@ impl Conn {
                 ))
             })?
             .map_err(|e| e.context(&format!("connecting to {addr}")))?;
-        let bulk = match &inner {
-            Inner::Single(_) => {
-                dial::Dialer::for_addr(addr, opts)?.map(|d| Arc::new(bulk::BulkPool::new(d)))
-            }
-            Inner::Cluster(_) => None,
+        let reads = match &inner {
+            Inner::Single(_) => dial::Dialer::for_addr(addr, opts)?
+                .map(|d| Reads::Single(Arc::new(bulk::BulkPool::new(d)))),
+            Inner::Cluster(_) => Some(Reads::Cluster(Arc::new(slots::ClusterReads::new(
+                addr, opts,
+            )?))),
         };
         Ok(Conn {
             inner,
             addr: addr.clone(),
-            bulk,
+            reads,
         })
     }
 

@@ -4,7 +4,7 @@
 use futures_util::future::try_join_all;
 
 use super::wire::{self, BulkItems};
-use super::{Conn, Pipe};
+use super::{Conn, Pipe, Reads};
 use crate::Error;
 use crate::resp::Value;
 
@@ -85,21 +85,37 @@ impl Sharded {
 
     /// Sends every pipeline, like [`send`](Self::send), for commands whose replies are arrays
     /// of bulk strings (`MGET`): `each(k, items)` gets the elements of the `k`-th command's
-    /// reply, in the order added. On one server they are read in place on the store's own
-    /// connections (see `conn/bulk.rs`), else from the crate's replies. The first error of
+    /// reply, in the order added. They are read in place on the store's own connections (see
+    /// `conn/bulk.rs`, `conn/slots.rs`), else (under Sentinel, or when a cluster is changing)
+    /// from the crate's replies. The first error of
     /// `each` or of a reply (a refused command is [`Error::Server`]) is returned.
     pub async fn send_each(
         self,
         conn: &Conn,
         mut each: impl FnMut(usize, Items<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        if let (Some(bulk), [(_, pipe)]) = (&conn.bulk, self.pipes.as_slice()) {
-            let packed = pipe.pipeline.get_packed_pipeline();
-            return bulk
-                .pipeline(&packed, pipe.len(), |k, reply| {
-                    each(k, Items::Wire(wire::bulk_items(reply)?))
-                })
-                .await;
+        match (&conn.reads, self.pipes.as_slice()) {
+            (Some(Reads::Single(pool)), [(_, pipe)]) => {
+                let packed = pipe.pipeline.get_packed_pipeline();
+                return pool
+                    .pipeline(&packed, pipe.len(), |k, reply| {
+                        each(k, Items::Wire(wire::bulk_items(reply)?))
+                    })
+                    .await;
+            }
+            (Some(Reads::Cluster(nodes)), pipes) => {
+                let pipes: Vec<&Pipe> = pipes.iter().map(|(_, p)| p).collect();
+                if let Some(replies) = nodes.read(conn, &pipes).await {
+                    for (k, (p, pos)) in self.order.iter().enumerate() {
+                        let reply = replies
+                            .get(*p as usize, *pos as usize)
+                            .ok_or_else(|| Error::Protocol("a reply is missing".into()))?;
+                        each(k, Items::Wire(wire::bulk_items(reply)?))?;
+                    }
+                    return Ok(());
+                }
+            }
+            _ => {}
         }
         for (k, reply) in self.send(conn).await?.iter().enumerate() {
             let items = match reply {
