@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use redis::io::tcp::socket2::{SockRef, TcpKeepalive};
+use redis::io::tcp::socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -14,7 +14,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
-use super::open::{Options, crypto_provider};
+use super::open::{self, Options, crypto_provider};
 use super::{command, wire};
 use crate::Error;
 use crate::addr::{RedisAddr, TlsFiles};
@@ -160,38 +160,36 @@ async fn handshake(stream: &mut Box<dyn Stream>, hello: &redis::Pipeline) -> Res
     Ok(())
 }
 
-/// Keepalive probes as the crate's connections have them (see `open::tcp_settings`), so a
-/// path that silently drops packets is given up on in about `timeout`.
+/// The crate's keepalive and `TCP_USER_TIMEOUT` (`open::keepalive`), so a path that silently
+/// drops packets is given up on in about `timeout`.
 fn keepalive(tcp: &TcpStream, timeout: Duration) {
-    let second = Duration::from_secs(1);
-    let ka = TcpKeepalive::new()
-        .with_time((timeout / 2).max(second))
-        .with_interval((timeout / 6).max(second))
-        .with_retries(3);
+    let (ka, user_timeout) = open::keepalive(timeout);
     let sock = SockRef::from(tcp);
     // Best effort: a socket without them still works, as the crate's do.
     let _ = sock.set_tcp_keepalive(&ka);
-    let _ = sock.set_tcp_user_timeout(Some(timeout.max(second)));
+    let _ = sock.set_tcp_user_timeout(Some(user_timeout));
 }
 
-fn config_error(what: &str, path: &std::path::Path, e: impl std::fmt::Display) -> Error {
-    Error::Config(format!("reading {what} {}: {e}", path.display()))
+/// A file that was read but is not the PEM it should be.
+fn pem_error(what: &str, path: Option<&std::path::Path>, e: impl std::fmt::Display) -> Error {
+    let path = path.map(|p| p.display().to_string()).unwrap_or_default();
+    Error::Config(format!("{what} {path}: {e}"))
 }
 
 /// The TLS client of `files`: their authorities (the system's without a CA file) and client
-/// certificate, as the crate's connections use them.
+/// certificate, read as the crate's connections read them (`open::certificates`).
 fn tls_connector(files: &TlsFiles) -> Result<TlsConnector, Error> {
     crypto_provider();
+    let certs = open::certificates(files)?;
     let mut roots = rustls::RootCertStore::empty();
-    match &files.ca_file {
-        Some(ca) => {
-            let certs = CertificateDer::pem_file_iter(ca)
-                .map_err(|e| config_error("tls.ca_file", ca, e))?;
-            for cert in certs {
-                let cert = cert.map_err(|e| config_error("tls.ca_file", ca, e))?;
+    match &certs.root_cert {
+        Some(pem) => {
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert =
+                    cert.map_err(|e| pem_error("tls.ca_file", files.ca_file.as_deref(), e))?;
                 roots
                     .add(cert)
-                    .map_err(|e| config_error("tls.ca_file", ca, e))?;
+                    .map_err(|e| pem_error("tls.ca_file", files.ca_file.as_deref(), e))?;
             }
         }
         None => {
@@ -202,23 +200,18 @@ fn tls_connector(files: &TlsFiles) -> Result<TlsConnector, Error> {
         }
     }
     let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
-    let config = match (&files.cert_file, &files.key_file) {
-        (Some(cert), Some(key)) => {
-            let chain = CertificateDer::pem_file_iter(cert)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| config_error("tls.cert_file", cert, e))?;
-            let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| config_error("tls.key_file", key, e))?;
+    let config = match &certs.client_tls {
+        Some(client) => {
+            let chain = CertificateDer::pem_slice_iter(&client.client_cert)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| pem_error("tls.cert_file", files.cert_file.as_deref(), e))?;
+            let key = PrivateKeyDer::from_pem_slice(&client.client_key)
+                .map_err(|e| pem_error("tls.key_file", files.key_file.as_deref(), e))?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| Error::Config(format!("tls client certificate: {e}")))?
         }
-        (None, None) => builder.with_no_client_auth(),
-        _ => {
-            return Err(Error::Config(
-                "tls.cert_file and tls.key_file go together".into(),
-            ));
-        }
+        None => builder.with_no_client_auth(),
     };
     Ok(TlsConnector::from(Arc::new(config)))
 }

@@ -44,8 +44,8 @@ fn read(what: &str, path: &std::path::Path) -> Result<Vec<u8>, Error> {
         .map_err(|e| Error::Config(format!("reading {what} {}: {e}", path.display())))
 }
 
-/// The certificates of a TLS connection, from the configured files.
-fn certificates(files: &TlsFiles) -> Result<TlsCertificates, Error> {
+/// The certificates of a TLS connection, from the configured files (PEM bytes).
+pub(super) fn certificates(files: &TlsFiles) -> Result<TlsCertificates, Error> {
     let client_tls = match (&files.cert_file, &files.key_file) {
         (Some(cert), Some(key)) => Some(ClientTlsConfig {
             client_cert: read("tls.cert_file", cert)?,
@@ -70,17 +70,23 @@ fn certificates(files: &TlsFiles) -> Result<TlsCertificates, Error> {
 }
 
 /// Keepalive probes after half the timeout idle, three of them a sixth apart, and
-/// `TCP_USER_TIMEOUT` = the timeout.
-fn tcp_settings(timeout: Duration) -> TcpSettings {
+/// `TCP_USER_TIMEOUT` = the timeout (at least a second each), for every connection: the
+/// crate's and the store's own (`dial.rs`).
+pub(super) fn keepalive(timeout: Duration) -> (TcpKeepalive, Duration) {
     let second = Duration::from_secs(1);
     let keepalive = TcpKeepalive::new()
         .with_time((timeout / 2).max(second))
         .with_interval((timeout / 6).max(second))
         .with_retries(3);
+    (keepalive, timeout.max(second))
+}
+
+fn tcp_settings(timeout: Duration) -> TcpSettings {
+    let (keepalive, user_timeout) = keepalive(timeout);
     TcpSettings::default()
         .set_nodelay(true)
         .set_keepalive(keepalive)
-        .set_user_timeout(timeout.max(second))
+        .set_user_timeout(user_timeout)
 }
 
 fn connection_addr(host: &str, port: u16, tls: bool) -> ConnectionAddr {
